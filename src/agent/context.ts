@@ -1,0 +1,12 @@
+import type { AgentEnv } from '../core/config/schema.js';
+import type { Output } from '../core/output.js';
+import type { Logger } from '../runtime/log.js';
+
+/** What every agent command receives: its parsed configuration, a logger and an output host. */
+export interface AgentContext {
+  env: AgentEnv;
+  /** The raw process environment, for passthrough names (cloud SDK credentials). */
+  rawEnv: NodeJS.ProcessEnv;
+  log: Logger;
+  out: Output;
+}

@@ -1,0 +1,87 @@
+/**
+ * The only place that builds libpq connection strings. Passwords never go into a URI or conninfo
+ * we print: callers pass a passfile path (libpq's `passfile` parameter) or hand the password to
+ * the driver separately.
+ */
+export interface ConnTarget {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  /** Path of a libpq passfile (0600) holding the password; named in the URI, never the password itself. */
+  passfile?: string;
+  /** Extra libpq parameters (application_name, sslmode, connect_timeout, ...). */
+  params?: Record<string, string | number>;
+}
+
+function hostPart(host: string): string {
+  // Unix socket directories and IPv6 literals cannot stand bare in the authority of a URI.
+  if (host.startsWith('/')) return '';
+  if (host.includes(':')) return `[${host}]`;
+  return host;
+}
+
+/** A libpq URI such as postgresql://postgres@127.0.0.1:5433/postgres?passfile=/x/.pgpass */
+export function toUri(t: ConnTarget): string {
+  const params = new URLSearchParams();
+  if (t.host.startsWith('/')) params.set('host', t.host);
+  if (t.passfile) params.set('passfile', t.passfile);
+  for (const [k, v] of Object.entries(t.params ?? {})) params.set(k, String(v));
+  const query = params.toString();
+  const user = encodeURIComponent(t.user);
+  const db = encodeURIComponent(t.database);
+  return `postgresql://${user}@${hostPart(t.host)}:${t.port}/${db}${query ? `?${query}` : ''}`;
+}
+
+function quoteConninfoValue(v: string): string {
+  if (v !== '' && /^[^\s'\\]+$/.test(v)) return v;
+  return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** A key=value conninfo string, as primary_conninfo and pg_basebackup -d expect. */
+export function toConninfo(t: ConnTarget & { password?: never }): string {
+  const pairs: [string, string | number][] = [
+    ['host', t.host],
+    ['port', t.port],
+    ['user', t.user],
+    ['dbname', t.database],
+  ];
+  if (t.passfile) pairs.push(['passfile', t.passfile]);
+  for (const [k, v] of Object.entries(t.params ?? {})) pairs.push([k, v]);
+  return pairs.map(([k, v]) => `${k}=${quoteConninfoValue(String(v))}`).join(' ');
+}
+
+/** One line of a libpq passfile (hostname:port:database:username:password), escaped as libpq reads it. */
+export function passfileLine(
+  host: string,
+  port: number | '*',
+  database: string,
+  user: string,
+  password: string,
+): string {
+  const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
+  return [host, String(port), database, user, password].map(esc).join(':');
+}
+
+/** node-postgres client options (password passed separately, never through a string we print). */
+export function toClientConfig(t: ConnTarget, password?: string) {
+  return {
+    host: t.host,
+    port: t.port,
+    user: t.user,
+    database: t.database,
+    password,
+    application_name: String(t.params?.application_name ?? 'postgres-ops'),
+    connectionTimeoutMillis: Number(t.params?.connect_timeout ?? 10) * 1000,
+  };
+}
+
+/** A value quoted as an SQL identifier. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** A value quoted as an SQL string literal (standard_conforming_strings on). */
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

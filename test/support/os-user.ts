@@ -1,0 +1,61 @@
+/**
+ * PostgreSQL refuses to run as root. When the tests run as root they create data directories owned
+ * by the `postgres` OS user and start processes with its uid/gid; as any other user they run as
+ * that user.
+ */
+import { execFileSync } from 'node:child_process';
+import { accessSync, chownSync, constants } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface RunAs {
+  uid?: number;
+  gid?: number;
+  name: string;
+}
+
+let cached: RunAs | undefined;
+
+export function postgresUser(): RunAs {
+  if (cached) return cached;
+  if (process.getuid?.() !== 0) {
+    cached = { name: execFileSync('id', ['-un']).toString().trim() };
+    return cached;
+  }
+  try {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    cached = { uid, gid, name: 'postgres' };
+    return cached;
+  } catch {
+    throw new Error(
+      'tests run as root but there is no "postgres" OS user: run scripts/install-system-deps.sh',
+    );
+  }
+}
+
+/** Gives a path to the postgres OS user (no-op when not root). */
+export function chownToPostgres(path: string) {
+  const u = postgresUser();
+  if (u.uid !== undefined && u.gid !== undefined) chownSync(path, u.uid, u.gid);
+}
+
+/** True if every directory above `path` can be traversed by the postgres OS user. */
+export function traversableByPostgres(path: string): boolean {
+  const u = postgresUser();
+  if (u.uid === undefined) {
+    try {
+      accessSync(path, constants.R_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  try {
+    execFileSync('runuser', ['-u', 'postgres', '--', 'test', '-r', path], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export { dirname };
