@@ -81,6 +81,12 @@ export const agentEnvShape = {
     .optional()
     .describe('Host of the primary a replica clones from and streams from.'),
   PGOPS_PRIMARY_PORT: int(1, 65535).default(5432).describe('Port of the primary.'),
+  PGOPS_PEERS: z
+    .string()
+    .default('')
+    .describe(
+      'Comma-separated host:port of the other members; an instance that finds a primary on a newer timeline among them never starts as a second primary (fencing).',
+    ),
   PGOPS_MAX_LAG_BYTES: int(0)
     .default(16 * 1024 * 1024)
     .describe('A replica reports not-ready when it is further behind than this many bytes of WAL.'),
