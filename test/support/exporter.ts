@@ -1,0 +1,122 @@
+/**
+ * A real postgres_exporter (the machine's Debian build) scraping a test server, with the chart's own
+ * custom queries file. The password reaches the exporter through its environment
+ * (DATA_SOURCE_PASS), never through argv. Stopped at cleanup even when a test fails.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { onCleanup } from './cleanup.js';
+import { freePort } from './ports.js';
+import type { PgServer } from './postgres.js';
+import { chartDir, postgresExporterPath } from './tools.js';
+
+export const chartQueriesFile = join(chartDir, 'files', 'monitoring', 'queries.yaml');
+
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+export interface Exporter {
+  readonly port: number;
+  /** Raw text exposition of one scrape. */
+  scrapeText(): Promise<string>;
+  /** One scrape, parsed into samples. */
+  scrape(): Promise<Sample[]>;
+  /** Everything the exporter wrote to stderr so far (for failure messages). */
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+export interface ExporterOptions {
+  queriesFile?: string;
+  database?: string;
+}
+
+/** Starts postgres_exporter for `server` and waits until it answers /metrics. */
+export async function startExporter(server: PgServer, opts: ExporterOptions = {}): Promise<Exporter> {
+  const port = await freePort();
+  const db = opts.database ?? 'postgres';
+  const child = spawn(
+    postgresExporterPath(),
+    [
+      `--web.listen-address=127.0.0.1:${port}`,
+      `--extend.query-path=${opts.queriesFile ?? chartQueriesFile}`,
+      '--log.level=warn',
+    ],
+    {
+      env: {
+        PATH: process.env.PATH,
+        // 0.11 ignores DATA_SOURCE_PASS when DATA_SOURCE_NAME is set: use the split form.
+        DATA_SOURCE_URI: `${server.host}:${server.port}/${db}?sslmode=disable`,
+        DATA_SOURCE_USER: server.superuser,
+        DATA_SOURCE_PASS: server.password,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
+  onCleanup(`stop postgres_exporter :${port}`, stop, () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  const url = `http://127.0.0.1:${port}/metrics`;
+  const scrapeText = async () => {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`scrape of ${url} answered ${res.status}`);
+    return res.text();
+  };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`postgres_exporter exited early:\n${stderr}`);
+    try {
+      await scrapeText();
+      break;
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new Error(`postgres_exporter did not answer on ${url}: ${String(err)}\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    port,
+    scrapeText,
+    scrape: async () => parseExposition(await scrapeText()),
+    logs: () => stderr,
+    stop,
+  };
+}
+
+/** Parses the Prometheus text exposition format (enough of it for the exporter's output). */
+export function parseExposition(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    const body = m[2] ?? '';
+    const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+    for (let l = re.exec(body); l; l = re.exec(body)) {
+      labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+    }
+    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return samples;
+}
+
+/** The samples of one metric name (optionally with some labels equal to given values). */
+export function samplesOf(samples: Sample[], name: string, labels: Record<string, string> = {}): Sample[] {
+  return samples.filter(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
+}
