@@ -1,0 +1,328 @@
+/**
+ * postgres-agent migrate against a real PostgreSQL: the built agent runs as a subprocess with its
+ * env pointing at a server started for this file; each test migrates its own database.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { exec, type ExecResult } from '../../src/runtime/exec.js';
+import { cleanupAll } from '../support/cleanup.js';
+import { type PgServer, startPostgres, TEST_PASSWORD } from '../support/postgres.js';
+import { tempDir } from '../support/tmp.js';
+import { agentMain } from '../support/tools.js';
+
+after(cleanupAll);
+
+let pg: PgServer;
+let dbCounter = 0;
+
+before(async () => {
+  pg = await startPostgres({ name: 'migrate' });
+});
+
+/** A fresh application database and a migrations directory holding `files` for `version`. */
+async function setup(version: string, files: Record<string, string>) {
+  const db = `app_${++dbCounter}`;
+  await pg.query(`CREATE DATABASE ${db}`);
+  const dir = tempDir('pgops-migrations-');
+  writeVersion(dir, version, files);
+  return { db, dir };
+}
+
+function writeVersion(dir: string, version: string, files: Record<string, string>) {
+  mkdirSync(join(dir, version), { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, version, name), text);
+}
+
+function agentEnv(db: string, dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PGOPS_')));
+  return {
+    ...base,
+    PGOPS_HOST: '127.0.0.1',
+    PGOPS_PORT: String(pg.port),
+    PGOPS_SUPERUSER: 'postgres',
+    PGOPS_SUPERUSER_PASSWORD: TEST_PASSWORD,
+    PGOPS_APP_DATABASE: db,
+    PGOPS_MIGRATION_DIR: dir,
+    PGOPS_MIGRATION_SAFETY_BACKUP: 'false',
+    PGOPS_LOG_FORMAT: 'json',
+    ...extra,
+  };
+}
+
+function migrate(env: NodeJS.ProcessEnv, ...args: string[]): Promise<ExecResult> {
+  return exec(process.execPath, [agentMain, 'migrate', ...args], { env });
+}
+
+function json(r: ExecResult) {
+  try {
+    return JSON.parse(r.stdout) as Record<string, unknown> & { outcome: string; action: string };
+  } catch {
+    throw new Error(`not JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
+}
+
+async function tables(db: string): Promise<string[]> {
+  const rows = await pg.query<{ t: string }>(
+    `SELECT table_schema || '.' || table_name AS t FROM information_schema.tables
+     WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
+    [],
+    db,
+  );
+  return rows.map((r) => r.t);
+}
+
+async function history(db: string) {
+  return pg.query<{
+    version: string;
+    checksum: string;
+    files: { name: string; sha256: string }[];
+    state: string;
+    description: string;
+  }>(
+    'SELECT version, checksum, files, state, description FROM pgops.schema_migrations ORDER BY version',
+    [],
+    db,
+  );
+}
+
+const usersFiles = {
+  '001_users.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL UNIQUE);\n',
+  '002_roles.sql':
+    "CREATE TABLE roles (name text PRIMARY KEY);\nINSERT INTO roles VALUES ('admin'), ('member');\n",
+};
+
+describe('postgres-agent migrate', () => {
+  it('applies the files of a version in name order and records version, checksum and per-file sha256', async () => {
+    const { db, dir } = await setup('2.0.0', usersFiles);
+    const r = await migrate(
+      agentEnv(db, dir, { PGOPS_MIGRATION_DESCRIPTION: 'Add user management tables' }),
+      '--version',
+      '2.0.0',
+      '-o',
+      'json',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const out = json(r);
+    assert.equal(out.outcome, 'applied');
+    assert.deepEqual(await tables(db), ['pgops.schema_migrations', 'public.roles', 'public.users']);
+    const [row, ...rest] = await history(db);
+    assert.equal(rest.length, 0);
+    assert.equal(row!.version, '2.0.0');
+    assert.equal(row!.state, 'applied');
+    assert.equal(row!.description, 'Add user management tables');
+    assert.equal(row!.checksum, out.checksum);
+    assert.deepEqual(
+      row!.files.map((f) => f.name),
+      ['001_users.sql', '002_roles.sql'],
+    );
+    assert.match(row!.files[0]!.sha256, /^[0-9a-f]{64}$/);
+    const logs = r.stderr
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const applied = logs.filter((l) => l.msg === 'applied migration file');
+    assert.deepEqual(
+      applied.map((l) => [l.file, l.statements]),
+      [
+        ['001_users.sql', 1],
+        ['002_roles.sql', 2],
+      ],
+    );
+  });
+
+  it('treats re-running an applied version with the same files as a no-op that says so', async () => {
+    const { db, dir } = await setup('2.0.0', usersFiles);
+    const env = agentEnv(db, dir, { PGOPS_MIGRATION_VERSION: '2.0.0' });
+    assert.equal((await migrate(env)).code, 0);
+    const again = await migrate(env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /already applied/);
+    assert.equal((await history(db)).length, 1);
+    assert.deepEqual(await pg.query('SELECT name FROM roles ORDER BY name', [], db), [
+      { name: 'admin' },
+      { name: 'member' },
+    ]);
+  });
+
+  it('leaves no trace of earlier files when a statement in the third file fails, and names file and line', async () => {
+    const { db, dir } = await setup('3.0.0', {
+      ...usersFiles,
+      '003_bad.sql':
+        '-- add a column\nALTER TABLE users\n  ADD COLUMN name text;\nSELECT no_such_column FROM users;\n',
+    });
+    const r = await migrate(agentEnv(db, dir), '--version', '3.0.0');
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /003_bad\.sql at line 4, column 8: column "no_such_column" does not exist/);
+    assert.match(r.stderr, /nothing from version 3\.0\.0 was applied/);
+    assert.match(r.stderr, /hint: Fix 003_bad\.sql/);
+    assert.deepEqual(await tables(db), [], 'no table of the version and no history table');
+  });
+
+  it('serialises two concurrent runs: both succeed, one applies, the other finds it applied', async () => {
+    const { db, dir } = await setup('2.0.0', usersFiles);
+    // Hold the lock so that both runs are certainly waiting at the same time, then let go.
+    const holder = await pg.connect(db);
+    await holder.query('SELECT pg_advisory_lock(8099564983612696935)');
+    const env = agentEnv(db, dir, { PGOPS_MIGRATION_VERSION: '2.0.0' });
+    const runs = [migrate(env, '-o', 'json'), migrate(env, '-o', 'json')];
+    const deadline = Date.now() + 30_000;
+    for (let waiting = 0; waiting < 2;) {
+      assert.ok(Date.now() < deadline, 'both runs should be waiting for the migration lock');
+      const [row] = await holder
+        .query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+        )
+        .then((r) => r.rows);
+      waiting = row!.n;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    await holder.query('SELECT pg_advisory_unlock_all()');
+    await holder.end();
+    const results = await Promise.all(runs);
+    for (const r of results) assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(results.map((r) => json(r).outcome).sort(), ['already-applied', 'applied']);
+    assert.ok(results.some((r) => r.stderr.includes('another migration is running')));
+    assert.equal((await history(db)).length, 1);
+  });
+
+  it('refuses with exit 3 to re-apply a version whose file changed, naming the file', async () => {
+    const { db, dir } = await setup('2.0.0', usersFiles);
+    const env = agentEnv(db, dir, { PGOPS_MIGRATION_VERSION: '2.0.0' });
+    assert.equal((await migrate(env)).code, 0);
+    writeFileSync(
+      join(dir, '2.0.0', '002_roles.sql'),
+      'CREATE TABLE roles (name text PRIMARY KEY, level int);\n',
+    );
+    const r = await migrate(env, '-o', 'json');
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /002_roles\.sql \(changed\)/);
+    assert.match(r.stderr, /hint: .*new version/);
+    assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'E_MIGRATION_CHANGED');
+    assert.deepEqual(
+      await pg.query(
+        "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'roles'",
+        [],
+        db,
+      ),
+      [{ n: 1 }],
+    );
+  });
+
+  it('prints the plan on --dry-run and changes nothing, not even the history table', async () => {
+    const { db, dir } = await setup('2.0.0', usersFiles);
+    const env = agentEnv(db, dir, { PGOPS_MIGRATION_VERSION: '2.0.0' });
+    const r = await migrate(env, '--dry-run', '-o', 'json');
+    assert.equal(r.code, 0, r.stderr);
+    const plan = json(r) as unknown as {
+      outcome: string;
+      action: string;
+      files: { name: string; run: boolean; sha256: string }[];
+    };
+    assert.equal(plan.outcome, 'dry-run');
+    assert.equal(plan.action, 'apply');
+    assert.deepEqual(
+      plan.files.map((f) => [f.name, f.run]),
+      [
+        ['001_users.sql', true],
+        ['002_roles.sql', true],
+      ],
+    );
+    assert.deepEqual(await tables(db), []);
+    assert.deepEqual(await pg.query("SELECT nspname FROM pg_namespace WHERE nspname = 'pgops'", [], db), []);
+    assert.equal((await migrate(env)).code, 0);
+    const after = await migrate(env, '--dry-run');
+    assert.equal(after.code, 0);
+    assert.match(after.stdout, /would do nothing \(already applied\)/);
+  });
+
+  it('runs a no-transaction file after the transaction, one statement at a time (CREATE INDEX CONCURRENTLY)', async () => {
+    const { db, dir } = await setup('4.0.0', {
+      ...usersFiles,
+      '900_index.sql':
+        '-- pgops:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS users_email_lower ON users (lower(email));\nCREATE INDEX CONCURRENTLY IF NOT EXISTS roles_name_lower ON roles (lower(name));\n',
+    });
+    const r = await migrate(agentEnv(db, dir), '--version', '4.0.0');
+    assert.equal(r.code, 0, r.stderr);
+    const idx = await pg.query<{ indexname: string }>(
+      "SELECT indexname FROM pg_indexes WHERE indexname LIKE '%_lower' ORDER BY 1",
+      [],
+      db,
+    );
+    assert.deepEqual(
+      idx.map((i) => i.indexname),
+      ['roles_name_lower', 'users_email_lower'],
+    );
+    assert.equal((await history(db))[0]!.state, 'applied');
+  });
+
+  it('refuses a file that contains COMMIT before running anything (exit 2)', async () => {
+    const { db, dir } = await setup('5.0.0', {
+      '001.sql': 'CREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int);\n',
+    });
+    const r = await migrate(agentEnv(db, dir), '--version', '5.0.0');
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /001\.sql contains COMMIT/);
+    assert.deepEqual(await tables(db), []);
+  });
+
+  it('says which versions exist when the requested one has no directory (exit 2)', async () => {
+    const { db, dir } = await setup('2.0.0', usersFiles);
+    const r = await migrate(agentEnv(db, dir), '--version', '2.0.1');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /no migration files for version 2\.0\.1/);
+    assert.match(r.stderr, /Versions found in .*: 2\.0\.0/);
+  });
+
+  it('applies nothing when the safety backup fails, and says how to proceed', async () => {
+    const { db, dir } = await setup('2.0.0', usersFiles);
+    // A backup directory that cannot exist makes any backup implementation fail.
+    const env = agentEnv(db, dir, {
+      PGOPS_MIGRATION_VERSION: '2.0.0',
+      PGOPS_MIGRATION_SAFETY_BACKUP: 'true',
+      PGOPS_BACKUP_DIR: '/dev/null/backups',
+    });
+    const r = await migrate(env);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /safety backup pre-migration-2\.0\.0-\d{8}_\d{6} failed, so migration 2\.0\.0 was not applied/,
+    );
+    assert.match(r.stderr, /migration\.safetyBackup=false/);
+    assert.deepEqual(await tables(db), []);
+  });
+
+  const backupPlaceholder = (() => {
+    const src = join(agentMain, '..', 'commands', 'backup.js');
+    return existsSync(src) && readFileSync(src, 'utf8').includes('backup is not implemented yet');
+  })();
+
+  it(
+    'takes a safety backup that restores the pre-migration state',
+    { skip: backupPlaceholder && 'postgres-agent backup is still a placeholder ("not implemented yet")' },
+    async () => {
+      const { db, dir } = await setup('2.0.0', usersFiles);
+      await pg.query('CREATE TABLE existing (id int); INSERT INTO existing VALUES (1), (2)', [], db);
+      const backups = tempDir('pgops-backups-');
+      const env = agentEnv(db, dir, {
+        PGOPS_MIGRATION_VERSION: '2.0.0',
+        PGOPS_MIGRATION_SAFETY_BACKUP: 'true',
+        PGOPS_BACKUP_DIR: backups,
+      });
+      const r = await migrate(env, '-o', 'json');
+      assert.equal(r.code, 0, r.stderr);
+      const name = (json(r) as unknown as { safetyBackup: string }).safetyBackup;
+      assert.match(name, /^pre-migration-2\.0\.0-/);
+      const restored = `${db}_before`;
+      const rr = await exec(
+        process.execPath,
+        [agentMain, 'restore', name, '--target-database', restored, '--yes'],
+        { env },
+      );
+      assert.equal(rr.code, 0, rr.stderr);
+      assert.deepEqual(await tables(restored), ['public.existing']);
+      assert.deepEqual(await pg.query('SELECT count(*)::int AS n FROM existing', [], restored), [{ n: 2 }]);
+    },
+  );
+});
