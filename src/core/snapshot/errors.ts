@@ -1,0 +1,81 @@
+import { OperationFailed, type OpsError, UsageError } from '../errors.js';
+import { KubeApiFailure } from './model.js';
+
+/**
+ * Turns a failed Kubernetes call into an error a person can act on: forbidden points at the Role,
+ * a missing resource type at the CSI snapshot CRDs, a name clash at --name.
+ */
+export function classifyKubeError(
+  err: unknown,
+  doing: string,
+  ctx: { namespace: string; name?: string },
+): OpsError {
+  if (!(err instanceof KubeApiFailure)) {
+    const msg = err instanceof Error ? err.message : String(err);
+    return new OperationFailed(
+      'E_KUBE',
+      `${doing}: ${msg}`,
+      { namespace: ctx.namespace },
+      {
+        cause: err,
+        hint: 'Check that the Kubernetes API server is reachable from this pod (kubectl get --raw /readyz).',
+      },
+    );
+  }
+  const meta = { namespace: ctx.namespace, status: err.status ?? 0, ...(ctx.name ? { name: ctx.name } : {}) };
+  switch (err.status) {
+    case 401:
+      return new OperationFailed(
+        'E_KUBE_UNAUTHORIZED',
+        `${doing}: not authenticated to the Kubernetes API`,
+        meta,
+        {
+          cause: err,
+          hint: 'The service account token is missing or expired; check automountServiceAccountToken on the CronJob.',
+        },
+      );
+    case 403:
+      return new OperationFailed('E_KUBE_FORBIDDEN', `${doing}: forbidden (${err.message})`, meta, {
+        cause: err,
+        hint: `The snapshot Role in namespace ${ctx.namespace} must allow get, list, create, patch and delete on volumesnapshots.snapshot.storage.k8s.io; check it with: kubectl auth can-i create volumesnapshots.snapshot.storage.k8s.io -n ${ctx.namespace} --as system:serviceaccount:${ctx.namespace}:<snapshot service account>`,
+      });
+    case 404:
+      return new OperationFailed('E_KUBE_NOT_FOUND', `${doing}: not found (${err.message})`, meta, {
+        cause: err,
+        hint: 'If the resource type is unknown, the cluster lacks the VolumeSnapshot CRDs and snapshot controller: kubectl get crd volumesnapshots.snapshot.storage.k8s.io',
+      });
+    case 409:
+      return new UsageError(
+        'E_SNAPSHOT_EXISTS',
+        `${doing}: a VolumeSnapshot with this name already exists`,
+        meta,
+        {
+          cause: err,
+          hint:
+            'Pick another name with --name, or list them: kubectl get volumesnapshots -n ' + ctx.namespace,
+        },
+      );
+    case 422:
+      return new UsageError(
+        'E_SNAPSHOT_INVALID',
+        `${doing}: the API server rejected the object (${err.message})`,
+        meta,
+        {
+          cause: err,
+          hint: 'Check PGOPS_SNAPSHOT_CLASS and PGOPS_SNAPSHOT_PVC (kubectl get volumesnapshotclass; kubectl get pvc).',
+        },
+      );
+    default:
+      return new OperationFailed('E_KUBE', `${doing}: ${err.message}`, meta, {
+        cause: err,
+        hint: 'Retry; if it persists check the API server and the snapshot controller logs.',
+      });
+  }
+}
+
+/** 5xx, throttling and network failures are worth another poll; anything else is final. */
+export function isTransientKubeError(err: unknown): boolean {
+  if (err instanceof KubeApiFailure)
+    return err.status === undefined || err.status === 429 || err.status >= 500;
+  return true;
+}

@@ -1,0 +1,99 @@
+/**
+ * VolumeSnapshot (snapshot.storage.k8s.io/v1) as far as we read and write it, and the one small
+ * interface every snapshot command talks to. The Kubernetes adapter (src/kube/volume-snapshots.ts)
+ * implements it; tests use an in-memory implementation that behaves like the API server.
+ */
+export const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';
+export const SNAPSHOT_VERSION = 'v1';
+export const SNAPSHOT_PLURAL = 'volumesnapshots';
+
+/** Labels that mark a VolumeSnapshot as one we created; retention never touches any other. */
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'postgres-agent';
+export const LABEL_INSTANCE = 'app.kubernetes.io/instance';
+export const LABEL_SNAPSHOT_OF = 'pyairtable-stack/snapshot-of';
+
+/** Annotations recording how PostgreSQL was prepared when the snapshot was cut. */
+export const ANNOTATION_CONSISTENCY = 'pyairtable-stack/consistency';
+export const ANNOTATION_START_LSN = 'pyairtable-stack/backup-start-lsn';
+export const ANNOTATION_STOP_LSN = 'pyairtable-stack/backup-stop-lsn';
+export const ANNOTATION_TIMELINE = 'pyairtable-stack/timeline';
+export const ANNOTATION_STARTED_AT = 'pyairtable-stack/backup-started-at';
+
+export interface VolumeSnapshot {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+  };
+  spec: {
+    volumeSnapshotClassName?: string;
+    source: { persistentVolumeClaimName?: string; volumeSnapshotContentName?: string };
+  };
+  status?: {
+    readyToUse?: boolean;
+    creationTime?: string;
+    restoreSize?: string;
+    boundVolumeSnapshotContentName?: string;
+    error?: { message?: string; time?: string };
+  };
+}
+
+/**
+ * A failed call to the Kubernetes API, reduced to what classification needs. The adapter turns the
+ * client's exceptions into this so that src/core never sees the client library.
+ */
+export class KubeApiFailure extends Error {
+  constructor(
+    readonly status: number | undefined,
+    readonly reason: string | undefined,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'KubeApiFailure';
+  }
+}
+
+export interface SnapshotApi {
+  readonly namespace: string;
+  create(snapshot: VolumeSnapshot): Promise<VolumeSnapshot>;
+  /** null when it does not exist. */
+  get(name: string): Promise<VolumeSnapshot | null>;
+  list(labelSelector: string): Promise<VolumeSnapshot[]>;
+  delete(name: string): Promise<void>;
+  /** Adds or replaces annotations (a merge patch). */
+  annotate(name: string, annotations: Record<string, string>): Promise<void>;
+}
+
+/** The label selector that finds our snapshots of one release (optionally of one PVC). */
+export function ourSelector(release: string, pvc?: string): string {
+  const parts = [`${LABEL_MANAGED_BY}=${MANAGED_BY_VALUE}`, `${LABEL_INSTANCE}=${release}`];
+  if (pvc) parts.push(`${LABEL_SNAPSHOT_OF}=${pvc}`);
+  return parts.join(',');
+}
+
+/** True if we created this snapshot for this release and PVC (labels checked again, not trusted to the selector). */
+export function isOurs(s: VolumeSnapshot, release: string, pvc: string): boolean {
+  const l = s.metadata.labels ?? {};
+  return (
+    l[LABEL_MANAGED_BY] === MANAGED_BY_VALUE &&
+    l[LABEL_INSTANCE] === release &&
+    l[LABEL_SNAPSHOT_OF] === pvc &&
+    s.spec.source.persistentVolumeClaimName === pvc
+  );
+}
+
+/** When the snapshot was cut (status.creationTime), else when the object was made. */
+export function createdAt(s: VolumeSnapshot): string | undefined {
+  return s.status?.creationTime ?? s.metadata.creationTimestamp;
+}
+
+export function newestFirst(list: VolumeSnapshot[]): VolumeSnapshot[] {
+  const t = (s: VolumeSnapshot) => Date.parse(createdAt(s) ?? '') || 0;
+  return [...list].sort((a, b) => t(b) - t(a) || b.metadata.name.localeCompare(a.metadata.name));
+}
