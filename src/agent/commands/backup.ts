@@ -1,8 +1,68 @@
-import { OperationFailed } from '../../core/errors.js';
+/**
+ * postgres-agent backup: one verified, checksummed backup per configured database (the CronJob's
+ * command). Exit 0 only if every backup succeeded.
+ */
+import type { OutputFormat } from '../../core/output.js';
+import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
+import { connectionFromEnv, runBackup, verifyBackup, type BackupResult } from '../../runtime/backup/index.js';
 import type { AgentContext } from '../context.js';
 
-/** Placeholder until this command is built. */
-export async function backup(_opts: Record<string, unknown>, ctx: AgentContext): Promise<void> {
-  void ctx;
-  throw new OperationFailed('E_NOT_IMPLEMENTED', 'postgres-agent backup is not implemented yet');
+export interface BackupCommandOptions {
+  name?: string;
+  output?: OutputFormat;
+}
+
+/** PGOPS_BACKUP_DATABASES (comma-separated), else the application database. */
+export function backupDatabases(list: string, appDatabase: string): string[] {
+  const dbs = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return dbs.length ? [...new Set(dbs)] : [appDatabase];
+}
+
+function render(r: BackupResult): string {
+  return renderTable(
+    ['NAME', 'DATABASE', 'SIZE', 'DURATION', 'FILE'],
+    r.backups.map((b) => [
+      b.name,
+      b.database,
+      formatBytes(b.sizeBytes),
+      formatDuration(b.durationSeconds),
+      b.file,
+    ]),
+  );
+}
+
+export async function backup(opts: BackupCommandOptions, ctx: AgentContext): Promise<BackupResult> {
+  const env = ctx.env;
+  const conn = connectionFromEnv(env);
+  const result = await runBackup(
+    {
+      conn,
+      backupDir: env.PGOPS_BACKUP_DIR,
+      databases: backupDatabases(env.PGOPS_BACKUP_DATABASES, env.PGOPS_APP_DATABASE),
+      name: opts.name,
+      compression: env.PGOPS_BACKUP_COMPRESSION,
+      binDir: env.PGOPS_PG_BIN_DIR,
+      afterEach: env.PGOPS_BACKUP_DEEP_VERIFY
+        ? async (m) => {
+            await verifyBackup(
+              {
+                backupDir: env.PGOPS_BACKUP_DIR,
+                target: m.name,
+                deep: true,
+                conn,
+                jobs: env.PGOPS_RESTORE_JOBS,
+                binDir: env.PGOPS_PG_BIN_DIR,
+              },
+              { log: ctx.log },
+            );
+          }
+        : undefined,
+    },
+    { log: ctx.log },
+  );
+  ctx.out.result(result, opts.output ?? 'table', render);
+  return result;
 }

@@ -1,8 +1,28 @@
-import { OperationFailed } from '../../core/errors.js';
+/** postgres-agent list-backups: complete backups, newest first (`-o json` is an interface). */
+import type { BackupListEntry } from '../../core/backup/manifest.js';
+import { formatBytes, renderTable, type OutputFormat } from '../../core/output.js';
+import { listBackups as list } from '../../runtime/backup/index.js';
 import type { AgentContext } from '../context.js';
 
-/** Placeholder until this command is built. */
-export async function listBackups(_opts: Record<string, unknown>, ctx: AgentContext): Promise<void> {
-  void ctx;
-  throw new OperationFailed('E_NOT_IMPLEMENTED', 'postgres-agent list-backups is not implemented yet');
+export function renderBackupTable(entries: BackupListEntry[]): string {
+  if (entries.length === 0) return 'No backups.';
+  return renderTable(
+    ['NAME', 'CREATED', 'SIZE', 'DATABASE', 'VERIFIED'],
+    entries.map((e) => [
+      e.name,
+      e.createdAt.replace(/\.\d+Z$/, 'Z'),
+      formatBytes(e.sizeBytes),
+      e.database,
+      e.deepVerifiedAt ? 'deep' : e.verified ? 'yes' : 'NO',
+    ]),
+  );
+}
+
+export async function listBackups(
+  opts: { output?: OutputFormat },
+  ctx: AgentContext,
+): Promise<BackupListEntry[]> {
+  const entries = list(ctx.env.PGOPS_BACKUP_DIR);
+  ctx.out.result(entries, opts.output ?? 'table', renderBackupTable);
+  return entries;
 }

@@ -1,12 +1,94 @@
-import { OperationFailed } from '../../core/errors.js';
+/**
+ * postgres-agent restore [FILE|NAME|URL]: restores into a new database, or with --replace swaps an
+ * existing one after a safety backup. Replacing needs --yes, or a person typing the database name
+ * at a terminal; the chart's restore Job passes `--replace --yes` (enabling it is the request).
+ */
+import { createInterface } from 'node:readline/promises';
+import { UsageError } from '../../core/errors.js';
+import type { OutputFormat } from '../../core/output.js';
+import { formatDuration } from '../../core/output.js';
+import { connectionFromEnv, restoreBackup, type RestoreResult } from '../../runtime/backup/index.js';
 import type { AgentContext } from '../context.js';
 
-/** Placeholder until this command is built. */
+export interface RestoreCommandOptions {
+  targetDatabase?: string;
+  replace?: boolean;
+  safetyBackup?: boolean;
+  force?: boolean;
+  jobs?: string;
+  yes?: boolean;
+  output?: OutputFormat;
+}
+
+function parseJobs(v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new UsageError(
+      'E_USAGE',
+      `--jobs must be a whole number from 1 to 64, not "${v}"`,
+      {},
+      { hint: 'Example: --jobs 4' },
+    );
+  return n;
+}
+
+async function askAtTerminal(question: string, expected: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return (await rl.question(question)).trim() === expected;
+  } finally {
+    rl.close();
+  }
+}
+
+function render(r: RestoreResult): string {
+  const lines = [
+    `database/${r.database} restored from ${r.file} (${r.format}) in ${formatDuration(r.durationSeconds)}`,
+  ];
+  if (r.safetyBackup) lines.push(`safety backup: ${r.safetyBackup}`);
+  if (r.previousDatabase) lines.push(`previous database kept as ${r.previousDatabase}`);
+  if (r.rolesCreated.length) lines.push(`roles created (without passwords): ${r.rolesCreated.join(', ')}`);
+  return lines.join('\n');
+}
+
 export async function restore(
-  _file: string | undefined,
-  _opts: Record<string, unknown>,
+  file: string | undefined,
+  opts: RestoreCommandOptions,
   ctx: AgentContext,
-): Promise<void> {
-  void ctx;
-  throw new OperationFailed('E_NOT_IMPLEMENTED', 'postgres-agent restore is not implemented yet');
+): Promise<RestoreResult> {
+  const env = ctx.env;
+  const source = file ?? env.PGOPS_RESTORE_FILE;
+  if (!source)
+    throw new UsageError(
+      'E_USAGE',
+      'no backup to restore was given',
+      {},
+      {
+        hint: 'postgres-agent restore NAME|FILE|URL (or set PGOPS_RESTORE_FILE); list backups with postgres-agent list-backups',
+      },
+    );
+  const tty = !!process.stdin.isTTY && !!process.stderr.isTTY;
+  const r = await restoreBackup(
+    {
+      conn: connectionFromEnv(env),
+      backupDir: env.PGOPS_BACKUP_DIR,
+      source,
+      targetDatabase: opts.targetDatabase ?? env.PGOPS_RESTORE_TARGET_DATABASE,
+      fallbackDatabase: env.PGOPS_APP_DATABASE,
+      replace: !!opts.replace,
+      safetyBackup: opts.safetyBackup !== false && env.PGOPS_RESTORE_SAFETY_BACKUP,
+      safetyBackupCompression: env.PGOPS_BACKUP_COMPRESSION,
+      force: !!opts.force,
+      yes: !!opts.yes,
+      confirm: tty ? askAtTerminal : undefined,
+      jobs: parseJobs(opts.jobs, env.PGOPS_RESTORE_JOBS),
+      keepPrevious: env.PGOPS_RESTORE_KEEP_PREVIOUS,
+      binDir: env.PGOPS_PG_BIN_DIR,
+      rawEnv: ctx.rawEnv,
+    },
+    { log: ctx.log },
+  );
+  ctx.out.result(r, opts.output ?? 'table', render);
+  return r;
 }

@@ -150,6 +150,9 @@ export const agentEnvShape = {
     .default(true)
     .describe('Take a backup of the database before replacing it.'),
   PGOPS_RESTORE_JOBS: int(1, 64).default(2).describe('Parallel jobs for pg_restore.'),
+  PGOPS_RESTORE_KEEP_PREVIOUS: bool
+    .default(false)
+    .describe('Keep a replaced database as <db>__before_restore_<timestamp> instead of dropping it.'),
 
   // --- snapshots
   PGOPS_SNAPSHOT_CLASS: z.string().optional().describe('VolumeSnapshotClass for new snapshots.'),

@@ -1,0 +1,166 @@
+/**
+ * The backup directory as a catalog: complete backups are those with our manifest whose archive
+ * exists with the recorded size. Temporary files (`.NAME.*.partial`) are never listed.
+ */
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { join, resolve } from 'node:path';
+import { UsageError } from '../../core/errors.js';
+import {
+  type BackupListEntry,
+  type BackupManifest,
+  newestFirst,
+  parseManifest,
+  toListEntry,
+} from '../../core/backup/manifest.js';
+import { backupFileNames, isPartialFile, MANIFEST_SUFFIX } from '../../core/backup/names.js';
+
+export interface CatalogBackup {
+  manifest: BackupManifest;
+  manifestPath: string;
+  dumpPath: string;
+  globalsPath: string | null;
+  entry: BackupListEntry;
+}
+
+export interface CatalogScan {
+  backups: CatalogBackup[];
+  /** Manifests of ours whose files are missing or the wrong size (reported, never deleted). */
+  incomplete: { name: string; reason: string }[];
+  partials: { file: string; path: string; modifiedAt: string }[];
+}
+
+function readDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT')
+      throw new UsageError(
+        'E_BACKUP_DIR',
+        `backup directory ${dir} does not exist`,
+        { dir },
+        { hint: 'Check PGOPS_BACKUP_DIR and that the backup volume is mounted.' },
+      );
+    throw err;
+  }
+}
+
+/** Reads one manifest; undefined when it is missing or not ours. */
+export function readManifest(path: string): BackupManifest | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const r = parseManifest(text);
+  return r.ok ? r.manifest : undefined;
+}
+
+export function scanBackupDir(dir: string): CatalogScan {
+  const abs = resolve(dir);
+  const names = readDir(abs);
+  const scan: CatalogScan = { backups: [], incomplete: [], partials: [] };
+  for (const f of names) {
+    if (isPartialFile(f)) {
+      try {
+        scan.partials.push({
+          file: f,
+          path: join(abs, f),
+          modifiedAt: statSync(join(abs, f)).mtime.toISOString(),
+        });
+      } catch {
+        /* removed meanwhile */
+      }
+      continue;
+    }
+    if (f.startsWith('.') || !f.endsWith(MANIFEST_SUFFIX)) continue;
+    const manifestPath = join(abs, f);
+    const m = readManifest(manifestPath);
+    if (!m) continue;
+    const expectedName = f.slice(0, -MANIFEST_SUFFIX.length);
+    if (m.name !== expectedName) {
+      scan.incomplete.push({ name: expectedName, reason: `manifest names "${m.name}"` });
+      continue;
+    }
+    const dumpPath = join(abs, m.file);
+    let size: number;
+    try {
+      size = statSync(dumpPath).size;
+    } catch {
+      scan.incomplete.push({ name: m.name, reason: `archive ${m.file} is missing` });
+      continue;
+    }
+    if (size !== m.sizeBytes) {
+      scan.incomplete.push({
+        name: m.name,
+        reason: `archive is ${size} bytes, manifest says ${m.sizeBytes}`,
+      });
+      continue;
+    }
+    scan.backups.push({
+      manifest: m,
+      manifestPath,
+      dumpPath,
+      globalsPath: m.globalsFile ? join(abs, m.globalsFile) : null,
+      entry: toListEntry(m, dumpPath),
+    });
+  }
+  scan.backups = newestFirst(
+    scan.backups.map((b) => ({ ...b, name: b.entry.name, createdAt: b.entry.createdAt })),
+  );
+  return scan;
+}
+
+/** Complete backups in `dir`, newest first (the `list-backups -o json` model). */
+export function listBackups(dir: string): BackupListEntry[] {
+  return scanBackupDir(dir).backups.map((b) => b.entry);
+}
+
+/** The complete backup called `name` in `dir`, if any. */
+export function findBackup(dir: string, name: string): CatalogBackup | undefined {
+  return scanBackupDir(dir).backups.find((b) => b.manifest.name === name);
+}
+
+/** Whether any file of backup `name` exists already (complete or not): names are never reused. */
+export function backupNameTaken(dir: string, name: string): boolean {
+  const f = backupFileNames(name);
+  const present = new Set(readDir(resolve(dir)));
+  return present.has(f.dump) || present.has(f.manifest) || present.has(f.globals);
+}
+
+export function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes `text` to `path` atomically: a hidden temp file, fsync, rename, fsync the directory. */
+export function writeFileAtomic(dir: string, basename: string, text: string): void {
+  const tmp = join(dir, `.${basename}.partial`);
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, join(dir, basename));
+  fsyncPath(dir);
+}
+
+export function writeManifest(dir: string, m: BackupManifest): void {
+  writeFileAtomic(dir, backupFileNames(m.name).manifest, JSON.stringify(m, null, 2) + '\n');
+}

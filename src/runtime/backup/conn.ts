@@ -1,0 +1,98 @@
+/**
+ * How the backup commands reach PostgreSQL: a host, port, superuser and password. The password goes
+ * to the `pg` driver directly and to the pg tools through a 0600 passfile in a private temp dir
+ * (PGPASSFILE), never through argv, a URI or a log line.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { AgentEnv } from '../../core/config/schema.js';
+import { UsageError } from '../../core/errors.js';
+import { passfileLine, toClientConfig } from '../../core/pg/conninfo.js';
+
+export interface PgConnection {
+  host: string;
+  port: number;
+  user: string;
+  /** Never logged. */
+  password?: string;
+}
+
+/** The superuser connection from the agent's environment (reads PGOPS_SUPERUSER_PASSWORD_FILE). */
+export function connectionFromEnv(env: AgentEnv): PgConnection {
+  let password = env.PGOPS_SUPERUSER_PASSWORD;
+  if (!password && env.PGOPS_SUPERUSER_PASSWORD_FILE) {
+    try {
+      password = readFileSync(env.PGOPS_SUPERUSER_PASSWORD_FILE, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new UsageError(
+        'E_PASSWORD_FILE',
+        `cannot read the superuser password file ${env.PGOPS_SUPERUSER_PASSWORD_FILE}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+        { file: env.PGOPS_SUPERUSER_PASSWORD_FILE },
+        { hint: 'Check that the Secret is mounted and PGOPS_SUPERUSER_PASSWORD_FILE names the file.' },
+      );
+    }
+  }
+  return { host: env.PGOPS_HOST, port: env.PGOPS_PORT, user: env.PGOPS_SUPERUSER, password };
+}
+
+export async function connect(
+  c: PgConnection,
+  database: string,
+  appName = 'postgres-agent',
+): Promise<pg.Client> {
+  const client = new pg.Client(
+    toClientConfig(
+      { host: c.host, port: c.port, user: c.user, database, params: { application_name: appName } },
+      c.password,
+    ),
+  );
+  // An error event on an idle client (server shut down) must not crash the process.
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+export async function withClient<T>(
+  c: PgConnection,
+  database: string,
+  fn: (cl: pg.Client) => Promise<T>,
+): Promise<T> {
+  const client = await connect(c, database);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Environment for libpq tools; the password is in a passfile that `dispose` removes. */
+export interface ToolEnv {
+  env: (database: string) => NodeJS.ProcessEnv;
+  dispose: () => void;
+}
+
+export function toolEnv(c: PgConnection, base: NodeJS.ProcessEnv = process.env): ToolEnv {
+  const dir = mkdtempSync(join(tmpdir(), 'pgops-pass-'));
+  const passfile = join(dir, 'pgpass');
+  writeFileSync(passfile, c.password ? passfileLine('*', '*', '*', c.user, c.password) + '\n' : '', {
+    mode: 0o600,
+  });
+  const clean: NodeJS.ProcessEnv = {};
+  // libpq reads PG* variables; only ours may apply.
+  for (const [k, v] of Object.entries(base)) if (!k.startsWith('PG')) clean[k] = v;
+  return {
+    env: (database) => ({
+      ...clean,
+      PGHOST: c.host,
+      PGPORT: String(c.port),
+      PGUSER: c.user,
+      PGDATABASE: database,
+      PGPASSFILE: passfile,
+      PGAPPNAME: 'postgres-agent',
+      PGCONNECT_TIMEOUT: '15',
+    }),
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * Applying retention to the backup directory. Only backups with our manifest are considered; the
+ * decision is `planRetention` (pure, in core). A backup is deleted manifest first, so that a crash
+ * half way never leaves a listed backup without its archive.
+ */
+import { rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { planRetention, type RetentionPlan } from '../../core/backup/retention.js';
+import type { Logger } from '../log.js';
+import { fsyncPath, scanBackupDir } from './catalog.js';
+
+export interface PruneOptions {
+  backupDir: string;
+  retentionDays: number;
+  dryRun?: boolean;
+  now?: Date;
+}
+
+export interface PruneResult {
+  dryRun: boolean;
+  plan: RetentionPlan;
+  deleted: string[];
+}
+
+export async function pruneBackups(opts: PruneOptions, deps: { log: Logger }): Promise<PruneResult> {
+  const dir = resolve(opts.backupDir);
+  const scan = scanBackupDir(dir);
+  for (const i of scan.incomplete)
+    deps.log.warn('a manifest of ours whose files do not match; left alone', {
+      backup: i.name,
+      reason: i.reason,
+    });
+  const plan = planRetention(
+    scan.backups.map((b) => ({
+      name: b.manifest.name,
+      database: b.manifest.database,
+      createdAt: b.manifest.startedAt,
+      verified: b.manifest.verified,
+    })),
+    scan.partials.map((p) => ({ file: p.file, modifiedAt: p.modifiedAt })),
+    opts.now ?? new Date(),
+    opts.retentionDays,
+  );
+  const deleted: string[] = [];
+  if (!opts.dryRun) {
+    for (const d of plan.backups) {
+      if (d.action !== 'delete') continue;
+      const b = scan.backups.find((x) => x.manifest.name === d.name)!;
+      rmSync(b.manifestPath, { force: true });
+      fsyncPath(dir);
+      rmSync(b.dumpPath, { force: true });
+      if (b.globalsPath) rmSync(b.globalsPath, { force: true });
+      deps.log.info('backup deleted', { backup: d.name, reason: d.reason });
+      deleted.push(d.name);
+    }
+    for (const p of plan.partials) {
+      if (p.action !== 'delete') continue;
+      rmSync(join(dir, p.file), { force: true });
+      deps.log.info('temporary file deleted', { file: p.file, reason: p.reason });
+      deleted.push(p.file);
+    }
+  }
+  return { dryRun: !!opts.dryRun, plan, deleted };
+}

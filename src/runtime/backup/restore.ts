@@ -1,0 +1,554 @@
+/**
+ * Restoring a backup, all or nothing: the file is identified by its content and its checksum is
+ * checked before anything is touched; the data goes into a new database `<db>__restoring`; only when
+ * that fully succeeded is the target swapped in by renaming (after a safety backup of the old one).
+ * A failed restore leaves the original database exactly as it was.
+ */
+import { createReadStream, openSync, readSync, closeSync, statSync, readFileSync } from 'node:fs';
+import { Transform } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { resolve } from 'node:path';
+import type pg from 'pg';
+import { detectBackupFormat, type BackupFormat } from '../../core/backup/format.js';
+import { planGlobalsRestore } from '../../core/backup/globals.js';
+import { parseManifest, type BackupManifest } from '../../core/backup/manifest.js';
+import { restoreDatabaseNames } from '../../core/backup/names.js';
+import { OperationFailed, OpsError, SafetyRefusal, UsageError } from '../../core/errors.js';
+import { quoteIdent } from '../../core/pg/conninfo.js';
+import { exec } from '../exec.js';
+import type { Logger } from '../log.js';
+import { pgBin } from '../pgbin.js';
+import { runBackup } from './backup.js';
+import { connect, type PgConnection, toolEnv, type ToolEnv } from './conn.js';
+import { resolveBackupRef, type ResolvedBackup } from './resolve.js';
+import { runFromStream, sha256File, stderrTail } from './stream.js';
+
+export interface RestoreOptions {
+  conn: PgConnection;
+  backupDir: string;
+  /** A backup name, a file path, or an s3:// gs:// azure:// URL. */
+  source: string;
+  /** Database to restore into; default: the one in the manifest or archive, then `fallbackDatabase`. */
+  targetDatabase?: string;
+  fallbackDatabase?: string;
+  /** Allow replacing an existing database. */
+  replace?: boolean;
+  /** Take a backup of the database being replaced (default true). */
+  safetyBackup?: boolean;
+  safetyBackupCompression?: number;
+  /** Restore even if the checksum does not match the manifest. */
+  force?: boolean;
+  /** Replacing was confirmed (--yes). */
+  yes?: boolean;
+  /** Asks a person; absent when there is no TTY. */
+  confirm?: (question: string, expected: string) => Promise<boolean>;
+  jobs?: number;
+  /** Keep the replaced database as <db>__before_restore_<ts> instead of dropping it. */
+  keepPrevious?: boolean;
+  binDir?: string;
+  /** Environment for remote downloads (cloud credentials). */
+  rawEnv?: NodeJS.ProcessEnv;
+}
+
+export interface RestoreResult {
+  database: string;
+  file: string;
+  format: BackupFormat;
+  replaced: boolean;
+  safetyBackup: string | null;
+  previousDatabase: string | null;
+  rolesCreated: string[];
+  durationSeconds: number;
+  checksum: 'matched' | 'mismatch-forced' | 'no-manifest';
+}
+
+const REMOTE_RE = /^(s3|gs|azure):\/\//i;
+
+async function isRemote(source: string): Promise<boolean> {
+  try {
+    const spec = '../../core/sync/url.js';
+    const mod = (await import(spec)) as { isRemoteUrl?: (s: string) => boolean };
+    if (mod.isRemoteUrl) return mod.isRemoteUrl(source);
+  } catch {
+    /* not available: fall back to the scheme */
+  }
+  return REMOTE_RE.test(source);
+}
+
+interface Fetched {
+  file: string;
+  manifestFile?: string;
+  cleanup: () => Promise<void> | void;
+}
+
+async function fetchRemote(url: string, opts: RestoreOptions, log: Logger): Promise<Fetched> {
+  const spec = '../objectstore/fetch-remote.js';
+  let mod: { fetchRemoteBackup: (u: string, o: unknown) => Promise<Fetched> };
+  try {
+    mod = (await import(spec)) as typeof mod;
+  } catch {
+    throw new UsageError(
+      'E_REMOTE_UNSUPPORTED',
+      `cannot download ${url}: remote backups are not supported by this build`,
+      { url },
+      { hint: 'Copy the file into the backup directory and restore it by name.' },
+    );
+  }
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  return mod.fetchRemoteBackup(url, {
+    env: opts.rawEnv ?? process.env,
+    log,
+    tmpDir: mkdtempSync(join(tmpdir(), 'pgops-restore-')),
+  });
+}
+
+function readHead(file: string, n: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    const got = readSync(fd, buf, 0, n, 0);
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function gunzipHead(file: string, n: number): Promise<Buffer> {
+  return new Promise((res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const src = createReadStream(file);
+    const gz = createGunzip();
+    const done = () => {
+      src.destroy();
+      gz.destroy();
+      res(Buffer.concat(chunks).subarray(0, n));
+    };
+    gz.on('data', (c: Buffer) => {
+      chunks.push(c);
+      size += c.length;
+      if (size >= n) done();
+    });
+    gz.on('end', done);
+    gz.on('error', done);
+    src.on('error', done);
+    src.pipe(gz);
+  });
+}
+
+/** Identifies the file by its content; exit 2 for a missing, empty or foreign file. */
+async function inspect(file: string): Promise<BackupFormat> {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    throw new UsageError(
+      'E_BACKUP_NOT_FOUND',
+      `backup file ${file} does not exist`,
+      { file },
+      {
+        hint: 'List the backups with: postgres-agent list-backups',
+      },
+    );
+  }
+  if (size === 0)
+    throw new UsageError(
+      'E_NOT_A_BACKUP',
+      `${file} is empty: not a backup; nothing was changed`,
+      { file },
+      {
+        hint: 'Pick another backup (postgres-agent list-backups).',
+      },
+    );
+  const head = readHead(file, 4096);
+  const gz = head[0] === 0x1f && head[1] === 0x8b ? await gunzipHead(file, 4096) : undefined;
+  const f = detectBackupFormat(head, gz);
+  if (!f.ok)
+    throw new UsageError(
+      'E_NOT_A_BACKUP',
+      `${file} is not a backup: ${f.reason}; nothing was changed`,
+      { file },
+      {
+        hint: 'Restore a pg_dump archive (.dump), or SQL from pg_dump (.sql, .sql.gz). List backups: postgres-agent list-backups',
+      },
+    );
+  return f.format;
+}
+
+/** Refuses (exit 3) a file whose checksum differs from its manifest, unless forced. */
+async function checkChecksum(
+  r: ResolvedBackup,
+  force: boolean,
+  log: Logger,
+): Promise<RestoreResult['checksum']> {
+  if (!r.manifest) {
+    log.warn('no manifest for this file: its checksum cannot be checked', { file: r.file });
+    return 'no-manifest';
+  }
+  const { sha256, bytes } = await sha256File(r.file);
+  if (sha256 === r.manifest.sha256 && bytes === r.manifest.sizeBytes) return 'matched';
+  const what = `backup ${r.manifest.name} (${r.file}) does not match its manifest (sha256 ${sha256}, expected ${r.manifest.sha256}; ${bytes} bytes, expected ${r.manifest.sizeBytes})`;
+  if (!force)
+    throw new SafetyRefusal(
+      'E_CHECKSUM',
+      `${what}: refusing to restore a damaged backup; nothing was changed`,
+      { file: r.file },
+      {
+        hint: 'Restore an older backup (postgres-agent list-backups), or re-run with --force to restore it anyway.',
+      },
+    );
+  log.warn(`${what}: restoring anyway because of --force`, { file: r.file });
+  return 'mismatch-forced';
+}
+
+/** The database name recorded in a custom archive's header (`; Dbname: x`). */
+async function archiveDbName(file: string, binDir?: string): Promise<string | undefined> {
+  const r = await exec(pgBin('pg_restore', binDir), ['--list', file]);
+  if (r.code !== 0)
+    throw new UsageError(
+      'E_NOT_A_BACKUP',
+      `${file} is not a readable pg_dump archive: ${stderrTail(r.stderr, 2)}; nothing was changed`,
+      { file },
+      {
+        hint: 'Pick another backup (postgres-agent list-backups).',
+      },
+    );
+  return /^;\s+Dbname:\s+(.+)$/m.exec(r.stdout)?.[1]?.trim();
+}
+
+function validDbName(db: string): string {
+  if (!db || new TextEncoder().encode(db).length > 63 || db.includes('\0'))
+    throw new UsageError(
+      'E_DATABASE_NAME',
+      `invalid database name "${db}"`,
+      {},
+      { hint: 'Use --target-database NAME (max 63 bytes).' },
+    );
+  return db;
+}
+
+async function dbExists(c: pg.Client, db: string): Promise<boolean> {
+  const { rows } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [db]);
+  return rows.length > 0;
+}
+
+async function applyGlobals(c: pg.Client, file: string, log: Logger): Promise<string[]> {
+  let script: string;
+  try {
+    script = readFileSync(file, 'utf8');
+  } catch {
+    log.warn('globals file not found: roles are not restored', { file });
+    return [];
+  }
+  const { rows } = await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles');
+  const plan = planGlobalsRestore(script, new Set(rows.map((r) => r.rolname)));
+  for (const stmt of plan.statements) {
+    try {
+      await c.query(stmt);
+    } catch (err) {
+      // Only the statement kind is logged: the globals file itself is never printed.
+      log.warn('a role statement from the globals file failed; continuing', {
+        statement: stmt.split(' ').slice(0, 3).join(' '),
+        error: (err as Error).message,
+      });
+    }
+  }
+  if (plan.createdRoles.length)
+    log.info('roles created from the backup (without passwords)', { roles: plan.createdRoles });
+  return plan.createdRoles;
+}
+
+/** Fails the stream on psql meta-commands that would switch database (\connect in a pg_dumpall script). */
+function refuseConnect(): Transform {
+  let atLineStart = true;
+  let carry = '';
+  return new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      const s = carry + chunk.toString('latin1');
+      const lines = s.split('\n');
+      carry = lines.pop() ?? '';
+      for (const l of lines) {
+        if (atLineStart && /^\\(connect|c)\s/.test(l))
+          return cb(
+            new UsageError(
+              'E_PLAIN_CONNECT',
+              'the SQL script switches database (\\connect); restore it with psql by hand',
+              {},
+            ),
+          );
+        atLineStart = true;
+      }
+      if (carry.length > 4096) carry = carry.slice(0, 16);
+      cb(null, chunk);
+    },
+  });
+}
+
+async function restoreInto(
+  db: string,
+  file: string,
+  format: BackupFormat,
+  opts: RestoreOptions,
+  tools: ToolEnv,
+  log: Logger,
+): Promise<void> {
+  const env = tools.env(db);
+  const pgRestore = pgBin('pg_restore', opts.binDir);
+  const jobs = opts.jobs ?? 1;
+  let r: { code: number | null; signal: NodeJS.Signals | null; stderr: string };
+  const common = ['--exit-on-error', '--no-password', '-d', db];
+  if (format === 'custom') {
+    const par = jobs > 1 ? [`--jobs=${jobs}`] : ['--single-transaction'];
+    log.info('pg_restore', { database: db, jobs });
+    r = await exec(pgRestore, [...common, ...par, file], { env });
+  } else if (format === 'tar') {
+    r = await exec(pgRestore, [...common, '--single-transaction', file], { env });
+  } else if (format === 'custom-gzip') {
+    r = await runFromStream(
+      pgRestore,
+      [...common, '--single-transaction'],
+      env,
+      createReadStream(file).pipe(createGunzip()),
+    );
+  } else {
+    const src =
+      format === 'plain-gzip' ? createReadStream(file).pipe(createGunzip()) : createReadStream(file);
+    const guard = refuseConnect();
+    let guardError: Error | undefined;
+    guard.on('error', (e) => (guardError = e));
+    r = await runFromStream(
+      pgBin('psql', opts.binDir),
+      ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--no-password', '-d', db, '-f', '-'],
+      env,
+      src.pipe(guard),
+    );
+    if (guardError) throw guardError;
+  }
+  if (r.code !== 0)
+    throw new OperationFailed(
+      'E_RESTORE',
+      `${format === 'plain' || format === 'plain-gzip' ? 'psql' : 'pg_restore'} failed: ${stderrTail(r.stderr) || `exit ${r.code ?? r.signal}`}`,
+      {
+        database: db,
+      },
+    );
+}
+
+/** Stops connections to `db` and keeps new ones out (superusers included) until re-allowed. */
+async function fence(c: pg.Client, db: string): Promise<void> {
+  await c.query(`ALTER DATABASE ${quoteIdent(db)} ALLOW_CONNECTIONS false`);
+  for (let i = 0; i < 50; i++) {
+    const { rows } = await c.query<{ n: string }>(
+      `SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+      [db],
+    );
+    if (Number(rows[0]!.n) === 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function restoreBackup(
+  opts: RestoreOptions,
+  deps: { log: Logger; now?: () => Date },
+): Promise<RestoreResult> {
+  const log = deps.log;
+  const now = deps.now ?? (() => new Date());
+  const started = now();
+  if (!opts.source)
+    throw new UsageError(
+      'E_USAGE',
+      'no backup to restore was given',
+      {},
+      {
+        hint: 'postgres-agent restore NAME|FILE|URL (or set PGOPS_RESTORE_FILE); list backups with postgres-agent list-backups',
+      },
+    );
+
+  let fetched: Fetched | undefined;
+  try {
+    let r: ResolvedBackup;
+    if (await isRemote(opts.source)) {
+      fetched = await fetchRemote(opts.source, opts, log);
+      let manifest: BackupManifest | undefined;
+      if (fetched.manifestFile) {
+        const p = parseManifest(readFileSync(fetched.manifestFile, 'utf8'));
+        if (p.ok) manifest = p.manifest;
+      }
+      r = { file: fetched.file, manifest, dir: resolve(fetched.file, '..') };
+    } else {
+      r = resolveBackupRef(opts.source, opts.backupDir, log);
+    }
+
+    // Everything below until the safety backup only reads: a bad file changes nothing.
+    const format = await inspect(r.file);
+    const checksum = await checkChecksum(r, !!opts.force, log);
+    const archived =
+      format === 'custom' || format === 'tar' ? await archiveDbName(r.file, opts.binDir) : undefined;
+    const target = validDbName(
+      opts.targetDatabase ?? r.manifest?.database ?? archived ?? opts.fallbackDatabase ?? '',
+    );
+    const names = restoreDatabaseNames(target, started);
+    const adminDb = target === 'postgres' ? 'template1' : 'postgres';
+    log.info('restoring', { file: r.file, format, database: target, checksum });
+
+    const admin = await connect(opts.conn, adminDb, 'postgres-agent restore').catch((err: Error) => {
+      throw new OperationFailed(
+        'E_CONNECT',
+        `cannot connect to PostgreSQL at ${opts.conn.host}:${opts.conn.port}: ${err.message}`,
+        {},
+        {
+          hint: 'Check PGOPS_HOST, PGOPS_PORT and the superuser password.',
+        },
+      );
+    });
+    const tools = toolEnv(opts.conn);
+    try {
+      const exists = await dbExists(admin, target);
+      if (exists) {
+        if (!opts.replace)
+          throw new SafetyRefusal(
+            'E_TARGET_EXISTS',
+            `database ${target} exists; restoring would replace it, so nothing was done`,
+            { database: target },
+            {
+              hint: `Re-run with --replace --yes to replace it (a safety backup is taken first), or restore beside it with --target-database ${target}_restored.`,
+            },
+          );
+        const question = `This replaces database ${target} with the contents of ${r.file}${opts.safetyBackup === false ? ' WITHOUT a safety backup' : ` (a safety backup ${names.safetyBackup} is taken first)`}.`;
+        if (!opts.yes) {
+          if (!opts.confirm)
+            throw new SafetyRefusal(
+              'E_CONFIRM',
+              `${question} Refusing without confirmation (no terminal to ask).`,
+              { database: target },
+              {
+                hint: 'Re-run with --yes to confirm.',
+              },
+            );
+          if (!(await opts.confirm(`${question}\nType the database name to confirm: `, target)))
+            throw new SafetyRefusal('E_CONFIRM', 'not confirmed; nothing was changed', { database: target });
+        }
+      }
+
+      let safetyBackup: string | null = null;
+      if (exists && opts.safetyBackup !== false) {
+        log.info('taking a safety backup before replacing', { backup: names.safetyBackup, database: target });
+        try {
+          await runBackup(
+            {
+              conn: opts.conn,
+              backupDir: opts.backupDir,
+              databases: [target],
+              name: names.safetyBackup,
+              compression: opts.safetyBackupCompression ?? 6,
+              binDir: opts.binDir,
+            },
+            { log },
+          );
+        } catch (err) {
+          throw new OperationFailed(
+            'E_SAFETY_BACKUP',
+            `the safety backup of ${target} failed, so nothing was restored: ${(err as Error).message}`,
+            { database: target },
+            {
+              hint: 'Fix the backup problem first, or re-run with --no-safety-backup if you accept losing the current data.',
+            },
+          );
+        }
+        safetyBackup = names.safetyBackup;
+      }
+
+      const rolesCreated = r.manifest?.globalsFile
+        ? await applyGlobals(admin, resolve(r.dir, r.manifest.globalsFile), log)
+        : [];
+
+      if (await dbExists(admin, names.restoring)) {
+        log.warn('dropping a database left by an earlier failed restore', { database: names.restoring });
+        await admin.query(`DROP DATABASE ${quoteIdent(names.restoring)} WITH (FORCE)`);
+      }
+      const { rows: ownerRows } = await admin.query<{ owner: string }>(
+        `SELECT coalesce((SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1),
+                         (SELECT rolname FROM pg_roles WHERE rolname = $2)) AS owner`,
+        [target, r.manifest?.databaseOwner ?? null],
+      );
+      const owner = ownerRows[0]?.owner;
+      await admin.query(
+        `CREATE DATABASE ${quoteIdent(names.restoring)} TEMPLATE template0${owner ? ` OWNER ${quoteIdent(owner)}` : ''}`,
+      );
+      try {
+        await restoreInto(names.restoring, r.file, format, opts, tools, log);
+      } catch (err) {
+        await admin
+          .query(`DROP DATABASE IF EXISTS ${quoteIdent(names.restoring)} WITH (FORCE)`)
+          .catch(() => undefined);
+        const e = err instanceof OpsError ? err : new OperationFailed('E_RESTORE', (err as Error).message);
+        throw new OpsError(
+          e.code,
+          `restore of ${r.file} failed, database ${target} ${exists ? 'was not changed' : 'was not created'}: ${e.message}`,
+          e.exitCode,
+          e.meta,
+          {
+            cause: e,
+            hint: e.hint ?? 'Check the error above; the original database is untouched.',
+          },
+        );
+      }
+
+      let previous: string | null = null;
+      if (exists) {
+        await fence(admin, target);
+        try {
+          await admin.query('BEGIN');
+          await admin.query(`ALTER DATABASE ${quoteIdent(target)} RENAME TO ${quoteIdent(names.previous)}`);
+          await admin.query(`ALTER DATABASE ${quoteIdent(names.restoring)} RENAME TO ${quoteIdent(target)}`);
+          await admin.query('COMMIT');
+        } catch (err) {
+          await admin.query('ROLLBACK').catch(() => undefined);
+          await admin
+            .query(`ALTER DATABASE ${quoteIdent(target)} ALLOW_CONNECTIONS true`)
+            .catch(() => undefined);
+          await admin
+            .query(`DROP DATABASE IF EXISTS ${quoteIdent(names.restoring)} WITH (FORCE)`)
+            .catch(() => undefined);
+          throw new OperationFailed(
+            'E_SWAP',
+            `could not swap the restored database in; ${target} was not changed: ${(err as Error).message}`,
+            { database: target },
+          );
+        }
+        previous = names.previous;
+        if (opts.keepPrevious) log.info('previous database kept', { database: names.previous });
+        else {
+          await admin.query(`DROP DATABASE ${quoteIdent(names.previous)} WITH (FORCE)`).catch((err: Error) =>
+            log.warn(`could not drop the replaced database ${names.previous}; drop it by hand`, {
+              error: err.message,
+            }),
+          );
+          previous = null;
+        }
+      } else {
+        await admin.query(`ALTER DATABASE ${quoteIdent(names.restoring)} RENAME TO ${quoteIdent(target)}`);
+      }
+      const durationSeconds = (now().getTime() - started.getTime()) / 1000;
+      log.info('restore complete', { database: target, file: r.file, durationSeconds, replaced: exists });
+      return {
+        database: target,
+        file: r.file,
+        format,
+        replaced: exists,
+        safetyBackup,
+        previousDatabase: previous,
+        rolesCreated,
+        durationSeconds,
+        checksum,
+      };
+    } finally {
+      tools.dispose();
+      await admin.end().catch(() => undefined);
+    }
+  } finally {
+    await fetched?.cleanup();
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * Verifying backups: the archive's sha256 and size against the manifest, the globals file's
+ * checksum, and `pg_restore --list`; `deep` restores into a scratch database and compares row
+ * counts with those taken in the dump's snapshot. Results are recorded in the manifest (atomically),
+ * so a backup found damaged stops counting as verified for retention.
+ */
+import { randomBytes } from 'node:crypto';
+import { basename, resolve } from 'node:path';
+import { compareRowCounts, type BackupManifest } from '../../core/backup/manifest.js';
+import { OperationFailed, OpsError, UsageError } from '../../core/errors.js';
+import { quoteIdent } from '../../core/pg/conninfo.js';
+import { exec } from '../exec.js';
+import type { Logger } from '../log.js';
+import { pgBin } from '../pgbin.js';
+import { countRows } from './backup.js';
+import { scanBackupDir, writeManifest } from './catalog.js';
+import { type PgConnection, toolEnv, withClient } from './conn.js';
+import { resolveBackupRef, type ResolvedBackup } from './resolve.js';
+import { sha256File, stderrTail } from './stream.js';
+
+export interface VerifyOptions {
+  backupDir: string;
+  /** A backup name or file; ignored with `all`. */
+  target?: string;
+  all?: boolean;
+  deep?: boolean;
+  /** Needed for deep verification. */
+  conn?: PgConnection;
+  jobs?: number;
+  binDir?: string;
+}
+
+export interface VerifyResult {
+  name: string;
+  file: string;
+  ok: boolean;
+  deep: boolean;
+  problems: string[];
+}
+
+async function verifyOne(r: ResolvedBackup, opts: VerifyOptions, log: Logger): Promise<VerifyResult> {
+  const m = r.manifest;
+  const problems: string[] = [];
+  const name = m?.name ?? basename(r.file);
+  const { sha256, bytes } = await sha256File(r.file);
+  if (m) {
+    if (bytes !== m.sizeBytes) problems.push(`size is ${bytes} bytes, the manifest says ${m.sizeBytes}`);
+    if (sha256 !== m.sha256) problems.push(`sha256 mismatch (file ${sha256}, manifest ${m.sha256})`);
+    if (m.globalsFile && m.globalsSha256) {
+      try {
+        const g = await sha256File(resolve(r.dir, m.globalsFile));
+        if (g.sha256 !== m.globalsSha256) problems.push(`globals file ${m.globalsFile}: sha256 mismatch`);
+      } catch {
+        problems.push(`globals file ${m.globalsFile} is missing`);
+      }
+    }
+  } else {
+    log.warn('no manifest for this file: only its archive structure can be checked', { file: r.file });
+  }
+  const list = await exec(pgBin('pg_restore', opts.binDir), ['--list', r.file]);
+  if (list.code !== 0) problems.push(`pg_restore --list failed: ${stderrTail(list.stderr, 2)}`);
+
+  let deepDone = false;
+  if (opts.deep && problems.length === 0) {
+    if (!m) problems.push('deep verification needs the manifest (row counts)');
+    else {
+      const diff = await deepVerify(r.file, m, opts, log);
+      problems.push(...diff);
+      deepDone = diff.length === 0;
+    }
+  }
+  if (m && r.manifestPath) {
+    const at = new Date().toISOString();
+    const updated: BackupManifest =
+      problems.length === 0
+        ? {
+            ...m,
+            verified: true,
+            verifiedAt: at,
+            deepVerifiedAt: deepDone ? at : m.deepVerifiedAt,
+            verifyFailedAt: null,
+            verifyError: null,
+          }
+        : { ...m, verified: false, verifyFailedAt: at, verifyError: problems.join('; ').slice(0, 1000) };
+    try {
+      writeManifest(r.dir, updated);
+    } catch (err) {
+      log.warn('could not record the verification result in the manifest', { error: (err as Error).message });
+    }
+  }
+  return { name, file: r.file, ok: problems.length === 0, deep: deepDone, problems };
+}
+
+async function deepVerify(
+  file: string,
+  m: BackupManifest,
+  opts: VerifyOptions,
+  log: Logger,
+): Promise<string[]> {
+  if (!opts.conn)
+    throw new UsageError(
+      'E_USAGE',
+      'deep verification needs a database connection',
+      {},
+      { hint: 'Set PGOPS_HOST.' },
+    );
+  const conn = opts.conn;
+  const scratch = `pgops_verify_${randomBytes(6).toString('hex')}`;
+  const tools = toolEnv(conn);
+  log.info('deep verification: restoring into a scratch database', { database: scratch, file });
+  try {
+    await withClient(conn, 'postgres', (c) =>
+      c.query(`CREATE DATABASE ${quoteIdent(scratch)} TEMPLATE template0`),
+    );
+    const r = await exec(
+      pgBin('pg_restore', opts.binDir),
+      [
+        '--exit-on-error',
+        '--no-owner',
+        '--no-privileges',
+        `--jobs=${opts.jobs ?? 2}`,
+        '--no-password',
+        '-d',
+        scratch,
+        file,
+      ],
+      { env: tools.env(scratch) },
+    );
+    if (r.code !== 0) return [`restore into a scratch database failed: ${stderrTail(r.stderr, 3)}`];
+    const actual = await withClient(conn, scratch, async (c) => {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      return countRows(c);
+    });
+    return compareRowCounts(m.tableRowCounts, actual).map(
+      (d) =>
+        `table ${d.table}: ${d.expected ?? 'absent'} rows in the snapshot, ${d.actual ?? 'absent'} restored`,
+    );
+  } finally {
+    tools.dispose();
+    await withClient(conn, 'postgres', (c) =>
+      c.query(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`),
+    ).catch((err: Error) =>
+      log.warn(`could not drop the scratch database ${scratch}; drop it by hand`, { error: err.message }),
+    );
+  }
+}
+
+/** Verifies one backup or all; throws OperationFailed (exit 1) naming every file that failed. */
+export async function verifyBackup(opts: VerifyOptions, deps: { log: Logger }): Promise<VerifyResult[]> {
+  let targets: ResolvedBackup[];
+  if (opts.all) {
+    targets = scanBackupDir(opts.backupDir).backups.map((b) => ({
+      file: b.dumpPath,
+      manifest: b.manifest,
+      manifestPath: b.manifestPath,
+      dir: resolve(opts.backupDir),
+    }));
+  } else if (opts.target) {
+    targets = [resolveBackupRef(opts.target, opts.backupDir, deps.log)];
+  } else {
+    const newest = scanBackupDir(opts.backupDir).backups[0];
+    if (!newest)
+      throw new UsageError(
+        'E_NO_BACKUPS',
+        `no backups in ${resolve(opts.backupDir)}`,
+        {},
+        { hint: 'Run a backup first.' },
+      );
+    targets = [
+      {
+        file: newest.dumpPath,
+        manifest: newest.manifest,
+        manifestPath: newest.manifestPath,
+        dir: resolve(opts.backupDir),
+      },
+    ];
+  }
+  const results: VerifyResult[] = [];
+  for (const t of targets) {
+    try {
+      const r = await verifyOne(t, opts, deps.log);
+      if (r.ok) deps.log.info('backup verified', { backup: r.name, file: r.file, deep: r.deep });
+      else
+        deps.log.error('backup failed verification', { backup: r.name, file: r.file, problems: r.problems });
+      results.push(r);
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      const msg = err instanceof OpsError ? err.message : (err as Error).message;
+      results.push({
+        name: t.manifest?.name ?? basename(t.file),
+        file: t.file,
+        ok: false,
+        deep: false,
+        problems: [msg],
+      });
+    }
+  }
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length > 0) {
+    throw new OperationFailed(
+      'E_VERIFY',
+      failed
+        .map((r) => `backup ${r.name} (${r.file}) failed verification: ${r.problems.join('; ')}`)
+        .join('\n'),
+      { files: failed.map((r) => r.file) },
+      {
+        hint: 'Do not restore from it; use an older backup (postgres-agent list-backups) and take a new one.',
+      },
+    );
+  }
+  return results;
+}
