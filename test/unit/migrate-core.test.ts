@@ -14,11 +14,7 @@ import {
   positionToIndex,
   splitStatements,
 } from '../../src/core/migrate/sql-text.js';
-import {
-  migrationJobName,
-  parseMigrationVersion,
-  versionNameSuffix,
-} from '../../src/core/migrate/version.js';
+import { migrationJobName, parseMigrationVersion } from '../../src/core/migrate/version.js';
 import { statementsOf } from '../../src/runtime/migrate/apply.js';
 import { cleanupAll } from '../support/cleanup.js';
 
@@ -47,7 +43,7 @@ describe('migration versions', () => {
   });
 
   it('lowercases, replaces odd characters and trims the Job name so pod names fit in 63', () => {
-    assert.equal(versionNameSuffix('V2_Users', 'rel-postgres'), 'v2-users');
+    assert.equal(migrationJobName('rel-postgres', 'V2_Users'), 'rel-postgres-migration-v2-users');
     const long = migrationJobName(
       'a-very-long-release-name-postgres',
       '2026.11.25_add_user_management_tables',

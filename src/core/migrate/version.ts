@@ -37,22 +37,14 @@ export function parseMigrationVersion(raw: string | undefined): string {
 export const MAX_JOB_NAME = 57;
 
 /**
- * The Kubernetes-name form of a version, as the chart computes it (job.yaml must match):
- * lowercase, anything but [a-z0-9.-] becomes "-", trimmed so that `<prefix>-migration-<suffix>`
- * fits MAX_JOB_NAME, and no leading or trailing "-" or ".". "2.0.0" stays "2.0.0".
+ * The Job (and ConfigMap) name the chart gives a version; job.yaml computes the same:
+ * `<prefix>-migration-<version>` with the version lowercased, anything but [a-z0-9.-] turned into
+ * "-", at most MAX_JOB_NAME characters, no leading or trailing "-" or ".". "2.0.0" stays "2.0.0".
  */
-export function versionNameSuffix(version: string, prefix: string): string {
-  const room = Math.max(0, MAX_JOB_NAME - `${prefix}-migration-`.length);
-  const s = version
+export function migrationJobName(prefix: string, version: string): string {
+  const suffix = version
     .toLowerCase()
     .replace(/[^a-z0-9.-]/g, '-')
-    .slice(0, room)
-    .replace(/[-.]+$/, '')
-    .replace(/^[-.]+/, '');
-  return s;
-}
-
-/** `<prefix>-migration-<suffix>`: the Job the chart creates for a version. */
-export function migrationJobName(prefix: string, version: string): string {
-  return `${prefix}-migration-${versionNameSuffix(version, prefix)}`;
+    .replace(/^[-.]+|[-.]+$/g, '');
+  return `${prefix}-migration-${suffix}`.slice(0, MAX_JOB_NAME).replace(/[-.]+$/, '');
 }
