@@ -108,6 +108,10 @@ export async function promote(opts: PromoteOptions, ctx: AgentContext): Promise<
   ).catch((err) => {
     throw whileDoing('promoting this replica', err);
   });
+  // A checkpoint writes the new timeline into pg_control, which pg_rewind of the old primary reads.
+  await withClient(local, (c) => c.query('CHECKPOINT'), 120_000).catch((err) =>
+    ctx.log.warn(`checkpoint after promotion failed: ${(err as Error).message}`),
+  );
   const pos = await position(local);
   const result = {
     promoted: true,
