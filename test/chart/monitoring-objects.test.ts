@@ -1,0 +1,297 @@
+/**
+ * The chart's monitoring objects as rendered by the real helm: what renders for which values, the
+ * wiring between them (ServiceMonitor -> job label the alerts select), and the dashboard, whose
+ * every query promtool must parse.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { parse, stringify } from 'yaml';
+import { cleanupAll } from '../support/cleanup.js';
+import {
+  alertRules,
+  dashboardExpressions,
+  metricNames,
+  promtool,
+  renderChart,
+  ruleGroupsOf,
+  withoutGrafanaVariables,
+  workDir,
+  writeIn,
+} from '../support/promql.js';
+import { chartDir } from '../support/tools.js';
+
+after(cleanupAll);
+
+const FN = 'pyairtable-stack-postgres';
+const MONITORING = [
+  'exporter-queries-configmap.yaml',
+  'servicemonitor.yaml',
+  'prometheusrule.yaml',
+  'dashboard-configmap.yaml',
+].map((f) => `templates/postgres/monitoring/${f}`);
+
+/**
+ * Renders only the monitoring templates (the rest of the chart is not needed for them), one at a
+ * time: helm refuses --show-only for a template that renders nothing.
+ */
+function renderMonitoring(sets: string[] = []) {
+  return MONITORING.flatMap((t) => {
+    try {
+      return renderChart(['--show-only', t, ...sets.flatMap((s) => ['--set', s])]);
+    } catch (err) {
+      if (/could not find template/.test(String((err as { stderr?: string }).stderr))) return [];
+      throw err;
+    }
+  });
+}
+
+function kinds(docs: Record<string, unknown>[]) {
+  return docs.map((d) => `${d.kind}/${(d.metadata as { name: string }).name}`).sort();
+}
+
+const dashboardText = readFileSync(join(chartDir, 'files', 'monitoring', 'dashboard.json'), 'utf8');
+const dashboard = JSON.parse(dashboardText) as Record<string, unknown>;
+
+describe('monitoring objects', () => {
+  it('renders the queries and dashboard ConfigMaps, the ServiceMonitor and the PrometheusRule when monitoring is enabled', () => {
+    assert.deepEqual(kinds(renderMonitoring(['databases.postgres.monitoring.enabled=true'])), [
+      `ConfigMap/${FN}-dashboard`,
+      `ConfigMap/${FN}-exporter-queries`,
+      `PrometheusRule/${FN}`,
+      `ServiceMonitor/${FN}`,
+    ]);
+  });
+
+  it('renders nothing when monitoring is disabled', () => {
+    assert.deepEqual(renderMonitoring(['databases.postgres.monitoring.enabled=false']), []);
+  });
+
+  it('leaves out the ServiceMonitor, the PrometheusRule or the dashboard when each is switched off', () => {
+    const docs = renderMonitoring([
+      'databases.postgres.monitoring.serviceMonitor.enabled=false',
+      'databases.postgres.monitoring.prometheusRule.enabled=false',
+      'databases.postgres.monitoring.dashboard.enabled=false',
+    ]);
+    assert.deepEqual(kinds(docs), [`ConfigMap/${FN}-exporter-queries`]);
+  });
+
+  it('ships the queries file unchanged in the exporter ConfigMap', () => {
+    const cm = renderMonitoring().find(
+      (d) => (d.metadata as { name: string }).name === `${FN}-exporter-queries`,
+    )!;
+    const file = readFileSync(join(chartDir, 'files', 'monitoring', 'queries.yaml'), 'utf8');
+    assert.equal((cm.data as Record<string, string>)['queries.yaml'], file.replace(/\n$/, ''));
+    assert.ok(parse(file).pgops_backup, 'queries.yaml defines pgops_backup');
+  });
+
+  it('scrapes the metrics Service by its component label and port, and labels the series with the job the alerts select', () => {
+    const docs = renderMonitoring([
+      'databases.postgres.monitoring.serviceMonitor.labels.release=kube-prometheus',
+    ]);
+    const sm = docs.find((d) => d.kind === 'ServiceMonitor')!;
+    const spec = sm.spec as {
+      selector: { matchLabels: Record<string, string> };
+      namespaceSelector: { matchNames: string[] };
+      endpoints: {
+        port: string;
+        interval: string;
+        relabelings: { targetLabel: string; replacement: string }[];
+      }[];
+    };
+    assert.deepEqual(spec.selector.matchLabels, {
+      'app.kubernetes.io/name': 'pyairtable-stack',
+      'app.kubernetes.io/instance': 'pyairtable-stack',
+      'app.kubernetes.io/component': 'postgres-metrics',
+    });
+    assert.deepEqual(spec.namespaceSelector.matchNames, ['pyairtable']);
+    assert.equal(spec.endpoints[0]!.port, 'metrics');
+    assert.equal(spec.endpoints[0]!.interval, '30s');
+    assert.equal((sm.metadata as { labels: Record<string, string> }).labels.release, 'kube-prometheus');
+    const job = spec.endpoints[0]!.relabelings.find((r) => r.targetLabel === 'job')!.replacement;
+    assert.equal(job, FN);
+    const rules = alertRules(ruleGroupsOf(docs));
+    const down = rules.find((r) => r.alert === 'PostgreSQLDown')!;
+    assert.match(down.expr, new RegExp(`job="${job}", namespace="pyairtable"`));
+  });
+
+  it('takes alert thresholds from values', () => {
+    const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8'), { uniqueKeys: false });
+    const a = values.databases.postgres.monitoring.alerts;
+    const rules = alertRules(ruleGroupsOf(renderMonitoring()));
+    const expr = (name: string) => rules.find((r) => r.alert === name)?.expr ?? '';
+    assert.match(expr('PostgreSQLDiskSpaceCritical'), new RegExp(`>= ${a.diskCriticalPercent}$`));
+    assert.match(expr('PostgreSQLDiskSpaceWarning'), new RegExp(`>= ${a.diskWarningPercent}$`));
+    assert.match(expr('PostgreSQLConnectionUsageHigh'), new RegExp(`>= ${a.connectionUsagePercent}$`));
+    assert.match(expr('PostgreSQLReplicationLagHigh'), new RegExp(`>= ${a.replicationLagSeconds}$`));
+    assert.match(expr('PostgreSQLBackupTooOld'), new RegExp(`>= ${a.backupMaxAgeHours}$`));
+    assert.match(expr('PostgreSQLSlowQuery'), new RegExp(`>= ${a.slowQuerySeconds}$`));
+    assert.match(expr('PostgreSQLDeadlocks'), new RegExp(`>= ${a.deadlocksPer10m}$`));
+    const changed = alertRules(
+      ruleGroupsOf(renderMonitoring(['databases.postgres.monitoring.alerts.diskCriticalPercent=91'])),
+    );
+    assert.match(changed.find((r) => r.alert === 'PostgreSQLDiskSpaceCritical')!.expr, />= 91$/);
+  });
+
+  it('alerts on backups, snapshots and streaming replicas only when those features are enabled', () => {
+    const names = (sets: string[]) => alertRules(ruleGroupsOf(renderMonitoring(sets))).map((r) => r.alert);
+    const off = names([
+      'databases.postgres.backup.enabled=false',
+      'databases.postgres.snapshots.enabled=false',
+      'databases.postgres.replication.enabled=false',
+    ]);
+    for (const a of [
+      'PostgreSQLBackupTooOld',
+      'PostgreSQLBackupFailed',
+      'PostgreSQLSnapshotJobFailed',
+      'PostgreSQLReplicaNotStreaming',
+    ])
+      assert.ok(!off.includes(a), `${a} rendered although its feature is off`);
+    assert.ok(off.includes('PostgreSQLDiskSpaceCritical'));
+    const on = names([
+      'databases.postgres.backup.enabled=true',
+      'databases.postgres.snapshots.enabled=true',
+      'databases.postgres.replication.enabled=true',
+      'databases.postgres.replication.replicas=3',
+    ]);
+    for (const a of [
+      'PostgreSQLBackupTooOld',
+      'PostgreSQLBackupFailed',
+      'PostgreSQLSnapshotJobFailed',
+      'PostgreSQLReplicaNotStreaming',
+    ])
+      assert.ok(on.includes(a), `${a} missing`);
+    const rules = alertRules(
+      ruleGroupsOf(
+        renderMonitoring([
+          'databases.postgres.replication.enabled=true',
+          'databases.postgres.replication.replicas=3',
+        ]),
+      ),
+    );
+    assert.match(rules.find((r) => r.alert === 'PostgreSQLReplicaNotStreaming')!.expr, /< 3$/);
+  });
+});
+
+describe('dashboard', () => {
+  it('is shipped unchanged in a ConfigMap the Grafana sidecar picks up', () => {
+    const cm = renderMonitoring().find((d) => (d.metadata as { name: string }).name === `${FN}-dashboard`)!;
+    assert.equal((cm.metadata as { labels: Record<string, string> }).labels.grafana_dashboard, '1');
+    const data = cm.data as Record<string, string>;
+    const key = Object.keys(data)[0]!;
+    assert.match(key, /\.json$/);
+    assert.deepEqual(JSON.parse(data[key]!), dashboard);
+  });
+
+  it('reads its data source from a ${datasource} variable', () => {
+    const vars = (dashboard.templating as { list: { name: string; type: string }[] }).list;
+    assert.ok(vars.some((v) => v.name === 'datasource' && v.type === 'datasource'));
+    for (const { title } of dashboardExpressions(dashboard)) assert.ok(title);
+    const uids = [...dashboardText.matchAll(/"uid": "([^"]*)"/g)].map((m) => m[1]);
+    assert.ok(uids.filter((u) => u !== 'pyairtable-postgres-storage').every((u) => u === '${datasource}'));
+  });
+
+  it("carries the guide's queries (connection usage summed per pod, as the guide's own form returns no data)", () => {
+    const exprs = dashboardExpressions(dashboard).map((e) => e.expr);
+    assert.ok(exprs.includes('increase(pg_database_size_bytes[24h])'));
+    assert.ok(
+      exprs.includes(
+        'pg_stat_database_blks_hit / (pg_stat_database_blks_hit + pg_stat_database_blks_read) * 100',
+      ),
+    );
+    assert.ok(exprs.includes('pg_stat_replication_lag_seconds'));
+    assert.ok(
+      exprs.some((e) => /pg_stat_database_numbackends/.test(e) && /pg_settings_max_connections/.test(e)),
+    );
+    for (const m of [
+      'pgops_backup_last_success_timestamp_seconds',
+      'pgops_backup_last_size_bytes',
+      'pgops_backup_last_duration_seconds',
+      'pg_locks_count',
+      'pg_stat_database_deadlocks',
+      'pgops_activity_longest_query_seconds',
+      'kubelet_volume_stats_used_bytes',
+    ])
+      assert.ok(
+        exprs.some((e) => metricNames(e).includes(m)),
+        `no panel reads ${m}`,
+      );
+  });
+
+  it('has only queries promtool can parse', () => {
+    const dir = workDir();
+    const rules = dashboardExpressions(dashboard).map((e, i) => ({
+      record: `dashboard:panel_${i}`,
+      expr: withoutGrafanaVariables(e.expr),
+    }));
+    writeIn(dir, 'dashboard-rules.yaml', stringify({ groups: [{ name: 'dashboard', rules }] }));
+    const r = promtool(['check', 'rules', 'dashboard-rules.yaml'], dir);
+    assert.ok(r.ok, r.output);
+    assert.match(r.output, new RegExp(`SUCCESS: ${rules.length} rules found`));
+  });
+
+  it("shows connection usage for series labelled as the exporter labels them, where the guide's form shows nothing", () => {
+    const dir = workDir();
+    const conn = dashboardExpressions(dashboard).find((e) => e.title.startsWith('Connection usage'))!.expr;
+    writeIn(
+      dir,
+      'rules.yaml',
+      stringify({
+        groups: [
+          {
+            name: 'conn',
+            rules: [
+              { record: 'dashboard:connection_usage', expr: conn },
+              {
+                record: 'guide:connection_usage',
+                expr: 'pg_stat_database_numbackends / pg_settings_max_connections * 100',
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const pod = { namespace: 'pyairtable', pod: `${FN}-0`, job: FN, instance: '10.0.0.1:9187' };
+    const l = (extra: Record<string, string>) =>
+      Object.entries({ ...pod, ...extra })
+        .map(([k, v]) => `${k}="${v}"`)
+        .join(',');
+    writeIn(
+      dir,
+      'test.yaml',
+      stringify({
+        rule_files: ['rules.yaml'],
+        evaluation_interval: '1m',
+        tests: [
+          {
+            interval: '1m',
+            input_series: [
+              {
+                series: `pg_stat_database_numbackends{${l({ datid: '5', datname: 'postgres' })}}`,
+                values: '3x5',
+              },
+              {
+                series: `pg_stat_database_numbackends{${l({ datid: '16384', datname: 'pyairtable' })}}`,
+                values: '22x5',
+              },
+              { series: `pg_settings_max_connections{${l({})}}`, values: '100x5' },
+            ],
+            promql_expr_test: [
+              {
+                expr: 'dashboard:connection_usage',
+                eval_time: '2m',
+                exp_samples: [
+                  { labels: `dashboard:connection_usage{namespace="pyairtable",pod="${FN}-0"}`, value: 25 },
+                ],
+              },
+              { expr: 'guide:connection_usage', eval_time: '2m', exp_samples: [] },
+            ],
+          },
+        ],
+      }),
+    );
+    const r = promtool(['test', 'rules', 'test.yaml'], dir);
+    assert.ok(r.ok, r.output);
+  });
+});
