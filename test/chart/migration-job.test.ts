@@ -158,6 +158,10 @@ describe('migration Job chart', () => {
     assert.equal(term.labelSelector.matchLabels['app.kubernetes.io/component'], 'postgres-primary');
     const without = jobOf(render([...guideSets, 'databases.postgres.migration.safetyBackup=false']))!;
     assert.equal(envOf(without).PGOPS_MIGRATION_SAFETY_BACKUP, 'false');
+    assert.equal(
+      jobOf(render([...guideSets, 'databases.postgres.migration.backoffLimit=0']))!.spec.backoffLimit,
+      0,
+    );
     assert.ok(
       !without.spec.template.spec.volumes.some(
         (v: { persistentVolumeClaim?: object }) => v.persistentVolumeClaim,

@@ -3,14 +3,14 @@
  * env pointing at a server started for this file; each test migrates its own database.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exec, type ExecResult } from '../../src/runtime/exec.js';
 import { cleanupAll } from '../support/cleanup.js';
 import { type PgServer, startPostgres, TEST_PASSWORD } from '../support/postgres.js';
 import { tempDir } from '../support/tmp.js';
-import { agentMain } from '../support/tools.js';
+import { agentMain, chartDir } from '../support/tools.js';
 
 after(cleanupAll);
 
@@ -291,6 +291,59 @@ describe('postgres-agent migrate', () => {
     );
     assert.match(r.stderr, /migration\.safetyBackup=false/);
     assert.deepEqual(await tables(db), []);
+  });
+
+  it("applies the chart's 2.0.0 files from a ConfigMap-style mount and hands the tables to the database owner", async () => {
+    const db = `app_${++dbCounter}`;
+    await pg.query("CREATE ROLE pyairtable LOGIN PASSWORD 'app'");
+    await pg.query(`CREATE DATABASE ${db} OWNER pyairtable`);
+    // What the kubelet makes of a ConfigMap volume: a hidden timestamped directory, a ..data
+    // symlink to it, and one symlink per key.
+    const dir = tempDir('pgops-migrations-');
+    const mount = join(dir, '2.0.0');
+    const stamped = join(mount, '..2026_11_25_02_00_00.000000001');
+    mkdirSync(stamped, { recursive: true });
+    const shipped = join(chartDir, 'files', 'migrations', '2.0.0');
+    for (const f of readdirSync(shipped)) writeFileSync(join(stamped, f), readFileSync(join(shipped, f)));
+    symlinkSync('..2026_11_25_02_00_00.000000001', join(mount, '..data'));
+    for (const f of readdirSync(shipped)) symlinkSync(join('..data', f), join(mount, f));
+    const env = agentEnv(db, dir, {
+      PGOPS_MIGRATION_VERSION: '2.0.0',
+      PGOPS_MIGRATION_DESCRIPTION: 'Add user management tables',
+    });
+    const r = await migrate(env, '-o', 'json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = json(r) as unknown as { files: { name: string; statements: number }[] };
+    assert.deepEqual(
+      out.files.map((f) => f.name),
+      ['001_users.sql', '002_roles.sql', '003_owner.sql'],
+    );
+    const owners = await pg.query<{ t: string; owner: string }>(
+      "SELECT tablename AS t, tableowner AS owner FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+      [],
+      db,
+    );
+    assert.deepEqual(owners, [
+      { t: 'roles', owner: 'pyairtable' },
+      { t: 'user_roles', owner: 'pyairtable' },
+      { t: 'users', owner: 'pyairtable' },
+    ]);
+    // The application role can write to them (including the identity sequences).
+    const asApp = await pg.connect(db);
+    try {
+      await asApp.query('SET ROLE pyairtable');
+      await asApp.query("INSERT INTO users (email) VALUES ('a@example.com')");
+      assert.equal((await asApp.query('SELECT count(*)::int AS n FROM users')).rows[0].n, 1);
+    } finally {
+      await asApp.end();
+    }
+    assert.deepEqual(await pg.query('SELECT name FROM roles ORDER BY name', [], db), [
+      { name: 'admin' },
+      { name: 'editor' },
+      { name: 'viewer' },
+    ]);
+    assert.equal((await migrate(env)).code, 0);
+    assert.equal((await history(db)).length, 1);
   });
 
   const backupPlaceholder = (() => {
