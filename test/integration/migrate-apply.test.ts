@@ -352,7 +352,7 @@ describe('postgres-agent migrate', () => {
   })();
 
   it(
-    'takes a safety backup that restores the pre-migration state',
+    'takes a safety backup that rolls the database back to its pre-migration state (the documented commands)',
     { skip: backupPlaceholder && 'postgres-agent backup is still a placeholder ("not implemented yet")' },
     async () => {
       const { db, dir } = await setup('2.0.0', usersFiles);
@@ -366,16 +366,20 @@ describe('postgres-agent migrate', () => {
       const r = await migrate(env, '-o', 'json');
       assert.equal(r.code, 0, r.stderr);
       const name = (json(r) as unknown as { safetyBackup: string }).safetyBackup;
-      assert.match(name, /^pre-migration-2\.0\.0-/);
-      const restored = `${db}_before`;
-      const rr = await exec(
-        process.execPath,
-        [agentMain, 'restore', name, '--target-database', restored, '--yes'],
-        { env },
-      );
+      assert.match(name, /^pre-migration-2\.0\.0-\d{8}_\d{6}$/);
+      const agent = (...args: string[]) => exec(process.execPath, [agentMain, ...args], { env });
+      // docs/migrations.md: find the backup, then restore it over the application database.
+      const listed = await agent('list-backups', '-o', 'json');
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.ok((JSON.parse(listed.stdout) as { name: string }[]).some((b) => b.name === name));
+      const rr = await agent('restore', name, '--replace', '--yes');
       assert.equal(rr.code, 0, rr.stderr);
-      assert.deepEqual(await tables(restored), ['public.existing']);
-      assert.deepEqual(await pg.query('SELECT count(*)::int AS n FROM existing', [], restored), [{ n: 2 }]);
+      assert.deepEqual(await tables(db), ['public.existing']);
+      assert.deepEqual(await pg.query('SELECT count(*)::int AS n FROM existing', [], db), [{ n: 2 }]);
+      // The history went back with the data, so the fixed version can be shipped again.
+      const again = await migrate({ ...env, PGOPS_MIGRATION_SAFETY_BACKUP: 'false' }, '-o', 'json');
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(json(again).outcome, 'applied');
     },
   );
 });
