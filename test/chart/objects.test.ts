@@ -1,0 +1,433 @@
+/**
+ * The names, labels, schedules and paths the guide's commands depend on (release pyairtable-stack).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { cleanupAll } from '../support/cleanup.js';
+import { chartDir } from '../support/tools.js';
+import { containersOf, find, pods, render, toggles, type K8sObject } from './render.js';
+
+after(cleanupAll);
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- rendered manifests are untyped JSON */
+
+const set = (...pairs: string[]) => pairs.flatMap((p) => ['--set', `databases.postgres.${p}`]);
+const defaults = () => render([]);
+const prod = () => render(['--values', 'values-prod.yaml']);
+const staging = () => render(['--values', 'values-staging.yaml']);
+const dev = () => render(['--values', 'values-dev.yaml']);
+const allOn = () =>
+  render([
+    ...toggles.replication!,
+    ...toggles.snapshots!,
+    ...toggles.crossRegionGcs!,
+    ...toggles.restore!,
+    ...toggles.tls!,
+  ]);
+const container = (spec: any, name: string) => containersOf(spec).find((c: any) => c.name === name);
+const envValue = (c: any, name: string) => c.env?.find((e: any) => e.name === name)?.value;
+const cronPod = (o: K8sObject) => o.spec.jobTemplate.spec.template.spec;
+
+describe('primary StatefulSet', () => {
+  it('is pyairtable-stack-postgres with the postgres-storage claim, so the guide PVC name exists', () => {
+    const sts = find(defaults(), 'StatefulSet', 'pyairtable-stack-postgres');
+    assert.equal(sts.spec.replicas, 1);
+    assert.equal(sts.spec.serviceName, 'pyairtable-stack-postgres-hl');
+    assert.equal(sts.spec.volumeClaimTemplates[0].metadata.name, 'postgres-storage');
+    assert.equal(sts.spec.template.metadata.labels['app.kubernetes.io/component'], 'postgres-primary');
+    assert.equal(sts.spec.template.metadata.labels['pyairtable-stack/role'], 'primary');
+    // PVC name = <claim>-<statefulset>-<ordinal>
+    assert.equal(
+      `${sts.spec.volumeClaimTemplates[0].metadata.name}-${sts.metadata.name}-0`,
+      'postgres-storage-pyairtable-stack-postgres-0',
+    );
+    assert.deepEqual(sts.spec.persistentVolumeClaimRetentionPolicy, {
+      whenDeleted: 'Retain',
+      whenScaled: 'Retain',
+    });
+  });
+
+  it('mounts the data volume at /var/lib/postgresql/data with PGDATA in its pgdata subdirectory', () => {
+    const spec = find(defaults(), 'StatefulSet', 'pyairtable-stack-postgres').spec.template.spec;
+    const pg = container(spec, 'postgres');
+    assert.deepEqual(pg.command, ['postgres-agent']);
+    assert.deepEqual(pg.args, ['instance']);
+    const mount = pg.volumeMounts.find((m: any) => m.name === 'postgres-storage');
+    assert.equal(mount.mountPath, '/var/lib/postgresql/data');
+    assert.equal(envValue(pg, 'PGDATA'), '/var/lib/postgresql/data/pgdata');
+    assert.equal(envValue(pg, 'PGOPS_CONFIG_FILE'), '/etc/pgops/postgresql.conf');
+  });
+
+  it('probes the agent on 8008 and gives a clean shutdown more time than the agent needs', () => {
+    const spec = find(defaults(), 'StatefulSet', 'pyairtable-stack-postgres').spec.template.spec;
+    const pg = container(spec, 'postgres');
+    assert.equal(pg.ports.find((p: any) => p.name === 'agent').containerPort, 8008);
+    assert.equal(envValue(pg, 'PGOPS_HEALTH_PORT'), '8008');
+    assert.equal(pg.startupProbe.httpGet.path, '/healthz/startup');
+    assert.equal(pg.readinessProbe.httpGet.path, '/healthz/ready');
+    assert.equal(pg.livenessProbe.httpGet.path, '/healthz/live');
+    for (const probe of [pg.startupProbe, pg.readinessProbe, pg.livenessProbe])
+      assert.equal(probe.httpGet.port, 'agent');
+    // Generous liveness: a minute of failures before a restart.
+    assert.ok(pg.livenessProbe.periodSeconds * pg.livenessProbe.failureThreshold >= 60);
+    const shutdown = Number(envValue(pg, 'PGOPS_SHUTDOWN_TIMEOUT_SECONDS'));
+    assert.ok(
+      spec.terminationGracePeriodSeconds >= shutdown + 15,
+      'grace period must exceed the shutdown timeout',
+    );
+  });
+
+  it('mounts the backup volume at /backups in the primary, as the guide kubectl cp expects', () => {
+    const spec = find(defaults(), 'StatefulSet', 'pyairtable-stack-postgres').spec.template.spec;
+    const mount = container(spec, 'postgres').volumeMounts.find((m: any) => m.name === 'backups');
+    assert.equal(mount.mountPath, '/backups');
+    assert.equal(
+      spec.volumes.find((v: any) => v.name === 'backups').persistentVolumeClaim.claimName,
+      'pyairtable-stack-postgres-backup-pvc',
+    );
+    assert.equal(envValue(container(spec, 'postgres'), 'PGOPS_BACKUP_DIR'), '/backups/postgres');
+  });
+
+  it('renders postgresql.parameters into the mounted postgresql.conf, quoted', () => {
+    const cm = find(
+      render(set("postgresql.parameters.application_name=it's")),
+      'ConfigMap',
+      'pyairtable-stack-postgres-config',
+    );
+    const conf: string = cm.data['postgresql.conf'];
+    assert.match(conf, /^shared_buffers = '256MB'$/m);
+    assert.match(conf, /^checkpoint_completion_target = '0\.9'$/m);
+    assert.match(conf, /^application_name = 'it''s'$/m);
+    const prodConf: string = find(prod(), 'ConfigMap', 'pyairtable-stack-postgres-config').data[
+      'postgresql.conf'
+    ];
+    assert.match(prodConf, /^shared_buffers = '2GB'$/m);
+    assert.match(
+      prodConf,
+      /^checkpoint_timeout = '15min'$/m,
+      'environment files keep the defaults they do not override',
+    );
+  });
+
+  it('has a PodDisruptionBudget covering the primary', () => {
+    const pdb = find(defaults(), 'PodDisruptionBudget', 'pyairtable-stack-postgres');
+    assert.equal(pdb.spec.selector.matchLabels['app.kubernetes.io/component'], 'postgres-primary');
+  });
+});
+
+describe('replicas', () => {
+  it('renders pyairtable-stack-postgres-replica with the guide replica count, only when enabled', () => {
+    assert.equal(
+      defaults().find((o) => o.metadata.name === 'pyairtable-stack-postgres-replica'),
+      undefined,
+    );
+    const sts = find(prod(), 'StatefulSet', 'pyairtable-stack-postgres-replica');
+    assert.equal(sts.spec.replicas, 2);
+    assert.equal(sts.spec.template.metadata.labels['pyairtable-stack/role'], 'replica');
+    assert.equal(sts.spec.template.metadata.labels['app.kubernetes.io/component'], 'postgres-replica');
+    const pg = container(sts.spec.template.spec, 'postgres');
+    assert.equal(envValue(pg, 'PGOPS_ROLE'), 'replica');
+    assert.equal(
+      pg.env.find((e: any) => e.name === 'PGOPS_POD_NAME').valueFrom.fieldRef.fieldPath,
+      'metadata.name',
+    );
+    assert.equal(sts.spec.volumeClaimTemplates[0].spec.storageClassName, 'postgres-prod-ssd');
+    find(prod(), 'Service', 'pyairtable-stack-postgres-read');
+    find(prod(), 'Service', 'pyairtable-stack-postgres-replica-hl');
+    find(prod(), 'PodDisruptionBudget', 'pyairtable-stack-postgres-replica');
+  });
+});
+
+describe('backups', () => {
+  it('runs CronJob pyairtable-stack-postgres-backup at 2 AM: backup, then prune', () => {
+    const cj = find(defaults(), 'CronJob', 'pyairtable-stack-postgres-backup');
+    assert.equal(cj.spec.schedule, '0 2 * * *');
+    assert.equal(cj.spec.concurrencyPolicy, 'Forbid');
+    assert.ok(cj.spec.jobTemplate.spec.activeDeadlineSeconds > 0);
+    assert.ok(cj.spec.jobTemplate.spec.backoffLimit >= 0);
+    assert.ok(cj.spec.successfulJobsHistoryLimit >= 1 && cj.spec.failedJobsHistoryLimit >= 1);
+    const spec = cronPod(cj);
+    assert.deepEqual(
+      spec.initContainers.map((c: any) => c.args),
+      [['backup']],
+    );
+    assert.deepEqual(
+      spec.containers.map((c: any) => c.args),
+      [['prune']],
+    );
+    for (const c of containersOf(spec)) {
+      assert.equal(envValue(c, 'PGOPS_HOST'), 'pyairtable-stack-postgres.pyairtable.svc.cluster.local');
+      assert.equal(envValue(c, 'PGOPS_BACKUP_RETENTION_DAYS'), '7');
+      assert.equal(c.volumeMounts.find((m: any) => m.name === 'backups').mountPath, '/backups');
+    }
+  });
+
+  it('labels the Job template and its pods postgres-backup, as kubectl get jobs -l expects', () => {
+    const cj = find(defaults(), 'CronJob', 'pyairtable-stack-postgres-backup');
+    assert.equal(cj.spec.jobTemplate.metadata.labels['app.kubernetes.io/component'], 'postgres-backup');
+    assert.equal(
+      cj.spec.jobTemplate.spec.template.metadata.labels['app.kubernetes.io/component'],
+      'postgres-backup',
+    );
+  });
+
+  it('uses each environment file retention and backup volume size', () => {
+    const retention = (objs: K8sObject[]) =>
+      envValue(
+        cronPod(find(objs, 'CronJob', 'pyairtable-stack-postgres-backup')).containers[0],
+        'PGOPS_BACKUP_RETENTION_DAYS',
+      );
+    assert.equal(retention(staging()), '3');
+    assert.equal(retention(prod()), '30');
+    const pvc = find(prod(), 'PersistentVolumeClaim', 'pyairtable-stack-postgres-backup-pvc');
+    assert.equal(pvc.spec.resources.requests.storage, '200Gi');
+    assert.equal(pvc.spec.storageClassName, 'postgres-backup-standard');
+    assert.equal(pvc.metadata.annotations['helm.sh/resource-policy'], 'keep');
+    assert.equal(
+      dev().find((o) => o.kind === 'CronJob'),
+      undefined,
+      'dev has no backups or snapshots',
+    );
+  });
+
+  it('keeps every pod that mounts the ReadWriteOnce backup volume on the primary node', () => {
+    for (const pod of pods(allOn())) {
+      const mounts = pod.spec.volumes?.some(
+        (v: any) => v.persistentVolumeClaim?.claimName === 'pyairtable-stack-postgres-backup-pvc',
+      );
+      if (!mounts || pod.owner === 'StatefulSet/pyairtable-stack-postgres') continue;
+      const term = pod.spec.affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0];
+      assert.ok(term, `${pod.owner} mounts the backup PVC without podAffinity to the primary`);
+      assert.equal(term.topologyKey, 'kubernetes.io/hostname');
+      assert.equal(term.labelSelector.matchLabels['app.kubernetes.io/component'], 'postgres-primary');
+    }
+  });
+});
+
+describe('snapshots', () => {
+  it('runs CronJob pyairtable-stack-postgres-snapshot at 3 AM on the primary data PVC', () => {
+    const cj = find(staging(), 'CronJob', 'pyairtable-stack-postgres-snapshot');
+    assert.equal(cj.spec.schedule, '0 3 * * *');
+    const c = cronPod(cj).containers[0];
+    assert.deepEqual(c.args, ['snapshot']);
+    assert.equal(envValue(c, 'PGOPS_SNAPSHOT_PVC'), 'postgres-storage-pyairtable-stack-postgres-0');
+    assert.equal(envValue(c, 'PGOPS_SNAPSHOT_RETENTION_COUNT'), '5');
+    assert.equal(envValue(c, 'PGOPS_SNAPSHOT_CLASS'), 'postgres-snapshots');
+    assert.equal(cj.spec.jobTemplate.metadata.labels['app.kubernetes.io/component'], 'postgres-snapshot');
+    assert.equal(
+      envValue(
+        cronPod(find(prod(), 'CronJob', 'pyairtable-stack-postgres-snapshot')).containers[0],
+        'PGOPS_SNAPSHOT_RETENTION_COUNT',
+      ),
+      '14',
+    );
+  });
+
+  it('creates a Retain VolumeSnapshotClass for the GKE PD CSI driver', () => {
+    const vsc = find(staging(), 'VolumeSnapshotClass', 'postgres-snapshots');
+    assert.equal(vsc.driver, 'pd.csi.storage.gke.io');
+    assert.equal(vsc.deletionPolicy, 'Retain');
+    assert.equal(
+      render([...toggles.snapshots!, ...set('snapshots.createClass=false')]).find(
+        (o) => o.kind === 'VolumeSnapshotClass',
+      ),
+      undefined,
+    );
+  });
+});
+
+describe('cross-region sync', () => {
+  it('runs every 6 hours with the provider, bucket and a mounted GCS key', () => {
+    const cj = find(render(toggles.crossRegionGcs!), 'CronJob', 'pyairtable-stack-postgres-sync');
+    assert.equal(cj.spec.schedule, '0 */6 * * *');
+    const spec = cronPod(cj);
+    const c = spec.containers[0];
+    assert.deepEqual(c.args, ['sync']);
+    assert.equal(envValue(c, 'PGOPS_SYNC_PROVIDER'), 'gcs');
+    assert.equal(envValue(c, 'PGOPS_SYNC_BUCKET'), 'dr-bucket');
+    assert.equal(envValue(c, 'GOOGLE_APPLICATION_CREDENTIALS'), '/etc/pgops/cloud/credentials.json');
+    assert.equal(spec.volumes.find((v: any) => v.name === 'cloud-credentials').secret.secretName, 'gcs-key');
+  });
+
+  it('takes S3 and Azure credentials from the Secret by reference, never as literal values', () => {
+    const s3 = cronPod(find(render(toggles.crossRegionS3!), 'CronJob', 'pyairtable-stack-postgres-sync'))
+      .containers[0];
+    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+      assert.deepEqual(s3.env.find((e: any) => e.name === name).valueFrom.secretKeyRef, {
+        name: 's3-keys',
+        key: name,
+      });
+    }
+    assert.equal(envValue(s3, 'PGOPS_SYNC_ENDPOINT'), 'https://s3.example.com');
+    const az = cronPod(find(render(toggles.crossRegionAzure!), 'CronJob', 'pyairtable-stack-postgres-sync'))
+      .containers[0];
+    assert.deepEqual(
+      az.env.find((e: any) => e.name === 'AZURE_STORAGE_CONNECTION_STRING').valueFrom.secretKeyRef,
+      {
+        name: 'azure-conn',
+        key: 'AZURE_STORAGE_CONNECTION_STRING',
+      },
+    );
+  });
+});
+
+describe('restore', () => {
+  it('renders Job pyairtable-stack-postgres-restore-latest as a post-install/upgrade hook with the file', () => {
+    const job = find(render(toggles.restore!), 'Job', 'pyairtable-stack-postgres-restore-latest');
+    assert.equal(job.metadata.annotations['helm.sh/hook'], 'post-install,post-upgrade');
+    assert.equal(job.metadata.annotations['helm.sh/hook-delete-policy'], 'before-hook-creation');
+    const c = job.spec.template.spec.containers[0];
+    assert.equal(c.args[0], 'restore');
+    assert.ok(c.args.includes('--yes'), 'a Job has no terminal: the values are the confirmation');
+    assert.equal(envValue(c, 'PGOPS_RESTORE_FILE'), '/backups/postgres/backup_20240101_020000.sql.gz');
+    assert.equal(envValue(c, 'PGOPS_RESTORE_SAFETY_BACKUP'), 'true');
+    assert.equal(
+      defaults().find((o) => o.kind === 'Job'),
+      undefined,
+    );
+  });
+});
+
+describe('secret and configuration', () => {
+  it('generates the three passwords once and keeps them across upgrades (lookup) and uninstall', () => {
+    const secret = find(defaults(), 'Secret', 'pyairtable-stack-postgres');
+    assert.deepEqual(Object.keys(secret.data).sort(), [
+      'password',
+      'postgres-password',
+      'replication-password',
+    ]);
+    for (const v of Object.values<string>(secret.data))
+      assert.equal(Buffer.from(v, 'base64').toString().length, 24);
+    assert.equal(secret.metadata.annotations['helm.sh/resource-policy'], 'keep');
+    // helm template cannot run lookup; the template must use it to reuse the stored values.
+    const text = readFileSync(join(chartDir, 'templates/postgres/primary/secret.yaml'), 'utf8');
+    assert.match(text, /lookup "v1" "Secret" \.Release\.Namespace \$name/);
+    assert.match(text, /index \$existing \$key \| default \(randAlphaNum 24 \| b64enc\)/);
+  });
+
+  it('uses an existing Secret without creating one, and mounts passwords as files only', () => {
+    const objs = render(toggles.existingSecret!);
+    assert.equal(
+      objs.find((o) => o.kind === 'Secret'),
+      undefined,
+    );
+    for (const pod of pods(objs)) {
+      const vol = pod.spec.volumes.find((v: any) => v.name === 'secrets');
+      assert.equal(vol.secret.secretName, 'my-postgres-passwords', pod.owner);
+      for (const c of containersOf(pod.spec)) {
+        for (const e of c.env ?? []) {
+          assert.ok(
+            !e.valueFrom?.secretKeyRef || !String(e.valueFrom.secretKeyRef.name).includes('postgres'),
+            `${pod.owner}: ${e.name} from the password Secret`,
+          );
+        }
+      }
+    }
+  });
+
+  it('exports postgres_exporter metrics on 9187 through pyairtable-stack-postgres-metrics', () => {
+    const spec = find(defaults(), 'StatefulSet', 'pyairtable-stack-postgres').spec.template.spec;
+    const m = container(spec, 'metrics');
+    assert.equal(m.image, 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0');
+    assert.deepEqual(m.ports, [{ name: 'metrics', containerPort: 9187 }]);
+    assert.equal(envValue(m, 'DATA_SOURCE_URI'), '127.0.0.1:5432/postgres?sslmode=disable');
+    assert.equal(envValue(m, 'DATA_SOURCE_PASS_FILE'), '/etc/pgops/secrets/superuser-password');
+    assert.equal(envValue(m, 'PG_EXPORTER_EXTEND_QUERY_PATH'), '/etc/postgres-exporter/queries.yaml');
+    assert.equal(
+      spec.volumes.find((v: any) => v.name === 'exporter-queries').configMap.name,
+      'pyairtable-stack-postgres-exporter-queries',
+    );
+    const svc = find(defaults(), 'Service', 'pyairtable-stack-postgres-metrics');
+    assert.equal(svc.metadata.labels['app.kubernetes.io/component'], 'postgres-metrics');
+    assert.equal(svc.spec.ports[0].port, 9187);
+    const off = render(toggles.monitoringOff!);
+    assert.equal(
+      container(find(off, 'StatefulSet', 'pyairtable-stack-postgres').spec.template.spec, 'metrics'),
+      undefined,
+    );
+  });
+});
+
+describe('storage classes', () => {
+  const byName = (objs: K8sObject[]) =>
+    new Map(objs.filter((o) => o.kind === 'StorageClass').map((o) => [o.metadata.name, o]));
+
+  it('creates the four classes of the guide with its reclaim, binding, type and regional settings', () => {
+    const sc = byName(defaults());
+    assert.deepEqual([...sc.keys()].sort(), [
+      'postgres-backup-standard',
+      'postgres-dev-ssd',
+      'postgres-prod-ssd',
+      'postgres-staging-balanced',
+    ]);
+    const expect: Record<string, [string, string, Record<string, string>]> = {
+      'postgres-dev-ssd': ['Delete', 'WaitForFirstConsumer', { type: 'pd-ssd' }],
+      'postgres-staging-balanced': [
+        'Retain',
+        'WaitForFirstConsumer',
+        { type: 'pd-balanced', 'replication-type': 'regional-pd' },
+      ],
+      'postgres-prod-ssd': [
+        'Retain',
+        'WaitForFirstConsumer',
+        { type: 'pd-ssd', 'replication-type': 'regional-pd' },
+      ],
+      'postgres-backup-standard': ['Retain', 'Immediate', { type: 'pd-standard' }],
+    };
+    for (const [name, [reclaim, binding, params]] of Object.entries(expect)) {
+      const c = sc.get(name)!;
+      assert.equal(c.provisioner, 'pd.csi.storage.gke.io', name);
+      assert.equal(c.reclaimPolicy, reclaim, name);
+      assert.equal(c.volumeBindingMode, binding, name);
+      assert.equal(c.allowVolumeExpansion, true, name);
+      assert.deepEqual(c.parameters, params, name);
+    }
+  });
+
+  it('adds the CMEK key to every class but dev, and follows an overridden provisioner', () => {
+    const sc = byName(
+      render(
+        set(
+          'storageClasses.diskEncryptionKmsKey=projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k',
+          'storageClasses.provisioner=ebs.csi.aws.com',
+        ),
+      ),
+    );
+    for (const name of ['postgres-staging-balanced', 'postgres-prod-ssd', 'postgres-backup-standard']) {
+      assert.match(sc.get(name)!.parameters['disk-encryption-kms-key'], /cryptoKeys\/k$/);
+    }
+    assert.equal(sc.get('postgres-dev-ssd')!.parameters['disk-encryption-kms-key'], undefined);
+    assert.equal(sc.get('postgres-dev-ssd')!.provisioner, 'ebs.csi.aws.com');
+    assert.equal(byName(render(toggles.storageClassesOff!)).size, 0);
+  });
+
+  it('puts each environment data volume on its own class and size', () => {
+    const claim = (objs: K8sObject[]) =>
+      find(objs, 'StatefulSet', 'pyairtable-stack-postgres').spec.volumeClaimTemplates[0].spec;
+    assert.deepEqual(
+      [claim(dev()).storageClassName, claim(dev()).resources.requests.storage],
+      ['postgres-dev-ssd', '5Gi'],
+    );
+    assert.deepEqual(
+      [claim(staging()).storageClassName, claim(staging()).resources.requests.storage],
+      ['postgres-staging-balanced', '20Gi'],
+    );
+    assert.deepEqual(
+      [claim(prod()).storageClassName, claim(prod()).resources.requests.storage],
+      ['postgres-prod-ssd', '100Gi'],
+    );
+  });
+});
+
+describe('helm test', () => {
+  it('has a test pod that connects through the read-write Service and runs a query', () => {
+    const pod = find(defaults(), 'Pod', 'pyairtable-stack-postgres-test-connection');
+    assert.equal(pod.metadata.annotations['helm.sh/hook'], 'test');
+    const script: string = pod.spec.containers[0].args.join('\n');
+    assert.match(script, /psql .*-h pyairtable-stack-postgres\.pyairtable\.svc\.cluster\.local/s);
+    assert.match(script, /SELECT/);
+    assert.match(script, /PGPASSFILE=/);
+  });
+});
