@@ -174,6 +174,17 @@ describe('monitoring objects', () => {
   });
 });
 
+describe('metric names of an expression', () => {
+  it('lists selected metrics, not functions, aggregations, label lists, matchers or durations', () => {
+    assert.deepEqual(
+      metricNames(
+        '100 * sum by (namespace, pod) (rate(a_total{job="x", le=~"b|c"}[5m] offset 1h)) / on (pod) group_left (node) max(b) by (pod) > 2 or vector(0) unless count(c:rec) and absent(d{x="max(e)"}) - 1024^3',
+      ),
+      ['a_total', 'b', 'c:rec', 'd'],
+    );
+  });
+});
+
 describe('dashboard', () => {
   it('is shipped unchanged in a ConfigMap the Grafana sidecar picks up', () => {
     const cm = renderMonitoring().find((d) => (d.metadata as { name: string }).name === `${FN}-dashboard`)!;

@@ -38,6 +38,19 @@ const KEYWORDS = new Set([
   'inf',
   'nan',
   'atan2',
+  // Aggregation operators may be followed by "by (...)" instead of their argument.
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'group',
+  'stddev',
+  'stdvar',
+  'count',
+  'count_values',
+  'bottomk',
+  'topk',
+  'quantile',
 ]);
 const LABEL_LIST_KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);
 
@@ -47,7 +60,8 @@ export function metricNames(expr: string): string[] {
   let s = expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""');
   s = s.replace(/\{[^}]*\}/g, ' ').replace(/\[[^\]]*\]/g, ' ');
   const names = new Set<string>();
-  const re = /(\d+(?:\.\d+)?(?:e[+-]?\d+)?)|([a-zA-Z_:][a-zA-Z0-9_:]*)|(\()|(\))|(\S)/gi;
+  // A token starting with a digit is a number or a duration (1024, 1e3, 1h30m): never a name.
+  const re = /(\d[\w.]*)|([a-zA-Z_:][a-zA-Z0-9_:]*)|(\()|(\))|(\S)/gi;
   let skipList = false; // the next "( ... )" is a label list of by/on/...
   let depthInLabelList = 0;
   for (let m = re.exec(s); m; m = re.exec(s)) {
@@ -173,8 +187,7 @@ export function expandAlertTemplate(text: string, labels: Record<string, string>
   });
 }
 
-/** Go's %v of a float64 (shortest representation; exponent form from 1e21). */
+/** Go's %v of a float64: the shortest representation, as JavaScript's (both use exponents from 1e21). */
 function goFloat(v: number): string {
-  if (Number.isInteger(v) && Math.abs(v) < 1e21) return String(v);
   return String(v);
 }

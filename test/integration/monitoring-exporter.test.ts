@@ -1,0 +1,249 @@
+/**
+ * The real postgres_exporter with the chart's queries file, scraping a real primary and its
+ * streaming replica: every metric an alert or a dashboard panel reads exists, no query fails on
+ * either role, and the custom metrics move when the database does.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type pg from 'pg';
+import { BACKUP_HISTORY_DDL, INSERT_BACKUP_HISTORY } from '../../src/core/backup/history-sql.js';
+import { cleanupAll } from '../support/cleanup.js';
+import { samplesOf, startExporter, type Exporter, type Sample } from '../support/exporter.js';
+import { startPostgres, startReplica, waitForCatchUp, type PgServer } from '../support/postgres.js';
+import {
+  alertRules,
+  dashboardExpressions,
+  metricNames,
+  renderChart,
+  ruleGroupsOf,
+} from '../support/promql.js';
+import { tempDir } from '../support/tmp.js';
+import { agentMain, chartDir, repoRoot } from '../support/tools.js';
+
+after(cleanupAll);
+
+/** Metrics that come from the kubelet or kube-state-metrics, not from PostgreSQL's exporter. */
+const KUBERNETES_METRICS = [
+  'kubelet_volume_stats_used_bytes',
+  'kubelet_volume_stats_capacity_bytes',
+  'kube_pod_status_ready',
+  'kube_statefulset_replicas',
+  'kube_statefulset_status_replicas_ready',
+  'kube_job_failed',
+  'kube_job_owner',
+];
+
+function usedMetricNames(): Set<string> {
+  const rules = alertRules(
+    ruleGroupsOf(
+      renderChart([
+        '--show-only',
+        'templates/postgres/monitoring/prometheusrule.yaml',
+        ...[
+          'databases.postgres.backup.enabled=true',
+          'databases.postgres.snapshots.enabled=true',
+          'databases.postgres.replication.enabled=true',
+        ].flatMap((s) => ['--set', s]),
+      ]),
+    ),
+  );
+  const dashboard = JSON.parse(readFileSync(join(chartDir, 'files', 'monitoring', 'dashboard.json'), 'utf8'));
+  const exprs = [...rules.map((r) => r.expr), ...dashboardExpressions(dashboard).map((e) => e.expr)];
+  return new Set(exprs.flatMap(metricNames));
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  const s = samplesOf(samples, name, labels);
+  assert.equal(s.length, 1, `expected one ${name} ${JSON.stringify(labels)} sample, got ${s.length}`);
+  return s[0]!.value;
+}
+
+describe('postgres_exporter with the chart queries', () => {
+  let primary: PgServer;
+  let replica: PgServer;
+  let onPrimary: Exporter;
+  let onReplica: Exporter;
+
+  before(async () => {
+    primary = await startPostgres();
+    await primary.query(BACKUP_HISTORY_DDL);
+    replica = await startReplica(primary, { name: 'replica_0' });
+    await waitForCatchUp(primary, replica);
+    [onPrimary, onReplica] = await Promise.all([startExporter(primary), startExporter(replica)]);
+  });
+
+  it('runs every query without error on the primary and on the replica', async () => {
+    for (const [role, e] of [
+      ['primary', onPrimary],
+      ['replica', onReplica],
+    ] as const) {
+      const s = await e.scrape();
+      assert.equal(value(s, 'pg_up'), 1, `${role}: pg_up`);
+      assert.equal(value(s, 'pg_exporter_last_scrape_error'), 0, `${role}: a query failed\n${e.logs()}`);
+      assert.equal(
+        samplesOf(s, 'pg_exporter_user_queries_load_error').every((x) => x.value === 0),
+        true,
+        `${role}: the queries file did not load`,
+      );
+    }
+  });
+
+  it('exposes every metric an alert or a dashboard panel reads (Kubernetes-side metrics excepted)', async () => {
+    const used = usedMetricNames();
+    for (const k of KUBERNETES_METRICS)
+      assert.ok(used.has(k), `${k} is listed as Kubernetes-side but nothing uses it`);
+    const scraped = new Set(
+      [...(await onPrimary.scrape()), ...(await onReplica.scrape())].map((s) => s.name),
+    );
+    const missing = [...used].filter((m) => !KUBERNETES_METRICS.includes(m) && !scraped.has(m));
+    assert.deepEqual(
+      missing,
+      [],
+      `metrics used by alerts or the dashboard but not exported: ${missing.join(', ')}`,
+    );
+  });
+
+  it('reports the role, the streaming replica, its lag and its slot', async () => {
+    const p = await onPrimary.scrape();
+    const r = await onReplica.scrape();
+    assert.equal(value(p, 'pgops_instance_is_replica'), 0);
+    assert.equal(value(r, 'pgops_instance_is_replica'), 1);
+    assert.equal(value(p, 'pgops_instance_streaming_replicas'), 1);
+    const lag = samplesOf(p, 'pg_stat_replication_lag_seconds', { state: 'streaming' });
+    assert.equal(lag.length, 1);
+    assert.ok(lag[0]!.value >= 0 && lag[0]!.value < 30, `lag ${lag[0]!.value}`);
+    assert.equal(value(p, 'pgops_replication_slot_active', { slot_name: 'replica_0' }), 1);
+    assert.equal(value(r, 'pgops_instance_replay_delay_seconds'), 0);
+    // The initdb time carried by the system identifier is the same on both and is recent.
+    const initdb = value(p, 'pgops_instance_initdb_timestamp_seconds');
+    assert.equal(value(r, 'pgops_instance_initdb_timestamp_seconds'), initdb);
+    assert.ok(Math.abs(Date.now() / 1000 - initdb) < 3600, `initdb timestamp ${initdb}`);
+  });
+
+  it('reports no backup as timestamps of 0, then the newest success and failure as they are recorded', async () => {
+    const before = await onPrimary.scrape();
+    assert.equal(value(before, 'pgops_backup_last_success_timestamp_seconds'), 0);
+    assert.equal(value(before, 'pgops_backup_last_failure_timestamp_seconds'), 0);
+    assert.equal(value(before, 'pgops_backup_last_attempt_succeeded'), 0);
+
+    const ok = new Date('2026-11-20T02:00:30Z');
+    await primary.query(INSERT_BACKUP_HISTORY, [
+      'backup_20261120_020000',
+      'pyairtable',
+      'success',
+      new Date('2026-11-20T02:00:00Z'),
+      ok,
+      30.5,
+      123456789,
+      true,
+      null,
+    ]);
+    const afterOk = await onPrimary.scrape();
+    assert.equal(value(afterOk, 'pgops_backup_last_success_timestamp_seconds'), ok.getTime() / 1000);
+    assert.equal(value(afterOk, 'pgops_backup_last_size_bytes'), 123456789);
+    assert.equal(value(afterOk, 'pgops_backup_last_duration_seconds'), 30.5);
+    assert.equal(value(afterOk, 'pgops_backup_last_verified'), 1);
+    assert.equal(value(afterOk, 'pgops_backup_last_attempt_succeeded'), 1);
+
+    const failed = new Date('2026-11-21T02:00:05Z');
+    await primary.query(INSERT_BACKUP_HISTORY, [
+      'backup_20261121_020000',
+      'pyairtable',
+      'failure',
+      new Date('2026-11-21T02:00:00Z'),
+      failed,
+      5,
+      0,
+      false,
+      'pg_dump: error: connection failed',
+    ]);
+    const afterFail = await onPrimary.scrape();
+    assert.equal(value(afterFail, 'pgops_backup_last_failure_timestamp_seconds'), failed.getTime() / 1000);
+    assert.equal(value(afterFail, 'pgops_backup_last_success_timestamp_seconds'), ok.getTime() / 1000);
+    assert.equal(value(afterFail, 'pgops_backup_last_attempt_succeeded'), 0);
+
+    // The replica reads the same history (it is replicated), so either pod can report it.
+    await waitForCatchUp(primary, replica);
+    const onR = await onReplica.scrape();
+    assert.equal(value(onR, 'pgops_backup_last_failure_timestamp_seconds'), failed.getTime() / 1000);
+  });
+
+  it('moves the backup metrics when postgres-agent backup runs', async (t) => {
+    const src = readFileSync(join(repoRoot, 'src', 'agent', 'commands', 'backup.ts'), 'utf8');
+    if (/not implemented/i.test(src) || !existsSync(agentMain)) {
+      t.skip('postgres-agent backup is not built (npm run build) or not implemented');
+      return;
+    }
+    const startedAt = Date.now() / 1000;
+    execFileSync(process.execPath, [agentMain, 'backup', '--name', 'monitoring_probe'], {
+      env: {
+        PATH: process.env.PATH,
+        PGOPS_HOST: primary.host,
+        PGOPS_PORT: String(primary.port),
+        PGOPS_SUPERUSER_PASSWORD: primary.password,
+        PGOPS_APP_DATABASE: 'postgres',
+        PGOPS_BACKUP_DIR: tempDir('pgops-mon-backup-'),
+        PGOPS_PG_BIN_DIR: primary.binDir,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const s = await onPrimary.scrape();
+    assert.ok(value(s, 'pgops_backup_last_success_timestamp_seconds') >= Math.floor(startedAt));
+    assert.ok(value(s, 'pgops_backup_last_size_bytes') > 0);
+    assert.equal(value(s, 'pgops_backup_last_attempt_succeeded'), 1);
+  });
+
+  it("measures a long statement and an open transaction of a client, not the exporter's own", async () => {
+    const idle = await primary.query<{ n: string }>('SELECT 1 AS n');
+    assert.equal(idle.length, 1);
+    const quiet = await onPrimary.scrape();
+    assert.equal(value(quiet, 'pgops_activity_longest_query_seconds'), 0);
+
+    let sleeper: pg.Client | undefined;
+    let holder: pg.Client | undefined;
+    try {
+      sleeper = await primary.connect();
+      const sleeping = sleeper.query('SELECT pg_sleep(30)').catch(() => undefined);
+      holder = await primary.connect();
+      await holder.query('BEGIN');
+      await holder.query('SELECT txid_current()');
+      const seen = await until('a running statement of at least 1s', async () => {
+        const s = await onPrimary.scrape();
+        return value(s, 'pgops_activity_longest_query_seconds') >= 1 ? s : undefined;
+      });
+      assert.ok(value(seen, 'pgops_activity_longest_transaction_seconds') >= 1);
+      assert.equal(value(seen, 'pgops_activity_idle_in_transaction'), 1);
+      await primary.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query = $1', [
+        'SELECT pg_sleep(30)',
+      ]);
+      await sleeping;
+    } finally {
+      await holder?.end();
+      await sleeper?.end();
+    }
+  });
+
+  it('shows the slot inactive and no streaming replica once the replica stops', async () => {
+    await replica.stop();
+    const s = await until('the slot to become inactive', async () => {
+      const x = await onPrimary.scrape();
+      return value(x, 'pgops_replication_slot_active', { slot_name: 'replica_0' }) === 0 ? x : undefined;
+    });
+    assert.equal(value(s, 'pgops_instance_streaming_replicas'), 0);
+    assert.equal(samplesOf(s, 'pg_stat_replication_lag_seconds').length, 0);
+    assert.ok(value(s, 'pgops_replication_slot_retained_bytes', { slot_name: 'replica_0' }) >= 0);
+  });
+});
