@@ -1,0 +1,89 @@
+/**
+ * Runs `postgres-agent` as a subprocess, exactly as the chart's Jobs do, with an environment built
+ * from scratch (the operator's own PGOPS_* variables never leak into it: the agent rejects unknown
+ * ones). Its errors come back with the agent's own message, hint and exit code.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { OperationFailed, OpsError, type ExitCode, type JsonValue } from '../core/errors.js';
+import { exec } from '../runtime/exec.js';
+import { packageRoot } from './state.js';
+
+/** dist/agent/main.js next to this build (or the package's dist when run from source). */
+export function agentMainPath(): string {
+  const sibling = fileURLToPath(new URL('../agent/main.js', import.meta.url));
+  if (existsSync(sibling)) return sibling;
+  const built = join(packageRoot(), 'dist', 'agent', 'main.js');
+  if (existsSync(built)) return built;
+  throw new OperationFailed(
+    'E_NO_AGENT',
+    'postgres-agent is not built (dist/agent/main.js is missing)',
+    {},
+    { hint: 'Build it: npm run build (scripts/postgres-ops.sh does this for you)' },
+  );
+}
+
+/** The few non-PGOPS variables child processes need. */
+export function baseEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of ['PATH', 'TZ', 'LANG', 'LC_ALL', 'NODE_OPTIONS'])
+    if (process.env[k]) env[k] = process.env[k];
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+export interface AgentRun {
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  uid?: number;
+  gid?: number;
+  /** Progress lines from the agent's stderr. */
+  onLog?: (chunk: string) => void;
+}
+
+/** Runs `postgres-agent <args> -o json` and returns its parsed JSON result. */
+export async function runAgentJson<T = unknown>(run: AgentRun): Promise<T> {
+  const r = await exec(process.execPath, [agentMainPath(), ...run.args, '-o', 'json'], {
+    env: run.env,
+    uid: run.uid,
+    gid: run.gid,
+    onStderr: run.onLog,
+  });
+  const text = r.stdout.trim();
+  let parsed: unknown = undefined;
+  if (text) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // Progress text before the JSON document: take the last JSON value printed.
+      const start = text.search(/^[[{]/m);
+      if (start >= 0) {
+        try {
+          parsed = JSON.parse(text.slice(start));
+        } catch {
+          parsed = undefined;
+        }
+      }
+    }
+  }
+  if (r.code === 0) return parsed as T;
+  const err = (parsed as { error?: { code?: string; message?: string; meta?: Record<string, JsonValue> } })
+    ?.error;
+  const hint = /^hint: (.*)$/m.exec(r.stderr)?.[1];
+  const message =
+    err?.message ??
+    (/^error: (.*)$/m.exec(r.stderr)?.[1] ||
+      r.stderr.trim().split('\n').slice(-3).join('\n') ||
+      `exit ${r.code}`);
+  const exitCode: ExitCode = r.code === 2 || r.code === 3 ? r.code : 1;
+  throw new OpsError(
+    err?.code ?? 'E_AGENT',
+    `postgres-agent ${run.args[0]}: ${message}`,
+    exitCode,
+    err?.meta ?? {},
+    {
+      hint,
+    },
+  );
+}

@@ -1,0 +1,41 @@
+import { OperationFailed, UsageError } from '../../core/errors.js';
+import type { BackupEntry } from '../cluster-api.js';
+import type { OpsDeps } from '../deps.js';
+import { renderBackups } from '../render/backups.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** Takes a backup (on Kubernetes: a Job from the backup CronJob) and shows the verified result. */
+export async function backup(name: string | undefined, deps: OpsDeps): Promise<BackupEntry> {
+  if (name !== undefined && !NAME.test(name))
+    throw new UsageError(
+      'E_BAD_NAME',
+      `"${name}" is not a valid backup name`,
+      { name },
+      {
+        hint: 'Use letters, digits, ".", "_" and "-" (e.g. critical-point-backup).',
+      },
+    );
+  const before = new Set((await deps.cluster.listBackups().catch(() => [])).map((b) => b.name));
+  deps.out.line(`taking backup${name ? ` ${name}` : ''}…`);
+  await deps.cluster.backup(name, deps.out);
+  const after = await deps.cluster.listBackups();
+  const entry = name
+    ? after.find((b) => b.name === name || b.name.startsWith(`${name}`))
+    : after.find((b) => !before.has(b.name));
+  if (!entry)
+    throw new OperationFailed(
+      'E_BACKUP_MISSING',
+      'the backup finished but is not listed',
+      {},
+      {
+        hint: 'See what exists: postgres-ops list-backups',
+      },
+    );
+  deps.out.result(
+    entry,
+    deps.opts.output,
+    (e) => `${renderBackups([e])}\n\nbackup ${e.name} ${e.verified ? 'verified' : 'NOT verified'}`,
+  );
+  return entry;
+}

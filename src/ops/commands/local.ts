@@ -1,0 +1,108 @@
+import { LocalCluster } from '../../local/cluster.js';
+import { localDestroy, localDown, localUp } from '../../local/lifecycle.js';
+import { stateExists } from '../../local/state.js';
+import { UsageError } from '../../core/errors.js';
+import type { Output } from '../../core/output.js';
+import { makeConfirm } from '../confirm.js';
+import { commandLine, stateDirOf } from '../deps.js';
+import type { GlobalOptions } from '../options.js';
+import { renderStatus } from '../render/status.js';
+import { collectStatus } from './status.js';
+
+export interface LocalUpResult {
+  stateDir: string;
+  started: string[];
+  alreadyRunning: string[];
+  primary: { name: string; uri: string } | null;
+  replicas: { name: string; uri: string }[];
+  metricsUrl: string | null;
+  firstBackup: string | null;
+  warnings: string[];
+}
+
+/** Starts what is not running: primary, N replicas, exporter; takes a first verified backup. */
+export async function localUpCommand(flags: { replicas?: string }, opts: GlobalOptions, out: Output) {
+  const root = stateDirOf(opts);
+  const replicas = flags.replicas === undefined ? undefined : Number(flags.replicas);
+  const report = await localUp(root, { replicas, release: opts.release }, out);
+  const cluster = new LocalCluster(root);
+  const warnings: string[] = [];
+  let firstBackup: string | null = null;
+  const backups = await cluster.listBackups().catch((err: Error) => {
+    warnings.push(`could not list backups: ${err.message}`);
+    return null;
+  });
+  if (backups && backups.length === 0) {
+    out.line('taking a first backup…');
+    try {
+      await cluster.backup(undefined, out);
+      firstBackup = (await cluster.listBackups())[0]?.name ?? null;
+    } catch (err) {
+      warnings.push(`the first backup failed: ${(err as Error).message} (retry: postgres-ops backup NAME)`);
+    }
+  } else if (backups) firstBackup = backups[0]?.name ?? null;
+  const members = await cluster.members();
+  const primary = members.find((m) => m.expectedRole === 'primary');
+  if (report.exporter.url === null) warnings.push(report.exporter.note);
+  const result: LocalUpResult = {
+    stateDir: root,
+    started: report.started,
+    alreadyRunning: report.alreadyRunning,
+    primary: primary ? { name: primary.name, uri: primary.uri } : null,
+    replicas: members.filter((m) => m.expectedRole === 'replica').map((m) => ({ name: m.name, uri: m.uri })),
+    metricsUrl: report.exporter.url,
+    firstBackup,
+    warnings,
+  };
+  out.result(result, opts.output, (r) =>
+    [
+      `Local PostgreSQL is up (state in ${r.stateDir})`,
+      r.started.length ? `  started: ${r.started.join(', ')}` : '  everything was already running',
+      r.alreadyRunning.length && r.started.length ? `  already running: ${r.alreadyRunning.join(', ')}` : '',
+      '',
+      ...(r.primary ? [`  primary  ${r.primary.name}  ${r.primary.uri}`] : []),
+      ...r.replicas.map((x) => `  replica  ${x.name}  ${x.uri}`),
+      '',
+      `Connect:  psql "${r.primary?.uri ?? ''}"`,
+      `     or:  ./scripts/postgres-ops.sh connect`,
+      `Metrics:  ${r.metricsUrl ?? 'not running'}`,
+      `Backup:   ${r.firstBackup ?? 'none yet'}`,
+      ...r.warnings.map((w) => `  ! ${w}`),
+    ]
+      .filter((l, i, a) => l !== '' || a[i - 1] !== '')
+      .join('\n'),
+  );
+  return result;
+}
+
+export async function localDownCommand(opts: GlobalOptions, out: Output) {
+  const r = await localDown(stateDirOf(opts), out);
+  out.result(r, opts.output, (x) =>
+    [
+      x.stopped.length ? `stopped: ${x.stopped.join(', ')}` : 'nothing was running',
+      'Data is kept; start again with: postgres-ops local up (delete it with: postgres-ops local destroy)',
+    ].join('\n'),
+  );
+  return r;
+}
+
+export async function localDestroyCommand(opts: GlobalOptions, out: Output) {
+  const root = stateDirOf(opts);
+  if (!stateExists(root))
+    throw new UsageError('E_NO_LOCAL_STATE', `no local PostgreSQL in ${root}; nothing to destroy`, {
+      stateDir: root,
+    });
+  await makeConfirm(opts.yes)({
+    action: `stop the local PostgreSQL and DELETE ${root} (data directories, backups, passwords)`,
+    retry: commandLine(opts, 'local destroy'),
+  });
+  const r = await localDestroy(root, out);
+  out.result(r, opts.output, (x) => `deleted ${x.removed}`);
+  return r;
+}
+
+export async function localStatusCommand(opts: GlobalOptions, out: Output) {
+  const report = await collectStatus(new LocalCluster(stateDirOf(opts)));
+  out.result(report, opts.output, (r) => renderStatus(r, !!process.stdout.isTTY));
+  return report;
+}

@@ -1,0 +1,125 @@
+import { OperationFailed, UsageError } from '../../core/errors.js';
+import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
+import type { ClusterApi } from '../cluster-api.js';
+import type { OpsDeps } from '../deps.js';
+import { type CounterReading, type MonitorSample, sampleFrom } from '../monitor-model.js';
+import { MONITOR_QUERIES_SQL, MONITOR_REPLICATION_SQL, MONITOR_SQL } from '../sql.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function primaryOf(cluster: ClusterApi): Promise<string> {
+  const members = await cluster.members();
+  const p = members.find((m) => m.expectedRole === 'primary' && m.running) ?? members.find((m) => m.running);
+  if (!p)
+    throw new OperationFailed(
+      'E_NO_PRIMARY',
+      'no running PostgreSQL to monitor',
+      {},
+      {
+        hint: cluster.mode === 'local' ? 'Start it: postgres-ops local up' : 'See: postgres-ops status',
+      },
+    );
+  return p.name;
+}
+
+async function read(cluster: ClusterApi, member: string): Promise<CounterReading> {
+  const [row] = await cluster.query(member, MONITOR_SQL);
+  return row as unknown as CounterReading;
+}
+
+export function renderSample(s: MonitorSample): string {
+  const lines = [
+    `${s.at}  ${s.instance}`,
+    renderTable(
+      ['CONNECTIONS', 'TPS', 'ROLLBACK/S', 'CACHE HIT', 'LOCKS (WAITING)', 'DEADLOCKS', 'DATABASES'],
+      [
+        [
+          `${s.connections}/${s.maxConnections} (${s.connectionPercent}%)`,
+          s.tps ?? '-',
+          s.rollbacksPerSecond ?? '-',
+          s.cacheHitPercent === null ? '-' : `${s.cacheHitPercent}%`,
+          `${s.locks} (${s.locksWaiting})`,
+          s.deadlocks,
+          formatBytes(s.databaseBytes),
+        ],
+      ],
+    ),
+    '',
+    s.replication.length
+      ? renderTable(
+          ['REPLICA', 'STATE', 'LAG BYTES', 'LAG'],
+          s.replication.map((r) => [
+            r.name,
+            r.state,
+            r.lagBytes === null ? null : formatBytes(r.lagBytes),
+            r.lagSeconds === null ? null : formatDuration(r.lagSeconds),
+          ]),
+        )
+      : 'No replicas streaming.',
+    '',
+    s.longestQueries.length
+      ? renderTable(
+          ['PID', 'USER', 'DATABASE', 'STATE', 'RUNNING', 'WAIT', 'QUERY'],
+          s.longestQueries.map((q) => [
+            q.pid,
+            q.user,
+            q.database,
+            q.state,
+            `${q.seconds}s`,
+            q.waitingOn,
+            q.query,
+          ]),
+        )
+      : 'No active queries.',
+  ];
+  return lines.join('\n');
+}
+
+/** A live view (every --interval seconds until Ctrl-C), or one sample with --once. */
+export async function monitor(
+  flags: { once?: boolean; interval?: string },
+  deps: OpsDeps,
+): Promise<MonitorSample> {
+  const interval = Number(flags.interval ?? '2');
+  if (!Number.isFinite(interval) || interval < 0.5 || interval > 3600)
+    throw new UsageError(
+      'E_USAGE',
+      `--interval must be a number of seconds from 0.5 to 3600, not "${flags.interval}"`,
+      {},
+      {
+        hint: 'Example: postgres-ops monitor --interval 5',
+      },
+    );
+  const { cluster } = deps;
+  const member = await primaryOf(cluster);
+  let prev = await read(cluster, member);
+  // Rates need two readings: the first sample waits one interval (one second with --once).
+  await sleep(flags.once ? 1000 : interval * 1000);
+  let stop = false;
+  const onSig = () => (stop = true);
+  process.once('SIGINT', onSig);
+  try {
+    for (;;) {
+      const cur = await read(cluster, member);
+      const [replication, queries] = await Promise.all([
+        cluster.query(member, MONITOR_REPLICATION_SQL),
+        cluster.query(member, MONITOR_QUERIES_SQL),
+      ]);
+      const sample = sampleFrom(member, prev, cur, replication, queries);
+      if (flags.once) {
+        deps.out.result(sample, deps.opts.output, renderSample);
+        return sample;
+      }
+      if (deps.opts.output === 'json') process.stdout.write(JSON.stringify(sample) + '\n');
+      else {
+        if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+        process.stdout.write(renderSample(sample) + `\n\n(every ${interval}s; Ctrl-C to stop)\n`);
+      }
+      prev = cur;
+      for (let waited = 0; waited < interval * 1000 && !stop; waited += 100) await sleep(100);
+      if (stop) return sample;
+    }
+  } finally {
+    process.removeListener('SIGINT', onSig);
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * What a command gets: the cluster (local or Kubernetes, chosen once here), an output host and
+ * the confirmation prompt. Local mode is chosen with --local, or when local state exists and
+ * neither --context nor -n names a cluster.
+ */
+import type { Output } from '../core/output.js';
+import { KubeCluster } from '../kube/cluster.js';
+import { LocalCluster } from '../local/cluster.js';
+import { defaultStateDir, stateExists } from '../local/state.js';
+import type { ClusterApi } from './cluster-api.js';
+import { type Confirm, makeConfirm } from './confirm.js';
+import type { GlobalOptions } from './options.js';
+
+export interface OpsDeps {
+  cluster: ClusterApi;
+  out: Output;
+  confirm: Confirm;
+  opts: GlobalOptions;
+}
+
+export function stateDirOf(opts: GlobalOptions): string {
+  return opts.stateDir ?? defaultStateDir();
+}
+
+export function wantsLocal(opts: GlobalOptions): boolean {
+  if (opts.local) return true;
+  if (opts.context || opts.namespace) return false;
+  return stateExists(stateDirOf(opts));
+}
+
+export async function resolveCluster(opts: GlobalOptions): Promise<ClusterApi> {
+  if (wantsLocal(opts)) return new LocalCluster(stateDirOf(opts));
+  return KubeCluster.connect({ context: opts.context, namespace: opts.namespace, release: opts.release });
+}
+
+export async function makeDeps(opts: GlobalOptions, out: Output): Promise<OpsDeps> {
+  return { cluster: await resolveCluster(opts), out, confirm: makeConfirm(opts.yes), opts };
+}
+
+/** How to re-run the current command (for hints), with the flags that select the same target. */
+export function commandLine(opts: GlobalOptions, verb: string): string {
+  const parts = ['postgres-ops', verb];
+  if (opts.stateDir) parts.push('--state-dir', opts.stateDir);
+  if (opts.context) parts.push('--context', opts.context);
+  if (opts.namespace) parts.push('-n', opts.namespace);
+  return parts.join(' ');
+}

@@ -1,0 +1,16 @@
+import { formatBytes, renderTable } from '../../core/output.js';
+import type { BackupEntry } from '../cluster-api.js';
+
+export function renderBackups(list: BackupEntry[]): string {
+  if (list.length === 0) return 'No backups yet. Take one: postgres-ops backup NAME';
+  return renderTable(
+    ['NAME', 'CREATED', 'SIZE', 'VERIFIED', 'FILE'],
+    list.map((b) => [
+      b.name,
+      b.createdAt,
+      formatBytes(b.sizeBytes),
+      b.verified ? (b.deepVerifiedAt ? 'yes (deep)' : 'yes') : 'NO',
+      b.file,
+    ]),
+  );
+}

@@ -1,0 +1,67 @@
+/** `status` as a screen: members, storage, last backup and snapshot, warnings highlighted. */
+import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
+import type { StatusReport } from '../status-model.js';
+
+const paint = (on: boolean, code: string, s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
+
+export function renderStatus(r: StatusReport, color = false): string {
+  const lines: string[] = [];
+  lines.push(
+    `PostgreSQL of release ${r.release} — ${r.mode === 'local' ? 'local mode (processes on this machine)' : `Kubernetes, namespace ${r.namespace}`}`,
+    '',
+  );
+  lines.push(
+    renderTable(
+      ['NAME', 'ROLE', 'READY', 'RESTARTS', 'TIMELINE', 'LAG'],
+      r.instances.map((i) => [
+        i.name,
+        i.role,
+        i.ready ? 'yes' : paint(color, '31', i.running ? 'no' : 'stopped'),
+        i.restarts,
+        i.timeline,
+        i.role === 'primary'
+          ? '-'
+          : i.lagBytes === null
+            ? '?'
+            : `${formatBytes(i.lagBytes)} / ${i.lagSeconds === null ? '?' : formatDuration(i.lagSeconds)}`,
+      ]),
+    ),
+  );
+  if (r.storage.length) {
+    lines.push('');
+    lines.push(
+      renderTable(
+        ['VOLUME', 'MEMBER', 'USED', 'CAPACITY', 'USE%'],
+        r.storage.map((v) => [
+          v.name,
+          v.member,
+          v.usedBytes === null ? null : formatBytes(v.usedBytes),
+          v.capacityBytes === null ? null : formatBytes(v.capacityBytes),
+          v.usedPercent === null ? null : `${v.usedPercent}%`,
+        ]),
+      ),
+    );
+  }
+  lines.push('');
+  const b = r.lastBackup;
+  lines.push(
+    `Last backup:   ${
+      b
+        ? `${b.name}  ${formatDuration(b.ageSeconds)} ago  ${formatBytes(b.sizeBytes)}  ${b.verified ? 'verified' : paint(color, '33', 'NOT verified')}`
+        : 'none'
+    }`,
+  );
+  const s = r.lastSnapshot;
+  lines.push(
+    `Last snapshot: ${s ? `${s.name}  ${s.ageSeconds === null ? '' : `${formatDuration(s.ageSeconds)} ago  `}${s.readyToUse ? 'ready' : 'not ready'}` : 'none'}`,
+  );
+  const primary = r.instances.find((i) => i.role === 'primary' && i.ready);
+  if (primary) lines.push(`Connect:       psql "${primary.uri}"`);
+  lines.push('');
+  if (r.warnings.length === 0) lines.push(paint(color, '32', 'No warnings.'));
+  else {
+    lines.push(paint(color, '1', `WARNINGS (${r.warnings.length})`));
+    for (const w of r.warnings) lines.push(paint(color, w.startsWith('CRITICAL') ? '31' : '33', `  ! ${w}`));
+  }
+  return lines.join('\n');
+}

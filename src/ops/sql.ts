@@ -1,0 +1,53 @@
+/**
+ * SQL text the operator commands run (read-only). Every statement is wrapped by `asJsonRows` so
+ * that the local driver and `kubectl exec psql` return the same JSON-typed rows.
+ */
+
+/** One JSON array of the statement's rows: `[]` when there are none. */
+export function asJsonRows(sql: string): string {
+  return `SELECT coalesce(json_agg(t), '[]'::json) AS rows FROM (${sql.trim().replace(/;\s*$/, '')}) t`;
+}
+
+/** Role, timeline and position of one member. The timeline of a standby is the one it streams. */
+export const PROBE_SQL = `
+SELECT pg_is_in_recovery() AS in_recovery,
+  CASE WHEN pg_is_in_recovery()
+    THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver LIMIT 1),
+                  (SELECT timeline_id FROM pg_control_checkpoint()))
+    ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int
+  END AS timeline,
+  CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text
+    ELSE pg_current_wal_lsn()::text END AS lsn,
+  CASE WHEN pg_is_in_recovery()
+    THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS replay_age_seconds,
+  (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS receiver_status`;
+
+/** Counters and gauges of one monitor sample, taken on the primary. */
+export const MONITOR_SQL = `
+SELECT
+  (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS connections,
+  current_setting('max_connections')::int AS max_connections,
+  (SELECT sum(xact_commit) FROM pg_stat_database)::float8 AS xact_commit,
+  (SELECT sum(xact_rollback) FROM pg_stat_database)::float8 AS xact_rollback,
+  (SELECT sum(blks_hit) FROM pg_stat_database)::float8 AS blks_hit,
+  (SELECT sum(blks_read) FROM pg_stat_database)::float8 AS blks_read,
+  (SELECT sum(deadlocks) FROM pg_stat_database)::float8 AS deadlocks,
+  (SELECT count(*) FROM pg_locks)::int AS locks,
+  (SELECT count(*) FROM pg_locks WHERE NOT granted)::int AS locks_waiting,
+  (SELECT sum(pg_database_size(datname)) FROM pg_database WHERE datallowconn)::float8 AS database_bytes,
+  extract(epoch FROM clock_timestamp())::float8 AS at`;
+
+export const MONITOR_REPLICATION_SQL = `
+SELECT application_name AS name, state, client_addr::text AS client,
+  pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::float8 AS lag_bytes,
+  extract(epoch FROM replay_lag)::float8 AS lag_seconds
+FROM pg_stat_replication ORDER BY application_name`;
+
+export const MONITOR_QUERIES_SQL = `
+SELECT pid, usename AS user, datname AS database, state,
+  extract(epoch FROM clock_timestamp() - query_start)::float8 AS seconds,
+  wait_event_type AS waiting_on,
+  left(regexp_replace(query, '\\s+', ' ', 'g'), 80) AS query
+FROM pg_stat_activity
+WHERE backend_type = 'client backend' AND state <> 'idle' AND pid <> pg_backend_pid()
+ORDER BY query_start LIMIT 5`;

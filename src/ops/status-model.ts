@@ -1,0 +1,177 @@
+/**
+ * The status model: one typed object built from what the cluster and PostgreSQL report, rendered
+ * as a table or printed as `-o json` (a stable interface: add fields, never rename them). Pure.
+ */
+import type { BackupEntry, Member, Mode, Role, SnapshotEntry, VolumeUsage } from './cluster-api.js';
+import { lsnDiff } from './lsn.js';
+
+export interface Probe {
+  in_recovery: boolean;
+  timeline: number | null;
+  lsn: string | null;
+  replay_age_seconds: number | null;
+  receiver_status: string | null;
+}
+
+export interface InstanceStatus {
+  name: string;
+  role: Role;
+  ready: boolean;
+  running: boolean;
+  restarts: number | null;
+  timeline: number | null;
+  lagBytes: number | null;
+  lagSeconds: number | null;
+  uri: string;
+  /** Why it could not be asked, when it could not. */
+  error: string | null;
+}
+
+export interface LastBackup {
+  name: string;
+  file: string;
+  createdAt: string;
+  ageSeconds: number;
+  sizeBytes: number;
+  verified: boolean;
+}
+
+export interface LastSnapshot {
+  name: string;
+  createdAt: string | null;
+  ageSeconds: number | null;
+  readyToUse: boolean;
+}
+
+export interface StatusReport {
+  mode: Mode;
+  release: string;
+  namespace: string;
+  instances: InstanceStatus[];
+  storage: VolumeUsage[];
+  lastBackup: LastBackup | null;
+  lastSnapshot: LastSnapshot | null;
+  warnings: string[];
+}
+
+export interface Thresholds {
+  maxLagBytes: number;
+  maxLagSeconds: number;
+  diskWarningPercent: number;
+  diskCriticalPercent: number;
+  backupMaxAgeHours: number;
+}
+
+/** The chart's alert defaults (values.yaml monitoring.alerts), so status and alerts agree. */
+export const DEFAULT_THRESHOLDS: Thresholds = {
+  maxLagBytes: 16 * 1024 * 1024,
+  maxLagSeconds: 30,
+  diskWarningPercent: 70,
+  diskCriticalPercent: 85,
+  backupMaxAgeHours: 26,
+};
+
+/** Joins members with what PostgreSQL said (or the error asking it). */
+export function buildInstances(members: Member[], probes: Map<string, Probe | Error>): InstanceStatus[] {
+  const answered = members.map((m) => ({ m, p: probes.get(m.name) }));
+  const primaryLsn = answered.find(({ p }) => p && !(p instanceof Error) && !p.in_recovery)?.p as
+    Probe | undefined;
+  const list = answered.map(({ m, p }): InstanceStatus => {
+    const probe = p && !(p instanceof Error) ? p : undefined;
+    const role: Role = probe ? (probe.in_recovery ? 'replica' : 'primary') : m.expectedRole;
+    let lagBytes: number | null = null;
+    let lagSeconds: number | null = null;
+    if (probe && role === 'replica') {
+      lagBytes = primaryLsn ? lsnDiff(primaryLsn.lsn, probe.lsn) : null;
+      // Nothing to replay means no lag, however long ago the last transaction was.
+      lagSeconds = lagBytes === 0 ? 0 : (probe.replay_age_seconds ?? null);
+      if (lagSeconds !== null) lagSeconds = Math.max(0, Math.round(lagSeconds * 1000) / 1000);
+    } else if (probe) {
+      lagBytes = 0;
+      lagSeconds = 0;
+    }
+    const ready = m.running && !!probe && (role === 'primary' || probe.receiver_status === 'streaming');
+    return {
+      name: m.name,
+      role,
+      ready,
+      running: m.running,
+      restarts: m.restarts,
+      timeline: probe?.timeline ?? null,
+      lagBytes,
+      lagSeconds,
+      uri: m.uri,
+      error: p instanceof Error ? p.message : m.running ? null : 'not running',
+    };
+  });
+  const rank = (i: InstanceStatus) => (i.role === 'primary' ? 0 : 1);
+  return list.sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+}
+
+export function lastBackupOf(backups: BackupEntry[], now: Date): LastBackup | null {
+  const newest = [...backups].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))[0];
+  if (!newest) return null;
+  return {
+    name: newest.name,
+    file: newest.file,
+    createdAt: newest.createdAt,
+    ageSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(newest.createdAt)) / 1000)),
+    sizeBytes: newest.sizeBytes,
+    verified: newest.verified,
+  };
+}
+
+export function lastSnapshotOf(snapshots: SnapshotEntry[], now: Date): LastSnapshot | null {
+  const newest = [...snapshots].sort(
+    (a, b) => Date.parse(b.createdAt ?? '') - Date.parse(a.createdAt ?? '') || 0,
+  )[0];
+  if (!newest) return null;
+  const t = newest.createdAt ? Date.parse(newest.createdAt) : NaN;
+  return {
+    name: newest.name,
+    createdAt: newest.createdAt,
+    ageSeconds: Number.isNaN(t) ? null : Math.max(0, Math.round((now.getTime() - t) / 1000)),
+    readyToUse: newest.readyToUse,
+  };
+}
+
+/** Everything a person should look at first, most severe first. */
+export function statusWarnings(
+  report: Omit<StatusReport, 'warnings'>,
+  t: Thresholds = DEFAULT_THRESHOLDS,
+  hints: { start: string } = { start: 'postgres-ops local up' },
+): string[] {
+  const w: string[] = [];
+  const primaries = report.instances.filter((i) => i.role === 'primary' && i.ready);
+  if (report.instances.length === 0) w.push(`no PostgreSQL instances found; start them: ${hints.start}`);
+  else if (primaries.length === 0) w.push('CRITICAL: no primary is accepting writes');
+  if (primaries.length > 1)
+    w.push(
+      `CRITICAL: ${primaries.length} instances accept writes (${primaries.map((p) => p.name).join(', ')}): stop all but one`,
+    );
+  for (const i of report.instances) {
+    if (!i.running) w.push(`${i.name} is not running: ${hints.start}`);
+    else if (i.error) w.push(`${i.name} does not answer: ${i.error}`);
+    else if (i.role === 'replica' && !i.ready) w.push(`${i.name} is not streaming from the primary`);
+    if (i.role === 'replica' && i.lagSeconds !== null && i.lagSeconds > t.maxLagSeconds)
+      w.push(`${i.name} lags ${Math.round(i.lagSeconds)}s behind the primary (alert at ${t.maxLagSeconds}s)`);
+    else if (i.role === 'replica' && i.lagBytes !== null && i.lagBytes > t.maxLagBytes)
+      w.push(`${i.name} lags ${i.lagBytes} bytes of WAL behind the primary`);
+  }
+  for (const v of report.storage) {
+    if (v.usedPercent === null) continue;
+    if (v.usedPercent >= t.diskCriticalPercent)
+      w.push(`CRITICAL: volume ${v.name} is ${v.usedPercent}% full (expand it now)`);
+    else if (v.usedPercent >= t.diskWarningPercent)
+      w.push(`volume ${v.name} is ${v.usedPercent}% full (warning at ${t.diskWarningPercent}%)`);
+  }
+  if (!report.lastBackup) w.push('no backup yet: postgres-ops backup NAME');
+  else {
+    if (report.lastBackup.ageSeconds > t.backupMaxAgeHours * 3600)
+      w.push(
+        `newest backup ${report.lastBackup.name} is ${Math.floor(report.lastBackup.ageSeconds / 3600)}h old (alert at ${t.backupMaxAgeHours}h)`,
+      );
+    if (!report.lastBackup.verified) w.push(`newest backup ${report.lastBackup.name} is not verified`);
+  }
+  return w;
+}
