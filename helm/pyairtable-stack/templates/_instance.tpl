@@ -112,14 +112,14 @@ spec:
           port: agent
         periodSeconds: {{ $pg.probes.startup.periodSeconds }}
         failureThreshold: {{ $pg.probes.startup.failureThreshold }}
-        timeoutSeconds: 5
+        timeoutSeconds: {{ $pg.probes.startup.timeoutSeconds }}
       readinessProbe:
         httpGet:
           path: /healthz/ready
           port: agent
         periodSeconds: {{ $pg.probes.readiness.periodSeconds }}
         failureThreshold: {{ $pg.probes.readiness.failureThreshold }}
-        timeoutSeconds: 5
+        timeoutSeconds: {{ $pg.probes.readiness.timeoutSeconds }}
       # The agent keeps /healthz/live true on a full disk: a restart loop would not free space.
       livenessProbe:
         httpGet:

@@ -1,0 +1,155 @@
+/**
+ * Values are documented and checked: a wrong type, an unknown key or contradictory settings fail
+ * `helm template`/`helm install` with a message naming the key; every value has a `## @param` line
+ * and the README table is current.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { cleanupAll } from '../support/cleanup.js';
+import { chartDir, repoRoot } from '../support/tools.js';
+import { helmRun, templateArgs } from './render.js';
+
+after(cleanupAll);
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- values and schema are untyped JSON */
+
+const set = (...pairs: string[]) => pairs.flatMap((p) => ['--set', `databases.postgres.${p}`]);
+
+function failsWith(args: string[], ...patterns: RegExp[]) {
+  const r = helmRun(templateArgs(args));
+  assert.equal(r.ok, false, `helm template ${args.join(' ')} should fail`);
+  for (const p of patterns) assert.match(r.stderr, p);
+}
+
+describe('bad values fail with a message naming the key', () => {
+  it('refuses retentionDays=seven', () =>
+    failsWith(
+      set('backup.retentionDays=seven'),
+      /databases\/postgres\/backup\/retentionDays/,
+      /want integer/,
+    ));
+
+  it('refuses an unknown key under databases.postgres', () =>
+    failsWith(set('backup.retentionDayz=7'), /databases\/postgres\/backup/, /retentionDayz/));
+
+  it('refuses a misspelt group', () => failsWith(set('snapshot.enabled=true'), /'snapshot' not allowed/));
+
+  it('refuses negative replicas', () =>
+    failsWith(
+      set('replication.enabled=true', 'replication.replicas=-1'),
+      /replication\/replicas/,
+      /minimum/,
+    ));
+
+  it('refuses an unknown cross-region provider', () =>
+    failsWith(set('crossRegion.provider=dropbox'), /crossRegion\/provider/));
+
+  it('refuses a schedule that is not cron', () =>
+    failsWith(set('backup.schedule=daily'), /backup\/schedule/));
+
+  it('refuses a size that is not a quantity', () =>
+    failsWith(set('persistence.size=lots'), /persistence\/size/));
+
+  it('refuses restore.enabled without backupFile, saying what to set', () =>
+    failsWith(
+      set('restore.enabled=true'),
+      /databases\.postgres\.restore\.backupFile is empty/,
+      /list-backups/,
+    ));
+
+  it('refuses crossRegion.enabled without a bucket', () =>
+    failsWith(set('crossRegion.enabled=true'), /databases\.postgres\.crossRegion\.bucket is empty/));
+
+  it('refuses Azure copies without a credentials Secret', () =>
+    failsWith(
+      set('crossRegion.enabled=true', 'crossRegion.provider=azure', 'crossRegion.bucket=c'),
+      /databases\.postgres\.crossRegion\.credentialsSecret is empty/,
+    ));
+
+  it('refuses migration.enabled without a version', () =>
+    failsWith(set('migration.enabled=true'), /databases\.postgres\.migration\.version/));
+
+  it('refuses TLS without a certificate Secret', () =>
+    failsWith(set('tls.enabled=true'), /databases\.postgres\.tls\.existingSecret is empty/));
+
+  it('refuses a postgresql parameter the agent owns', () =>
+    failsWith(
+      set('postgresql.parameters.port=5433'),
+      /databases\.postgres\.postgresql\.parameters\.port is set by postgres-agent/,
+    ));
+
+  it('refuses replication enabled with zero replicas', () =>
+    failsWith(
+      set('replication.enabled=true', 'replication.replicas=0'),
+      /replication\.replicas must be at least 1/,
+    ));
+});
+
+describe('values documentation', () => {
+  const text = readFileSync(join(chartDir, 'values.yaml'), 'utf8');
+  const values = parse(text);
+  const params = new Set([...text.matchAll(/^\s*## @param (\S+) \S/gm)].map((m) => m[1]!));
+  const schema = JSON.parse(readFileSync(join(chartDir, 'values.schema.json'), 'utf8'));
+
+  it('has a @param line for every value (free-form maps are documented as a whole)', () => {
+    const missing: string[] = [];
+    const walk = (node: any, path: string) => {
+      if (path && params.has(path)) return;
+      const isMap =
+        node !== null && typeof node === 'object' && !Array.isArray(node) && Object.keys(node).length > 0;
+      if (!isMap) {
+        missing.push(path);
+        return;
+      }
+      for (const [k, v] of Object.entries(node)) walk(v, path ? `${path}.${k}` : k);
+    };
+    walk(values, '');
+    assert.deepEqual(missing, []);
+  });
+
+  it('documents only keys that exist', () => {
+    const get = (path: string) =>
+      path.split('.').reduce((o: any, k) => (o && typeof o === 'object' ? o[k] : undefined), values);
+    assert.deepEqual(
+      [...params].filter((p) => get(p) === undefined),
+      [],
+    );
+  });
+
+  it('gives every key the schema declares a default in values.yaml', () => {
+    const missing: string[] = [];
+    const resolve = (node: any): any => {
+      while (node?.$ref || node?.allOf) {
+        const ref: string = node.$ref ?? node.allOf[0].$ref;
+        node = ref
+          .split('/')
+          .slice(1)
+          .reduce((o: any, k) => o[k], schema);
+      }
+      return node;
+    };
+    const walk = (node: any, value: any, path: string) => {
+      node = resolve(node);
+      if (node?.additionalProperties !== false || !node.properties) return;
+      for (const [k, sub] of Object.entries<any>(node.properties)) {
+        const v = value?.[k];
+        if (v === undefined) missing.push(`${path}.${k}`);
+        // An empty map is documented as a whole (e.g. resources: {} means "defaults").
+        else if (!(typeof v === 'object' && v && Object.keys(v).length === 0)) walk(sub, v, `${path}.${k}`);
+      }
+    };
+    walk(schema.properties.databases.properties.postgres, values.databases.postgres, 'databases.postgres');
+    assert.deepEqual(missing, []);
+  });
+
+  it('keeps the chart README parameters table in step with values.yaml', () => {
+    const r = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'chart-readme.mjs'), '--check'], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+  });
+});
