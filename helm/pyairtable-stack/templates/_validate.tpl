@@ -53,7 +53,7 @@ what to set; `pyairtable-stack.postgres.validateValues` runs them all (from NOTE
 
 {{/* Settings postgres-agent owns (paths, ports, replication wiring): a value here would break it. */}}
 {{- define "pyairtable-stack.postgres.validateValues.parameters" -}}
-{{- $managed := list "data_directory" "hba_file" "ident_file" "config_file" "port" "listen_addresses" "unix_socket_directories" "ssl" "ssl_cert_file" "ssl_key_file" "primary_conninfo" "primary_slot_name" "hot_standby" "wal_level" "max_slot_wal_keep_size" "include" "include_dir" "include_if_exists" -}}
+{{- $managed := list "data_directory" "hba_file" "ident_file" "config_file" "port" "listen_addresses" "unix_socket_directories" "ssl" "ssl_cert_file" "ssl_key_file" "primary_conninfo" "primary_slot_name" "hot_standby" "wal_level" "max_slot_wal_keep_size" "password_encryption" "logging_collector" "log_destination" "recovery_target_timeline" "include" "include_dir" "include_if_exists" -}}
 {{- range $name, $_ := .Values.databases.postgres.postgresql.parameters -}}
 {{- if has $name $managed -}}
 {{- fail (printf "databases.postgres.postgresql.parameters.%s is set by postgres-agent and cannot be overridden: remove it (see docs/chart.md; max_slot_wal_keep_size is databases.postgres.postgresql.maxSlotWalKeepSize, ssl is databases.postgres.tls)" $name) -}}
