@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConfigMap } from 'kubernetes-models/v1';
 import { after, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { cleanupAll } from '../support/cleanup.js';
@@ -62,6 +63,12 @@ describe('monitoring objects', () => {
       `PrometheusRule/${FN}`,
       `ServiceMonitor/${FN}`,
     ]);
+  });
+
+  it('renders ConfigMaps that are valid against the Kubernetes schema', () => {
+    const cms = renderMonitoring().filter((d) => d.kind === 'ConfigMap');
+    assert.equal(cms.length, 2);
+    for (const cm of cms) new ConfigMap(cm as ConstructorParameters<typeof ConfigMap>[0]).validate();
   });
 
   it('renders nothing when monitoring is disabled', () => {
@@ -128,6 +135,10 @@ describe('monitoring objects', () => {
     assert.match(expr('PostgreSQLBackupTooOld'), new RegExp(`>= ${a.backupMaxAgeHours}$`));
     assert.match(expr('PostgreSQLSlowQuery'), new RegExp(`>= ${a.slowQuerySeconds}$`));
     assert.match(expr('PostgreSQLDeadlocks'), new RegExp(`>= ${a.deadlocksPer10m}$`));
+    const dir = workDir();
+    writeIn(dir, 'rules.yaml', stringify({ groups: ruleGroupsOf(renderMonitoring()) }));
+    const check = promtool(['check', 'rules', 'rules.yaml'], dir);
+    assert.ok(check.ok, check.output);
     const changed = alertRules(
       ruleGroupsOf(renderMonitoring(['databases.postgres.monitoring.alerts.diskCriticalPercent=91'])),
     );

@@ -1,13 +1,15 @@
 /**
  * A real postgres_exporter (the machine's Debian build) scraping a test server, with the chart's own
- * custom queries file. The password reaches the exporter through its environment
- * (DATA_SOURCE_PASS), never through argv. Stopped at cleanup even when a test fails.
+ * custom queries file, configured as the chart's sidecar is (DATA_SOURCE_URI, DATA_SOURCE_USER,
+ * DATA_SOURCE_PASS_FILE): the password is never in argv or a URI. Stopped at cleanup even when a test fails.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onCleanup } from './cleanup.js';
 import { freePort } from './ports.js';
 import type { PgServer } from './postgres.js';
+import { tempDir } from './tmp.js';
 import { chartDir, postgresExporterPath } from './tools.js';
 
 export const chartQueriesFile = join(chartDir, 'files', 'monitoring', 'queries.yaml');
@@ -38,6 +40,9 @@ export interface ExporterOptions {
 export async function startExporter(server: PgServer, opts: ExporterOptions = {}): Promise<Exporter> {
   const port = await freePort();
   const db = opts.database ?? 'postgres';
+  // As the chart's sidecar does: the password in a 0600 file named by DATA_SOURCE_PASS_FILE.
+  const passFile = join(tempDir('pgops-exporter-'), 'superuser-password');
+  writeFileSync(passFile, server.password, { mode: 0o600 });
   const child = spawn(
     postgresExporterPath(),
     [
@@ -48,10 +53,10 @@ export async function startExporter(server: PgServer, opts: ExporterOptions = {}
     {
       env: {
         PATH: process.env.PATH,
-        // 0.11 ignores DATA_SOURCE_PASS when DATA_SOURCE_NAME is set: use the split form.
+        // The split form (DATA_SOURCE_NAME would need the password inside the URI).
         DATA_SOURCE_URI: `${server.host}:${server.port}/${db}?sslmode=disable`,
         DATA_SOURCE_USER: server.superuser,
-        DATA_SOURCE_PASS: server.password,
+        DATA_SOURCE_PASS_FILE: passFile,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
