@@ -154,9 +154,13 @@ describe('backup and restore round trip', () => {
     assert.match(noReplace.stderr, /--replace/);
   });
 
-  it('replaces an existing database after a safety backup, with the restored data and no leftovers', async () => {
+  it('replaces an existing database in use after a safety backup, with the restored data and no leftovers', async () => {
+    const app = await pg.connect('app');
+    const gone = new Promise<void>((res) => app.on('error', () => res()));
     const r = agent(pg, dir, ['restore', 'roundtrip', '--replace', '--yes', '--jobs', '2']);
     assert.equal(r.code, 0, r.stderr);
+    await gone;
+    await app.end().catch(() => undefined);
     const [row] = await pg.query<{ n: string }>(`SELECT count(*) AS n FROM kinds`, [], 'app');
     assert.equal(row!.n, '500');
     const safety = readdirSync(dir).filter(
@@ -166,9 +170,13 @@ describe('backup and restore round trip', () => {
     const sm = JSON.parse(readFileSync(join(dir, safety[0]!), 'utf8'));
     assert.equal(sm.tableRowCounts['public.kinds'], 501);
     const dbs = await pg.query<{ datname: string }>(
-      `SELECT datname FROM pg_database WHERE datname LIKE 'app_%'`,
+      `SELECT datname FROM pg_database WHERE datname LIKE 'app\\_\\_%'`,
     );
     assert.deepEqual(dbs, []);
+    const [hist] = await pg.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pgops.backup_history WHERE status = 'success' AND database = 'app'`,
+    );
+    assert.equal(hist!.n, '2');
   });
 
   it('restores a .sql.gz made by pg_dump | gzip, told apart by its content', async () => {

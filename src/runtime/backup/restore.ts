@@ -519,8 +519,12 @@ export async function restoreBackup(
           );
         }
         previous = names.previous;
-        if (opts.keepPrevious) log.info('previous database kept', { database: names.previous });
-        else {
+        if (opts.keepPrevious) {
+          await admin
+            .query(`ALTER DATABASE ${quoteIdent(names.previous)} ALLOW_CONNECTIONS true`)
+            .catch(() => undefined);
+          log.info('previous database kept', { database: names.previous });
+        } else {
           await admin.query(`DROP DATABASE ${quoteIdent(names.previous)} WITH (FORCE)`).catch((err: Error) =>
             log.warn(`could not drop the replaced database ${names.previous}; drop it by hand`, {
               error: err.message,
