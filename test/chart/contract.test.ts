@@ -8,8 +8,9 @@ import { after, describe, it } from 'node:test';
 import type { Command } from 'commander';
 import { buildAgentProgram } from '../../src/agent/program.js';
 import { parseAgentEnv, passthroughEnv, formatIssues } from '../../src/core/config/schema.js';
+import { validateExtraHba } from '../../src/core/instance/settings.js';
 import { cleanupAll } from '../support/cleanup.js';
-import { containersOf, pods, profiles, render } from './render.js';
+import { containersOf, find, pods, profiles, render } from './render.js';
 
 after(cleanupAll);
 
@@ -101,6 +102,25 @@ describe('chart to postgres-agent contract', () => {
       assert.deepEqual(problems, []);
     });
   }
+
+  it('ships pg_hba lines the agent accepts, and mounts them where PGOPS_HBA_FILE points', () => {
+    const objs = render([]);
+    const cm = find(objs, 'ConfigMap', 'pyairtable-stack-postgres-config');
+    const lines = validateExtraHba(cm.data['pg_hba.conf'], 'pg_hba.conf');
+    assert.deepEqual(lines, ['local all postgres peer']);
+    const spec = pods(objs).find((p) => p.owner === 'StatefulSet/pyairtable-stack-postgres')!.spec;
+    const pg = spec.containers.find((c: any) => c.name === 'postgres');
+    const file = envOf(pg).PGOPS_HBA_FILE;
+    assert.ok(
+      pg.volumeMounts.some(
+        (m: any) => m.mountPath === file && m.subPath === 'pg_hba.conf' && m.name === 'config',
+      ),
+    );
+    assert.throws(
+      () => validateExtraHba('local all all trust', 'x'),
+      'the agent refuses trust, so does the chart',
+    );
+  });
 
   it('rejects a misspelt setting, so this test would catch a drifted chart', () => {
     const r = parseAgentEnv({ PGOPS_BACKUP_RETENTON_DAYS: '7' });

@@ -82,6 +82,12 @@ describe('bad values fail with a message naming the key', () => {
       /databases\.postgres\.postgresql\.parameters\.port is set by postgres-agent/,
     ));
 
+  it('refuses a pg_hba line without a password', () =>
+    failsWith(
+      set('postgresql.extraHba[0]=host all all 0.0.0.0/0 trust'),
+      /databases\.postgres\.postgresql\.extraHba\[0\] uses trust/,
+    ));
+
   it('refuses replication enabled with zero replicas', () =>
     failsWith(
       set('replication.enabled=true', 'replication.replicas=0'),

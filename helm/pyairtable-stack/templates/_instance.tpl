@@ -76,6 +76,10 @@ spec:
           value: /var/run/postgresql
         - name: PGOPS_CONFIG_FILE
           value: /etc/pgops/postgresql.conf
+        {{- if $pg.postgresql.extraHba }}
+        - name: PGOPS_HBA_FILE
+          value: /etc/pgops/pg_hba.conf
+        {{- end }}
         - name: PGOPS_SHUTDOWN_TIMEOUT_SECONDS
           value: {{ $pg.postgresql.shutdownTimeoutSeconds | quote }}
         - name: PGOPS_MAX_SLOT_WAL_KEEP_SIZE
@@ -140,6 +144,10 @@ spec:
         - name: config
           mountPath: /etc/pgops/postgresql.conf
           subPath: postgresql.conf
+          readOnly: true
+        - name: config
+          mountPath: /etc/pgops/pg_hba.conf
+          subPath: pg_hba.conf
           readOnly: true
         - name: run
           mountPath: /var/run/postgresql

@@ -61,7 +61,19 @@ what to set; `pyairtable-stack.postgres.validateValues` runs them all (from NOTE
 {{- end -}}
 {{- end -}}
 
+{{/* Password-less or weak methods are refused by postgres-agent at start; refuse them at install. */}}
+{{- define "pyairtable-stack.postgres.validateValues.hba" -}}
+{{- range $i, $line := .Values.databases.postgres.postgresql.extraHba -}}
+{{- range $token := splitList " " (regexReplaceAll "\\s+" $line " ") -}}
+{{- if has (lower $token) (list "trust" "password" "md5") -}}
+{{- fail (printf "databases.postgres.postgresql.extraHba[%d] uses %s: only scram-sha-256, peer, cert or reject are allowed (\"%s\")" $i $token $line) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "pyairtable-stack.postgres.validateValues" -}}
+{{- include "pyairtable-stack.postgres.validateValues.hba" . -}}
 {{- include "pyairtable-stack.postgres.validateValues.parameters" . -}}
 {{- include "pyairtable-stack.postgres.validateValues.restore" . -}}
 {{- include "pyairtable-stack.postgres.validateValues.crossRegion" . -}}
