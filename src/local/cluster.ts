@@ -3,7 +3,7 @@
  * as subprocesses with an environment pointing at the local instances.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, lstatSync, statfsSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { OperationFailed, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
@@ -24,15 +24,18 @@ import {
   ensureExporter,
   instanceEnv,
   instancePid,
+  localDown,
+  localUp,
   requirePgBinDir,
   startInstance,
   stopInstance,
   waitInstanceReady,
 } from './lifecycle.js';
 import { asPostgres } from './os-user.js';
+import { listLocalSnapshots, restoreLocalSnapshot } from './snapshots.js';
 import { localQuery } from './pg.js';
 import { LOCAL_NAMESPACE, type LocalState, readState, StatePaths, SUPERUSER, writeState } from './state.js';
-import { localSnapshots } from './snapshot-bridge.js';
+import { listSnapshotEntries, takeSnapshot } from './snapshot-bridge.js';
 
 function dirBytes(path: string): number {
   let total = 0;
@@ -204,23 +207,59 @@ export class LocalCluster implements ClusterApi {
   }
 
   async listSnapshots(): Promise<SnapshotEntry[]> {
-    const snaps = await localSnapshots();
-    if (!snaps) return [];
-    return snaps.list(this.root);
+    return listSnapshotEntries(this.root);
   }
 
   async snapshot(name: string | undefined, out: Output): Promise<SnapshotEntry | undefined> {
-    const snaps = await localSnapshots();
-    if (!snaps)
+    const s = this.state();
+    const primary = s.instances.find((i) => i.name === s.primary)!;
+    if (!instancePid(this.root, primary.name))
       throw new OperationFailed(
-        'E_NOT_AVAILABLE',
-        'local snapshots are not available in this build',
+        'E_NOT_RUNNING',
+        `the primary ${primary.name} is not running`,
         {},
         {
-          hint: 'Take a backup instead: postgres-ops backup NAME',
+          hint: 'Start it: postgres-ops local up',
         },
       );
-    return snaps.create(this.root, name, out);
+    const snap = await takeSnapshot(this.root, primary.port, name, s.release, requirePgBinDir());
+    out.line(`snapshot ${snap.name} taken from ${primary.name}`);
+    return snap;
+  }
+
+  /**
+   * Replaces every data directory with the snapshot: the primary's from the copy, the replicas
+   * cloned again. The old directories are moved aside, never deleted.
+   */
+  async restoreSnapshot(name: string, out: Output): Promise<{ snapshot: string; keptAside: string[] }> {
+    const snap = listLocalSnapshots(this.root).find((x) => x.name === name);
+    if (!snap) throw unknownSnapshot(name, this.root);
+    const s = this.state();
+    requirePgBinDir();
+    await localDown(this.root, out);
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+    const keptAside: string[] = [];
+    for (const i of s.instances) {
+      const dir = this.paths.dataDir(i.name);
+      if (!existsSync(dir)) continue;
+      const aside = `${dir}.before-restore-${stamp}`;
+      renameSync(dir, aside);
+      keptAside.push(aside);
+    }
+    try {
+      await restoreLocalSnapshot({ stateDir: this.root, name, targetDataDir: this.paths.dataDir(s.primary) });
+    } catch (err) {
+      // Put the old data back so that nothing is lost when the copy fails.
+      for (const aside of keptAside) {
+        const dir = aside.slice(0, aside.lastIndexOf('.before-restore-'));
+        rmSync(dir, { recursive: true, force: true });
+        renameSync(aside, dir);
+      }
+      throw err;
+    }
+    out.line(`restored snapshot ${name} into ${this.paths.dataDir(s.primary)}; the replicas clone again`);
+    await localUp(this.root, { release: s.release }, out);
+    return { snapshot: name, keptAside };
   }
 
   async connect(member: Member): Promise<number> {
@@ -314,4 +353,18 @@ export class LocalCluster implements ClusterApi {
       ],
     };
   }
+}
+
+export function unknownSnapshot(name: string, root: string): UsageError {
+  const names = listLocalSnapshots(root).map((x) => x.name);
+  return new UsageError(
+    'E_NO_SUCH_SNAPSHOT',
+    `no local snapshot named "${name}"; nothing was changed`,
+    { name },
+    {
+      hint: names.length
+        ? `Snapshots: ${names.slice(0, 5).join(', ')}`
+        : 'Take one first: postgres-ops snapshot NAME',
+    },
+  );
 }

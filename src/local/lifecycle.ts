@@ -115,7 +115,7 @@ export async function startInstance(
 ) {
   const p = new StatePaths(root);
   await stopOrphanPostmaster(root, inst.name, out);
-  ensureDir(join(root, 'data'), 0o755);
+  ensureDir(join(root, 'data'), 0o755, true);
   if (!existsSync(p.dataDir(inst.name))) ensureDir(p.dataDir(inst.name), 0o700, true);
   const pid = spawnDetached({
     file: process.execPath,

@@ -1,15 +1,30 @@
 /**
- * Local snapshots live in src/local/snapshots.ts (pg_basebackup copies). Loaded lazily so that the
- * rest of the CLI works in a build without them.
+ * The local mode's snapshots: pg_basebackup copies of the primary under the state folder
+ * (src/local/snapshots.ts), listed in the same shape as Kubernetes VolumeSnapshots.
  */
-import type { Output } from '../core/output.js';
 import type { SnapshotEntry } from '../ops/cluster-api.js';
+import { createLocalSnapshot, type LocalSnapshot, listLocalSnapshots } from './snapshots.js';
+import { readSecret, SUPERUSER } from './state.js';
 
-export interface LocalSnapshots {
-  list(root: string): Promise<SnapshotEntry[]>;
-  create(root: string, name: string | undefined, out: Output): Promise<SnapshotEntry | undefined>;
+export function toEntry(s: LocalSnapshot): SnapshotEntry {
+  return { name: s.name, createdAt: s.createdAt, readyToUse: true, source: s.source, sizeBytes: null };
 }
 
-export async function localSnapshots(): Promise<LocalSnapshots | undefined> {
-  return undefined;
+export function listSnapshotEntries(root: string): SnapshotEntry[] {
+  return listLocalSnapshots(root).map(toEntry);
+}
+
+export async function takeSnapshot(
+  root: string,
+  port: number,
+  name: string | undefined,
+  release: string,
+  binDir: string,
+): Promise<SnapshotEntry> {
+  const snap = await createLocalSnapshot(
+    // pg_basebackup runs as the postgres OS user: the password goes to it directly, not via our passfile.
+    { host: '127.0.0.1', port, user: SUPERUSER, password: readSecret(root, 'superuser-password') },
+    { stateDir: root, name, release, binDir },
+  );
+  return toEntry(snap);
 }

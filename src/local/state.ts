@@ -163,7 +163,7 @@ export function readSecret(
 export function prepareStateDir(root: string): StatePaths {
   const p = new StatePaths(root);
   ensureDir(p.root, 0o755);
-  ensureDir(join(p.root, 'data'), 0o755);
+  ensureDir(join(p.root, 'data'), 0o755, true);
   ensureDir(p.runDir, 0o755, true);
   ensureDir(p.logsDir, 0o755);
   ensureDir(p.backupsDir, 0o750);

@@ -88,6 +88,8 @@ export interface ClusterApi {
   restore(req: RestoreRequest, out: Output): Promise<unknown>;
   listSnapshots(): Promise<SnapshotEntry[]>;
   snapshot(name: string | undefined, out: Output): Promise<SnapshotEntry | undefined>;
+  /** Replaces the data with a snapshot (local mode; on Kubernetes see docs/operations.md). */
+  restoreSnapshot?(name: string, out: Output): Promise<unknown>;
   /** Interactive psql on a member with inherited stdio; resolves to psql's exit code. */
   connect(member: Member): Promise<number>;
   promote(replica: string, out: Output): Promise<PromoteOutcome>;

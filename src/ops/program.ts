@@ -9,6 +9,13 @@ import { makeDeps } from './deps.js';
 import { DEFAULT_RELEASE, type GlobalOptions } from './options.js';
 
 let format: OutputFormat = 'table';
+
+type RestoreFlagsArg = {
+  targetDatabase?: string;
+  safetyBackup?: boolean;
+  force?: boolean;
+  snapshot?: string;
+};
 const out = consoleOutput(() => format);
 
 const EXIT_CODES = `
@@ -89,9 +96,10 @@ export function buildOpsProgram(): Command {
       'Replace the database with a backup (name, file or URL); a safety backup is taken first. Asks for confirmation.',
     )
     .argument(
-      '<file>',
+      '[file]',
       "backup name, file (the guide's NAME.sql.gz names work too) or gs:// s3:// https:// URL",
     )
+    .option('--snapshot <name>', 'local mode: restore every instance from a snapshot instead')
     .option('--target-database <db>', 'database to restore into (default: the one in the backup)')
     .option('--no-safety-backup', 'do not back up the current data first')
     .option('--force', 'restore even if the checksum does not match')
@@ -100,15 +108,12 @@ export function buildOpsProgram(): Command {
       example(
         'postgres-ops restore critical-point-backup',
         'postgres-ops restore ./cluster-migration-backup.sql.gz --yes',
+        'postgres-ops restore --snapshot emergency-snapshot --local',
       ),
     )
     .action(
-      run(
-        async (
-          deps,
-          file: string,
-          flags: { targetDatabase?: string; safetyBackup?: boolean; force?: boolean },
-        ) => (await import('./commands/restore.js')).restore(file, flags, deps),
+      run(async (deps, file: string | undefined, flags: RestoreFlagsArg) =>
+        (await import('./commands/restore.js')).restore(file, flags, deps),
       ),
     );
 

@@ -1,7 +1,9 @@
+import { UsageError } from '../../core/errors.js';
 import { resolveBackupRef } from '../backup-ref.js';
 import { commandLine, type OpsDeps } from '../deps.js';
 
 export interface RestoreFlags {
+  snapshot?: string;
   targetDatabase?: string;
   safetyBackup?: boolean;
   force?: boolean;
@@ -11,8 +13,18 @@ export interface RestoreFlags {
  * Replaces the database with a backup (a safety backup of the current data is taken first unless
  * --no-safety-backup). Resolves the name before asking, so a typo changes nothing.
  */
-export async function restore(ref: string, flags: RestoreFlags, deps: OpsDeps) {
+export async function restore(ref: string | undefined, flags: RestoreFlags, deps: OpsDeps) {
   const { cluster } = deps;
+  if (flags.snapshot !== undefined) return restoreSnapshot(flags.snapshot, deps);
+  if (!ref)
+    throw new UsageError(
+      'E_USAGE',
+      'restore needs a backup (name, file or URL) or --snapshot NAME',
+      {},
+      {
+        hint: 'See what exists: postgres-ops list-backups, postgres-ops list-snapshots',
+      },
+    );
   const backups = await cluster.listBackups();
   const target = resolveBackupRef(ref, backups, cluster.mode, cluster.backupLocation());
   const db =
@@ -34,4 +46,46 @@ export async function restore(ref: string, flags: RestoreFlags, deps: OpsDeps) {
   const summary = { restored: target.file, backup: target.backup?.name ?? null, result };
   deps.out.result(summary, deps.opts.output, (s) => `restored ${s.restored}${db ? ` into ${db}` : ''}`);
   return summary;
+}
+
+/** Local mode: every data directory from a snapshot (old ones moved aside, not deleted). */
+async function restoreSnapshot(name: string, deps: OpsDeps) {
+  const { cluster } = deps;
+  if (!cluster.restoreSnapshot)
+    throw new UsageError(
+      'E_NOT_SUPPORTED',
+      'restoring a VolumeSnapshot is a manual procedure on Kubernetes',
+      {},
+      {
+        hint: 'Follow "Complete database restoration" in docs/operations.md (a new PVC with the snapshot as dataSource).',
+      },
+    );
+  const snaps = await cluster.listSnapshots();
+  if (!snaps.some((s) => s.name === name))
+    throw new UsageError(
+      'E_NO_SUCH_SNAPSHOT',
+      `no snapshot named "${name}"; nothing was changed`,
+      { name },
+      {
+        hint: snaps.length
+          ? `Snapshots: ${snaps
+              .slice(0, 5)
+              .map((s) => s.name)
+              .join(', ')}`
+          : 'Take one: postgres-ops snapshot NAME',
+      },
+    );
+  await deps.confirm({
+    action: `stop every local instance and replace their data with snapshot ${name} (current data directories are moved aside, not deleted)`,
+    retry: `${commandLine(deps.opts, 'restore')} --snapshot ${name}`,
+  });
+  const result = await cluster.restoreSnapshot(name, deps.out);
+  deps.out.result(result, deps.opts.output, (r) => {
+    const x = r as { snapshot: string; keptAside: string[] };
+    return [
+      `restored snapshot ${x.snapshot}`,
+      ...x.keptAside.map((d) => `  previous data kept in ${d} (delete it when satisfied)`),
+    ].join('\n');
+  });
+  return result;
 }
