@@ -128,6 +128,53 @@ describe('monitoring objects', () => {
     assert.match(down.expr, new RegExp(`job="${job}", namespace="pyairtable"`));
   });
 
+  it("matches the chart's exporter sidecar and metrics Service: queries file mounted, Service selected, port named metrics", () => {
+    const docs = renderChart(
+      [
+        'templates/postgres/primary/statefulset.yaml',
+        'templates/postgres/primary/metrics-service.yaml',
+        ...MONITORING,
+      ].flatMap((t) => ['--show-only', t]),
+    );
+    type Container = {
+      name: string;
+      env?: { name: string; value?: string }[];
+      ports?: { name: string }[];
+      volumeMounts?: { name: string; mountPath: string }[];
+    };
+    const sts = docs.find((d) => d.kind === 'StatefulSet')!;
+    const pod = (
+      sts.spec as {
+        template: {
+          spec: { containers: Container[]; volumes: { name: string; configMap?: { name: string } }[] };
+        };
+      }
+    ).template.spec;
+    const sidecar = pod.containers.find((c) =>
+      c.env?.some((e) => e.name === 'PG_EXPORTER_EXTEND_QUERY_PATH'),
+    );
+    assert.ok(sidecar, 'no container sets PG_EXPORTER_EXTEND_QUERY_PATH');
+    const path = sidecar.env!.find((e) => e.name === 'PG_EXPORTER_EXTEND_QUERY_PATH')!.value!;
+    const mount = sidecar.volumeMounts!.find((m) => path.startsWith(`${m.mountPath}/`))!;
+    assert.ok(mount, `nothing is mounted where ${path} is`);
+    assert.equal(path.slice(mount.mountPath.length + 1), 'queries.yaml');
+    assert.equal(pod.volumes.find((v) => v.name === mount.name)?.configMap?.name, `${FN}-exporter-queries`);
+    assert.ok(sidecar.ports?.some((p) => p.name === 'metrics'));
+
+    const svc = docs.find((d) => d.kind === 'Service')!;
+    const sm = docs.find((d) => d.kind === 'ServiceMonitor')!;
+    const svcLabels = (svc.metadata as { labels: Record<string, string> }).labels;
+    for (const [k, v] of Object.entries(
+      (sm.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels,
+    ))
+      assert.equal(
+        svcLabels[k],
+        v,
+        `the metrics Service lacks the label ${k}=${v} the ServiceMonitor selects`,
+      );
+    assert.ok((svc.spec as { ports: { name: string }[] }).ports.some((p) => p.name === 'metrics'));
+  });
+
   it('takes alert thresholds from values', () => {
     const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8'), { uniqueKeys: false });
     const a = values.databases.postgres.monitoring.alerts;
