@@ -262,6 +262,51 @@ describe('postgres-agent migrate', () => {
     assert.equal((await history(db))[0]!.state, 'applied');
   });
 
+  it('records a version as partial when a no-transaction file fails, and completes it once that file is fixed', async () => {
+    const { db, dir } = await setup('4.1.0', {
+      ...usersFiles,
+      '900_index.sql': '-- pgops:no-transaction\nCREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n',
+    });
+    const env = agentEnv(db, dir, { PGOPS_MIGRATION_VERSION: '4.1.0' });
+    const failed = await migrate(env);
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(
+      failed.stderr,
+      /failed in 900_index\.sql, statement starting at line 2: column "name" does not exist/,
+    );
+    assert.match(failed.stderr, /recorded as partial/);
+    assert.equal((await history(db))[0]!.state, 'partial');
+    assert.deepEqual(await tables(db), ['pgops.schema_migrations', 'public.roles', 'public.users']);
+    writeFileSync(
+      join(dir, '4.1.0', '900_index.sql'),
+      '-- pgops:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS users_email_idx ON users (email);\n',
+    );
+    const resumed = await migrate(env, '-o', 'json');
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const out = json(resumed) as unknown as {
+      outcome: string;
+      checksum: string;
+      files: { name: string; run: boolean }[];
+    };
+    assert.equal(out.outcome, 'resumed');
+    assert.deepEqual(
+      out.files.map((f) => [f.name, f.run]),
+      [
+        ['001_users.sql', false],
+        ['002_roles.sql', false],
+        ['900_index.sql', true],
+      ],
+    );
+    const [row] = await history(db);
+    assert.equal(row!.state, 'applied');
+    assert.equal(row!.checksum, out.checksum);
+    assert.deepEqual(
+      await pg.query("SELECT indexname FROM pg_indexes WHERE indexname = 'users_email_idx'", [], db),
+      [{ indexname: 'users_email_idx' }],
+    );
+    assert.equal(json(await migrate(env, '-o', 'json')).outcome, 'already-applied');
+  });
+
   it('refuses a file that contains COMMIT before running anything (exit 2)', async () => {
     const { db, dir } = await setup('5.0.0', {
       '001.sql': 'CREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int);\n',

@@ -165,25 +165,38 @@ describe('migration plan', () => {
     );
   });
 
-  it('resumes only the no-transaction files of a partially applied version', () => {
-    const withIdx = prepareFiles(
+  it('resumes only the no-transaction files of a partially applied version, even after one was fixed', () => {
+    const idx = (text: string) =>
+      prepareFiles(
+        '3',
+        files(['001.sql', 'create table t(x int)'], ['900.sql', `-- pgops:no-transaction\n${text}`]),
+        'd',
+      );
+    const failed = idx('create index concurrently i on t(y)');
+    const partial: AppliedVersion = {
+      version: '3',
+      checksum: versionChecksum(failed),
+      files: failed.map((f) => ({ name: f.name, sha256: f.sha256, noTransaction: f.noTransaction })),
+      state: 'partial',
+      appliedAt: '2026-11-25T02:00:00Z',
+    };
+    const same = planMigration('3', failed, partial);
+    assert.equal(same.action, 'resume');
+    assert.deepEqual(
+      same.files.map((f) => f.run),
+      [false, true],
+    );
+    const fixed = planMigration('3', idx('create index concurrently if not exists i on t(x)'), partial);
+    assert.equal(fixed.action, 'resume');
+    assert.notEqual(fixed.checksum, partial.checksum);
+    const txChanged = prepareFiles(
       '3',
-      files(
-        ['001.sql', 'create table t(x int)'],
-        ['900.sql', '-- pgops:no-transaction\ncreate index concurrently if not exists i on t(x)'],
-      ),
+      files(['001.sql', 'create table t(x bigint)'], ['900.sql', '-- pgops:no-transaction\nselect 1']),
       'd',
     );
-    const p = planMigration('3', withIdx, {
-      ...applied(),
-      version: '3',
-      checksum: versionChecksum(withIdx),
-      state: 'partial',
-    });
-    assert.equal(p.action, 'resume');
-    assert.deepEqual(
-      p.files.map((f) => f.run),
-      [false, true],
+    assert.throws(
+      () => planMigration('3', txChanged, partial),
+      (e: unknown) => e instanceof SafetyRefusal && /001\.sql \(changed\)/.test(e.message),
     );
   });
 });

@@ -34,6 +34,8 @@ export const INSERT_VERSION_SQL = `
 INSERT INTO pgops.schema_migrations (version, description, checksum, files, duration_ms, applied_by, state)
 VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)`;
 
+/** Marks a partial version applied, recording the files it was completed with. */
 export const COMPLETE_VERSION_SQL = `
-UPDATE pgops.schema_migrations SET state = 'applied', duration_ms = duration_ms + $2, applied_at = now()
+UPDATE pgops.schema_migrations
+SET state = 'applied', duration_ms = duration_ms + $2, checksum = $3, files = $4::jsonb, applied_at = now()
 WHERE version = $1`;

@@ -9,7 +9,7 @@ import { type PlannedFile, versionChecksum } from './files.js';
 export interface AppliedVersion {
   version: string;
   checksum: string;
-  files: { name: string; sha256: string }[];
+  files: { name: string; sha256: string; noTransaction?: boolean }[];
   /** 'partial': the transactional files committed, a no-transaction file has not finished yet. */
   state: 'applied' | 'partial';
   appliedAt: string;
@@ -50,6 +50,14 @@ export function diffFiles(applied: { name: string; sha256: string }[], now: Plan
   return changes.sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
+/** The committed (transactional) files of a partial version are exactly those shipped now. */
+function sameTransactionalFiles(applied: AppliedVersion['files'], now: PlannedFile[]): boolean {
+  const key = (f: { name: string; sha256: string }) => `${f.name}\0${f.sha256}`;
+  const then = applied.filter((f) => !f.noTransaction).map(key);
+  const current = now.filter((f) => !f.noTransaction).map(key);
+  return then.length === current.length && then.every((k, i) => k === current[i]);
+}
+
 /**
  * The plan, or a SafetyRefusal (exit 3) when the version was applied from different files: an
  * applied version is history, re-running edited SQL against it could do anything.
@@ -73,6 +81,10 @@ export function planMigration(
     appliedAt: applied?.appliedAt ?? null,
   });
   if (!applied) return base('apply', () => true);
+  if (applied.state === 'partial' && sameTransactionalFiles(applied.files, files)) {
+    // Only no-transaction files are left to run; fixing one of them is how a failed one is retried.
+    return base('resume', (f) => f.noTransaction);
+  }
   if (applied.checksum !== checksum) {
     const changes = diffFiles(applied.files, files);
     const list = changes.map((c) => `${c.name} (${c.change})`).join(', ') || 'file order or content';
@@ -85,6 +97,5 @@ export function planMigration(
       },
     );
   }
-  if (applied.state === 'partial') return base('resume', (f) => f.noTransaction);
   return base('none', () => false);
 }

@@ -52,22 +52,19 @@ const identChar = /[A-Za-z0-9_$]/;
 
 /**
  * Splits SQL at top-level semicolons, skipping quotes ('', E'', "", $tag$…$tag$) and comments
- * (--, nested /* *\/). Pieces that hold only whitespace and comments are dropped. Function bodies
+ * (--, nested /* *\/). Pieces that hold only whitespace and comments are dropped; leading comments are not
+ * part of a statement. Function bodies
  * written as BEGIN ATOMIC … END contain bare semicolons and are not supported here.
  */
 export function splitStatements(sql: string): SqlStatement[] {
   const out: SqlStatement[] = [];
-  let start = 0;
-  let meaningful = false;
+  // Index of the statement's first character that is not whitespace or a comment (-1: none yet).
+  let first = -1;
   let i = 0;
   const n = sql.length;
   const push = (end: number) => {
-    if (meaningful) {
-      const raw = sql.slice(start, end);
-      const lead = raw.length - raw.trimStart().length;
-      out.push({ text: raw.trim(), offset: start + lead });
-    }
-    meaningful = false;
+    if (first >= 0) out.push({ text: sql.slice(first, end).trimEnd(), offset: first });
+    first = -1;
   };
   while (i < n) {
     const c = sql[i]!;
@@ -93,11 +90,10 @@ export function splitStatements(sql: string): SqlStatement[] {
     }
     if (c === ';') {
       push(i);
-      start = i + 1;
       i++;
       continue;
     }
-    if (!/\s/.test(c)) meaningful = true;
+    if (first < 0 && !/\s/.test(c)) first = i;
     if (c === "'") {
       const escapes = i > 0 && /[eE]/.test(sql[i - 1]!) && (i < 2 || !identChar.test(sql[i - 2]!));
       i++;

@@ -25,7 +25,7 @@ export async function readApplied(client: pg.Client, version: string): Promise<A
     await client.query<{
       version: string;
       checksum: string;
-      files: { name: string; sha256: string }[];
+      files: { name: string; sha256: string; noTransaction?: boolean }[];
       state: 'applied' | 'partial';
       applied_at: string;
     }>(SELECT_VERSION_SQL, [version])
@@ -121,7 +121,9 @@ function statementError(
   const { line, column } =
     Number.isInteger(pos) && pos > 0 ? errorLocation(f.text, pos, s.offset) : lineColumnAt(f.text, s.offset);
   const where =
-    Number.isInteger(pos) && pos > 0 ? `line ${line}, column ${column}` : `the statement at line ${line}`;
+    Number.isInteger(pos) && pos > 0
+      ? ` at line ${line}, column ${column}`
+      : `, statement starting at line ${line}`;
   const extra = [err.detail && `detail: ${err.detail}`, err.where && `context: ${err.where}`].filter(Boolean);
   const outcome = inTransaction
     ? `rolled back: nothing from version ${version} was applied`
@@ -131,7 +133,7 @@ function statementError(
     : `Fix ${f.name} at line ${line} and run the same version again: only its no-transaction files run again, so write them to be re-runnable (CREATE INDEX CONCURRENTLY IF NOT EXISTS; drop an INVALID index first).`;
   return new OperationFailed(
     'E_MIGRATION_STATEMENT',
-    `migration ${version} failed in ${f.name} at ${where}: ${err.message}${err.code ? ` (SQLSTATE ${err.code})` : ''}${extra.length ? `; ${extra.join('; ')}` : ''}; ${outcome}`,
+    `migration ${version} failed in ${f.name}${where}: ${err.message}${err.code ? ` (SQLSTATE ${err.code})` : ''}${extra.length ? `; ${extra.join('; ')}` : ''}; ${outcome}`,
     { version, file: f.name, line, column, sqlstate: err.code ?? null },
     { cause: err, hint: err.hint ? `${hint} PostgreSQL hint: ${err.hint}` : hint },
   );
@@ -156,6 +158,9 @@ export async function applyPlan(client: pg.Client, input: ApplyInput): Promise<F
   const inside = files.filter((f) => !f.noTransaction);
   const outside = files.filter((f) => f.noTransaction);
   const results: FileResult[] = [];
+  const filesJson = JSON.stringify(
+    files.map((f) => ({ name: f.name, sha256: f.sha256, noTransaction: f.noTransaction })),
+  );
   if (plan.action === 'apply') {
     await client.query('BEGIN');
     try {
@@ -165,9 +170,7 @@ export async function applyPlan(client: pg.Client, input: ApplyInput): Promise<F
         version,
         input.description,
         plan.checksum,
-        JSON.stringify(
-          files.map((f) => ({ name: f.name, sha256: f.sha256, noTransaction: f.noTransaction })),
-        ),
+        filesJson,
         Date.now() - started,
         input.appliedBy,
         outside.length ? 'partial' : 'applied',
@@ -178,10 +181,15 @@ export async function applyPlan(client: pg.Client, input: ApplyInput): Promise<F
       throw err;
     }
   }
-  if (outside.length) {
+  if (outside.length || plan.action === 'resume') {
     const outsideStarted = Date.now();
     for (const f of outside) results.push(await runFile(client, f, version, false, log));
-    await client.query(COMPLETE_VERSION_SQL, [version, Date.now() - outsideStarted]);
+    await client.query(COMPLETE_VERSION_SQL, [
+      version,
+      Date.now() - outsideStarted,
+      plan.checksum,
+      filesJson,
+    ]);
   }
   return results;
 }
