@@ -28,7 +28,7 @@ after(cleanupAll);
 const NS = 'pyairtable';
 const FN = 'pyairtable-stack-postgres';
 /** Labels Prometheus puts on a series scraped through the chart's ServiceMonitor. */
-const EXP = { job: FN, namespace: NS, instance: '10.0.0.1:9187', pod: `${FN}-0`, container: 'exporter' };
+const EXP = { job: FN, namespace: NS, instance: '10.0.0.1:9187', pod: `${FN}-0`, container: 'metrics' };
 const EXP_REPLICA = { ...EXP, instance: '10.0.0.2:9187', pod: `${FN}-replica-0` };
 const KSM = { job: 'kube-state-metrics', instance: '10.0.9.9:8080', namespace: NS };
 const KUBELET = { job: 'kubelet', instance: '10.0.8.1:10250', node: 'node-a', namespace: NS };
