@@ -178,6 +178,11 @@ export const agentEnvShape = {
     .describe('Human description recorded in the history table.'),
   PGOPS_MIGRATION_DIR: z.string().default('/migrations').describe('Directory holding <version>/*.sql files.'),
   PGOPS_MIGRATION_SAFETY_BACKUP: bool.default(true).describe('Take a backup before applying a migration.'),
+  PGOPS_MIGRATION_WAIT_SECONDS: int(0)
+    .default(300)
+    .describe(
+      'How long migrate waits for the primary to accept connections (a fresh install starts it at the same time).',
+    ),
 } satisfies Record<string, z.ZodType>;
 
 export const agentEnvSchema = z.object(agentEnvShape);
