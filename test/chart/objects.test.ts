@@ -290,6 +290,30 @@ describe('restore', () => {
   });
 });
 
+describe('restore from another region', () => {
+  it('gives the restore Job the object store and its credentials when backupFile is a URL', () => {
+    const objs = render([
+      ...toggles.crossRegionS3!,
+      ...set(
+        'restore.enabled=true',
+        'restore.backupFile=s3://dr-bucket/postgres/backup_20240101_020000.dump',
+      ),
+    ]);
+    const job = find(objs, 'Job', 'pyairtable-stack-postgres-restore-latest');
+    const c = job.spec.template.spec.containers[0];
+    assert.equal(envValue(c, 'PGOPS_SYNC_PROVIDER'), 's3');
+    assert.equal(envValue(c, 'PGOPS_SYNC_BUCKET'), 'dr-bucket');
+    assert.deepEqual(c.env.find((e: any) => e.name === 'AWS_SECRET_ACCESS_KEY').valueFrom.secretKeyRef, {
+      name: 's3-keys',
+      key: 'AWS_SECRET_ACCESS_KEY',
+    });
+    assert.equal(job.spec.template.spec.serviceAccountName, 'pyairtable-stack-postgres-sync');
+    const plain = find(render(toggles.restore!), 'Job', 'pyairtable-stack-postgres-restore-latest');
+    assert.equal(envValue(plain.spec.template.spec.containers[0], 'PGOPS_SYNC_BUCKET'), undefined);
+    assert.equal(plain.spec.template.spec.serviceAccountName, 'pyairtable-stack-postgres-backup');
+  });
+});
+
 describe('secret and configuration', () => {
   it('generates the three passwords once and keeps them across upgrades (lookup) and uninstall', () => {
     const secret = find(defaults(), 'Secret', 'pyairtable-stack-postgres');

@@ -217,3 +217,73 @@ tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+Object-store settings and credentials (sync CronJob; restore Job for s3:// gs:// azure:// URLs).
+Credentials come from crossRegion.credentialsSecret by reference, or from workload identity.
+*/}}
+{{- define "pyairtable-stack.postgres.objectStoreEnv" -}}
+{{- $c := .Values.databases.postgres.crossRegion -}}
+- name: PGOPS_SYNC_PROVIDER
+  value: {{ $c.provider | quote }}
+- name: PGOPS_SYNC_BUCKET
+  value: {{ $c.bucket | quote }}
+- name: PGOPS_SYNC_PREFIX
+  value: {{ $c.prefix | quote }}
+{{- with $c.endpoint }}
+- name: PGOPS_SYNC_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- with $c.region }}
+- name: PGOPS_SYNC_REGION
+  value: {{ . | quote }}
+{{- end }}
+- name: PGOPS_SYNC_RETENTION_DAYS
+  value: {{ $c.retentionDays | quote }}
+{{- if $c.credentialsSecret }}
+{{- if eq $c.provider "s3" }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ $c.credentialsSecret }}
+      key: AWS_ACCESS_KEY_ID
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $c.credentialsSecret }}
+      key: AWS_SECRET_ACCESS_KEY
+{{- else if eq $c.provider "gcs" }}
+- name: GOOGLE_APPLICATION_CREDENTIALS
+  value: /etc/pgops/cloud/credentials.json
+{{- else if eq $c.provider "azure" }}
+- name: AZURE_STORAGE_CONNECTION_STRING
+  valueFrom:
+    secretKeyRef:
+      name: {{ $c.credentialsSecret }}
+      key: AZURE_STORAGE_CONNECTION_STRING
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* GCS key file mount (only gcs with a credentials Secret mounts a file). */}}
+{{- define "pyairtable-stack.postgres.objectStoreMount" -}}
+{{- $c := .Values.databases.postgres.crossRegion -}}
+{{- if and $c.credentialsSecret (eq $c.provider "gcs") }}
+- name: cloud-credentials
+  mountPath: /etc/pgops/cloud
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "pyairtable-stack.postgres.objectStoreVolume" -}}
+{{- $c := .Values.databases.postgres.crossRegion -}}
+{{- if and $c.credentialsSecret (eq $c.provider "gcs") }}
+- name: cloud-credentials
+  secret:
+    secretName: {{ $c.credentialsSecret }}
+    defaultMode: 0440
+    items:
+      - key: credentials.json
+        path: credentials.json
+{{- end }}
+{{- end -}}
