@@ -4,7 +4,10 @@
  */
 import type { SnapshotEntry } from '../ops/cluster-api.js';
 import { createLocalSnapshot, type LocalSnapshot, listLocalSnapshots } from './snapshots.js';
-import { readSecret, SUPERUSER } from './state.js';
+import { readSecret } from './state.js';
+
+/** The agent's default PGOPS_REPLICATION_USER. */
+const REPLICATION_USER = 'replicator';
 
 export function toEntry(s: LocalSnapshot): SnapshotEntry {
   return { name: s.name, createdAt: s.createdAt, readyToUse: true, source: s.source, sizeBytes: null };
@@ -22,8 +25,8 @@ export async function takeSnapshot(
   binDir: string,
 ): Promise<SnapshotEntry> {
   const snap = await createLocalSnapshot(
-    // pg_basebackup runs as the postgres OS user: the password goes to it directly, not via our passfile.
-    { host: '127.0.0.1', port, user: SUPERUSER, password: readSecret(root, 'superuser-password') },
+    // pg_basebackup needs a replication connection, which pg_hba allows the replication role only.
+    { host: '127.0.0.1', port, user: REPLICATION_USER, password: readSecret(root, 'replication-password') },
     { stateDir: root, name, release, binDir },
   );
   return toEntry(snap);
