@@ -164,6 +164,19 @@ describe('backups', () => {
     }
   });
 
+  it('backs up the listed databases, or the application database when none are listed', () => {
+    const dbs = (objs: K8sObject[]) =>
+      envValue(
+        cronPod(find(objs, 'CronJob', 'pyairtable-stack-postgres-backup')).initContainers[0],
+        'PGOPS_BACKUP_DATABASES',
+      );
+    assert.equal(dbs(defaults()), '');
+    assert.equal(
+      dbs(render(['--set', 'databases.postgres.backup.databases={pyairtable,analytics}'])),
+      'pyairtable,analytics',
+    );
+  });
+
   it('labels the Job template and its pods postgres-backup, as kubectl get jobs -l expects', () => {
     const cj = find(defaults(), 'CronJob', 'pyairtable-stack-postgres-backup');
     assert.equal(cj.spec.jobTemplate.metadata.labels['app.kubernetes.io/component'], 'postgres-backup');
@@ -286,6 +299,19 @@ describe('restore', () => {
     assert.equal(
       defaults().find((o) => o.kind === 'Job'),
       undefined,
+    );
+  });
+
+  it('does not repeat a restore that already succeeded for the same file on later upgrades (lookup)', () => {
+    // helm template cannot run lookup: check the template consults the previous Job.
+    const text = readFileSync(join(chartDir, 'templates/postgres/restore/job.yaml'), 'utf8');
+    assert.match(text, /lookup "batch\/v1" "Job" \.Release\.Namespace \$name/);
+    assert.match(text, /"pyairtable-stack\/restore-file"/);
+    assert.match(text, /\.succeeded/);
+    const job = find(render(toggles.restore!), 'Job', 'pyairtable-stack-postgres-restore-latest');
+    assert.equal(
+      job.metadata.annotations['pyairtable-stack/restore-file'],
+      '/backups/postgres/backup_20240101_020000.sql.gz',
     );
   });
 });

@@ -99,6 +99,8 @@ Call with (dict "ctx" $ "host" "<host the commands connect to>").
   value: /backups/postgres
 - name: PGOPS_BACKUP_RETENTION_DAYS
   value: {{ $pg.backup.retentionDays | quote }}
+- name: PGOPS_BACKUP_DATABASES
+  value: {{ join "," $pg.backup.databases | quote }}
 - name: PGOPS_BACKUP_COMPRESSION
   value: {{ $pg.backup.compression | quote }}
 - name: PGOPS_BACKUP_DEEP_VERIFY
