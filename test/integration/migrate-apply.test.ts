@@ -307,6 +307,39 @@ describe('postgres-agent migrate', () => {
     assert.equal(json(await migrate(env, '-o', 'json')).outcome, 'already-applied');
   });
 
+  it('waits for a primary that is not up yet, and gives up with a hint when told not to wait', async () => {
+    const { db, dir } = await setup('2.0.0', usersFiles);
+    const env = agentEnv(db, dir, { PGOPS_MIGRATION_VERSION: '2.0.0' });
+    await pg.stop();
+    let up = false;
+    try {
+      const noWait = await migrate({ ...env, PGOPS_MIGRATION_WAIT_SECONDS: '0' });
+      assert.equal(noWait.code, 1);
+      assert.match(
+        noWait.stderr,
+        new RegExp(`cannot connect to database ${db} on 127\\.0\\.0\\.1:${pg.port}`),
+      );
+      assert.match(noWait.stderr, /hint: Check that the primary is running/);
+      let saidWaiting: () => void = () => undefined;
+      const waiting = new Promise<void>((r) => (saidWaiting = r));
+      const run = exec(process.execPath, [agentMain, 'migrate'], {
+        env: { ...env, PGOPS_MIGRATION_WAIT_SECONDS: '120' },
+        onStderr: (chunk) => {
+          if (chunk.includes('to accept connections')) saidWaiting();
+        },
+      });
+      await Promise.race([waiting, run]);
+      await pg.start();
+      up = true;
+      const r = await run;
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /waiting for database app_\d+ on 127\.0\.0\.1:\d+ to accept connections/);
+    } finally {
+      if (!up) await pg.start();
+    }
+    assert.equal((await history(db)).length, 1);
+  });
+
   it('refuses a file that contains COMMIT before running anything (exit 2)', async () => {
     const { db, dir } = await setup('5.0.0', {
       '001.sql': 'CREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int);\n',

@@ -93,7 +93,11 @@ export async function runMigrate(opts: MigrateOptions, ctx: AgentContext): Promi
   const database = env.PGOPS_APP_DATABASE;
   const mlog = log.child({ version, database });
 
-  const client = await connectAppDatabase(env, 'postgres-agent migrate');
+  const client = await connectAppDatabase(env, {
+    applicationName: 'postgres-agent migrate',
+    waitSeconds: env.PGOPS_MIGRATION_WAIT_SECONDS,
+    log: mlog,
+  });
   let locked = false;
   try {
     let plan: MigrationPlan;
