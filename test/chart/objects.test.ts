@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { cleanupAll } from '../support/cleanup.js';
 import { chartDir } from '../support/tools.js';
-import { containersOf, find, pods, render, toggles, type K8sObject } from './render.js';
+import { containersOf, find, helmRun, pods, render, toggles, type K8sObject } from './render.js';
 
 after(cleanupAll);
 
@@ -479,5 +479,37 @@ describe('helm test', () => {
     assert.match(script, /psql .*-h pyairtable-stack-postgres\.pyairtable\.svc\.cluster\.local/s);
     assert.match(script, /SELECT/);
     assert.match(script, /PGPASSFILE=/);
+  });
+});
+
+describe('NOTES.txt', () => {
+  function notes(args: string[]): string {
+    const r = helmRun(['install', ...args, '--dry-run=client']);
+    assert.ok(r.ok, r.stderr);
+    return r.stdout.slice(r.stdout.indexOf('NOTES:'));
+  }
+
+  it('prints the commands to check and connect, with the right names', () => {
+    const text = notes([
+      'pyairtable-stack',
+      './helm/pyairtable-stack',
+      '-n',
+      'pyairtable',
+      '--values',
+      'values-prod.yaml',
+    ]);
+    assert.match(text, /\.\/scripts\/postgres-ops\.sh -n pyairtable status/);
+    assert.match(text, /pyairtable-stack-postgres\.pyairtable\.svc\.cluster\.local:5432/);
+    assert.match(text, /pyairtable-stack-postgres-read\.pyairtable/);
+    assert.match(text, /PVC postgres-storage-pyairtable-stack-postgres-0 \(100Gi, postgres-prod-ssd\)/);
+    assert.match(text, /--from=cronjob\/pyairtable-stack-postgres-backup/);
+    assert.match(text, /kubectl get volumesnapshots -n pyairtable/);
+  });
+
+  it('names the release for postgres-ops when it is not the default one', () => {
+    assert.match(
+      notes(['other', './helm/pyairtable-stack', '-n', 'team']),
+      /postgres-ops\.sh --release other -n team status/,
+    );
   });
 });
