@@ -231,5 +231,14 @@ describe('SQL text', () => {
     assert.equal(st.length, 5, JSON.stringify(st));
     assert.match(st[3]!.text, /\$fn\$ begin return 1; end \$fn\$$/);
     assert.equal(sql.slice(st[1]!.offset, st[1]!.offset + 12), 'create table');
+    // A leading comment is not part of the statement, so a statement's line is where its SQL starts.
+    const [only] = splitStatements(
+      '-- pgops:no-transaction\n/* why */\nCREATE INDEX CONCURRENTLY i ON t (x);\n',
+    );
+    assert.equal(only!.text, 'CREATE INDEX CONCURRENTLY i ON t (x)');
+    assert.deepEqual(lineColumnAt('-- pgops:no-transaction\n/* why */\nCREATE', only!.offset), {
+      line: 3,
+      column: 1,
+    });
   });
 });
