@@ -1,0 +1,359 @@
+/**
+ * postgres-ops in local mode, end to end, as a person runs it: real `postgres-agent instance`
+ * processes (a primary and a streaming replica), real pg_dump/pg_restore backups, a real
+ * pg_basebackup snapshot, a fenced promotion. One cluster for the whole file keeps it lean.
+ */
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { cleanupAll, onCleanup } from '../support/cleanup.js';
+import { tempDir } from '../support/tmp.js';
+import { opsMain } from '../support/tools.js';
+
+after(cleanupAll);
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+let stateDir = '';
+
+function ops(args: string[], opts: { stateDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  const dir = opts.stateDir ?? stateDir;
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [opsMain, ...args, '--state-dir', dir],
+      { env: { ...process.env, ...opts.env }, maxBuffer: 32 * 1024 * 1024, timeout: 300_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+async function opsJson<T>(args: string[]): Promise<T> {
+  const r = await ops([...args, '-o', 'json']);
+  assert.equal(r.code, 0, `postgres-ops ${args.join(' ')} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+interface Status {
+  mode: string;
+  release: string;
+  namespace: string;
+  instances: {
+    name: string;
+    role: string;
+    ready: boolean;
+    timeline: number | null;
+    lagBytes: number | null;
+    lagSeconds: number | null;
+    uri: string;
+  }[];
+  storage: { name: string; usedPercent: number | null }[];
+  lastBackup: { name: string; verified: boolean } | null;
+  lastSnapshot: { name: string } | null;
+  warnings: string[];
+}
+
+function password(): string {
+  return readFileSync(join(stateDir, 'secrets', 'superuser-password'), 'utf8').trim();
+}
+
+/** Connects the way a person would: with the URI that status prints (password from the passfile). */
+function psql(uri: string, sql: string): string {
+  return execFileSync('psql', [uri, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
+    encoding: 'utf8',
+  }).trim();
+}
+
+async function appQuery(uri: string, sql: string): Promise<pg.QueryResultRow[]> {
+  const u = new URL(uri);
+  const c = new pg.Client({
+    host: u.hostname,
+    port: Number(u.port),
+    user: 'postgres',
+    password: password(),
+    database: 'pyairtable',
+  });
+  await c.connect();
+  try {
+    return (await c.query(sql)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+function pidOf(name: string): number {
+  return Number(readFileSync(join(stateDir, 'run', `${name}.pid`), 'utf8').trim());
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Kills whatever the state folder's pid files and postmaster.pid files name (at exit, even on failure). */
+function killAllSync(dir: string) {
+  const pids: number[] = [];
+  for (const f of ['postgres-0', 'postgres-1', 'postgres-2', 'exporter']) {
+    try {
+      pids.push(Number(readFileSync(join(dir, 'run', `${f}.pid`), 'utf8').trim()));
+    } catch {
+      /* none */
+    }
+    try {
+      pids.push(Number(readFileSync(join(dir, 'data', f, 'postmaster.pid'), 'utf8').split('\n')[0]));
+    } catch {
+      /* none */
+    }
+  }
+  for (const p of pids) {
+    try {
+      if (p > 0) process.kill(p, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+const primaryOf = (s: Status) => s.instances.find((i) => i.role === 'primary')!;
+
+describe('postgres-ops local mode', () => {
+  let primaryUri = '';
+
+  before(async () => {
+    stateDir = join(tempDir('pgops-local-'), 'state');
+    const dir = stateDir;
+    onCleanup(
+      'local destroy',
+      async () => {
+        if (existsSync(dir)) await ops(['local', 'destroy', '--yes'], { stateDir: dir });
+        killAllSync(dir);
+      },
+      () => killAllSync(dir),
+    );
+  });
+
+  it('local up starts a primary and a streaming replica, takes a first verified backup and says how to connect', async () => {
+    const r = await ops(['local', 'up']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Local PostgreSQL is up/);
+    assert.match(r.stdout, /psql "postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?passfile=/);
+    const s = await opsJson<Status>(['status']);
+    assert.equal(s.mode, 'local');
+    assert.equal(s.release, 'pyairtable-stack');
+    assert.deepEqual(
+      s.instances.map((i) => [i.name, i.role, i.ready, i.timeline]),
+      [
+        ['postgres-0', 'primary', true, 1],
+        ['postgres-1', 'replica', true, 1],
+      ],
+    );
+    assert.ok(s.lastBackup, 'a first backup is listed');
+    assert.equal(s.lastBackup.verified, true);
+    assert.ok(s.storage.length >= 2 && s.storage.every((v) => typeof v.usedPercent === 'number'));
+  });
+
+  it('status -o json gives a URI that psql connects with and that holds no password', async () => {
+    const s = await opsJson<Status>(['status']);
+    primaryUri = primaryOf(s).uri;
+    for (const i of s.instances) {
+      assert.ok(!i.uri.includes(password()), 'the password never appears in a URI');
+      assert.match(i.uri, /^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?passfile=/);
+    }
+    assert.equal(psql(primaryUri, 'SELECT pg_is_in_recovery()'), 'f');
+    assert.equal(psql(s.instances[1]!.uri, 'SELECT pg_is_in_recovery()'), 't');
+    assert.ok(!JSON.stringify(s).includes(password()));
+  });
+
+  it('local up again starts nothing and leaves the running processes alone', async () => {
+    const before = ['postgres-0', 'postgres-1'].map(pidOf);
+    const r = await opsJson<{ started: string[]; alreadyRunning: string[] }>(['local', 'up']);
+    assert.deepEqual(r.started, []);
+    assert.deepEqual(r.alreadyRunning.sort(), ['postgres-0', 'postgres-1']);
+    assert.deepEqual(['postgres-0', 'postgres-1'].map(pidOf), before);
+  });
+
+  it('backup NAME is listed verified, and restore brings dropped rows back', async () => {
+    await appQuery(primaryUri, 'CREATE TABLE orders (id int PRIMARY KEY, note text)');
+    await appQuery(primaryUri, "INSERT INTO orders SELECT g, 'n' || g FROM generate_series(1, 500) g");
+    const b = await opsJson<{ name: string; verified: boolean }>(['backup', 'critical-point-backup']);
+    assert.equal(b.name, 'critical-point-backup');
+    assert.equal(b.verified, true);
+    const list = await opsJson<{ name: string; verified: boolean; sha256: string }[]>(['list-backups']);
+    assert.equal(list[0]!.name, 'critical-point-backup', 'newest first');
+    assert.equal(list[0]!.verified, true);
+    assert.match(list[0]!.sha256, /^[0-9a-f]{64}$/);
+    const s = await opsJson<Status>(['status']);
+    assert.equal(s.lastBackup?.name, 'critical-point-backup');
+
+    await appQuery(primaryUri, 'DROP TABLE orders');
+    // The guide's file name for a backup resolves to it.
+    const r = await ops(['restore', 'critical-point-backup.sql.gz', '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    const [row] = await appQuery(primaryUri, 'SELECT count(*)::int AS n FROM orders');
+    assert.equal(row!.n, 500);
+  });
+
+  it('refuses a restore without --yes and without a terminal (exit 3), changing nothing', async () => {
+    await appQuery(primaryUri, 'INSERT INTO orders VALUES (501, $$after$$)');
+    const r = await ops(['restore', 'critical-point-backup']);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /refusing to replace database pyairtable/);
+    assert.match(r.stderr, /hint: Nothing was changed\. To go ahead, run: postgres-ops restore .* --yes/);
+    const [row] = await appQuery(primaryUri, 'SELECT count(*)::int AS n FROM orders');
+    assert.equal(row!.n, 501);
+  });
+
+  it('says a missing backup is unknown (exit 2) and lists what exists, changing nothing', async () => {
+    const r = await ops(['restore', '/nowhere/backup_20240101_020000.sql.gz', '--yes', '-o', 'json']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /no backup "\/nowhere\/backup_20240101_020000\.sql\.gz".*nothing was changed/);
+    assert.match(r.stderr, /hint: Newest backups: .*critical-point-backup/);
+    assert.equal(JSON.parse(r.stdout).error.code, 'E_NO_SUCH_BACKUP');
+    const [row] = await appQuery(primaryUri, 'SELECT count(*)::int AS n FROM orders');
+    assert.equal(row!.n, 501);
+  });
+
+  it('monitor --once prints real figures from the primary', async () => {
+    const m = await opsJson<{
+      instance: string;
+      connections: number;
+      maxConnections: number;
+      tps: number | null;
+      cacheHitPercent: number | null;
+      databaseBytes: number;
+      replication: { name: string; state: string }[];
+    }>(['monitor', '--once']);
+    assert.equal(m.instance, 'postgres-0');
+    assert.equal(m.maxConnections, Number(psql(primaryUri, 'SHOW max_connections')));
+    assert.ok(m.connections >= 1);
+    assert.equal(typeof m.tps, 'number');
+    assert.ok(m.cacheHitPercent! > 0 && m.cacheHitPercent! <= 100);
+    assert.ok(m.databaseBytes > 1_000_000);
+    assert.deepEqual(
+      m.replication.map((r) => r.state),
+      ['streaming'],
+    );
+    const table = await ops(['monitor', '--once']);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /CONNECTIONS\s+TPS/);
+  });
+
+  it('snapshot NAME, then restore --snapshot brings back the data it held', async () => {
+    const snap = await opsJson<{ name: string; readyToUse: boolean }>(['snapshot', 'before-cleanup']);
+    assert.equal(snap.name, 'before-cleanup');
+    assert.equal(snap.readyToUse, true);
+    const listed = await opsJson<{ name: string }[]>(['list-snapshots']);
+    assert.deepEqual(
+      listed.map((s) => s.name),
+      ['before-cleanup'],
+    );
+    await appQuery(primaryUri, 'DELETE FROM orders');
+    const r = await opsJson<{ snapshot: string; keptAside: string[] }>([
+      'restore',
+      '--snapshot',
+      'before-cleanup',
+      '--yes',
+    ]);
+    assert.equal(r.keptAside.length, 2, 'old data directories are moved aside, not deleted');
+    assert.ok(r.keptAside.every((d) => existsSync(d)));
+    const [row] = await appQuery(primaryUri, 'SELECT count(*)::int AS n FROM orders');
+    assert.equal(row!.n, 501);
+    const s = await opsJson<Status>(['status']);
+    assert.equal(s.lastSnapshot?.name, 'before-cleanup');
+    assert.ok(s.instances.every((i) => i.ready));
+  });
+
+  it('after kill -9 of an instance, local up restarts only that one', async () => {
+    const replicaAgent = pidOf('postgres-1');
+    const primaryAgent = pidOf('postgres-0');
+    const postmaster = Number(
+      readFileSync(join(stateDir, 'data', 'postgres-1', 'postmaster.pid'), 'utf8').split('\n')[0],
+    );
+    process.kill(replicaAgent, 'SIGKILL');
+    process.kill(postmaster, 'SIGKILL');
+    for (let i = 0; i < 100 && alive(replicaAgent); i++) await new Promise((r) => setTimeout(r, 50));
+    const down = await opsJson<Status>(['status']);
+    assert.equal(down.instances.find((i) => i.name === 'postgres-1')!.ready, false);
+    assert.ok(down.warnings.some((w) => /postgres-1 is not running/.test(w)));
+    const r = await opsJson<{ started: string[]; alreadyRunning: string[] }>(['local', 'up']);
+    assert.deepEqual(r.started, ['postgres-1']);
+    assert.equal(pidOf('postgres-0'), primaryAgent);
+    const s = await opsJson<Status>(['status']);
+    assert.ok(s.instances.every((i) => i.ready));
+  });
+
+  it('refuses to promote a replica that does not exist (exit 2), changing nothing', async () => {
+    const primaryAgent = pidOf('postgres-0');
+    const r = await ops(['promote', 'postgres-7', '--yes']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /there is no replica named "postgres-7"; nothing was changed/);
+    assert.match(r.stderr, /hint: Replicas: postgres-1/);
+    assert.equal(pidOf('postgres-0'), primaryAgent);
+    assert.ok(alive(primaryAgent));
+  });
+
+  it('promote fences the primary and makes the replica writable on a new timeline; the old primary rejoins', async () => {
+    const r = await opsJson<{ promoted: string; previousPrimary: string; timeline: number }>([
+      'promote',
+      'postgres-1',
+      '--yes',
+    ]);
+    assert.equal(r.promoted, 'postgres-1');
+    assert.equal(r.previousPrimary, 'postgres-0');
+    assert.equal(r.timeline, 2);
+    let s = await opsJson<Status>(['status']);
+    const p = primaryOf(s);
+    assert.equal(p.name, 'postgres-1');
+    assert.equal(p.timeline, 2);
+    assert.equal(s.instances.find((i) => i.name === 'postgres-0')!.ready, false, 'the old primary is fenced');
+    await appQuery(p.uri, "INSERT INTO orders VALUES (502, 'on the new primary')");
+
+    const up = await opsJson<{ started: string[] }>(['local', 'up']);
+    assert.deepEqual(up.started, ['postgres-0']);
+    s = await opsJson<Status>(['status']);
+    assert.deepEqual(
+      s.instances.map((i) => [i.name, i.role, i.ready, i.timeline]),
+      [
+        ['postgres-1', 'primary', true, 2],
+        ['postgres-0', 'replica', true, 2],
+      ],
+    );
+    const old = s.instances.find((i) => i.name === 'postgres-0')!;
+    for (let i = 0; i < 100; i++) {
+      const rows = await appQuery(old.uri, 'SELECT count(*)::int AS n FROM orders WHERE id = 502');
+      if (rows[0]!.n === 1) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const [row] = await appQuery(old.uri, 'SELECT count(*)::int AS n FROM orders WHERE id = 502');
+    assert.equal(row!.n, 1, 'the old primary replays what the new one wrote');
+  });
+
+  it('local down stops every process and keeps the data; local destroy removes the folder', async () => {
+    const pids = ['postgres-0', 'postgres-1'].map(pidOf);
+    const down = await opsJson<{ stopped: string[] }>(['local', 'down']);
+    assert.ok(down.stopped.includes('postgres-0') && down.stopped.includes('postgres-1'));
+    assert.ok(pids.every((p) => !alive(p)));
+    const kept = readdirSync(join(stateDir, 'data', 'postgres-0'));
+    assert.ok(kept.includes('PG_VERSION'), `data kept after down: ${kept.join(' ')}`);
+    const refused = await ops(['local', 'destroy']);
+    assert.equal(refused.code, 3);
+    assert.ok(existsSync(stateDir));
+    const r = await ops(['local', 'destroy', '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(existsSync(stateDir), false);
+  });
+});
