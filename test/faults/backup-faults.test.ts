@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { cleanupAll, onCleanup } from '../support/cleanup.js';
 import { type PgServer, startPostgres, TEST_PASSWORD } from '../support/postgres.js';
@@ -155,6 +156,21 @@ describe('backup faults', () => {
     assert.equal(await count(pg), before);
     const dbs = await pg.query(`SELECT datname FROM pg_database WHERE datname LIKE 'app\\_\\_%'`);
     assert.deepEqual(dbs, []);
+  });
+
+  it('fails a restore whose gzip file is truncated even when the SQL read so far ran cleanly', async () => {
+    const dir = tempDir();
+    const sql = spawnSync(join(pg.binDir, 'pg_dump'), ['-d', 'small', '--no-owner'], {
+      env: pg.pgEnv('small'),
+    });
+    assert.equal(sql.status, 0);
+    const gz = gzipSync(sql.stdout);
+    // Cut the gzip trailer (CRC and length): every SQL byte is there, but the file is damaged.
+    writeFileSync(join(dir, 'cut.sql.gz'), gz.subarray(0, gz.length - 8));
+    const r = agent(pg, dir, ['restore', join(dir, 'cut.sql.gz'), '--target-database', 'small_cut']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /damaged or truncated/);
+    assert.deepEqual(await pg.query(`SELECT 1 FROM pg_database WHERE datname LIKE 'small\\_cut%'`), []);
   });
 
   it('leaves the original database untouched when the restore itself fails half way', async () => {

@@ -297,8 +297,9 @@ async function restoreInto(
   const env = tools.env(db);
   const pgRestore = pgBin('pg_restore', opts.binDir);
   const jobs = opts.jobs ?? 1;
-  let r: { code: number | null; signal: NodeJS.Signals | null; stderr: string };
+  let r: { code: number | null; signal: NodeJS.Signals | null; stderr: string; inputError?: Error };
   const common = ['--exit-on-error', '--no-password', '-d', db];
+  const tool = format === 'plain' || format === 'plain-gzip' ? 'psql' : 'pg_restore';
   if (format === 'custom') {
     const par = jobs > 1 ? [`--jobs=${jobs}`] : ['--single-transaction'];
     log.info('pg_restore', { database: db, jobs });
@@ -306,34 +307,40 @@ async function restoreInto(
   } else if (format === 'tar') {
     r = await exec(pgRestore, [...common, '--single-transaction', file], { env });
   } else if (format === 'custom-gzip') {
-    r = await runFromStream(
-      pgRestore,
-      [...common, '--single-transaction'],
-      env,
-      createReadStream(file).pipe(createGunzip()),
-    );
+    r = await runFromStream(pgRestore, [...common, '--single-transaction'], env, [
+      createReadStream(file),
+      createGunzip(),
+    ]);
   } else {
-    const src =
-      format === 'plain-gzip' ? createReadStream(file).pipe(createGunzip()) : createReadStream(file);
-    const guard = refuseConnect();
-    let guardError: Error | undefined;
-    guard.on('error', (e) => (guardError = e));
+    const chain = [
+      createReadStream(file),
+      ...(format === 'plain-gzip' ? [createGunzip()] : []),
+      refuseConnect(),
+    ];
     r = await runFromStream(
       pgBin('psql', opts.binDir),
       ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--no-password', '-d', db, '-f', '-'],
       env,
-      src.pipe(guard),
+      chain,
     );
-    if (guardError) throw guardError;
   }
   if (r.code !== 0)
     throw new OperationFailed(
       'E_RESTORE',
-      `${format === 'plain' || format === 'plain-gzip' ? 'psql' : 'pg_restore'} failed: ${stderrTail(r.stderr) || `exit ${r.code ?? r.signal}`}`,
-      {
-        database: db,
-      },
+      `${tool} failed: ${stderrTail(r.stderr) || `exit ${r.code ?? r.signal}`}`,
+      { database: db },
     );
+  // The tool saw end of input early (truncated gzip, a \connect refused): its "success" covers part
+  // of the data only.
+  if (r.inputError) {
+    if (r.inputError instanceof OpsError) throw r.inputError;
+    throw new OperationFailed(
+      'E_RESTORE_INPUT',
+      `reading ${file} failed part way (${r.inputError.message}): the file is damaged or truncated`,
+      { file },
+      { hint: 'Restore another backup (postgres-agent list-backups).' },
+    );
+  }
 }
 
 /** Stops connections to `db` and keeps new ones out (superusers included) until re-allowed. */

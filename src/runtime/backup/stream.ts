@@ -76,14 +76,14 @@ export async function runToFile(
   return { ...r, stderr, sha256: h.digest(), bytes: h.bytes() };
 }
 
-/** Runs `file args` with `input` piped to its stdin; collects stderr. */
+/** Runs `file args` with the `input` chain (source, transforms...) piped to its stdin; collects stderr. */
 export async function runFromStream(
   file: string,
   args: string[],
   env: NodeJS.ProcessEnv,
-  input: Readable,
+  input: (Readable | Transform)[],
   onStderr?: (chunk: string) => void,
-): Promise<ToolRun & { stdout: string }> {
+): Promise<ToolRun & { stdout: string; inputError?: Error }> {
   const child = spawn(file, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
@@ -100,10 +100,15 @@ export async function runFromStream(
     );
     child.on('close', (code, signal) => res({ code, signal }));
   });
-  // The program may exit early (an error with --exit-on-error): a broken pipe is then expected.
-  await pipeline(input, child.stdin).catch(() => undefined);
+  // The program may exit early (an error with --exit-on-error): a broken pipe is then expected. Any
+  // other failure of the input (a truncated gzip) is returned: the program then saw end of input
+  // and may have "succeeded" on part of the data, which callers must treat as a failure.
+  let inputError: Error | undefined;
+  await pipeline([...input, child.stdin] as (NodeJS.ReadableStream | NodeJS.WritableStream)[]).catch(
+    (err: Error) => (inputError = err),
+  );
   const r = await exited;
-  return { ...r, stderr, stdout };
+  return { ...r, stderr, stdout, inputError };
 }
 
 /** The last lines of a tool's stderr, for an error message. */
