@@ -400,10 +400,12 @@ export class Supervisor {
   // ---------------------------------------------------------------- running postgres
 
   private async supervise(): Promise<number> {
-    for (let attempt = 0; ;) {
+    let busyTries = 0;
+    let fullTries = 0;
+    for (;;) {
       if (this.stopping) return 0;
       await this.stopOrphan();
-      this.setPhase('starting');
+      if (this.snapshot.phase !== 'disk-full') this.setPhase('starting');
       this.snapshot.accepting = false;
       const pm = new Postmaster(join(this.binDir, 'postgres'), ['-D', this.pgdata]);
       this.pm = pm;
@@ -423,43 +425,49 @@ export class Supervisor {
       }
       const disk = volumeStats(this.pgdata);
       if (logShowsNoSpace(exit.logTail) || disk.freeBytes < FULL_DISK_FREE_BYTES) {
+        // Not a crash loop: report, stay alive, and try again when the volume has grown.
         const { message, command } = fullDiskMessage({
           pvc: this.env.PGOPS_DATA_PVC,
           dataDir: this.pgdata,
           usedPercent: disk.usedPercent,
           sizeBytes: disk.sizeBytes,
         });
-        const wait = backoffMs(attempt++, 2000);
+        const wait = backoffMs(fullTries++, 2000);
         this.log.error(message, {
           pvc: this.env.PGOPS_DATA_PVC ?? null,
           usedPercent: Number(disk.usedPercent.toFixed(1)),
+          freeBytes: disk.freeBytes,
           command,
           retryInSeconds: wait / 1000,
         });
         this.setPhase('disk-full', message);
         this.snapshot.diskUsedPercent = disk.usedPercent;
-        await this.sleep(wait);
+        await this.waitForSpace(disk.freeBytes, wait);
         continue;
       }
-      if (!this.snapshot.everAccepted && logShowsDirectoryBusy(exit.logTail) && attempt < 240) {
+      fullTries = 0;
+      if (logShowsDirectoryBusy(exit.logTail) && busyTries < 240) {
         // The previous postmaster's backends still hold the directory (after a kill -9): wait for them.
-        attempt++;
-        if (attempt === 1)
+        if (busyTries++ === 0)
           this.log.warn(
             'the data directory is still held by processes of a previous postmaster; waiting for them to exit',
           );
         await this.sleep(250);
         continue;
       }
-      if (
-        this.snapshot.phase === 'disk-full' ||
-        (attempt > 0 && !this.snapshot.everAccepted && logShowsNoSpace(exit.logTail))
-      )
-        continue;
       const tail = exit.logTail.trim().split('\n').slice(-5).join('\n');
       this.failure = `PostgreSQL stopped on its own (${how})${tail ? `; last log lines:\n${tail}` : ''}`;
       this.log.error(this.failure);
       return 1;
+    }
+  }
+
+  /** Sleeps up to `maxMs`, waking early once the volume has clearly grown (an expanded PVC). */
+  private async waitForSpace(freeBefore: number, maxMs: number) {
+    const until = Date.now() + maxMs;
+    while (!this.stopping && Date.now() < until) {
+      await this.sleep(Math.min(1000, until - Date.now()));
+      if (volumeStats(this.pgdata).freeBytes > freeBefore + 8 * FULL_DISK_FREE_BYTES) return;
     }
   }
 
