@@ -23,6 +23,15 @@ export interface LocalUpResult {
 /** Starts what is not running: primary, N replicas, exporter; takes a first verified backup. */
 export async function localUpCommand(flags: { replicas?: string }, opts: GlobalOptions, out: Output) {
   const root = stateDirOf(opts);
+  if (flags.replicas !== undefined && !/^\d+$/.test(flags.replicas))
+    throw new UsageError(
+      'E_USAGE',
+      `--replicas must be a whole number from 0 to 5, not "${flags.replicas}"`,
+      {},
+      {
+        hint: 'Example: postgres-ops local up --replicas 1',
+      },
+    );
   const replicas = flags.replicas === undefined ? undefined : Number(flags.replicas);
   const report = await localUp(root, { replicas, release: opts.release }, out);
   const cluster = new LocalCluster(root);
