@@ -150,13 +150,7 @@ export async function runMigrate(opts: MigrateOptions, ctx: AgentContext): Promi
           if (f) Object.assign(f, { statements: a.statements, durationMs: a.durationMs });
         }
         result.outcome = plan.action === 'resume' ? 'resumed' : 'applied';
-        const [row] = (
-          await client.query<{ at: string }>(
-            `SELECT to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS at FROM pgops.schema_migrations WHERE version = $1`,
-            [version],
-          )
-        ).rows;
-        result.appliedAt = row?.at ?? null;
+        result.appliedAt = (await readApplied(client, version))?.appliedAt ?? null;
         mlog.info('migration applied', {
           durationMs: Date.now() - started,
           safetyBackup: result.safetyBackup,
