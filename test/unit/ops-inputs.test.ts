@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { UsageError } from '../../src/core/errors.js';
+import { jobName, parseQuantity } from '../../src/kube/cluster.js';
+import { nameCandidates, resolveBackupRef } from '../../src/ops/backup-ref.js';
+import type { BackupEntry } from '../../src/ops/cluster-api.js';
+import { sampleFrom } from '../../src/ops/monitor-model.js';
+
+const entry = (name: string): BackupEntry => ({
+  name,
+  file: `/b/${name}.dump`,
+  sizeBytes: 1,
+  createdAt: '2026-01-01T00:00:00Z',
+  sha256: null,
+  verified: true,
+  verifiedAt: null,
+  deepVerifiedAt: null,
+  database: 'pyairtable',
+});
+
+describe('restore input', () => {
+  it("resolves the guide's .sql.gz file names to the backup of that name", () => {
+    assert.deepEqual(nameCandidates('/backups/postgres/backup_20240101_020000.sql.gz').sort(), [
+      'backup_20240101_020000',
+      'backup_20240101_020000.sql',
+      'backup_20240101_020000.sql.gz',
+    ]);
+    const r = resolveBackupRef(
+      '/backups/postgres/backup_20240101_020000.sql.gz',
+      [entry('backup_20240101_020000')],
+      'kubernetes',
+      '/backups/postgres',
+    );
+    assert.equal(r.file, '/b/backup_20240101_020000.dump');
+  });
+
+  it('passes URLs through untouched', () => {
+    assert.equal(resolveBackupRef('s3://bucket/x.dump', [], 'local', '/b').file, 's3://bucket/x.dump');
+  });
+
+  it('rejects an unknown name with exit 2 and the newest names as a hint', () => {
+    assert.throws(
+      () => resolveBackupRef('nope', [entry('a'), entry('b')], 'local', '/b'),
+      (e: unknown) =>
+        e instanceof UsageError && e.exitCode === 2 && /Newest backups: a, b/.test(e.hint ?? ''),
+    );
+  });
+});
+
+describe('Kubernetes naming', () => {
+  it('makes Job names that are DNS labels of at most 63 characters', () => {
+    const n = jobName(
+      'pyairtable-stack-postgres-backup',
+      'Critical Point Backup (before the 2.0 migration of everything)',
+    );
+    assert.ok(n.length <= 63, n);
+    assert.match(n, /^pyairtable-stack-postgres-backup-critical-point-backup-[a-z0-9-]*[a-z0-9]$/);
+  });
+  it('reads storage quantities', () => {
+    assert.equal(parseQuantity('10Gi'), 10 * 2 ** 30);
+    assert.equal(parseQuantity('500M'), 500e6);
+    assert.equal(parseQuantity(undefined), null);
+  });
+});
+
+describe('monitor sample', () => {
+  const reading = (at: number, commits: number) => ({
+    connections: 5,
+    max_connections: 100,
+    xact_commit: commits,
+    xact_rollback: 0,
+    blks_hit: 990,
+    blks_read: 10,
+    deadlocks: 0,
+    locks: 3,
+    locks_waiting: 1,
+    database_bytes: 1000,
+    at,
+  });
+  it('computes TPS from the commit delta over the time between readings', () => {
+    const s = sampleFrom('p', reading(100, 1000), reading(102, 1500), [], []);
+    assert.equal(s.tps, 250);
+    assert.equal(s.cacheHitPercent, 99);
+    assert.equal(s.connectionPercent, 5);
+  });
+  it('has no TPS without a previous reading', () => {
+    assert.equal(sampleFrom('p', null, reading(1, 5), [], []).tps, null);
+  });
+});

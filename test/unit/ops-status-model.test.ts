@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Member } from '../../src/ops/cluster-api.js';
+import { lsnDiff, parseLsn } from '../../src/ops/lsn.js';
+import { renderStatus } from '../../src/ops/render/status.js';
+import {
+  buildInstances,
+  lastBackupOf,
+  type Probe,
+  type StatusReport,
+  statusWarnings,
+} from '../../src/ops/status-model.js';
+
+const member = (name: string, expectedRole: 'primary' | 'replica', running = true): Member => ({
+  name,
+  expectedRole,
+  running,
+  restarts: 0,
+  uri: `postgresql://postgres@127.0.0.1:5/${name}`,
+});
+const probe = (p: Partial<Probe>): Probe => ({
+  in_recovery: false,
+  timeline: 1,
+  lsn: '0/3000000',
+  replay_age_seconds: null,
+  receiver_status: null,
+  ...p,
+});
+
+describe('LSN arithmetic', () => {
+  it('parses both halves of an LSN as one 64-bit position', () => {
+    assert.equal(parseLsn('16/B374D848'), (0x16n << 32n) + 0xb374d848n);
+    assert.equal(parseLsn('nonsense'), null);
+  });
+  it('computes bytes behind across the 4 GiB boundary and never goes negative', () => {
+    assert.equal(lsnDiff('1/00000010', '0/FFFFFFF0'), 32);
+    assert.equal(lsnDiff('0/10', '0/20'), 0);
+    assert.equal(lsnDiff(null, '0/20'), null);
+  });
+});
+
+describe('status model', () => {
+  it('takes the role from PostgreSQL rather than from what the cluster expected', () => {
+    const list = buildInstances(
+      [member('a', 'primary'), member('b', 'replica')],
+      new Map<string, Probe | Error>([
+        ['a', probe({ in_recovery: true, receiver_status: 'streaming' })],
+        ['b', probe({ in_recovery: false, lsn: '0/4000000', timeline: 2 })],
+      ]),
+    );
+    assert.deepEqual(
+      list.map((i) => [i.name, i.role, i.timeline]),
+      [
+        ['b', 'primary', 2],
+        ['a', 'replica', 1],
+      ],
+    );
+    assert.equal(list[1]!.lagBytes, 0x1000000);
+  });
+
+  it('reports zero lag seconds when a replica has replayed everything, however old its last transaction', () => {
+    const [, r] = buildInstances(
+      [member('p', 'primary'), member('r', 'replica')],
+      new Map<string, Probe | Error>([
+        ['p', probe({ lsn: '0/5000000' })],
+        [
+          'r',
+          probe({
+            in_recovery: true,
+            lsn: '0/5000000',
+            replay_age_seconds: 9999,
+            receiver_status: 'streaming',
+          }),
+        ],
+      ]),
+    );
+    assert.equal(r!.lagBytes, 0);
+    assert.equal(r!.lagSeconds, 0);
+    assert.equal(r!.ready, true);
+  });
+
+  it('marks a replica that is not streaming as not ready, and a stopped member with why', () => {
+    const list = buildInstances(
+      [member('p', 'primary'), member('r', 'replica'), member('s', 'replica', false)],
+      new Map<string, Probe | Error>([
+        ['p', probe({})],
+        ['r', probe({ in_recovery: true, receiver_status: null })],
+        ['s', new Error('not running')],
+      ]),
+    );
+    assert.deepEqual(
+      list.map((i) => [i.name, i.ready, i.error]),
+      [
+        ['p', true, null],
+        ['r', false, null],
+        ['s', false, 'not running'],
+      ],
+    );
+  });
+
+  const base = (over: Partial<StatusReport> = {}): Omit<StatusReport, 'warnings'> => ({
+    mode: 'local',
+    release: 'r',
+    namespace: 'local',
+    instances: buildInstances([member('p', 'primary')], new Map([['p', probe({})]])),
+    storage: [],
+    lastBackup: {
+      name: 'b',
+      file: '/b.dump',
+      createdAt: '2026-01-01T00:00:00Z',
+      ageSeconds: 60,
+      sizeBytes: 1,
+      verified: true,
+    },
+    lastSnapshot: null,
+    ...over,
+  });
+
+  it('has no warnings for a healthy primary with a fresh verified backup', () => {
+    assert.deepEqual(statusWarnings(base()), []);
+  });
+
+  it('warns at the chart alert thresholds: disk 70% and 85%, backup older than 26h, lag over 30s', () => {
+    const w = statusWarnings(
+      base({
+        storage: [
+          { name: 'pvc-a', member: 'p', capacityBytes: 100, usedBytes: 70, usedPercent: 70 },
+          { name: 'pvc-b', member: 'p', capacityBytes: 100, usedBytes: 85, usedPercent: 85 },
+          { name: 'pvc-c', member: 'p', capacityBytes: 100, usedBytes: 69, usedPercent: 69.9 },
+        ],
+        lastBackup: {
+          name: 'old',
+          file: '/o',
+          createdAt: 'x',
+          ageSeconds: 27 * 3600,
+          sizeBytes: 1,
+          verified: false,
+        },
+        instances: [
+          ...base().instances,
+          {
+            name: 'r',
+            role: 'replica',
+            ready: true,
+            running: true,
+            restarts: 0,
+            timeline: 1,
+            lagBytes: 10,
+            lagSeconds: 31,
+            uri: 'u',
+            error: null,
+          },
+        ],
+      }),
+    );
+    assert.deepEqual(w, [
+      'r lags 31s behind the primary (alert at 30s)',
+      'volume pvc-a is 70% full (warning at 70%)',
+      'CRITICAL: volume pvc-b is 85% full (expand it now)',
+      'newest backup old is 27h old (alert at 26h)',
+      'newest backup old is not verified',
+    ]);
+  });
+
+  it('calls out a missing primary and two writable primaries', () => {
+    const none = statusWarnings(base({ instances: [], lastBackup: null }));
+    assert.deepEqual(none, [
+      'no PostgreSQL instances found; start them: postgres-ops local up',
+      'no backup yet: postgres-ops backup NAME',
+    ]);
+    const two = buildInstances(
+      [member('a', 'primary'), member('b', 'replica')],
+      new Map([
+        ['a', probe({})],
+        ['b', probe({})],
+      ]),
+    );
+    assert.match(
+      statusWarnings(base({ instances: two }))[0]!,
+      /^CRITICAL: 2 instances accept writes \(a, b\)/,
+    );
+  });
+
+  it('picks the newest backup by creation time, whatever the list order', () => {
+    const b = lastBackupOf(
+      [
+        {
+          name: 'old',
+          file: 'o',
+          sizeBytes: 1,
+          createdAt: '2026-01-01T00:00:00Z',
+          sha256: null,
+          verified: true,
+          verifiedAt: null,
+          deepVerifiedAt: null,
+        },
+        {
+          name: 'new',
+          file: 'n',
+          sizeBytes: 2,
+          createdAt: '2026-01-02T00:00:00Z',
+          sha256: null,
+          verified: true,
+          verifiedAt: null,
+          deepVerifiedAt: null,
+        },
+      ],
+      new Date('2026-01-02T01:00:00Z'),
+    );
+    assert.equal(b?.name, 'new');
+    assert.equal(b?.ageSeconds, 3600);
+  });
+
+  it('renders warnings on the status screen and the psql line for the primary', () => {
+    const report = { ...base({ lastBackup: null }), warnings: ['no backup yet: postgres-ops backup NAME'] };
+    const text = renderStatus(report);
+    assert.match(text, /WARNINGS \(1\)\n {2}! no backup yet/);
+    assert.match(text, /Connect: {7}psql "postgresql:\/\/postgres@127\.0\.0\.1:5\/p"/);
+    assert.doesNotMatch(text, /\x1b\[/, 'no colour codes unless asked');
+  });
+});
