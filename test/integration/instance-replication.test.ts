@@ -11,6 +11,9 @@ import {
 } from '../support/agent.js';
 import { cleanupAll } from '../support/cleanup.js';
 import pg from 'pg';
+import { execFileSync } from 'node:child_process';
+import { findPgBinDir } from '../../src/runtime/pgbin.js';
+import { postgresUser } from '../support/os-user.js';
 
 after(cleanupAll);
 
@@ -64,6 +67,19 @@ describe('postgres-agent instance: a primary and two streaming replicas', () => 
     await app.query('CREATE TABLE items (id int PRIMARY KEY, label text)');
     await app.end();
     assert.equal(existsSync(primary.dataDir + '.pgops-init'), false);
+    // psql inside the container, as the guide runs it, authenticates through the agent's passfile.
+    const u = postgresUser();
+    const out = execFileSync(
+      join(findPgBinDir(), 'psql'),
+      ['-U', 'postgres', '-h', primary.socketDir, '-p', String(primary.port), '-Atc', 'SELECT 42'],
+      {
+        encoding: 'utf8',
+        uid: u.uid,
+        gid: u.gid,
+        env: { PATH: process.env.PATH, PGPASSFILE: join(primary.socketDir, '.pgpass') },
+      },
+    );
+    assert.equal(out.trim(), '42');
   });
 
   it('replicates rows written on the primary to both replicas, each streaming through its own slot', async () => {

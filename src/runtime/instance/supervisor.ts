@@ -126,6 +126,13 @@ export class Supervisor {
       requireSecret(this.env, 'PGOPS_APP_PASSWORD', 'to create the application role');
     }
     mkdirSync(this.env.PGOPS_SOCKET_DIR, { recursive: true, mode: 0o755 });
+    // `kubectl exec <pod> -- psql -U postgres` works without typing the password when the container
+    // sets PGPASSFILE to this file (0600, in the runtime directory, never on the data volume).
+    writeFileSync(
+      join(this.env.PGOPS_SOCKET_DIR, '.pgpass'),
+      passfileLine('*', '*', '*', this.env.PGOPS_SUPERUSER, this.superuserPassword) + '\n',
+      { mode: 0o600 },
+    );
 
     const onSignal = (sig: NodeJS.Signals) => {
       this.log.info(`received ${sig}: shutting down`, { signal: sig });
