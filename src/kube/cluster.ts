@@ -318,20 +318,14 @@ export class KubeCluster implements ClusterApi {
     );
   }
 
-  /** A Job made from a CronJob's template, with extra agent arguments; followed to completion. */
-  private async jobFromCronJob(
-    cronJob: string,
-    runName: string | undefined,
-    extraArgs: string[],
-    out: Output,
-  ) {
-    const cj = await this.api(`reading CronJob ${cronJob}`, () =>
-      this.k.batch.readNamespacedCronJob({ name: cronJob, namespace: this.namespace }),
+  private async readCronJob(name: string): Promise<k8s.V1CronJob> {
+    return this.api(`reading CronJob ${name}`, () =>
+      this.k.batch.readNamespacedCronJob({ name, namespace: this.namespace }),
     ).catch((err) => {
       if (err instanceof UsageError)
         throw new UsageError(
           'E_NO_CRONJOB',
-          `CronJob ${cronJob} does not exist in namespace ${this.namespace}`,
+          `CronJob ${name} does not exist in namespace ${this.namespace}`,
           {},
           {
             hint: 'Enable it in the chart values (e.g. --set databases.postgres.backup.enabled=true) and helm upgrade.',
@@ -339,10 +333,35 @@ export class KubeCluster implements ClusterApi {
         );
       throw err;
     });
+  }
+
+  /**
+   * A Job from a CronJob's template (what `kubectl create job --from=cronjob/...` does), with
+   * `extraArgs` appended to the container that runs `postgres-agent <verb>`; followed to the end.
+   */
+  private async jobFromCronJob(
+    cronJob: string,
+    verb: string,
+    runName: string | undefined,
+    extraArgs: string[],
+    out: Output,
+    reshape?: (spec: k8s.V1JobSpec, agent: k8s.V1Container) => k8s.V1Container,
+  ) {
+    const cj = await this.readCronJob(cronJob);
     const spec = structuredClone(cj.spec!.jobTemplate.spec!);
-    const container = spec.template.spec!.containers[0]!;
-    if (container.args) container.args.push(...extraArgs);
-    else container.command = [...(container.command ?? ['postgres-agent']), ...extraArgs];
+    const pod = spec.template.spec!;
+    let agent = [...(pod.initContainers ?? []), ...pod.containers].find(
+      (c) => c.args?.[0] === verb || c.name === verb,
+    );
+    if (!agent)
+      throw new OperationFailed(
+        'E_CRONJOB_SHAPE',
+        `CronJob ${cronJob} has no container running postgres-agent ${verb}`,
+        {},
+        { hint: 'Upgrade the release to this chart version: helm upgrade ...' },
+      );
+    agent.args = [...(agent.args ?? [verb]), ...extraArgs];
+    if (reshape) agent = reshape(spec, agent);
     const name = jobName(cronJob, runName);
     const job: k8s.V1Job = {
       apiVersion: 'batch/v1',
@@ -371,10 +390,11 @@ export class KubeCluster implements ClusterApi {
       this.k.batch.createNamespacedJob({ namespace: this.namespace, body: job }),
     );
     out.line(`job.batch/${name} created`);
-    await this.followJob(name, container.name, out);
-    return name;
+    await this.followJob(name, agent.name, out);
+    return { job: name };
   }
 
+  /** Streams the agent container's log (init containers too) and waits for the Job's outcome. */
   private async followJob(name: string, container: string, out: Output, timeoutMs = 6 * 3600_000) {
     const deadline = Date.now() + timeoutMs;
     let followed = false;
@@ -386,7 +406,11 @@ export class KubeCluster implements ClusterApi {
         const pods = await this.api('listing Job pods', () =>
           this.k.core.listNamespacedPod({ namespace: this.namespace, labelSelector: `job-name=${name}` }),
         );
-        const pod = pods.items.find((p) => p.status?.phase && p.status.phase !== 'Pending');
+        const pod = pods.items.find((p) =>
+          [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])].some(
+            (c) => c.name === container && (c.state?.running || c.state?.terminated),
+          ),
+        );
         if (pod?.metadata?.name) {
           followed = true;
           const sink = new Writable({
@@ -412,9 +436,7 @@ export class KubeCluster implements ClusterApi {
           'E_JOB_FAILED',
           `Job ${name} failed: ${failed.message ?? failed.reason ?? ''}`,
           { job: name },
-          {
-            hint: `kubectl logs -n ${this.namespace} job/${name}`,
-          },
+          { hint: `kubectl logs -n ${this.namespace} job/${name} -c ${container}` },
         );
       await sleep(2000);
     }
@@ -422,14 +444,12 @@ export class KubeCluster implements ClusterApi {
       'E_JOB_TIMEOUT',
       `Job ${name} did not finish in time`,
       { job: name },
-      {
-        hint: `kubectl get job -n ${this.namespace} ${name}`,
-      },
+      { hint: `kubectl get job -n ${this.namespace} ${name}` },
     );
   }
 
   async backup(name: string | undefined, out: Output): Promise<void> {
-    await this.jobFromCronJob(`${this.fullname}-backup`, name, name ? ['--name', name] : [], out);
+    await this.jobFromCronJob(`${this.fullname}-backup`, 'backup', name, name ? ['--name', name] : [], out);
   }
 
   async restore(req: RestoreRequest, out: Output) {
@@ -443,7 +463,6 @@ export class KubeCluster implements ClusterApi {
         },
       );
     const args = [
-      'restore',
       req.file,
       '--replace',
       '--yes',
@@ -451,40 +470,15 @@ export class KubeCluster implements ClusterApi {
       ...(req.safetyBackup ? [] : ['--no-safety-backup']),
       ...(req.force ? ['--force'] : []),
     ];
-    // The backup CronJob's pod has the backup volume, the Secret and the primary's address: reuse it.
-    const cj = `${this.fullname}-backup`;
-    const job = await this.api(`reading CronJob ${cj}`, () =>
-      this.k.batch.readNamespacedCronJob({ name: cj, namespace: this.namespace }),
-    );
-    const c = job.spec!.jobTemplate.spec!.template.spec!.containers[0]!;
-    const patched = structuredClone(job);
-    const pc = patched.spec!.jobTemplate.spec!.template.spec!.containers[0]!;
-    pc.args = args;
-    pc.command = c.command?.[0] === 'postgres-agent' ? ['postgres-agent'] : c.command;
-    return this.jobFromTemplate(patched, 'restore', out);
-  }
-
-  private async jobFromTemplate(cj: k8s.V1CronJob, runName: string, out: Output) {
-    const name = jobName(`${this.fullname}-${runName}`, undefined);
-    const body: k8s.V1Job = {
-      apiVersion: 'batch/v1',
-      kind: 'Job',
-      metadata: {
-        name,
-        namespace: this.namespace,
-        labels: {
-          ...(cj.spec!.jobTemplate.metadata?.labels ?? {}),
-          'app.kubernetes.io/managed-by': 'postgres-ops',
-        },
-      },
-      spec: cj.spec!.jobTemplate.spec!,
-    };
-    await this.api(`creating Job ${name}`, () =>
-      this.k.batch.createNamespacedJob({ namespace: this.namespace, body }),
-    );
-    out.line(`job.batch/${name} created`);
-    await this.followJob(name, body.spec!.template.spec!.containers[0]!.name, out);
-    return { job: name };
+    // The backup CronJob's pod has the backup volume, the Secret and the primary's address: its
+    // backup container becomes the restore Job's only container (no prune after it).
+    return this.jobFromCronJob(`${this.fullname}-backup`, 'backup', 'restore', [], out, (spec, agent) => {
+      const restore: k8s.V1Container = { ...agent, name: 'restore', args: ['restore', ...args] };
+      spec.template.spec!.initContainers = [];
+      spec.template.spec!.containers = [restore];
+      spec.backoffLimit = 0;
+      return restore;
+    });
   }
 
   async listSnapshots(): Promise<SnapshotEntry[]> {
@@ -518,7 +512,13 @@ export class KubeCluster implements ClusterApi {
   }
 
   async snapshot(name: string | undefined, out: Output): Promise<SnapshotEntry | undefined> {
-    await this.jobFromCronJob(`${this.fullname}-snapshot`, name, name ? ['--name', name] : [], out);
+    await this.jobFromCronJob(
+      `${this.fullname}-snapshot`,
+      'snapshot',
+      name,
+      name ? ['--name', name] : [],
+      out,
+    );
     const snaps = await this.listSnapshots();
     return (name ? snaps.find((s) => s.name === name) : undefined) ?? snaps[0];
   }
