@@ -37,7 +37,7 @@ export function classifyKubeError(
     case 403:
       return new OperationFailed('E_KUBE_FORBIDDEN', `${doing}: forbidden (${err.message})`, meta, {
         cause: err,
-        hint: `The snapshot Role in namespace ${ctx.namespace} must allow get, list, create, patch and delete on volumesnapshots.snapshot.storage.k8s.io; check it with: kubectl auth can-i create volumesnapshots.snapshot.storage.k8s.io -n ${ctx.namespace} --as system:serviceaccount:${ctx.namespace}:<snapshot service account>`,
+        hint: `The snapshot Role in namespace ${ctx.namespace} must allow create, get, list and delete on volumesnapshots.snapshot.storage.k8s.io (patch too, to record the backup stop LSN); check it with: kubectl auth can-i create volumesnapshots.snapshot.storage.k8s.io -n ${ctx.namespace} --as system:serviceaccount:${ctx.namespace}:<snapshot service account>`,
       });
     case 404:
       return new OperationFailed('E_KUBE_NOT_FOUND', `${doing}: not found (${err.message})`, meta, {
