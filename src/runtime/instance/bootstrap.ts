@@ -3,16 +3,16 @@
  * in a directory next to PGDATA that is renamed into place only when everything succeeded. A crash
  * half way leaves only that temporary directory, which the next start removes and redoes.
  */
-import { mkdtempSync, rmdirSync, rmSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { BACKUP_HISTORY_DDL } from '../../core/backup/history-sql.js';
 import { OperationFailed, whileDoing } from '../../core/errors.js';
 import { scramVerifier } from '../../core/instance/scram.js';
 import { quoteIdent, quoteLiteral } from '../../core/pg/conninfo.js';
 import type { Logger } from '../log.js';
 import { execOk } from '../exec.js';
-import { ensureParent, fsyncDir } from './datadir.js';
+import { ensureParent, moveIntoPlace } from './datadir.js';
 import { Postmaster } from './postmaster.js';
 import { withClient } from './sql.js';
 
@@ -107,14 +107,7 @@ export async function bootstrapPrimary(b: BootstrapInput): Promise<void> {
   } finally {
     rmSync(sockDir, { recursive: true, force: true });
   }
-  // PGDATA may exist as an empty mount point: rename replaces an empty directory.
-  try {
-    rmdirSync(join(b.pgdata, 'lost+found')); // only when empty; a non-empty one makes rename fail loudly
-  } catch {
-    /* absent */
-  }
-  renameSync(work, b.pgdata);
-  fsyncDir(dirname(b.pgdata));
+  moveIntoPlace(work, b.pgdata);
   b.log.info('new primary initialized', {
     pgdata: b.pgdata,
     replicationUser: b.replicationUser,

@@ -2,12 +2,12 @@
  * A replica's first start: pg_basebackup from the primary into a directory next to PGDATA, renamed
  * into place only when complete. Until a clone succeeds PGDATA is neither created nor changed.
  */
-import { existsSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { OperationFailed } from '../../core/errors.js';
 import type { Logger } from '../log.js';
 import { spawn } from 'node:child_process';
-import { ensureParent, fsyncDir } from './datadir.js';
+import { ensureParent, moveIntoPlace } from './datadir.js';
 import { slotExists, type Login } from './sql.js';
 
 export const CLONE_SUFFIX = '.pgops-clone';
@@ -67,9 +67,7 @@ export async function cloneFromPrimary(c: CloneInput): Promise<void> {
     throw new OperationFailed('E_CLONE', `pg_basebackup from ${where} failed: ${why}`);
   }
   writeFileSync(join(work, 'standby.signal'), '');
-  if (existsSync(c.pgdata)) rmdirSync(c.pgdata); // an empty mount point; fails loudly if not empty
-  renameSync(work, c.pgdata);
-  fsyncDir(dirname(c.pgdata));
+  moveIntoPlace(work, c.pgdata);
   c.log.info('clone complete', { pgdata: c.pgdata, slot: c.slot });
 }
 

@@ -1,5 +1,16 @@
 /** Facts about the data directory and its volume, read from disk. */
-import { existsSync, mkdirSync, openSync, fsyncSync, closeSync, readdirSync, statfsSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmdirSync,
+  statSync,
+  statfsSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { DataDirKind } from '../../core/instance/decide.js';
 import { exec } from '../exec.js';
@@ -66,4 +77,30 @@ export function fsyncDir(dir: string) {
 
 export function ensureParent(pgdata: string) {
   mkdirSync(dirname(pgdata), { recursive: true });
+}
+
+/** True when `pgdata` is itself a mount point (then a sibling temp directory is on another filesystem). */
+export function isMountPoint(pgdata: string): boolean {
+  try {
+    return statSync(pgdata).dev !== statSync(dirname(pgdata)).dev;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Moves a complete data directory built next to PGDATA into place, in one rename. PGDATA may exist
+ * as an empty directory (with an empty lost+found); anything else in it makes the rename fail loudly.
+ */
+export function moveIntoPlace(work: string, pgdata: string) {
+  if (existsSync(pgdata)) {
+    try {
+      rmdirSync(join(pgdata, 'lost+found'));
+    } catch {
+      /* absent or not empty */
+    }
+    rmdirSync(pgdata);
+  }
+  renameSync(work, pgdata);
+  fsyncDir(dirname(pgdata));
 }

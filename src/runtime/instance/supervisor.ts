@@ -35,7 +35,7 @@ import type { Logger } from '../log.js';
 import { findPgBinDir } from '../pgbin.js';
 import { bootstrapPrimary } from './bootstrap.js';
 import { cloneFromPrimary } from './clone.js';
-import { inspectDataDir, readControlData, volumeStats } from './datadir.js';
+import { inspectDataDir, isMountPoint, readControlData, volumeStats } from './datadir.js';
 import { startHealthServer } from './health-server.js';
 import { orphanPostmaster, pidAlive, Postmaster } from './postmaster.js';
 import { rewindFrom } from './rewind.js';
@@ -62,6 +62,7 @@ export class Supervisor {
   private ticker: NodeJS.Timeout | undefined;
   private standby: StandbyTarget | undefined;
   private lastSlotCheck = 0;
+  private ticking = false;
   private readonly binDir: string;
   private readonly superuserPassword: string;
   private readonly extraHba: string[];
@@ -99,6 +100,16 @@ export class Supervisor {
   /** Runs until PostgreSQL stops; returns the exit code for the container. */
   async run(): Promise<number> {
     const kind = inspectDataDir(this.pgdata);
+    if (kind === 'empty' && isMountPoint(this.pgdata)) {
+      throw new UsageError(
+        'E_PGDATA_MOUNT_POINT',
+        `PGDATA (${this.pgdata}) is itself a mount point: a new data directory is built next to it and moved into place, which cannot cross filesystems`,
+        { pgdata: this.pgdata },
+        {
+          hint: `Mount the volume one level up and set PGDATA to a subdirectory, e.g. ${this.pgdata}/pgdata.`,
+        },
+      );
+    }
     if (kind === 'foreign') {
       throw new UsageError(
         'E_FOREIGN_DATA',
@@ -412,6 +423,7 @@ export class Supervisor {
     for (;;) {
       if (this.stopping) return 0;
       await this.stopOrphan();
+      if (this.stopping) return 0;
       if (this.snapshot.phase !== 'disk-full') this.setPhase('starting');
       this.snapshot.accepting = false;
       const pm = new Postmaster(join(this.binDir, 'postgres'), ['-D', this.pgdata]);
@@ -509,6 +521,16 @@ export class Supervisor {
   // ---------------------------------------------------------------- probes
 
   private async tick() {
+    if (this.ticking) return; // a slow answer must not pile up connections
+    this.ticking = true;
+    try {
+      await this.tickOnce();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async tickOnce() {
     const s = this.snapshot;
     s.lastTickAt = Date.now();
     try {
