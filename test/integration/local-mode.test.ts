@@ -95,10 +95,15 @@ function pidOf(name: string): number {
   return Number(readFileSync(join(stateDir, 'run', `${name}.pid`), 'utf8').trim());
 }
 
+/** Alive and not a zombie (detached processes whose starter exited may wait a moment for a reaper). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
