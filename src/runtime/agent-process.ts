@@ -56,7 +56,8 @@ export function startAgentInstance(opts: StartAgentOptions): AgentProcess {
     uid: ids?.uid,
     gid: ids?.gid,
     detached: opts.detached ?? false,
-    stdio: fd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', fd, fd],
+    // Detached without a log file: nothing may tie the child to this process.
+    stdio: fd !== undefined ? ['ignore', fd, fd] : opts.detached ? 'ignore' : ['ignore', 'pipe', 'pipe'],
   });
   if (fd !== undefined) closeSync(fd);
   let out = '';
@@ -88,14 +89,23 @@ export function startAgentInstance(opts: StartAgentOptions): AgentProcess {
       return r;
     },
     async waitReady(timeoutMs = 60_000) {
-      const ready = waitForHealth(healthPort, '/healthz/ready', timeoutMs);
-      const died = exited.then((r) => {
-        throw new OperationFailed(
-          'E_AGENT_EXITED',
-          `postgres-agent instance exited (${r.code ?? r.signal}) before it was ready:\n${out.split('\n').slice(-15).join('\n')}`,
-        );
-      });
-      await Promise.race([ready, died]);
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (done) {
+          const r = await exited;
+          throw new OperationFailed(
+            'E_AGENT_EXITED',
+            `postgres-agent instance exited (${r.code ?? r.signal}) before it was ready:\n${out.split('\n').slice(-15).join('\n')}`,
+          );
+        }
+        const left = deadline - Date.now();
+        try {
+          await waitForHealth(healthPort, '/healthz/ready', Math.max(0, Math.min(1000, left)));
+          return;
+        } catch (err) {
+          if (left <= 0) throw err;
+        }
+      }
     },
   };
 }
