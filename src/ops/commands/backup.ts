@@ -20,9 +20,9 @@ export async function backup(name: string | undefined, deps: OpsDeps): Promise<B
   deps.out.line(`taking backup${name ? ` ${name}` : ''}…`);
   await deps.cluster.backup(name, deps.out);
   const after = await deps.cluster.listBackups();
-  const entry = name
-    ? after.find((b) => b.name === name || b.name.startsWith(`${name}`))
-    : after.find((b) => !before.has(b.name));
+  // Only what this run added: with several databases the agent writes NAME-<database> each.
+  const added = after.filter((b) => !before.has(b.name));
+  const entry = added.find((b) => b.name === name) ?? added[0];
   if (!entry)
     throw new OperationFailed(
       'E_BACKUP_MISSING',
