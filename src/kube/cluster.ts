@@ -26,8 +26,10 @@ import type {
 } from '../ops/cluster-api.js';
 import { asJsonRows } from '../ops/sql.js';
 import { type KubeClients, kubeClients } from './client.js';
+import { listSnapshots as listReleaseSnapshots } from '../core/snapshot/list.js';
 import { isNotFound, kubeError, noKubeconfig } from './errors.js';
 import { execInPod } from './exec.js';
+import { volumeSnapshotApi } from './volume-snapshots.js';
 
 export const ROLE_LABEL = 'pyairtable-stack/role';
 const COMPONENTS = 'app.kubernetes.io/component in (postgres-primary,postgres-replica)';
@@ -481,34 +483,22 @@ export class KubeCluster implements ClusterApi {
     });
   }
 
+  /** Our VolumeSnapshots of the release (the snapshot CronJob's marker labels), newest first. */
   async listSnapshots(): Promise<SnapshotEntry[]> {
-    const list = (await this.api('listing VolumeSnapshots', () =>
-      this.k.custom.listNamespacedCustomObject({
-        group: 'snapshot.storage.k8s.io',
-        version: 'v1',
-        namespace: this.namespace,
-        plural: 'volumesnapshots',
-        labelSelector: `app.kubernetes.io/instance=${this.release}`,
-      }),
+    const list = await this.api('listing VolumeSnapshots', () =>
+      listReleaseSnapshots(volumeSnapshotApi(this.k.custom, this.namespace), this.release),
     ).catch((err) => {
-      if (isNotFound(err) || (err as { code?: string }).code === 'E_NOT_FOUND') return { items: [] };
+      // No snapshot CRDs in this cluster: there are no snapshots, which is not an error here.
+      if (err instanceof UsageError || (err as { status?: number }).status === 404) return [];
       throw err;
-    })) as {
-      items?: {
-        metadata?: { name?: string; creationTimestamp?: string };
-        spec?: { source?: { persistentVolumeClaimName?: string } };
-        status?: { readyToUse?: boolean; creationTime?: string; restoreSize?: string };
-      }[];
-    };
-    return (list.items ?? [])
-      .map((s) => ({
-        name: s.metadata?.name ?? '?',
-        createdAt: s.status?.creationTime ?? s.metadata?.creationTimestamp ?? null,
-        readyToUse: s.status?.readyToUse === true,
-        source: s.spec?.source?.persistentVolumeClaimName ?? null,
-        sizeBytes: parseQuantity(s.status?.restoreSize),
-      }))
-      .sort((a, b) => Date.parse(b.createdAt ?? '') - Date.parse(a.createdAt ?? ''));
+    });
+    return list.map((s) => ({
+      name: s.name,
+      createdAt: s.createdAt,
+      readyToUse: s.readyToUse,
+      source: s.source,
+      sizeBytes: parseQuantity(s.restoreSize ?? undefined),
+    }));
   }
 
   async snapshot(name: string | undefined, out: Output): Promise<SnapshotEntry | undefined> {

@@ -7,9 +7,11 @@ import { OperationFailed, OpsError, UsageError } from '../core/errors.js';
 const NETWORK =
   /HTTP protocol is not allowed|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|EAI_AGAIN|socket hang up|certificate|self[- ]signed/i;
 
+/** The HTTP status of a client error (`code` on the client's ApiException, `status` on KubeApiFailure). */
 export function httpStatus(err: unknown): number | undefined {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'number' ? code : undefined;
+  const e = err as { code?: unknown; status?: unknown };
+  if (typeof e?.code === 'number') return e.code;
+  return typeof e?.status === 'number' ? e.status : undefined;
 }
 
 export function isNotFound(err: unknown): boolean {
