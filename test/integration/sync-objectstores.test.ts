@@ -18,7 +18,7 @@ import { openObjectStore, openRawStore, storeConfigFromEnv } from '../../src/run
 import type { ObjectStore } from '../../src/runtime/objectstore/types.js';
 import { createLogger } from '../../src/runtime/log.js';
 import { cleanupAll } from '../support/cleanup.js';
-import { startAzurite, startS3 } from '../support/objectstores.js';
+import { startAzurite, startFakeGcs, startS3 } from '../support/objectstores.js';
 import { freePort } from '../support/ports.js';
 import { tempDir } from '../support/tmp.js';
 import { agentMain, repoRoot } from '../support/tools.js';
@@ -88,14 +88,30 @@ function recording(store: ObjectStore): ObjectStore & { puts: string[] } {
 }
 
 interface Target {
-  provider: 's3' | 'azure';
+  provider: 's3' | 'azure' | 'gcs';
+  /** Where access is refused: the real bucket with bad credentials, or a bucket the server refuses. */
+  badBucket?: string;
   bucket: string;
   endpoint: string;
   rawEnv: NodeJS.ProcessEnv;
   badEnv: NodeJS.ProcessEnv;
 }
 
+const SCHEME = { s3: 's3', azure: 'azure', gcs: 'gs' } as const;
+const WHERE = { s3: 'S3 bucket', azure: 'Azure Blob container', gcs: 'GCS bucket' } as const;
+
 const targets: Record<string, () => Promise<Target>> = {
+  gcs: async () => {
+    const g = await startFakeGcs();
+    return {
+      provider: 'gcs',
+      bucket: g.bucket,
+      endpoint: g.endpoint,
+      rawEnv: {},
+      badEnv: {},
+      badBucket: g.forbiddenBucket,
+    };
+  },
   s3: async () => {
     const s = await startS3();
     return {
@@ -207,7 +223,7 @@ for (const [label, start] of Object.entries(targets)) {
       const { data } = writeBackup(dir, 'backup_fetch', new Date());
       const env = envFor(dir, { PGOPS_SYNC_PREFIX: `fetch-${label}/` });
       await sync(env);
-      const scheme = t.provider === 's3' ? 's3' : 'azure';
+      const scheme = SCHEME[t.provider];
       const got = await fetchRemoteBackup(`${scheme}://${t.bucket}/fetch-${label}/backup_fetch.dump`, {
         env,
         rawEnv: t.rawEnv,
@@ -241,7 +257,7 @@ for (const [label, start] of Object.entries(targets)) {
       writeFileSync(bad, randomBytes(manifest.sizeBytes));
       const h = await hashFile(bad);
       await raw.put(`corrupt-${label}/backup_corrupt.dump`, bad, { sha256: manifest.sha256, md5: h.md5 });
-      const scheme = t.provider === 's3' ? 's3' : 'azure';
+      const scheme = SCHEME[t.provider];
       await assert.rejects(
         fetchRemoteBackup(`${scheme}://${t.bucket}/corrupt-${label}/backup_corrupt.dump`, {
           env,
@@ -294,17 +310,14 @@ for (const [label, start] of Object.entries(targets)) {
         HOME: process.env.HOME,
         PGOPS_BACKUP_DIR: dir,
         PGOPS_SYNC_PROVIDER: t.provider,
-        PGOPS_SYNC_BUCKET: t.bucket,
+        PGOPS_SYNC_BUCKET: t.badBucket ?? t.bucket,
         PGOPS_SYNC_ENDPOINT: t.endpoint,
         PGOPS_LOG_FORMAT: 'text',
         ...t.badEnv,
       };
       const r = await runAgent(['sync', '-o', 'json'], env);
       assert.equal(r.status, 1, r.stderr);
-      assert.match(
-        r.stderr,
-        new RegExp(`error: .*${t.provider === 's3' ? 'S3 bucket' : 'Azure Blob container'} "${t.bucket}"`),
-      );
+      assert.match(r.stderr, new RegExp(`error: .*${WHERE[t.provider]} "${t.badBucket ?? t.bucket}"`));
       assert.match(r.stderr, /hint: Check .*Secret/);
       const json = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
         error: { code: string; meta: { provider: string } };

@@ -1,7 +1,7 @@
 /**
  * Real object store protocol servers on loopback for the sync tests: s3rver (S3 REST API) and
- * Azurite (Azure's own Blob emulator). Each gets a free port and a temp directory and is stopped
- * at cleanup. There is no GCS emulator on npm; GCS is covered by unit tests only.
+ * Azurite (Azure's own Blob emulator), and for GCS a minimal JSON API server below (no GCS
+ * emulator is available from npm). Each gets a free port and is stopped at cleanup.
  */
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
@@ -122,4 +122,153 @@ export async function startAzurite(container = 'pyairtable-backups'): Promise<Az
     .getContainerClient(container)
     .createIfNotExists();
   return { endpoint, connectionString, container };
+}
+
+export interface GcsServer {
+  endpoint: string;
+  bucket: string;
+  /** Requests seen, "METHOD path", for tests that count uploads. */
+  requests: string[];
+  /** Buckets the server answers with 403, as GCS does for a caller without access. */
+  forbiddenBucket: string;
+}
+
+interface GcsObject {
+  data: Buffer;
+  metadata: Record<string, string>;
+  updated: string;
+  generation: number;
+}
+
+/**
+ * A minimal server for the objects part of the GCS JSON API (resumable upload, metadata, media
+ * download with x-goog-hash, list, delete), written for these tests because no GCS emulator is
+ * available from npm. It follows the documented protocol; it checks no credentials (the SDK sends
+ * none to a custom endpoint), so access errors are simulated by one bucket that always answers 403.
+ */
+export async function startFakeGcs(bucket = 'pyairtable-backups'): Promise<GcsServer> {
+  const { createServer } = await import('node:http');
+  const { createHash } = await import('node:crypto');
+  const { CRC32C } = await import('@google-cloud/storage');
+  const crc32c = (data: Buffer) => {
+    const c = new CRC32C();
+    c.update(data);
+    return c.toString();
+  };
+  const objects = new Map<string, GcsObject>();
+  const sessions = new Map<string, { name: string; metadata: Record<string, string>; chunks: Buffer[] }>();
+  const requests: string[] = [];
+  const forbiddenBucket = 'forbidden-bucket';
+  let generation = 1;
+  const resource = (name: string, o: GcsObject) => ({
+    kind: 'storage#object',
+    bucket,
+    name,
+    id: `${bucket}/${name}/${o.generation}`,
+    generation: String(o.generation),
+    size: String(o.data.length),
+    md5Hash: createHash('md5').update(o.data).digest('base64'),
+    crc32c: crc32c(o.data),
+    etag: `${o.generation}`,
+    updated: o.updated,
+    metadata: o.metadata,
+  });
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      requests.push(`${req.method} ${url.pathname}`);
+      const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
+        res.end(JSON.stringify(body));
+      };
+      const error = (status: number, message: string) =>
+        json(status, { error: { code: status, message, errors: [{ message }] } });
+      const m = /^\/(?:upload\/)?storage\/v1\/b\/([^/]+)\/o(?:\/(.+))?$/.exec(url.pathname);
+      if (url.pathname === '/upload-session' && req.method === 'PUT') {
+        const s = sessions.get(url.searchParams.get('id') ?? '');
+        if (!s) return error(404, 'no such upload session');
+        s.chunks.push(Buffer.concat(chunks));
+        const range = String(req.headers['content-range'] ?? '');
+        const total = /\/(\d+)$/.exec(range);
+        const have = s.chunks.reduce((n, c) => n + c.length, 0);
+        // A request without a known total ("bytes 0-*/*") carries the whole object: it ends the upload.
+        if (!total || have >= Number(total[1])) {
+          const o = {
+            data: Buffer.concat(s.chunks),
+            metadata: s.metadata,
+            updated: new Date().toISOString(),
+            generation: generation++,
+          };
+          objects.set(s.name, o);
+          sessions.delete(url.searchParams.get('id') ?? '');
+          return json(200, resource(s.name, o));
+        }
+        res.writeHead(308, have > 0 ? { range: `bytes=0-${have - 1}` } : {});
+        return res.end();
+      }
+      if (!m) return error(404, `unknown path ${url.pathname}`);
+      const b = decodeURIComponent(m[1]!);
+      if (b === forbiddenBucket)
+        return error(403, 'caller does not have storage.objects access to the Google Cloud Storage bucket');
+      if (b !== bucket) return error(404, 'The specified bucket does not exist.');
+      const name = m[2] ? decodeURIComponent(m[2]) : undefined;
+      if (
+        req.method === 'POST' &&
+        url.pathname.startsWith('/upload/') &&
+        url.searchParams.get('uploadType') === 'resumable'
+      ) {
+        const body = chunks.length
+          ? (JSON.parse(Buffer.concat(chunks).toString()) as { metadata?: Record<string, string> })
+          : {};
+        const id = String(Math.random()).slice(2);
+        sessions.set(id, {
+          name: url.searchParams.get('name') ?? '',
+          metadata: body.metadata ?? {},
+          chunks: [],
+        });
+        res.writeHead(200, { location: `http://${req.headers.host}/upload-session?id=${id}` });
+        return res.end();
+      }
+      if (req.method === 'GET' && name === undefined) {
+        const prefix = url.searchParams.get('prefix') ?? '';
+        const items = [...objects.entries()]
+          .filter(([k]) => k.startsWith(prefix))
+          .sort(([a], [c]) => a.localeCompare(c));
+        return json(200, { kind: 'storage#objects', items: items.map(([k, o]) => resource(k, o)) });
+      }
+      const o = name !== undefined ? objects.get(name) : undefined;
+      if (!o || name === undefined) return error(404, `No such object: ${bucket}/${name ?? ''}`);
+      if (req.method === 'DELETE') {
+        objects.delete(name);
+        res.writeHead(204);
+        return res.end();
+      }
+      if (req.method === 'GET' && url.searchParams.get('alt') === 'media') {
+        res.writeHead(200, {
+          'content-type': 'application/octet-stream',
+          'content-length': String(o.data.length),
+          'x-goog-hash': `crc32c=${crc32c(o.data)},md5=${createHash('md5').update(o.data).digest('base64')}`,
+          'x-goog-stored-content-encoding': 'identity',
+        });
+        return res.end(o.data);
+      }
+      if (req.method === 'GET') return json(200, resource(name, o));
+      return error(405, 'method not allowed');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  onCleanup(
+    `stop fake gcs ${port}`,
+    () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+    () => server.close(),
+  );
+  return { endpoint: `http://127.0.0.1:${port}`, bucket, requests, forbiddenBucket };
 }
