@@ -83,4 +83,21 @@ describe('postgres-agent promote: fenced promotion, followers and pg_rewind of t
       ['postgres_0', 'postgres_replica_1'],
     );
   });
+
+  it('restarts the promoted replica, still configured as a replica, as the primary and its followers resume', async () => {
+    assert.equal(r0.env.PGOPS_ROLE, 'replica');
+    assert.deepEqual(await r0.stop(), { code: 0, signal: null });
+    r0.start();
+    await r0.waitReady();
+    assert.match(
+      r0.logs(),
+      /was promoted to timeline 2 and no newer primary answers: starting as the primary/,
+    );
+    await r0.query("INSERT INTO acked VALUES (302, 'after restart')");
+    await Promise.all([waitForReplay(r0, p0), waitForReplay(r0, r1)]);
+    for (const m of [p0, r1]) {
+      const [n] = await m.query<{ n: string }>('SELECT count(*) AS n FROM acked');
+      assert.equal(n!.n, '302', `${m.name} follows the restarted primary`);
+    }
+  });
 });

@@ -1,4 +1,11 @@
-import { parsePeers, timelineOfWalFile, type PeerFacts } from '../../core/instance/decide.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  parsePeers,
+  PROMOTED_MARKER,
+  timelineOfWalFile,
+  type PeerFacts,
+} from '../../core/instance/decide.js';
 import { OperationFailed, SafetyRefusal, UsageError, whileDoing } from '../../core/errors.js';
 import type { OutputFormat } from '../../core/output.js';
 import { requireSecret } from '../../runtime/instance/secrets.js';
@@ -113,6 +120,19 @@ export async function promote(opts: PromoteOptions, ctx: AgentContext): Promise<
     ctx.log.warn(`checkpoint after promotion failed: ${(err as Error).message}`),
   );
   const pos = await position(local);
+  // Recorded so that this member, still configured as a replica, starts as the primary after a
+  // restart (fenced like any primary) instead of waiting for a primary that no longer exists.
+  try {
+    writeFileSync(
+      join(env.PGDATA, PROMOTED_MARKER),
+      JSON.stringify({ timeline: pos.timeline, lsn: pos.lsn, at: new Date().toISOString() }) + '\n',
+      { mode: 0o600 },
+    );
+  } catch (err) {
+    ctx.log.warn(
+      `could not record the promotion in ${env.PGDATA}: ${(err as Error).message}; set PGOPS_ROLE=primary for this member before it restarts`,
+    );
+  }
   const result = {
     promoted: true,
     ...pos,

@@ -31,7 +31,12 @@ export interface StartFacts {
   /** Members that answered (PGOPS_PRIMARY_HOST and PGOPS_PEERS). */
   peers: PeerFacts[];
   primaryHost?: { host: string; port: number };
+  /** Timeline recorded by `postgres-agent promote` in this data directory (PROMOTED_MARKER). */
+  promotedTimeline?: number;
 }
+
+/** File in PGDATA where `postgres-agent promote` records the timeline it promoted to. */
+export const PROMOTED_MARKER = 'pgops-promoted.json';
 
 /** Primaries of our cluster (same system identifier) among the members that answered, newest timeline first. */
 export function primariesOfCluster(peers: PeerFacts[], systemIdentifier?: string): PeerFacts[] {
@@ -61,7 +66,10 @@ export function planStart(f: StartFacts): StartPlan {
       reason: `${same.host}:${same.port} is already a primary of this cluster on the same timeline ${local}`,
     };
   }
-  if (f.role === 'replica') {
+  // A replica-role member promoted on purpose into this very timeline is the primary now; it is
+  // fenced like any primary by the rules above.
+  const promotedHere = f.promotedTimeline !== undefined && f.promotedTimeline === local;
+  if (f.role === 'replica' && !promotedHere) {
     const where = f.primaryHost
       ? `${f.primaryHost.host}:${f.primaryHost.port}`
       : 'PGOPS_PRIMARY_HOST (unset)';

@@ -13,6 +13,7 @@ import {
   backoffMs,
   parsePeers,
   planStart,
+  PROMOTED_MARKER,
   type PeerFacts,
   type StartPlan,
 } from '../../core/instance/decide.js';
@@ -343,6 +344,7 @@ export class Supervisor {
           if (facts) peers.push(facts);
         }),
     );
+    const promotedTimeline = readPromotedTimeline(this.pgdata);
     const plan = planStart({
       role: this.env.PGOPS_ROLE,
       dataDir: kind,
@@ -350,7 +352,13 @@ export class Supervisor {
       localSystemIdentifier: control.systemIdentifier,
       peers,
       primaryHost,
+      promotedTimeline,
     });
+    if (plan.action === 'start-primary' && this.env.PGOPS_ROLE === 'replica') {
+      this.log.warn(
+        `this member was promoted to timeline ${promotedTimeline} and no newer primary answers: starting as the primary although PGOPS_ROLE=replica`,
+      );
+    }
     this.log.info('start-up decision', {
       dataDir: kind,
       timeline: control.timeline,
@@ -585,6 +593,17 @@ export class Supervisor {
     c.on('error', () => undefined);
     await c.connect();
     return c;
+  }
+}
+
+/** The timeline `postgres-agent promote` recorded in this data directory, if any. */
+function readPromotedTimeline(pgdata: string): number | undefined {
+  try {
+    const t = (JSON.parse(readFileSync(join(pgdata, PROMOTED_MARKER), 'utf8')) as { timeline?: unknown })
+      .timeline;
+    return typeof t === 'number' ? t : undefined;
+  } catch {
+    return undefined;
   }
 }
 
