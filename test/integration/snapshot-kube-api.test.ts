@@ -1,0 +1,243 @@
+/**
+ * The Kubernetes adapter and the whole `postgres-agent snapshot` binary, over HTTP: a small server
+ * on loopback answers the VolumeSnapshot part of the Kubernetes API (no API server can run here)
+ * the way kube-apiserver and the snapshot controller do, and PostgreSQL is real. This checks the
+ * client library's real requests (paths, verbs, merge-patch) and the wiring from env to exit code.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { VolumeSnapshot } from '../../src/core/snapshot/model.js';
+import { cleanupAll, onCleanup } from '../support/cleanup.js';
+import { startPostgres, TEST_PASSWORD, type PgServer } from '../support/postgres.js';
+import { tempDir } from '../support/tmp.js';
+import { agentMain, repoRoot } from '../support/tools.js';
+
+after(cleanupAll);
+
+const NS = 'pyairtable';
+const BASE = `/apis/snapshot.storage.k8s.io/v1/namespaces/${NS}/volumesnapshots`;
+
+interface FakeApi {
+  url: string;
+  objects: Map<string, VolumeSnapshot>;
+  requests: string[];
+  /** Verbs answered with 403, as RBAC does when the Role lacks them. */
+  forbid: Set<string>;
+}
+
+async function startFakeKubeApi(): Promise<FakeApi> {
+  const objects = new Map<string, VolumeSnapshot>();
+  const polls = new Map<string, number>();
+  const requests: string[] = [];
+  const forbid = new Set<string>();
+  const status = (res: ServerResponse, code: number, reason: string, message: string) => {
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, message, code }));
+  };
+  const handle = (req: IncomingMessage, res: ServerResponse, body: string) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    requests.push(
+      `${req.method} ${url.pathname}${req.headers['content-type'] === 'application/merge-patch+json' ? ' merge-patch' : ''}`,
+    );
+    if (!url.pathname.startsWith(BASE))
+      return status(res, 404, 'NotFound', `the server could not find the requested resource`);
+    const name = url.pathname.slice(BASE.length + 1) || undefined;
+    const verb = req.method === 'GET' ? (name ? 'get' : 'list') : (req.method ?? '').toLowerCase();
+    if (forbid.has(verb === 'post' ? 'create' : verb))
+      return status(
+        res,
+        403,
+        'Forbidden',
+        `volumesnapshots.snapshot.storage.k8s.io is forbidden: User "system:serviceaccount:${NS}:snap" cannot ${verb} resource "volumesnapshots"`,
+      );
+    const send = (o: unknown, code = 200) => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(o));
+    };
+    if (req.method === 'POST') {
+      const o = JSON.parse(body) as VolumeSnapshot;
+      if (objects.has(o.metadata.name))
+        return status(res, 409, 'AlreadyExists', `volumesnapshots "${o.metadata.name}" already exists`);
+      o.metadata.creationTimestamp = new Date().toISOString();
+      objects.set(o.metadata.name, o);
+      return send(o, 201);
+    }
+    if (req.method === 'GET' && !name) {
+      const sel = (url.searchParams.get('labelSelector') ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((kv) => kv.split('='));
+      const items = [...objects.values()].filter((o) => sel.every(([k, v]) => o.metadata.labels?.[k!] === v));
+      return send({ apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotList', items });
+    }
+    const o = name ? objects.get(name) : undefined;
+    if (!o || !name) return status(res, 404, 'NotFound', `volumesnapshots "${name}" not found`);
+    if (req.method === 'GET') {
+      // The snapshot controller: cut on the first look, ready on the second.
+      const n = (polls.get(name) ?? 0) + 1;
+      polls.set(name, n);
+      if (!o.status?.readyToUse)
+        o.status =
+          n === 1
+            ? { readyToUse: false, creationTime: new Date().toISOString() }
+            : { ...o.status, readyToUse: true, restoreSize: '5Gi' };
+      return send(o);
+    }
+    if (req.method === 'PATCH') {
+      const patch = JSON.parse(body) as { metadata?: { annotations?: Record<string, string> } };
+      o.metadata.annotations = { ...o.metadata.annotations, ...patch.metadata?.annotations };
+      return send(o);
+    }
+    if (req.method === 'DELETE') {
+      objects.delete(name);
+      return send({ kind: 'Status', status: 'Success' });
+    }
+    return status(res, 405, 'MethodNotAllowed', 'method not allowed');
+  };
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => handle(req, res, body));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  onCleanup(
+    'stop fake kube api',
+    () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  );
+  return { url: `http://127.0.0.1:${port}`, objects, requests, forbid };
+}
+
+function kubeconfig(server: string): string {
+  const file = join(tempDir(), 'kubeconfig');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'fake', cluster: { server, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'snap', user: { token: 'fake-token' } }],
+      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'snap', namespace: NS } }],
+      'current-context': 'fake',
+    }),
+  );
+  return file;
+}
+
+function runAgent(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [agentMain, ...args],
+      { env, cwd: repoRoot, encoding: 'utf8', timeout: 60_000 },
+      (err, stdout, stderr) =>
+        resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+    );
+  });
+}
+
+function seed(api: FakeApi, name: string, day: number) {
+  api.objects.set(name, {
+    apiVersion: 'snapshot.storage.k8s.io/v1',
+    kind: 'VolumeSnapshot',
+    metadata: {
+      name,
+      namespace: NS,
+      labels: {
+        'app.kubernetes.io/managed-by': 'postgres-agent',
+        'app.kubernetes.io/instance': 'pyairtable-stack',
+        'pyairtable-stack/snapshot-of': 'postgres-storage-pyairtable-stack-postgres-0',
+      },
+      creationTimestamp: new Date(Date.UTC(2026, 0, day)).toISOString(),
+    },
+    spec: { source: { persistentVolumeClaimName: 'postgres-storage-pyairtable-stack-postgres-0' } },
+    status: { readyToUse: true, creationTime: new Date(Date.UTC(2026, 0, day)).toISOString() },
+  });
+}
+
+describe('postgres-agent snapshot over the Kubernetes API', () => {
+  let pg: PgServer;
+  before(async () => {
+    pg = await startPostgres({ name: 'snap-api' });
+  });
+
+  async function run(api: FakeApi, args: string[]) {
+    const pwFile = join(tempDir(), 'superuser-password');
+    writeFileSync(pwFile, TEST_PASSWORD + '\n', { mode: 0o600 });
+    return runAgent(['snapshot', ...args], {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      KUBECONFIG: kubeconfig(api.url),
+      PGOPS_NAMESPACE: NS,
+      PGOPS_HOST: '127.0.0.1',
+      PGOPS_PORT: String(pg.port),
+      PGOPS_SUPERUSER_PASSWORD_FILE: pwFile,
+      PGOPS_SNAPSHOT_CLASS: 'postgres-snapshots',
+      PGOPS_SNAPSHOT_RETENTION_COUNT: '2',
+      PGOPS_SNAPSHOT_TIMEOUT_SECONDS: '60',
+    });
+  }
+
+  it('creates, waits, records the stop LSN with a merge patch, and deletes beyond retention', async () => {
+    const api = await startFakeKubeApi();
+    seed(api, 'pyairtable-stack-postgres-20260101-030000', 1);
+    seed(api, 'pyairtable-stack-postgres-20260102-030000', 2);
+    const r = await run(api, ['--name', 'emergency-snapshot', '-o', 'json']);
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as {
+      name: string;
+      readyToUse: boolean;
+      restoreSize: string;
+      retention: { deleted: string[] };
+    };
+    assert.equal(out.readyToUse, true);
+    assert.equal(out.restoreSize, '5Gi');
+    assert.deepEqual(out.retention.deleted, ['pyairtable-stack-postgres-20260101-030000']);
+    const created = api.objects.get('emergency-snapshot')!;
+    assert.equal(created.spec.volumeSnapshotClassName, 'postgres-snapshots');
+    assert.match(
+      created.metadata.annotations!['pyairtable-stack/backup-stop-lsn'] ?? '',
+      /^[0-9A-F]+\/[0-9A-F]+$/,
+    );
+    assert.ok(api.requests.includes(`PATCH ${BASE}/emergency-snapshot merge-patch`), api.requests.join('\n'));
+    assert.ok(api.requests.includes(`DELETE ${BASE}/pyairtable-stack-postgres-20260101-030000`));
+  });
+
+  it('exits 1 with the Role to fix when RBAC forbids creating snapshots, and creates nothing', async () => {
+    const api = await startFakeKubeApi();
+    api.forbid.add('create');
+    const r = await run(api, []);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /error: creating VolumeSnapshot pyairtable-stack-postgres-\d{8}-\d{6} .*forbidden/,
+    );
+    assert.match(r.stderr, /hint: The snapshot Role in namespace pyairtable must allow create/);
+    assert.equal(api.objects.size, 0);
+    const [row] = await pg.query<{ n: string }>(
+      "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'postgres-agent snapshot'",
+    );
+    assert.equal(row!.n, '0');
+  });
+
+  it('exits 2 for an invalid --name before touching PostgreSQL or the API', async () => {
+    const api = await startFakeKubeApi();
+    const r = await run(api, ['--name', 'Emergency_Snapshot']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /hint: Use for example: --name emergency-snapshot/);
+    assert.deepEqual(api.requests, []);
+  });
+});
