@@ -4,7 +4,7 @@
  * pg_basebackup snapshot, a fenced promotion. One cluster for the whole file keeps it lean.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -210,6 +210,31 @@ describe('postgres-ops local mode', () => {
     assert.equal(r.code, 0, r.stderr);
     const [row] = await appQuery(primaryUri, 'SELECT count(*)::int AS n FROM orders');
     assert.equal(row!.n, 500);
+  });
+
+  it('verify re-checks a backup, and connect opens psql on the primary with the passfile', async () => {
+    const v = await opsJson<{ name: string; ok: boolean; problems: string[] }[]>([
+      'verify',
+      'critical-point-backup',
+    ]);
+    assert.deepEqual(
+      v.map((x) => [x.name, x.ok, x.problems]),
+      [['critical-point-backup', true, []]],
+    );
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [opsMain, 'connect', '--state-dir', stateDir], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c) => (stdout += c));
+      child.stderr.on('data', (c) => (stderr += c));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end('SELECT 6 * 7 AS answer, pg_is_in_recovery();\n');
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /connecting to postgres-0/);
+    assert.match(r.stdout, /42 \| f/);
   });
 
   it('refuses a restore without --yes and without a terminal (exit 3), changing nothing', async () => {
