@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
-import { UsageError } from '../../core/errors.js';
+import { UsageError, whileDoing } from '../../core/errors.js';
 import {
   backoffMs,
   parsePeers,
@@ -158,7 +158,9 @@ export class Supervisor {
           this.env.PGOPS_HEALTH_PORT,
           () => this.snapshot,
           this.env.PGOPS_MAX_LAG_BYTES,
-        );
+        ).catch((err) => {
+          throw whileDoing(`starting the health endpoint on port ${this.env.PGOPS_HEALTH_PORT}`, err);
+        });
       }
       this.ticker = setInterval(() => void this.tick(), 1000);
       const prepared = await this.prepare();
