@@ -89,6 +89,8 @@ export function scanLocalBackups(dir: string): {
     const parsed = parseBackupManifest(readFileSync(join(dir, f), 'utf8'));
     if (!parsed.ok) ignored.push({ file: f, reason: parsed.reason });
     else if (!parsed.manifest.verified) ignored.push({ file: f, reason: 'backup is not verified' });
+    else if ((parsed.manifest as { verifyFailedAt?: unknown }).verifyFailedAt)
+      ignored.push({ file: f, reason: 'a later verification found the backup damaged' });
     else if (!existsSync(join(dir, parsed.manifest.file)))
       ignored.push({ file: f, reason: `data file ${parsed.manifest.file} is missing` });
     else backups.push({ manifest: parsed.manifest, manifestFile: f });
