@@ -33,6 +33,7 @@ import {
 } from './lifecycle.js';
 import { asPostgres } from './os-user.js';
 import { listLocalSnapshots, restoreLocalSnapshot } from './snapshots.js';
+import { withStateLock } from './lock.js';
 import { localQuery } from './pg.js';
 import { LOCAL_NAMESPACE, type LocalState, readState, StatePaths, SUPERUSER, writeState } from './state.js';
 import { listSnapshotEntries, takeSnapshot } from './snapshot-bridge.js';
@@ -232,6 +233,15 @@ export class LocalCluster implements ClusterApi {
    * cloned again. The old directories are moved aside, never deleted.
    */
   async restoreSnapshot(name: string, out: Output): Promise<{ snapshot: string; keptAside: string[] }> {
+    return withStateLock(this.root, `restore --snapshot ${name}`, () =>
+      this.restoreSnapshotLocked(name, out),
+    );
+  }
+
+  private async restoreSnapshotLocked(
+    name: string,
+    out: Output,
+  ): Promise<{ snapshot: string; keptAside: string[] }> {
     const snap = listLocalSnapshots(this.root).find((x) => x.name === name);
     if (!snap) throw unknownSnapshot(name, this.root);
     const s = this.state();
@@ -272,6 +282,10 @@ export class LocalCluster implements ClusterApi {
   }
 
   async promote(replica: string, out: Output): Promise<PromoteOutcome> {
+    return withStateLock(this.root, `promote ${replica}`, () => this.promoteLocked(replica, out));
+  }
+
+  private async promoteLocked(replica: string, out: Output): Promise<PromoteOutcome> {
     const binDir = requirePgBinDir();
     const state = this.state();
     const target = this.instance(replica);

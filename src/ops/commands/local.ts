@@ -1,5 +1,6 @@
 import { LocalCluster } from '../../local/cluster.js';
 import { localDestroy, localDown, localUp } from '../../local/lifecycle.js';
+import { withStateLock } from '../../local/lock.js';
 import { stateExists } from '../../local/state.js';
 import { UsageError } from '../../core/errors.js';
 import type { Output } from '../../core/output.js';
@@ -23,7 +24,7 @@ export interface LocalUpResult {
 /** Starts what is not running: primary, N replicas, exporter; takes a first verified backup. */
 export async function localUpCommand(flags: { replicas?: string }, opts: GlobalOptions, out: Output) {
   const root = stateDirOf(opts);
-  if (flags.replicas !== undefined && !/^\d+$/.test(flags.replicas))
+  if (flags.replicas !== undefined && (!/^\d+$/.test(flags.replicas) || Number(flags.replicas) > 5))
     throw new UsageError(
       'E_USAGE',
       `--replicas must be a whole number from 0 to 5, not "${flags.replicas}"`,
@@ -33,7 +34,9 @@ export async function localUpCommand(flags: { replicas?: string }, opts: GlobalO
       },
     );
   const replicas = flags.replicas === undefined ? undefined : Number(flags.replicas);
-  const report = await localUp(root, { replicas, release: opts.release }, out);
+  const report = await withStateLock(root, 'local up', () =>
+    localUp(root, { replicas, release: opts.release }, out),
+  );
   const cluster = new LocalCluster(root);
   const warnings: string[] = [];
   let firstBackup: string | null = null;
@@ -85,7 +88,17 @@ export async function localUpCommand(flags: { replicas?: string }, opts: GlobalO
 }
 
 export async function localDownCommand(opts: GlobalOptions, out: Output) {
-  const r = await localDown(stateDirOf(opts), out);
+  const root = stateDirOf(opts);
+  if (!stateExists(root))
+    throw new UsageError(
+      'E_NO_LOCAL_STATE',
+      `no local PostgreSQL in ${root}; nothing to stop`,
+      { stateDir: root },
+      {
+        hint: 'Start one: postgres-ops local up',
+      },
+    );
+  const r = await withStateLock(root, 'local down', () => localDown(root, out));
   out.result(r, opts.output, (x) =>
     [
       x.stopped.length ? `stopped: ${x.stopped.join(', ')}` : 'nothing was running',
@@ -105,7 +118,7 @@ export async function localDestroyCommand(opts: GlobalOptions, out: Output) {
     action: `stop the local PostgreSQL and DELETE ${root} (data directories, backups, passwords)`,
     retry: commandLine(opts, 'local destroy'),
   });
-  const r = await localDestroy(root, out);
+  const r = await withStateLock(root, 'local destroy', () => localDestroy(root, out));
   out.result(r, opts.output, (x) => `deleted ${x.removed}`);
   return r;
 }
