@@ -5,8 +5,10 @@ import { buildVolumeSnapshot } from '../../src/core/snapshot/build.js';
 import { classifyKubeError } from '../../src/core/snapshot/errors.js';
 import { listSnapshots } from '../../src/core/snapshot/list.js';
 import {
+  isOurs,
   KubeApiFailure,
   ourSelector,
+  pvcLabelValue,
   type SnapshotApi,
   type VolumeSnapshot,
 } from '../../src/core/snapshot/model.js';
@@ -80,6 +82,19 @@ describe('snapshot naming', () => {
       (e: OpsError) => e.exitCode === 2 && /--name emergency-snapshot/.test(e.hint ?? ''),
     );
     assert.equal(validateSnapshotName('emergency-snapshot'), 'emergency-snapshot');
+  });
+});
+
+describe('snapshot labels', () => {
+  it('keeps a long PVC name within the 63-character label limit and still recognises the snapshot as ours', () => {
+    const long = `postgres-storage-${'r'.repeat(50)}-postgres-0`;
+    const v = pvcLabelValue(long);
+    assert.ok(v.length <= 63 && /^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$/.test(v), v);
+    assert.notEqual(pvcLabelValue(`${long}x`), v);
+    assert.equal(pvcLabelValue(pvc), pvc);
+    const s = buildVolumeSnapshot({ name: 'x', namespace: 'ns', release, pvc: long });
+    assert.equal(isOurs(s, release, long), true);
+    assert.equal(isOurs(s, release, pvc), false);
   });
 });
 

@@ -3,6 +3,7 @@ import {
   LABEL_MANAGED_BY,
   LABEL_SNAPSHOT_OF,
   MANAGED_BY_VALUE,
+  pvcLabelValue,
   SNAPSHOT_GROUP,
   SNAPSHOT_VERSION,
   type VolumeSnapshot,
@@ -26,7 +27,7 @@ export function buildVolumeSnapshot(opts: {
       labels: {
         [LABEL_MANAGED_BY]: MANAGED_BY_VALUE,
         [LABEL_INSTANCE]: opts.release,
-        [LABEL_SNAPSHOT_OF]: opts.pvc,
+        [LABEL_SNAPSHOT_OF]: pvcLabelValue(opts.pvc),
         'app.kubernetes.io/component': 'postgres-snapshot',
       },
       annotations: { ...opts.annotations },

@@ -70,10 +70,21 @@ export interface SnapshotApi {
   annotate(name: string, annotations: Record<string, string>): Promise<void>;
 }
 
+/**
+ * The PVC name as a label value: label values stop at 63 characters, PVC names do not, so a long
+ * name is cut and given a short hash of the whole name to stay unique.
+ */
+export function pvcLabelValue(pvc: string): string {
+  if (pvc.length <= 63) return pvc;
+  let h = 0x811c9dc5; // FNV-1a, enough to tell PVC names of one namespace apart
+  for (let i = 0; i < pvc.length; i++) h = Math.imul(h ^ pvc.charCodeAt(i), 0x01000193) >>> 0;
+  return `${pvc.slice(0, 54).replace(/[-_.]+$/, '')}-${h.toString(16).padStart(8, '0')}`;
+}
+
 /** The label selector that finds our snapshots of one release (optionally of one PVC). */
 export function ourSelector(release: string, pvc?: string): string {
   const parts = [`${LABEL_MANAGED_BY}=${MANAGED_BY_VALUE}`, `${LABEL_INSTANCE}=${release}`];
-  if (pvc) parts.push(`${LABEL_SNAPSHOT_OF}=${pvc}`);
+  if (pvc) parts.push(`${LABEL_SNAPSHOT_OF}=${pvcLabelValue(pvc)}`);
   return parts.join(',');
 }
 
@@ -83,7 +94,7 @@ export function isOurs(s: VolumeSnapshot, release: string, pvc: string): boolean
   return (
     l[LABEL_MANAGED_BY] === MANAGED_BY_VALUE &&
     l[LABEL_INSTANCE] === release &&
-    l[LABEL_SNAPSHOT_OF] === pvc &&
+    l[LABEL_SNAPSHOT_OF] === pvcLabelValue(pvc) &&
     s.spec.source.persistentVolumeClaimName === pvc
   );
 }
