@@ -123,7 +123,7 @@ describe('service accounts and RBAC', () => {
       {
         apiGroups: ['snapshot.storage.k8s.io'],
         resources: ['volumesnapshots'],
-        verbs: ['create', 'get', 'list', 'watch', 'delete'],
+        verbs: ['create', 'get', 'list', 'watch', 'patch', 'delete'],
       },
       { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get'] },
     ]);
