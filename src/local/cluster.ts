@@ -3,6 +3,7 @@
  * as subprocesses with an environment pointing at the local instances.
  */
 import { spawn } from 'node:child_process';
+import { get } from 'node:http';
 import { existsSync, lstatSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { OperationFailed, UsageError } from '../core/errors.js';
@@ -85,13 +86,21 @@ export class LocalCluster implements ClusterApi {
 
   async members(): Promise<Member[]> {
     const s = this.state();
-    return s.instances.map((i) => ({
-      name: i.name,
-      expectedRole: i.name === s.primary ? 'primary' : 'replica',
-      running: instancePid(this.root, i.name) !== undefined,
-      restarts: null,
-      uri: this.uriFor(i.port),
-    }));
+    return Promise.all(
+      s.instances.map(async (i) => {
+        const running = instancePid(this.root, i.name) !== undefined;
+        // The agent says why it is not ready (full disk, waiting for its primary, ...).
+        const health = running ? await agentStatus(i.healthPort) : undefined;
+        return {
+          name: i.name,
+          expectedRole: i.name === s.primary ? 'primary' : 'replica',
+          running,
+          restarts: null,
+          uri: this.uriFor(i.port),
+          note: health && health.ready === false && health.reason ? String(health.reason) : null,
+        } satisfies Member;
+      }),
+    );
   }
 
   private instance(name: string) {
@@ -381,4 +390,23 @@ export function unknownSnapshot(name: string, root: string): UsageError {
         : 'Take one first: postgres-ops snapshot NAME',
     },
   );
+}
+
+/** The agent's own `/status` (role, phase, ready, reason), or undefined when it does not answer. */
+function agentStatus(port: number): Promise<Record<string, unknown> | undefined> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path: '/status', timeout: 1500 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as Record<string, unknown>);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+  });
 }

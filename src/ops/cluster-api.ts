@@ -18,6 +18,8 @@ export interface Member {
   restarts: number | null;
   /** libpq URI to reach it as the superuser from where the command runs; never holds a password. */
   uri: string;
+  /** Why it is not ready, when the member itself says so (agent health, pod condition). */
+  note?: string | null;
 }
 
 export interface VolumeUsage {

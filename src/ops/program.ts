@@ -52,6 +52,7 @@ export function buildOpsProgram(): Command {
     .option('--state-dir <dir>', 'local mode state folder (default: .postgres-ops/ at the repository root)')
     .option('--debug', 'print stack traces')
     .addHelpText('after', EXIT_CODES)
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError();
 
   const run = <A extends unknown[]>(

@@ -101,7 +101,14 @@ export function buildInstances(members: Member[], probes: Map<string, Probe | Er
       lagBytes,
       lagSeconds,
       uri: m.uri,
-      error: p instanceof Error ? p.message : m.running ? null : 'not running',
+      error:
+        p instanceof Error
+          ? (m.note ?? p.message)
+          : m.running
+            ? ready
+              ? null
+              : (m.note ?? null)
+            : 'not running',
     };
   });
   const rank = (i: InstanceStatus) => (i.role === 'primary' ? 0 : 1);
@@ -151,6 +158,7 @@ export function statusWarnings(
     );
   for (const i of report.instances) {
     if (!i.running) w.push(`${i.name} is not running: ${hints.start}`);
+    else if (i.error && !i.ready && i.timeline !== null) w.push(`${i.name} is not ready: ${i.error}`);
     else if (i.error) w.push(`${i.name} does not answer: ${i.error}`);
     else if (i.role === 'replica' && !i.ready) w.push(`${i.name} is not streaming from the primary`);
     if (i.role === 'replica' && i.lagSeconds !== null && i.lagSeconds > t.maxLagSeconds)

@@ -98,6 +98,16 @@ describe('status model', () => {
     );
   });
 
+  it("shows the member's own reason when it is not ready (e.g. a full data volume)", () => {
+    const full = { ...member('p', 'primary'), note: 'data volume full (100%)' };
+    const [i] = buildInstances(
+      [full],
+      new Map<string, Probe | Error>([['p', new Error('connection refused')]]),
+    );
+    assert.equal(i!.error, 'data volume full (100%)');
+    assert.equal(i!.ready, false);
+  });
+
   const base = (over: Partial<StatusReport> = {}): Omit<StatusReport, 'warnings'> => ({
     mode: 'local',
     release: 'r',

@@ -31,10 +31,11 @@ export function renderStatus(r: StatusReport, color = false): string {
     lines.push('');
     lines.push(
       renderTable(
-        ['VOLUME', 'MEMBER', 'USED', 'CAPACITY', 'USE%'],
+        ['VOLUME', 'MEMBER', 'DATA', 'USED', 'CAPACITY', 'USE%'],
         r.storage.map((v) => [
           v.name,
           v.member,
+          v.dataBytes == null ? null : formatBytes(v.dataBytes),
           v.usedBytes === null ? null : formatBytes(v.usedBytes),
           v.capacityBytes === null ? null : formatBytes(v.capacityBytes),
           v.usedPercent === null ? null : `${v.usedPercent}%`,
