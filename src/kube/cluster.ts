@@ -421,9 +421,11 @@ export class KubeCluster implements ClusterApi {
               cb();
             },
           });
+          // The client pipes the log into `sink` and ends it when the container's log closes.
           await new Promise<void>((resolve) => {
+            sink.on('finish', resolve).on('error', () => resolve());
             void new k8s.Log(this.k.kc)
-              .log(this.namespace, pod.metadata!.name!, container, sink, () => resolve(), { follow: true })
+              .log(this.namespace, pod.metadata!.name!, container, sink, { follow: true })
               .catch(() => resolve());
           });
         }

@@ -1,0 +1,177 @@
+/**
+ * The Kubernetes adapter's Job creation, against the chart's own rendered CronJob: `backup NAME`
+ * must be what `kubectl create job --from=cronjob/...` makes plus `--name NAME` on the backup
+ * container, and a restore Job must run only `postgres-agent restore`. A small HTTP stand-in for the
+ * API server answers the calls and records what was posted (no cluster can run here).
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import type { Output } from '../../src/core/output.js';
+import { KubeCluster } from '../../src/kube/cluster.js';
+import { cleanupAll, onCleanup } from '../support/cleanup.js';
+import { freePort } from '../support/ports.js';
+import { tempDir } from '../support/tmp.js';
+import { helm } from '../support/tools.js';
+
+after(cleanupAll);
+
+interface Container {
+  name: string;
+  args?: string[];
+  command?: string[];
+}
+interface JobBody {
+  metadata: {
+    name: string;
+    labels: Record<string, string>;
+    ownerReferences: { kind: string; name: string }[];
+  };
+  spec: {
+    backoffLimit?: number;
+    template: { spec: { initContainers?: Container[]; containers: Container[] } };
+  };
+}
+
+const body = (req: IncomingMessage) =>
+  new Promise<string>((resolve) => {
+    let s = '';
+    req.setEncoding('utf8').on('data', (c: string) => (s += c));
+    req.on('end', () => resolve(s));
+  });
+
+describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)', () => {
+  const posted: JobBody[] = [];
+  const lines: string[] = [];
+  const out: Output = { line: (t) => lines.push(t), result: () => undefined };
+  let cluster: KubeCluster;
+
+  before(async () => {
+    const rendered = helm([
+      'template',
+      'pyairtable-stack',
+      'helm/pyairtable-stack',
+      '-n',
+      'pyairtable',
+      '--show-only',
+      'templates/postgres/backup/cronjob.yaml',
+    ]);
+    const cronJob = parse(rendered) as { metadata: Record<string, unknown> };
+    cronJob.metadata.uid = '1b6f-cron-uid';
+    const server = createServer(async (req, res) => {
+      const [path, query = ''] = (req.url ?? '').split('?');
+      res.setHeader('content-type', 'application/json');
+      const send = (o: unknown) => res.end(JSON.stringify(o));
+      if (path === '/apis/apps/v1/namespaces/pyairtable/statefulsets')
+        return send({
+          kind: 'StatefulSetList',
+          metadata: {},
+          items: [{ metadata: { name: 'pyairtable-stack-postgres' } }],
+        });
+      if (path === '/apis/batch/v1/namespaces/pyairtable/cronjobs/pyairtable-stack-postgres-backup')
+        return send(cronJob);
+      if (path === '/apis/batch/v1/namespaces/pyairtable/jobs' && req.method === 'POST') {
+        const job = JSON.parse(await body(req)) as JobBody;
+        posted.push(job);
+        return send(job);
+      }
+      const job = /^\/apis\/batch\/v1\/namespaces\/pyairtable\/jobs\/(.+)$/.exec(path!);
+      if (job) return send({ metadata: { name: job[1] }, status: { succeeded: 1 } });
+      if (path === '/api/v1/namespaces/pyairtable/pods' && query.includes('job-name')) {
+        const last = posted[posted.length - 1]!;
+        const agent = [
+          ...(last.spec.template.spec.initContainers ?? []),
+          ...last.spec.template.spec.containers,
+        ][0]!;
+        return send({
+          kind: 'PodList',
+          metadata: {},
+          items: [
+            {
+              metadata: { name: `${last.metadata.name}-x7k2p` },
+              status: {
+                phase: 'Pending',
+                initContainerStatuses: [{ name: agent.name, state: { running: {} } }],
+              },
+            },
+          ],
+        });
+      }
+      if (/^\/api\/v1\/namespaces\/pyairtable\/pods\/[^/]+\/log$/.test(path!)) {
+        res.setHeader('content-type', 'text/plain');
+        return res.end('backup complete\n');
+      }
+      res.statusCode = 404;
+      send({ kind: 'Status', code: 404, message: `no ${path}` });
+    });
+    const port = await freePort();
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    onCleanup('stop stand-in API server', () => new Promise<void>((r) => server.close(() => r())));
+    const kubeconfig = join(tempDir(), 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: ctx, context: {cluster: c, user: u, namespace: pyairtable}}]
+current-context: ctx
+`,
+    );
+    process.env.KUBECONFIG = kubeconfig;
+    delete process.env.KUBERNETES_SERVICE_HOST;
+    cluster = await KubeCluster.connect({ release: 'pyairtable-stack' });
+  });
+
+  it('creates the backup Job from the CronJob with --name on its backup container, owned by the CronJob', async () => {
+    await cluster.backup('critical-point-backup', out);
+    const job = posted[0]!;
+    assert.match(job.metadata.name, /^pyairtable-stack-postgres-backup-critical-point-backup-[0-9a-f]{6}$/);
+    assert.deepEqual(
+      job.metadata.ownerReferences.map((o) => [o.kind, o.name]),
+      [['CronJob', 'pyairtable-stack-postgres-backup']],
+    );
+    assert.equal(job.metadata.labels['app.kubernetes.io/component'], 'postgres-backup');
+    assert.equal(job.metadata.labels['app.kubernetes.io/managed-by'], 'postgres-ops');
+    const spec = job.spec.template.spec;
+    const backup = [...(spec.initContainers ?? []), ...spec.containers].find(
+      (c) => c.args?.[0] === 'backup',
+    )!;
+    assert.deepEqual(backup.command, ['postgres-agent']);
+    assert.deepEqual(backup.args, ['backup', '--name', 'critical-point-backup']);
+    // Retention still runs after the backup, as in a scheduled run.
+    assert.ok([...(spec.initContainers ?? []), ...spec.containers].some((c) => c.args?.[0] === 'prune'));
+    assert.ok(lines.includes(`job.batch/${job.metadata.name} created`));
+    assert.ok(lines.includes(`job.batch/${job.metadata.name} succeeded`));
+  });
+
+  it('makes a restore Job that runs only postgres-agent restore, once', async () => {
+    await cluster.restore({ file: '/backups/postgres/critical-point-backup.dump', safetyBackup: true }, out);
+    const job = posted[1]!;
+    const spec = job.spec.template.spec;
+    assert.deepEqual(spec.initContainers ?? [], []);
+    assert.deepEqual(
+      spec.containers.map((c) => [c.name, c.command, c.args]),
+      [
+        [
+          'restore',
+          ['postgres-agent'],
+          ['restore', '/backups/postgres/critical-point-backup.dump', '--replace', '--yes'],
+        ],
+      ],
+    );
+    assert.equal(job.spec.backoffLimit, 0);
+  });
+
+  it('refuses a restore of a workstation file (exit 2) without creating a Job', async () => {
+    await assert.rejects(
+      cluster.restore({ file: './cluster-migration-backup.sql.gz', safetyBackup: true }, out),
+      (e: Error & { exitCode?: number; hint?: string }) =>
+        e.exitCode === 2 && /kubectl cp/.test(e.hint ?? ''),
+    );
+    assert.equal(posted.length, 2);
+  });
+});
