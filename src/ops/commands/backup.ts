@@ -6,7 +6,10 @@ import { renderBackups } from '../render/backups.js';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /** Takes a backup (on Kubernetes: a Job from the backup CronJob) and shows the verified result. */
-export async function backup(name: string | undefined, deps: OpsDeps): Promise<BackupEntry> {
+export async function backup(
+  name: string | undefined,
+  deps: OpsDeps,
+): Promise<BackupEntry | { name: string | null; listed: false }> {
   if (name !== undefined && !NAME.test(name))
     throw new UsageError(
       'E_BAD_NAME',
@@ -19,7 +22,22 @@ export async function backup(name: string | undefined, deps: OpsDeps): Promise<B
   const before = new Set((await deps.cluster.listBackups().catch(() => [])).map((b) => b.name));
   deps.out.line(`taking backup${name ? ` ${name}` : ''}…`);
   await deps.cluster.backup(name, deps.out);
-  const after = await deps.cluster.listBackups();
+  let after: BackupEntry[];
+  try {
+    after = await deps.cluster.listBackups();
+  } catch (err) {
+    // The agent only reports success for a verified backup: say so rather than fail the command.
+    const summary = { name: name ?? null, listed: false as const };
+    deps.out.line(
+      `the backup succeeded (verified by the agent), but listing it failed: ${(err as Error).message}`,
+    );
+    deps.out.result(
+      summary,
+      deps.opts.output,
+      () => `backup ${name ?? ''} taken; run postgres-ops list-backups to see it`,
+    );
+    return summary;
+  }
   // Only what this run added: with several databases the agent writes NAME-<database> each.
   const added = after.filter((b) => !before.has(b.name));
   const entry = added.find((b) => b.name === name) ?? added[0];
