@@ -85,6 +85,7 @@ export async function restore(
       jobs: parseJobs(opts.jobs, env.PGOPS_RESTORE_JOBS),
       keepPrevious: env.PGOPS_RESTORE_KEEP_PREVIOUS,
       binDir: env.PGOPS_PG_BIN_DIR,
+      agentEnv: env,
       rawEnv: ctx.rawEnv,
     },
     { log: ctx.log },

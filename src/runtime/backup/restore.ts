@@ -4,11 +4,12 @@
  * that fully succeeded is the target swapped in by renaming (after a safety backup of the old one).
  * A failed restore leaves the original database exactly as it was.
  */
-import { createReadStream, openSync, readSync, closeSync, statSync, readFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, openSync, readSync, closeSync, statSync, readFileSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { resolve } from 'node:path';
 import type pg from 'pg';
+import type { AgentEnv } from '../../core/config/schema.js';
 import { detectBackupFormat, type BackupFormat } from '../../core/backup/format.js';
 import { planGlobalsRestore } from '../../core/backup/globals.js';
 import { parseManifest, type BackupManifest } from '../../core/backup/manifest.js';
@@ -46,6 +47,8 @@ export interface RestoreOptions {
   /** Keep the replaced database as <db>__before_restore_<ts> instead of dropping it. */
   keepPrevious?: boolean;
   binDir?: string;
+  /** Parsed configuration for remote downloads (PGOPS_SYNC_*). */
+  agentEnv?: AgentEnv;
   /** Environment for remote downloads (cloud credentials). */
   rawEnv?: NodeJS.ProcessEnv;
 }
@@ -94,13 +97,21 @@ async function fetchRemote(url: string, opts: RestoreOptions, log: Logger): Prom
       { hint: 'Copy the file into the backup directory and restore it by name.' },
     );
   }
-  const { mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
+  if (!opts.agentEnv)
+    throw new UsageError(
+      'E_REMOTE_CONFIG',
+      `cannot download ${url}: no object store configuration was given`,
+      { url },
+      { hint: 'Run the restore through postgres-agent with PGOPS_SYNC_* set.' },
+    );
+  // The download lands in a subdirectory of the backup volume (not memory-backed /tmp); it is not
+  // a backup of ours (no manifest at the top level), so it is never listed or pruned.
+  mkdirSync(resolve(opts.backupDir), { recursive: true });
   return mod.fetchRemoteBackup(url, {
-    env: opts.rawEnv ?? process.env,
+    env: opts.agentEnv,
+    rawEnv: opts.rawEnv ?? process.env,
     log,
-    tmpDir: mkdtempSync(join(tmpdir(), 'pgops-restore-')),
+    tmpDir: resolve(opts.backupDir),
   });
 }
 
