@@ -649,7 +649,8 @@ export class KubeCluster implements ClusterApi {
       next: [
         `postgres-ops status -n ${this.namespace}`,
         `Keep statefulset ${this.fullname} at 0 replicas until it is rebuilt as a replica; its volume is kept.`,
-        'Point applications at the read-write Service (unchanged name); restart connection pools if they cache addresses.',
+        `The other replicas stream from the read-write Service ${this.fullname}, which now selects ${replica}: check that they follow it (status shows their timeline and lag).`,
+        'Applications keep using the read-write Service (same name); restart connection pools that cache addresses.',
       ],
     };
   }

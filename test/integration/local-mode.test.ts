@@ -171,6 +171,22 @@ describe('postgres-ops local mode', () => {
     assert.ok(s.storage.length >= 2 && s.storage.every((v) => typeof v.usedPercent === 'number'));
   });
 
+  it('serves metrics from postgres_exporter on the primary, with the chart queries', async () => {
+    const up = await opsJson<{ metricsUrl: string | null }>(['local', 'up']);
+    assert.match(up.metricsUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    let text = '';
+    for (let i = 0; i < 50 && !/^pg_up 1$/m.test(text); i++) {
+      text = await fetch(up.metricsUrl!)
+        .then((r) => r.text())
+        .catch(() => '');
+      if (!/^pg_up 1$/m.test(text)) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.match(text, /^pg_up 1$/m);
+    assert.match(text, /^pg_stat_database_xact_commit\{.*datname="pyairtable".*\} \d+/m);
+    const args = readFileSync(`/proc/${pidOf('exporter')}/cmdline`, 'utf8');
+    assert.ok(!args.includes(password()), 'the password is not in the exporter command line');
+  });
+
   it('status -o json gives a URI that psql connects with and that holds no password', async () => {
     const s = await opsJson<Status>(['status']);
     primaryUri = primaryOf(s).uri;
