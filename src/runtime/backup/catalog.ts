@@ -121,9 +121,17 @@ export function scanBackupDir(dir: string): CatalogScan {
   return scan;
 }
 
-/** Complete backups in `dir`, newest first (the `list-backups -o json` model). */
+/**
+ * Complete backups in `dir`, newest first (the `list-backups -o json` model). A directory that does
+ * not exist yet (no backup has run) holds no backups.
+ */
 export function listBackups(dir: string): BackupListEntry[] {
-  return scanBackupDir(dir).backups.map((b) => b.entry);
+  try {
+    return scanBackupDir(dir).backups.map((b) => b.entry);
+  } catch (err) {
+    if (err instanceof UsageError && err.code === 'E_BACKUP_DIR') return [];
+    throw err;
+  }
 }
 
 /** The complete backup called `name` in `dir`, if any. */
