@@ -76,7 +76,7 @@ export async function localUpCommand(flags: { replicas?: string }, opts: GlobalO
       ...r.replicas.map((x) => `  replica  ${x.name}  ${x.uri}`),
       '',
       `Connect:  psql "${r.primary?.uri ?? ''}"`,
-      `     or:  ./scripts/postgres-ops.sh connect`,
+      `     or:  ./scripts/postgres-ops.sh connect${opts.stateDir ? ` --state-dir ${opts.stateDir}` : ''}`,
       `Metrics:  ${r.metricsUrl ?? 'not running'}`,
       `Backup:   ${r.firstBackup ?? 'none yet'}`,
       ...r.warnings.map((w) => `  ! ${w}`),
