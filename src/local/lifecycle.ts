@@ -3,8 +3,8 @@
  * processes under the state folder. Up is idempotent: it starts whatever is not running (after a
  * crash, a kill or a reboot) and leaves running parts alone.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { OperationFailed, OpsError, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
 import { findPgBinDir } from '../runtime/pgbin.js';
@@ -58,6 +58,35 @@ export function requirePgBinDir(): string {
         },
       );
     throw err;
+  }
+}
+
+/**
+ * As root, the instances run as the postgres OS user, who must be able to reach the state folder:
+ * a checkout under /root (mode 0700) is the usual trap. Said before anything is created.
+ */
+export function requireTraversable(root: string) {
+  const u = postgresOsUser();
+  if (u.uid === undefined) return;
+  for (let dir = dirname(resolve(root)); ; dir = dirname(dir)) {
+    let st;
+    try {
+      st = statSync(dir);
+    } catch {
+      st = undefined;
+    }
+    const ok =
+      !st || (st.mode & 0o001) !== 0 || st.uid === u.uid || (st.gid === u.gid && (st.mode & 0o010) !== 0);
+    if (!ok)
+      throw new UsageError(
+        'E_STATE_DIR_UNREACHABLE',
+        `the postgres OS user cannot enter ${dir} (mode ${(st!.mode & 0o777).toString(8)}), so PostgreSQL could not use ${resolve(root)}`,
+        { dir },
+        {
+          hint: `Use a state folder it can reach, e.g. --state-dir /var/tmp/postgres-ops, or: chmod o+x ${dir}`,
+        },
+      );
+    if (dir === dirname(dir)) return;
   }
 }
 
@@ -221,7 +250,7 @@ export async function localUp(root: string, opts: UpOptions, out: Output): Promi
       },
     );
   const binDir = requirePgBinDir();
-  postgresOsUser();
+  requireTraversable(root);
   const created = !stateExists(root);
   const state = created ? await newState(opts.release) : readState(root);
   prepareStateDir(root);

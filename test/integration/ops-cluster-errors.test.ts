@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -183,5 +183,26 @@ describe('postgres-ops --local without local state', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--replicas must be a whole number from 0 to 5, not "two"/);
     assert.equal(existsSync(r.stateDir), false);
+  });
+});
+
+describe('postgres-ops local up in a folder PostgreSQL cannot reach', () => {
+  it('says which directory the postgres OS user cannot enter (exit 2) and creates nothing', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('only root hands the instances to the postgres OS user');
+    const parent = tempDir();
+    chmodSync(parent, 0o700);
+    const stateDir = join(parent, 'checkout', '.postgres-ops');
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(process.execPath, [opsMain, 'local', 'up', '--state-dir', stateDir], (err, _o, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stderr }),
+      );
+    });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, new RegExp(`the postgres OS user cannot enter ${parent} \\(mode 700\\)`));
+    assert.match(
+      r.stderr,
+      /hint: Use a state folder it can reach, e\.g\. --state-dir \/var\/tmp\/postgres-ops/,
+    );
+    assert.equal(existsSync(join(parent, 'checkout')), false);
   });
 });

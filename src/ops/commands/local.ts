@@ -1,5 +1,5 @@
 import { LocalCluster } from '../../local/cluster.js';
-import { localDestroy, localDown, localUp } from '../../local/lifecycle.js';
+import { localDestroy, localDown, localUp, requireTraversable } from '../../local/lifecycle.js';
 import { withStateLock } from '../../local/lock.js';
 import { stateExists } from '../../local/state.js';
 import { UsageError } from '../../core/errors.js';
@@ -34,6 +34,7 @@ export async function localUpCommand(flags: { replicas?: string }, opts: GlobalO
       },
     );
   const replicas = flags.replicas === undefined ? undefined : Number(flags.replicas);
+  requireTraversable(root);
   const report = await withStateLock(root, 'local up', () =>
     localUp(root, { replicas, release: opts.release }, out),
   );
