@@ -1,24 +1,16 @@
-import { OperationFailed, UsageError } from '../../core/errors.js';
+import { validateBackupName } from '../../core/backup/names.js';
+import { OperationFailed } from '../../core/errors.js';
 import type { BackupEntry } from '../cluster-api.js';
 import type { OpsDeps } from '../deps.js';
 import { renderBackups } from '../render/backups.js';
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /** Takes a backup (on Kubernetes: a Job from the backup CronJob) and shows the verified result. */
 export async function backup(
   name: string | undefined,
   deps: OpsDeps,
 ): Promise<BackupEntry | { name: string | null; listed: false }> {
-  if (name !== undefined && !NAME.test(name))
-    throw new UsageError(
-      'E_BAD_NAME',
-      `"${name}" is not a valid backup name`,
-      { name },
-      {
-        hint: 'Use letters, digits, ".", "_" and "-" (e.g. critical-point-backup).',
-      },
-    );
+  // The agent's own rule, checked before anything runs (a Job is not created for a bad name).
+  if (name !== undefined) validateBackupName(name);
   const before = new Set((await deps.cluster.listBackups().catch(() => [])).map((b) => b.name));
   deps.out.line(`taking backup${name ? ` ${name}` : ''}…`);
   await deps.cluster.backup(name, deps.out);

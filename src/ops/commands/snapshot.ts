@@ -1,5 +1,5 @@
 import { formatBytes, renderTable } from '../../core/output.js';
-import { UsageError } from '../../core/errors.js';
+import { validateSnapshotName } from '../../core/snapshot/naming.js';
 import type { SnapshotEntry } from '../cluster-api.js';
 import type { OpsDeps } from '../deps.js';
 
@@ -19,15 +19,7 @@ export function renderSnapshots(list: SnapshotEntry[]): string {
 
 /** On Kubernetes a VolumeSnapshot of the primary's data PVC; locally a pg_basebackup copy. */
 export async function snapshot(name: string | undefined, deps: OpsDeps) {
-  if (name !== undefined && !/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/.test(name))
-    throw new UsageError(
-      'E_BAD_NAME',
-      `"${name}" is not a valid snapshot name`,
-      { name },
-      {
-        hint: 'Use lowercase letters, digits and "-" (a Kubernetes object name), e.g. emergency-snapshot.',
-      },
-    );
+  if (name !== undefined) validateSnapshotName(name);
   deps.out.line(`taking snapshot${name ? ` ${name}` : ''}…`);
   const snap = await deps.cluster.snapshot(name, deps.out);
   deps.out.result(snap ?? null, deps.opts.output, (s) => (s ? renderSnapshots([s]) : 'snapshot taken'));
