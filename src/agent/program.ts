@@ -40,7 +40,9 @@ export function buildAgentProgram(): Command {
     .description(
       'Supervise PostgreSQL in this container: initdb or clone on an empty volume, start, health endpoints, clean shutdown.',
     )
-    .action(async () => (await import('./commands/instance.js')).instance(context()));
+    .action(async () => {
+      await (await import('./commands/instance.js')).instance(context());
+    });
 
   program
     .command('promote')
@@ -48,14 +50,18 @@ export function buildAgentProgram(): Command {
     .option('--force', 'promote even though the old primary still answers (risk of two primaries)')
     .option('--wait-seconds <n>', 'how long pg_promote may take', '60')
     .addOption(outputOption())
-    .action(async (opts) => (await import('./commands/promote.js')).promote(opts, context()));
+    .action(async (opts) => {
+      await (await import('./commands/promote.js')).promote(opts, context());
+    });
 
   program
     .command('backup')
     .description('Dump the application database(s) and globals, verify, checksum and record the backup.')
     .option('--name <name>', 'backup name (default backup_YYYYMMDD_HHMMSS)')
     .addOption(outputOption())
-    .action(async (opts) => (await import('./commands/backup.js')).backup(opts, context()));
+    .action(async (opts) => {
+      await (await import('./commands/backup.js')).backup(opts, context());
+    });
 
   program
     .command('verify')
@@ -66,7 +72,9 @@ export function buildAgentProgram(): Command {
     .option('--all', 'verify every backup')
     .option('--deep', 'restore into a scratch database and compare row counts')
     .addOption(outputOption())
-    .action(async (file, opts) => (await import('./commands/verify.js')).verify(file, opts, context()));
+    .action(async (file, opts) => {
+      await (await import('./commands/verify.js')).verify(file, opts, context());
+    });
 
   program
     .command('prune')
@@ -75,13 +83,17 @@ export function buildAgentProgram(): Command {
     )
     .option('--dry-run', 'print the plan, delete nothing')
     .addOption(outputOption())
-    .action(async (opts) => (await import('./commands/prune.js')).prune(opts, context()));
+    .action(async (opts) => {
+      await (await import('./commands/prune.js')).prune(opts, context());
+    });
 
   program
     .command('list-backups')
     .description('Complete backups, newest first.')
     .addOption(outputOption())
-    .action(async (opts) => (await import('./commands/list-backups.js')).listBackups(opts, context()));
+    .action(async (opts) => {
+      await (await import('./commands/list-backups.js')).listBackups(opts, context());
+    });
 
   program
     .command('restore')
@@ -94,7 +106,9 @@ export function buildAgentProgram(): Command {
     .option('--jobs <n>', 'parallel restore jobs')
     .option('--yes', 'do not ask for confirmation')
     .addOption(outputOption())
-    .action(async (file, opts) => (await import('./commands/restore.js')).restore(file, opts, context()));
+    .action(async (file, opts) => {
+      await (await import('./commands/restore.js')).restore(file, opts, context());
+    });
 
   program
     .command('snapshot')
@@ -102,14 +116,18 @@ export function buildAgentProgram(): Command {
     .option('--name <name>', 'snapshot name')
     .option('--dry-run', 'print the plan, change nothing')
     .addOption(outputOption())
-    .action(async (opts) => (await import('./commands/snapshot.js')).snapshot(opts, context()));
+    .action(async (opts) => {
+      await (await import('./commands/snapshot.js')).snapshot(opts, context());
+    });
 
   program
     .command('sync')
     .description('Copy verified backups and manifests to the configured object store.')
     .option('--dry-run', 'print the plan, upload nothing')
     .addOption(outputOption())
-    .action(async (opts) => (await import('./commands/sync.js')).sync(opts, context()));
+    .action(async (opts) => {
+      await (await import('./commands/sync.js')).sync(opts, context());
+    });
 
   program
     .command('migrate')
@@ -119,7 +137,9 @@ export function buildAgentProgram(): Command {
     .option('--version <version>', 'version to apply (default: PGOPS_MIGRATION_VERSION)')
     .option('--dry-run', 'print the plan, apply nothing')
     .addOption(outputOption())
-    .action(async (opts) => (await import('./commands/migrate.js')).migrate(opts, context()));
+    .action(async (opts) => {
+      await (await import('./commands/migrate.js')).migrate(opts, context());
+    });
 
   program
     .command('config')
