@@ -4,7 +4,15 @@
  * some other program is never mistaken for ours (nor signalled).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 export function readPidFile(pidFile: string): number | undefined {
@@ -48,12 +56,19 @@ export function runningPid(pidFile: string, marker: string): number | undefined 
   return pid;
 }
 
-/** The postmaster that owns a data directory, if one is alive (postmaster.pid's first line). */
+/**
+ * The postmaster that owns a data directory, if one is alive (postmaster.pid's first line). After a
+ * reboot that pid may belong to anything, even another cluster's postgres: the process must have the
+ * data directory as its working directory (the postmaster chdirs there), or it is not ours.
+ */
 export function postmasterPid(dataDir: string): number | undefined {
   const pid = readPidFile(join(dataDir, 'postmaster.pid'));
   if (!pid || !pidAlive(pid)) return undefined;
-  const cl = cmdline(pid);
-  return cl.includes('postgres') ? pid : undefined;
+  try {
+    return realpathSync(readlinkSync(`/proc/${pid}/cwd`)) === realpathSync(dataDir) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface DetachedSpec {
