@@ -5,32 +5,15 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { cleanupAll, onCleanup } from '../support/cleanup.js';
-import { type PgServer, startPostgres, TEST_PASSWORD } from '../support/postgres.js';
+import { type PgServer, startPostgres } from '../support/postgres.js';
+import { backupAgentEnv, runAgentSync } from '../support/run-agent.js';
 import { tempDir } from '../support/tmp.js';
 import { agentMain } from '../support/tools.js';
 
 after(cleanupAll);
 
-function agentEnv(pg: PgServer, dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    PGOPS_HOST: '127.0.0.1',
-    PGOPS_PORT: String(pg.port),
-    PGOPS_SUPERUSER_PASSWORD: TEST_PASSWORD,
-    PGOPS_BACKUP_DIR: dir,
-    PGOPS_APP_DATABASE: 'app',
-    PGOPS_LOG_FORMAT: 'text',
-    ...extra,
-  };
-}
-
 function agent(pg: PgServer, dir: string, args: string[], extra: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [agentMain, ...args], {
-    env: agentEnv(pg, dir, extra),
-    encoding: 'utf8',
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runAgentSync(args, backupAgentEnv(pg, dir, extra));
 }
 
 const count = async (pg: PgServer, db = 'app') =>
@@ -56,7 +39,7 @@ describe('backup faults', () => {
     const dir = tempDir();
     assert.equal(agent(pg, dir, ['backup', '--name', 'earlier'], { PGOPS_APP_DATABASE: 'small' }).code, 0);
     const child = spawn(process.execPath, [agentMain, 'backup', '--name', 'killed'], {
-      env: agentEnv(pg, dir, { PGOPS_BACKUP_COMPRESSION: '0' }),
+      env: backupAgentEnv(pg, dir, { PGOPS_BACKUP_COMPRESSION: '0' }),
       stdio: 'ignore',
     });
     const partial = join(dir, '.killed.dump.partial');

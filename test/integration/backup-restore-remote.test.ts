@@ -1,42 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { cleanupAll } from '../support/cleanup.js';
-import { type PgServer, startPostgres, TEST_PASSWORD } from '../support/postgres.js';
+import { type PgServer, startPostgres } from '../support/postgres.js';
+import { backupAgentEnv, runAgent } from '../support/run-agent.js';
 import { tempDir } from '../support/tmp.js';
-import { agentMain } from '../support/tools.js';
 
 after(cleanupAll);
 
 /** Async: s3rver runs in this process, so a synchronous spawn would block it from answering. */
-function agent(
-  pg: PgServer,
-  dir: string,
-  args: string[],
-  extra: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    PGOPS_HOST: '127.0.0.1',
-    PGOPS_PORT: String(pg.port),
-    PGOPS_SUPERUSER_PASSWORD: TEST_PASSWORD,
-    PGOPS_BACKUP_DIR: dir,
-    PGOPS_APP_DATABASE: 'app',
-    PGOPS_LOG_FORMAT: 'text',
-    ...extra,
-  };
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [agentMain, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function agent(pg: PgServer, dir: string, args: string[], extra: Record<string, string>) {
+  return runAgent(args, backupAgentEnv(pg, dir, extra));
 }
 
 describe('restore from an object store URL', () => {

@@ -1,29 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanupAll } from '../support/cleanup.js';
-import { type PgServer, startPostgres, TEST_PASSWORD } from '../support/postgres.js';
+import { type PgServer, startPostgres } from '../support/postgres.js';
+import { backupAgentEnv, runAgentSync } from '../support/run-agent.js';
 import { tempDir } from '../support/tmp.js';
-import { agentMain } from '../support/tools.js';
 
 after(cleanupAll);
 
 function agent(pg: PgServer, dir: string, args: string[]) {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    PGOPS_HOST: '127.0.0.1',
-    PGOPS_PORT: String(pg.port),
-    PGOPS_SUPERUSER_PASSWORD: TEST_PASSWORD,
-    PGOPS_BACKUP_DIR: dir,
-    PGOPS_APP_DATABASE: 'app',
-    PGOPS_LOG_FORMAT: 'text',
-    PGOPS_BACKUP_RETENTION_DAYS: '7',
-  };
-  const r = spawnSync(process.execPath, [agentMain, ...args], { env, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runAgentSync(args, backupAgentEnv(pg, dir, { PGOPS_BACKUP_RETENTION_DAYS: '7' }));
 }
 
 /** Rewrites a manifest as if the backup had been taken at `at` (and possibly never verified). */

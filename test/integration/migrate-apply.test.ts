@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { exec, type ExecResult } from '../../src/runtime/exec.js';
+import type { ExecResult } from '../../src/runtime/exec.js';
 import { cleanupAll } from '../support/cleanup.js';
-import { type PgServer, startPostgres, TEST_PASSWORD } from '../support/postgres.js';
+import { type PgServer, startPostgres } from '../support/postgres.js';
+import { agentEnv, runAgent } from '../support/run-agent.js';
 import { tempDir } from '../support/tmp.js';
 import { agentMain, chartDir } from '../support/tools.js';
 
@@ -35,24 +36,19 @@ function writeVersion(dir: string, version: string, files: Record<string, string
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, version, name), text);
 }
 
-function agentEnv(db: string, dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PGOPS_')));
-  return {
-    ...base,
-    PGOPS_HOST: '127.0.0.1',
-    PGOPS_PORT: String(pg.port),
+function migrateEnv(db: string, dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return agentEnv(pg, {
     PGOPS_SUPERUSER: 'postgres',
-    PGOPS_SUPERUSER_PASSWORD: TEST_PASSWORD,
     PGOPS_APP_DATABASE: db,
     PGOPS_MIGRATION_DIR: dir,
     PGOPS_MIGRATION_SAFETY_BACKUP: 'false',
     PGOPS_LOG_FORMAT: 'json',
     ...extra,
-  };
+  });
 }
 
 function migrate(env: NodeJS.ProcessEnv, ...args: string[]): Promise<ExecResult> {
-  return exec(process.execPath, [agentMain, 'migrate', ...args], { env });
+  return runAgent(['migrate', ...args], env);
 }
 
 function json(r: ExecResult) {
@@ -97,7 +93,7 @@ describe('postgres-agent migrate', () => {
   it('applies the files of a version in name order and records version, checksum and per-file sha256', async () => {
     const { db, dir } = await setup('2.0.0', usersFiles);
     const r = await migrate(
-      agentEnv(db, dir, { PGOPS_MIGRATION_DESCRIPTION: 'Add user management tables' }),
+      migrateEnv(db, dir, { PGOPS_MIGRATION_DESCRIPTION: 'Add user management tables' }),
       '--version',
       '2.0.0',
       '-o',
@@ -134,7 +130,7 @@ describe('postgres-agent migrate', () => {
 
   it('treats re-running an applied version with the same files as a no-op that says so, without a backup', async () => {
     const { db, dir } = await setup('2.0.0', usersFiles);
-    const env = agentEnv(db, dir, { PGOPS_MIGRATION_VERSION: '2.0.0' });
+    const env = migrateEnv(db, dir, { PGOPS_MIGRATION_VERSION: '2.0.0' });
     assert.equal((await migrate(env)).code, 0);
     // A safety backup would fail here (unusable directory): nothing to apply means none is taken.
     const again = await migrate({
@@ -157,7 +153,7 @@ describe('postgres-agent migrate', () => {
       '003_bad.sql':
         '-- add a column\nALTER TABLE users\n  ADD COLUMN name text;\nSELECT no_such_column FROM users;\n',
     });
-    const r = await migrate(agentEnv(db, dir), '--version', '3.0.0');
+    const r = await migrate(migrateEnv(db, dir), '--version', '3.0.0');
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /003_bad\.sql at line 4, column 8: column "no_such_column" does not exist/);
     assert.match(r.stderr, /nothing from version 3\.0\.0 was applied/);
@@ -170,7 +166,7 @@ describe('postgres-agent migrate', () => {
     // Hold the lock so that both runs are certainly waiting at the same time, then let go.
     const holder = await pg.connect(db);
     await holder.query('SELECT pg_advisory_lock(8099564983612696935)');
-    const env = agentEnv(db, dir, { PGOPS_MIGRATION_VERSION: '2.0.0' });
+    const env = migrateEnv(db, dir, { PGOPS_MIGRATION_VERSION: '2.0.0' });
     const runs = [migrate(env, '-o', 'json'), migrate(env, '-o', 'json')];
     const deadline = Date.now() + 30_000;
     for (let waiting = 0; waiting < 2;) {
@@ -194,7 +190,7 @@ describe('postgres-agent migrate', () => {
 
   it('refuses with exit 3 to re-apply a version whose file changed, naming the file', async () => {
     const { db, dir } = await setup('2.0.0', usersFiles);
-    const env = agentEnv(db, dir, { PGOPS_MIGRATION_VERSION: '2.0.0' });
+    const env = migrateEnv(db, dir, { PGOPS_MIGRATION_VERSION: '2.0.0' });
     assert.equal((await migrate(env)).code, 0);
     writeFileSync(
       join(dir, '2.0.0', '002_roles.sql'),
@@ -217,7 +213,7 @@ describe('postgres-agent migrate', () => {
 
   it('prints the plan on --dry-run and changes nothing, not even the history table', async () => {
     const { db, dir } = await setup('2.0.0', usersFiles);
-    const env = agentEnv(db, dir, { PGOPS_MIGRATION_VERSION: '2.0.0' });
+    const env = migrateEnv(db, dir, { PGOPS_MIGRATION_VERSION: '2.0.0' });
     const r = await migrate(env, '--dry-run', '-o', 'json');
     assert.equal(r.code, 0, r.stderr);
     const plan = json(r) as unknown as {
@@ -248,7 +244,7 @@ describe('postgres-agent migrate', () => {
       '900_index.sql':
         '-- pgops:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS users_email_lower ON users (lower(email));\nCREATE INDEX CONCURRENTLY IF NOT EXISTS roles_name_lower ON roles (lower(name));\n',
     });
-    const r = await migrate(agentEnv(db, dir), '--version', '4.0.0');
+    const r = await migrate(migrateEnv(db, dir), '--version', '4.0.0');
     assert.equal(r.code, 0, r.stderr);
     const idx = await pg.query<{ indexname: string }>(
       "SELECT indexname FROM pg_indexes WHERE indexname LIKE '%_lower' ORDER BY 1",
@@ -267,7 +263,7 @@ describe('postgres-agent migrate', () => {
       ...usersFiles,
       '900_index.sql': '-- pgops:no-transaction\nCREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n',
     });
-    const env = agentEnv(db, dir, { PGOPS_MIGRATION_VERSION: '4.1.0' });
+    const env = migrateEnv(db, dir, { PGOPS_MIGRATION_VERSION: '4.1.0' });
     const failed = await migrate(env);
     assert.equal(failed.code, 1, failed.stderr);
     assert.match(
@@ -309,7 +305,7 @@ describe('postgres-agent migrate', () => {
 
   it('waits for a primary that is not up yet, and gives up with a hint when told not to wait', async () => {
     const { db, dir } = await setup('2.0.0', usersFiles);
-    const env = agentEnv(db, dir, { PGOPS_MIGRATION_VERSION: '2.0.0' });
+    const env = migrateEnv(db, dir, { PGOPS_MIGRATION_VERSION: '2.0.0' });
     await pg.stop();
     let up = false;
     try {
@@ -322,12 +318,15 @@ describe('postgres-agent migrate', () => {
       assert.match(noWait.stderr, /hint: Check that the primary is running/);
       let saidWaiting: () => void = () => undefined;
       const waiting = new Promise<void>((r) => (saidWaiting = r));
-      const run = exec(process.execPath, [agentMain, 'migrate'], {
-        env: { ...env, PGOPS_MIGRATION_WAIT_SECONDS: '120' },
-        onStderr: (chunk) => {
-          if (chunk.includes('to accept connections')) saidWaiting();
+      const run = runAgent(
+        ['migrate'],
+        { ...env, PGOPS_MIGRATION_WAIT_SECONDS: '120' },
+        {
+          onStderr: (chunk) => {
+            if (chunk.includes('to accept connections')) saidWaiting();
+          },
         },
-      });
+      );
       await Promise.race([waiting, run]);
       await pg.start();
       up = true;
@@ -344,7 +343,7 @@ describe('postgres-agent migrate', () => {
     const { db, dir } = await setup('5.0.0', {
       '001.sql': 'CREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int);\n',
     });
-    const r = await migrate(agentEnv(db, dir), '--version', '5.0.0');
+    const r = await migrate(migrateEnv(db, dir), '--version', '5.0.0');
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /001\.sql contains COMMIT/);
     assert.deepEqual(await tables(db), []);
@@ -352,7 +351,7 @@ describe('postgres-agent migrate', () => {
 
   it('says which versions exist when the requested one has no directory (exit 2)', async () => {
     const { db, dir } = await setup('2.0.0', usersFiles);
-    const r = await migrate(agentEnv(db, dir), '--version', '2.0.1');
+    const r = await migrate(migrateEnv(db, dir), '--version', '2.0.1');
     assert.equal(r.code, 2);
     assert.match(r.stderr, /no migration files for version 2\.0\.1/);
     assert.match(r.stderr, /Versions found in .*: 2\.0\.0/);
@@ -361,7 +360,7 @@ describe('postgres-agent migrate', () => {
   it('applies nothing when the safety backup fails, and says how to proceed', async () => {
     const { db, dir } = await setup('2.0.0', usersFiles);
     // A backup directory that cannot exist makes any backup implementation fail.
-    const env = agentEnv(db, dir, {
+    const env = migrateEnv(db, dir, {
       PGOPS_MIGRATION_VERSION: '2.0.0',
       PGOPS_MIGRATION_SAFETY_BACKUP: 'true',
       PGOPS_BACKUP_DIR: '/dev/null/backups',
@@ -390,7 +389,7 @@ describe('postgres-agent migrate', () => {
     for (const f of readdirSync(shipped)) writeFileSync(join(stamped, f), readFileSync(join(shipped, f)));
     symlinkSync('..2026_11_25_02_00_00.000000001', join(mount, '..data'));
     for (const f of readdirSync(shipped)) symlinkSync(join('..data', f), join(mount, f));
-    const env = agentEnv(db, dir, {
+    const env = migrateEnv(db, dir, {
       PGOPS_MIGRATION_VERSION: '2.0.0',
       PGOPS_MIGRATION_DESCRIPTION: 'Add user management tables',
     });
@@ -441,7 +440,7 @@ describe('postgres-agent migrate', () => {
       const { db, dir } = await setup('2.0.0', usersFiles);
       await pg.query('CREATE TABLE existing (id int); INSERT INTO existing VALUES (1), (2)', [], db);
       const backups = tempDir('pgops-backups-');
-      const env = agentEnv(db, dir, {
+      const env = migrateEnv(db, dir, {
         PGOPS_MIGRATION_VERSION: '2.0.0',
         PGOPS_MIGRATION_SAFETY_BACKUP: 'true',
         PGOPS_BACKUP_DIR: backups,
@@ -450,7 +449,7 @@ describe('postgres-agent migrate', () => {
       assert.equal(r.code, 0, r.stderr);
       const name = (json(r) as unknown as { safetyBackup: string }).safetyBackup;
       assert.match(name, /^pre-migration-2\.0\.0-\d{8}_\d{6}$/);
-      const agent = (...args: string[]) => exec(process.execPath, [agentMain, ...args], { env });
+      const agent = (...args: string[]) => runAgent(args, env);
       // docs/migrations.md: find the backup, then restore it over the application database.
       const listed = await agent('list-backups', '-o', 'json');
       assert.equal(listed.code, 0, listed.stderr);

@@ -4,7 +4,6 @@
  * either role, and the custom metrics move when the database does.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,6 +19,7 @@ import {
   renderChart,
   ruleGroupsOf,
 } from '../support/promql.js';
+import { agentEnv, runAgentSync } from '../support/run-agent.js';
 import { tempDir } from '../support/tmp.js';
 import { agentMain, chartDir, repoRoot } from '../support/tools.js';
 
@@ -191,18 +191,15 @@ describe('postgres_exporter with the chart queries', () => {
       return;
     }
     const startedAt = Date.now() / 1000;
-    execFileSync(process.execPath, [agentMain, 'backup', '--name', 'monitoring_probe'], {
-      env: {
-        PATH: process.env.PATH,
-        PGOPS_HOST: primary.host,
-        PGOPS_PORT: String(primary.port),
-        PGOPS_SUPERUSER_PASSWORD: primary.password,
+    const r = runAgentSync(
+      ['backup', '--name', 'monitoring_probe'],
+      agentEnv(primary, {
         PGOPS_APP_DATABASE: 'postgres',
         PGOPS_BACKUP_DIR: tempDir('pgops-mon-backup-'),
         PGOPS_PG_BIN_DIR: primary.binDir,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+      }),
+    );
+    assert.equal(r.code, 0, r.stderr);
     const s = await onPrimary.scrape();
     assert.ok(value(s, 'pgops_backup_last_success_timestamp_seconds') >= Math.floor(startedAt));
     assert.ok(value(s, 'pgops_backup_last_size_bytes') > 0);

@@ -5,7 +5,6 @@
  * client library's real requests (paths, verbs, merge-patch) and the wiring from env to exit code.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,8 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import type { VolumeSnapshot } from '../../src/core/snapshot/model.js';
 import { cleanupAll, onCleanup } from '../support/cleanup.js';
 import { startPostgres, TEST_PASSWORD, type PgServer } from '../support/postgres.js';
+import { agentEnv, runAgent } from '../support/run-agent.js';
 import { tempDir } from '../support/tmp.js';
-import { agentMain, repoRoot } from '../support/tools.js';
 
 after(cleanupAll);
 
@@ -134,21 +133,6 @@ function kubeconfig(server: string): string {
   return file;
 }
 
-function runAgent(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [agentMain, ...args],
-      { env, cwd: repoRoot, encoding: 'utf8', timeout: 60_000 },
-      (err, stdout, stderr) =>
-        resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
-    );
-  });
-}
-
 function seed(api: FakeApi, name: string, day: number) {
   api.objects.set(name, {
     apiVersion: 'snapshot.storage.k8s.io/v1',
@@ -177,18 +161,16 @@ describe('postgres-agent snapshot over the Kubernetes API', () => {
   async function run(api: FakeApi, args: string[]) {
     const pwFile = join(tempDir(), 'superuser-password');
     writeFileSync(pwFile, TEST_PASSWORD + '\n', { mode: 0o600 });
-    return runAgent(['snapshot', ...args], {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
+    const env = agentEnv(pg, {
       KUBECONFIG: kubeconfig(api.url),
       PGOPS_NAMESPACE: NS,
-      PGOPS_HOST: '127.0.0.1',
-      PGOPS_PORT: String(pg.port),
+      PGOPS_SUPERUSER_PASSWORD: undefined,
       PGOPS_SUPERUSER_PASSWORD_FILE: pwFile,
       PGOPS_SNAPSHOT_CLASS: 'postgres-snapshots',
       PGOPS_SNAPSHOT_RETENTION_COUNT: '2',
       PGOPS_SNAPSHOT_TIMEOUT_SECONDS: '60',
     });
+    return runAgent(['snapshot', ...args], env, { timeoutMs: 60_000 });
   }
 
   it('creates, waits, records the stop LSN with a merge patch, and deletes beyond retention', async () => {
@@ -196,7 +178,7 @@ describe('postgres-agent snapshot over the Kubernetes API', () => {
     seed(api, 'pyairtable-stack-postgres-20260101-030000', 1);
     seed(api, 'pyairtable-stack-postgres-20260102-030000', 2);
     const r = await run(api, ['--name', 'emergency-snapshot', '-o', 'json']);
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as {
       name: string;
       readyToUse: boolean;
@@ -220,7 +202,7 @@ describe('postgres-agent snapshot over the Kubernetes API', () => {
     const api = await startFakeKubeApi();
     api.forbid.add('create');
     const r = await run(api, []);
-    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.code, 1, r.stderr);
     assert.match(
       r.stderr,
       /error: creating VolumeSnapshot pyairtable-stack-postgres-\d{8}-\d{6} .*forbidden/,
@@ -236,7 +218,7 @@ describe('postgres-agent snapshot over the Kubernetes API', () => {
   it('exits 2 for an invalid --name before touching PostgreSQL or the API', async () => {
     const api = await startFakeKubeApi();
     const r = await run(api, ['--name', 'Emergency_Snapshot']);
-    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /hint: Use for example: --name emergency-snapshot/);
     assert.deepEqual(api.requests, []);
   });

@@ -3,7 +3,6 @@
  * Azure Blob. Backups are tiny files in the manifest format the backup command writes.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,7 +20,7 @@ import { cleanupAll } from '../support/cleanup.js';
 import { startAzurite, startFakeGcs, startS3 } from '../support/objectstores.js';
 import { freePort } from '../support/ports.js';
 import { tempDir } from '../support/tmp.js';
-import { agentMain, repoRoot } from '../support/tools.js';
+import { runAgent } from '../support/run-agent.js';
 
 after(cleanupAll);
 
@@ -50,22 +49,6 @@ function writeBackup(dir: string, name: string, takenAt: Date, opts: { verified?
   };
   writeFileSync(join(dir, `${name}.manifest.json`), JSON.stringify(manifest, null, 2));
   return { data, manifest };
-}
-
-/** Runs the built agent without blocking this process (the servers under test live in it). */
-function runAgent(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [agentMain, ...args],
-      { env, cwd: repoRoot, encoding: 'utf8', timeout: 60_000 },
-      (err, stdout, stderr) =>
-        resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
-    );
-  });
 }
 
 function recorder(): Output {
@@ -315,8 +298,8 @@ for (const [label, start] of Object.entries(targets)) {
         PGOPS_LOG_FORMAT: 'text',
         ...t.badEnv,
       };
-      const r = await runAgent(['sync', '-o', 'json'], env);
-      assert.equal(r.status, 1, r.stderr);
+      const r = await runAgent(['sync', '-o', 'json'], env, { timeoutMs: 60_000 });
+      assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`error: .*${WHERE[t.provider]} "${t.badBucket ?? t.bucket}"`));
       assert.match(r.stderr, /hint: Check .*Secret/);
       const json = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
@@ -358,8 +341,12 @@ describe('sync failures', () => {
   });
 
   it('exits 2 with a hint when no provider or bucket is configured', async () => {
-    const r = await runAgent(['sync'], { PATH: process.env.PATH, PGOPS_BACKUP_DIR: tempDir() });
-    assert.equal(r.status, 2, r.stderr);
+    const r = await runAgent(
+      ['sync'],
+      { PATH: process.env.PATH, PGOPS_BACKUP_DIR: tempDir() },
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /PGOPS_SYNC_PROVIDER/);
   });
 });

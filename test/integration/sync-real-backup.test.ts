@@ -4,7 +4,6 @@
  * its manifest and restored into a new database.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadAgentEnv } from '../../src/core/config/load.js';
@@ -13,26 +12,11 @@ import { execOk } from '../../src/runtime/exec.js';
 import { createLogger } from '../../src/runtime/log.js';
 import { cleanupAll } from '../support/cleanup.js';
 import { startS3 } from '../support/objectstores.js';
-import { startPostgres, TEST_PASSWORD } from '../support/postgres.js';
+import { startPostgres } from '../support/postgres.js';
+import { agentEnv as agentProcessEnv, runAgent } from '../support/run-agent.js';
 import { tempDir } from '../support/tmp.js';
-import { agentMain, repoRoot } from '../support/tools.js';
 
 after(cleanupAll);
-
-function runAgent(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [agentMain, ...args],
-      { env, cwd: repoRoot, encoding: 'utf8', timeout: 120_000 },
-      (err, stdout, stderr) =>
-        resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
-    );
-  });
-}
 
 describe('sync of a real backup', () => {
   it('copies what postgres-agent backup wrote, and the downloaded copy restores the same rows', async () => {
@@ -46,23 +30,20 @@ describe('sync of a real backup', () => {
     );
     const s3 = await startS3();
     const backupDir = tempDir();
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      PGOPS_HOST: '127.0.0.1',
-      PGOPS_PORT: String(pg.port),
-      PGOPS_SUPERUSER_PASSWORD: TEST_PASSWORD,
+    const env = agentProcessEnv(pg, {
       PGOPS_BACKUP_DIR: backupDir,
       PGOPS_SYNC_PROVIDER: 's3',
       PGOPS_SYNC_BUCKET: s3.bucket,
       PGOPS_SYNC_ENDPOINT: s3.endpoint,
       ...s3.env,
-    };
-    const backup = await runAgent(['backup', '--name', 'cluster-migration-backup', '-o', 'json'], env);
-    assert.equal(backup.status, 0, backup.stderr);
+    });
+    const backup = await runAgent(['backup', '--name', 'cluster-migration-backup', '-o', 'json'], env, {
+      timeoutMs: 120_000,
+    });
+    assert.equal(backup.code, 0, backup.stderr);
 
-    const sync = await runAgent(['sync', '-o', 'json'], env);
-    assert.equal(sync.status, 0, sync.stderr);
+    const sync = await runAgent(['sync', '-o', 'json'], env, { timeoutMs: 120_000 });
+    assert.equal(sync.code, 0, sync.stderr);
     const result = JSON.parse(sync.stdout) as { backups: { name: string; status: string }[] };
     assert.deepEqual(
       result.backups.map((b) => [b.name, b.status]),

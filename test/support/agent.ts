@@ -8,7 +8,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
-  agentMainPath,
   fetchHealth,
   startAgentInstance,
   waitForHealth,
@@ -19,6 +18,7 @@ import { onCleanup } from './cleanup.js';
 import { postgresUser } from './os-user.js';
 import { freePort } from './ports.js';
 import { TEST_PASSWORD } from './postgres.js';
+import { type AgentRun, runAgentSync } from './run-agent.js';
 import { postgresOwnedDir, tempDir } from './tmp.js';
 
 export const REPLICATION_PASSWORD = 'test-replication-password';
@@ -56,7 +56,7 @@ export interface TestInstance {
   /** Everything every agent process of this member printed, in order. */
   logs(): string;
   /** The agent CLI with this member's environment (e.g. promote). */
-  agentCli(args: string[]): { code: number; stdout: string; stderr: string };
+  agentCli(args: string[]): AgentRun;
 }
 
 function alive(pid: number): boolean {
@@ -169,19 +169,7 @@ export async function createInstance(opts: InstanceOptions): Promise<TestInstanc
     logs: () => [...previous, ...(m.proc ? [m.proc] : [])].map((p) => p.output()).join('\n'),
     agentCli(args) {
       const u = postgresUser();
-      try {
-        const stdout = execFileSync(process.execPath, [agentMainPath(), ...args], {
-          env: { PATH: process.env.PATH, ...m.env },
-          encoding: 'utf8',
-          uid: u.uid,
-          gid: u.gid,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        return { code: 0, stdout, stderr: '' };
-      } catch (err) {
-        const e = err as { status: number; stdout: string; stderr: string };
-        return { code: e.status, stdout: e.stdout, stderr: e.stderr };
-      }
+      return runAgentSync(args, { PATH: process.env.PATH, ...m.env }, { uid: u.uid, gid: u.gid });
     },
   };
   onCleanup(
