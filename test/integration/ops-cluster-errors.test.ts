@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { cleanupAll, onCleanup } from '../support/cleanup.js';
+import { writeKubeconfig } from '../support/kubeconfig.js';
 import { freePort } from '../support/ports.js';
 import { tempDir } from '../support/tmp.js';
 import { opsMain } from '../support/tools.js';
@@ -33,33 +34,6 @@ function ops(
   });
 }
 
-function kubeconfig(server: string, extra = ''): string {
-  const file = join(tempDir(), 'kubeconfig');
-  writeFileSync(
-    file,
-    `apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster:
-    server: ${server}
-${extra}
-users:
-- name: u
-  user:
-    token: not-a-real-token
-contexts:
-- name: ctx
-  context:
-    cluster: c
-    user: u
-    namespace: pyairtable
-current-context: ctx
-`,
-  );
-  return file;
-}
-
 describe('postgres-ops without a reachable cluster', () => {
   it('says no cluster is configured when the kubeconfig does not exist, and points at the local mode', async () => {
     const r = await ops(['status', '-o', 'json'], { KUBECONFIG: join(tempDir(), 'missing') });
@@ -79,7 +53,7 @@ describe('postgres-ops without a reachable cluster', () => {
 
   it('names the server that refuses connections', async () => {
     const port = await freePort();
-    const r = await ops(['status'], { KUBECONFIG: kubeconfig(`https://127.0.0.1:${port}`) });
+    const r = await ops(['status'], { KUBECONFIG: writeKubeconfig(`https://127.0.0.1:${port}`) });
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
@@ -93,7 +67,7 @@ describe('postgres-ops without a reachable cluster', () => {
   it('says a --context that the kubeconfig does not have is unknown', async () => {
     const port = await freePort();
     const r = await ops(['status', '--context', 'prod-eu'], {
-      KUBECONFIG: kubeconfig(`https://127.0.0.1:${port}`),
+      KUBECONFIG: writeKubeconfig(`https://127.0.0.1:${port}`),
     });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /context "prod-eu" not found in the kubeconfig/);
@@ -143,7 +117,7 @@ describe('postgres-ops without a reachable cluster', () => {
 
     it('says the release is not installed (exit 2) and lists the releases that are', async () => {
       const r = await ops(['status', '-o', 'json'], {
-        KUBECONFIG: kubeconfig(url, '    insecure-skip-tls-verify: true'),
+        KUBECONFIG: writeKubeconfig(url, { insecureSkipTlsVerify: true }),
       });
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, /release "pyairtable-stack" has no PostgreSQL in namespace "pyairtable"/);
@@ -161,7 +135,7 @@ describe('postgres-ops without a reachable cluster', () => {
 
     it('refuses a promote against the missing release before asking anything (exit 2)', async () => {
       const r = await ops(['promote', 'pyairtable-stack-postgres-replica-0', '--yes'], {
-        KUBECONFIG: kubeconfig(url, '    insecure-skip-tls-verify: true'),
+        KUBECONFIG: writeKubeconfig(url, { insecureSkipTlsVerify: true }),
       });
       assert.equal(r.code, 2);
       assert.match(r.stderr, /release "pyairtable-stack" has no PostgreSQL/);

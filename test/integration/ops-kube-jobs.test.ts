@@ -5,16 +5,14 @@
  * API server answers the calls and records what was posted (no cluster can run here).
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import type { Output } from '../../src/core/output.js';
 import { KubeCluster } from '../../src/kube/cluster.js';
 import { cleanupAll, onCleanup } from '../support/cleanup.js';
+import { writeKubeconfig } from '../support/kubeconfig.js';
 import { freePort } from '../support/ports.js';
-import { tempDir } from '../support/tmp.js';
 import { helm } from '../support/tools.js';
 
 after(cleanupAll);
@@ -110,18 +108,7 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
     const port = await freePort();
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
     onCleanup('stop stand-in API server', () => new Promise<void>((r) => server.close(() => r())));
-    const kubeconfig = join(tempDir(), 'kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: ctx, context: {cluster: c, user: u, namespace: pyairtable}}]
-current-context: ctx
-`,
-    );
-    process.env.KUBECONFIG = kubeconfig;
+    process.env.KUBECONFIG = writeKubeconfig(`http://127.0.0.1:${port}`, { insecureSkipTlsVerify: true });
     delete process.env.KUBERNETES_SERVICE_HOST;
     cluster = await KubeCluster.connect({ release: 'pyairtable-stack' });
   });

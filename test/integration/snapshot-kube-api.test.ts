@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { VolumeSnapshot } from '../../src/core/snapshot/model.js';
 import { cleanupAll, onCleanup } from '../support/cleanup.js';
+import { writeKubeconfig } from '../support/kubeconfig.js';
 import { startPostgres, TEST_PASSWORD, type PgServer } from '../support/postgres.js';
 import { agentEnv, runAgent } from '../support/run-agent.js';
 import { tempDir } from '../support/tmp.js';
@@ -117,22 +118,6 @@ async function startFakeKubeApi(): Promise<FakeApi> {
   return { url: `http://127.0.0.1:${port}`, objects, requests, forbid };
 }
 
-function kubeconfig(server: string): string {
-  const file = join(tempDir(), 'kubeconfig');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'snap', user: { token: 'fake-token' } }],
-      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'snap', namespace: NS } }],
-      'current-context': 'fake',
-    }),
-  );
-  return file;
-}
-
 function seed(api: FakeApi, name: string, day: number) {
   api.objects.set(name, {
     apiVersion: 'snapshot.storage.k8s.io/v1',
@@ -162,7 +147,7 @@ describe('postgres-agent snapshot over the Kubernetes API', () => {
     const pwFile = join(tempDir(), 'superuser-password');
     writeFileSync(pwFile, TEST_PASSWORD + '\n', { mode: 0o600 });
     const env = agentEnv(pg, {
-      KUBECONFIG: kubeconfig(api.url),
+      KUBECONFIG: writeKubeconfig(api.url, { namespace: NS, insecureSkipTlsVerify: true }),
       PGOPS_NAMESPACE: NS,
       PGOPS_SUPERUSER_PASSWORD: undefined,
       PGOPS_SUPERUSER_PASSWORD_FILE: pwFile,
