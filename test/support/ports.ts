@@ -1,23 +1,10 @@
-import { createServer } from 'node:net';
+import { freePort as freeLoopbackPort } from '../../src/local/ports.js';
 
 const handedOut = new Set<number>();
 
 /** A TCP port on 127.0.0.1 that nothing listens on now and that this process has not handed out before. */
 export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = createServer();
-      srv.unref();
-      srv.on('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const addr = srv.address();
-        const p = typeof addr === 'object' && addr ? addr.port : 0;
-        srv.close(() => resolve(p));
-      });
-    });
-    if (port !== 5432 && !handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
-  }
+  const port = await freeLoopbackPort(handedOut);
+  handedOut.add(port);
+  return port;
 }
