@@ -3,7 +3,7 @@
  * to the `pg` driver directly and to the pg tools through a 0600 passfile in a private temp dir
  * (PGPASSFILE), never through argv, a URI or a log line.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -73,8 +73,37 @@ export interface ToolEnv {
   dispose: () => void;
 }
 
+const PASS_DIR_PREFIX = 'pgops-pass-';
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes passfile dirs left by a process that was killed before it could clean up (SIGKILL, OOM),
+ * so a password never lingers in the temp dir longer than the next run. Dirs carry their pid.
+ */
+function sweepAbandonedPassDirs(): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir());
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = new RegExp(`^${PASS_DIR_PREFIX}(\\d+)-`).exec(name);
+    if (m && !processAlive(Number(m[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
 export function toolEnv(c: PgConnection, base: NodeJS.ProcessEnv = process.env): ToolEnv {
-  const dir = mkdtempSync(join(tmpdir(), 'pgops-pass-'));
+  sweepAbandonedPassDirs();
+  const dir = mkdtempSync(join(tmpdir(), `${PASS_DIR_PREFIX}${process.pid}-`));
   const passfile = join(dir, 'pgpass');
   writeFileSync(passfile, c.password ? passfileLine('*', '*', '*', c.user, c.password) + '\n' : '', {
     mode: 0o600,
