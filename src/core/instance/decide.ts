@@ -66,6 +66,16 @@ export function planStart(f: StartFacts): StartPlan {
       reason: `${same.host}:${same.port} is already a primary of this cluster on the same timeline ${local}`,
     };
   }
+  // A primary behind our timeline that still takes writes (it came back while this member was down,
+  // or a promotion was forced): starting would make two primaries, and only a person can choose
+  // whose writes to keep.
+  const older = primaries.find((p) => p.timeline < local);
+  if (older) {
+    return {
+      action: 'wait',
+      reason: `${older.host}:${older.port} is a primary of this cluster on the older timeline ${older.timeline} (this directory is on ${local}) and still accepts writes`,
+    };
+  }
   // A replica-role member promoted on purpose into this very timeline is the primary now; it is
   // fenced like any primary by the rules above.
   const promotedHere = f.promotedTimeline !== undefined && f.promotedTimeline === local;

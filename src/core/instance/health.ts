@@ -91,9 +91,13 @@ export function fullDiskMessage(opts: {
   return { message, command };
 }
 
-/** True when a PostgreSQL log excerpt shows it stopped for lack of disk space. */
+/**
+ * True when a PostgreSQL log excerpt shows it stopped for lack of disk space. A short write is
+ * reported with the hint "Check free disk space."; other write errors (permissions, I/O) are not a
+ * full disk, even on a path that contains the word "space".
+ */
 export function logShowsNoSpace(text: string): boolean {
-  return /No space left on device|could not extend file|could not write to file.*space/i.test(text);
+  return /No space left on device|could not extend file|Check free disk space/i.test(text);
 }
 
 /** True when a failed start is only the previous postmaster's processes still holding the directory. */

@@ -116,17 +116,53 @@ export function renderPostgresqlConf(s: InstanceSettingsInput): string {
 const FORBIDDEN_METHODS = new Set(['trust', 'password', 'md5']);
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
-/** The authentication method of one pg_hba.conf line, or undefined for blank lines and comments. */
+/**
+ * The fields of one pg_hba.conf line as PostgreSQL splits them: double quotes group (a space or `#`
+ * inside them is part of the field), `#` outside quotes starts a comment, and an item ending in a
+ * comma continues the same field, also across spaces (`db1, db2` is one field).
+ */
+export function hbaFields(line: string): string[] {
+  const fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  let listGoesOn = false;
+  for (const c of line) {
+    if (quoted) {
+      field += c;
+      if (c === '"') quoted = false;
+    } else if (c === '#') {
+      break;
+    } else if (/\s/.test(c)) {
+      if (!listGoesOn && field !== '') {
+        fields.push(field);
+        field = '';
+      }
+    } else {
+      field += c;
+      if (c === '"') quoted = true;
+      listGoesOn = c === ',';
+    }
+  }
+  if (field !== '') fields.push(field);
+  return fields;
+}
+
+const unquote = (s: string) => s.replace(/"/g, '');
+
+/**
+ * The authentication method of one pg_hba.conf line: undefined for blank lines, comments and include
+ * directives, '' for a rule that has none. PostgreSQL reads a quoted method like a bare one.
+ */
 export function hbaMethod(line: string): string | undefined {
-  const tokens = line.replace(/#.*$/, '').trim().split(/\s+/).filter(Boolean);
+  const tokens = hbaFields(line).map(unquote);
   if (tokens.length === 0) return undefined;
   const type = tokens[0]!;
   if (type.startsWith('include')) return undefined;
-  if (type === 'local') return tokens[3];
+  if (type === 'local') return tokens[3] ?? '';
   // host* DATABASE USER ADDRESS [MASK] METHOD: a bare IP address is followed by its mask.
   const address = tokens[3] ?? '';
   const hasMask = !address.includes('/') && (IPV4.test(address) || address.includes(':'));
-  return tokens[hasMask ? 5 : 4];
+  return tokens[hasMask ? 5 : 4] ?? '';
 }
 
 /** Checks the extra lines of PGOPS_HBA_FILE: only scram-sha-256 (or reject, cert, peer) may be used. */
@@ -134,10 +170,21 @@ export function validateExtraHba(text: string, source: string): string[] {
   const lines = text.split('\n');
   const bad: string[] = [];
   lines.forEach((l, i) => {
+    const where = `line ${i + 1}: "${l.trim()}"`;
+    // PostgreSQL joins a line ending in a backslash (even a comment) with the next one, so the
+    // method checked here would not be the method it reads.
+    if (/\\\s*$/.test(l)) {
+      bad.push(`${where} continues on the next line (trailing backslash); write each rule on one line`);
+      return;
+    }
+    if (/^include/.test(hbaFields(l)[0] ?? '')) {
+      bad.push(`${where} includes another file, which cannot be checked; put its lines here instead`);
+      return;
+    }
     const m = hbaMethod(l);
     if (m === undefined) return;
-    if (FORBIDDEN_METHODS.has(m.toLowerCase())) bad.push(`line ${i + 1}: "${l.trim()}" uses ${m}`);
-    else if (m === '') bad.push(`line ${i + 1}: "${l.trim()}" has no authentication method`);
+    if (FORBIDDEN_METHODS.has(m.toLowerCase())) bad.push(`${where} uses ${m}`);
+    else if (m === '') bad.push(`${where} has no authentication method`);
   });
   if (bad.length > 0) {
     throw new UsageError(
