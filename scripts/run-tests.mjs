@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every suite with Node's built-in test runner (TypeScript through tsx), so that CI reads one
 // closing summary. `npm test -- test/unit` runs only the files under the given paths.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -34,5 +34,38 @@ const args = [
   `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
   ...files,
 ];
+// Processes the suites start (PostgreSQL under a test temp dir, agents, exporters, object-store
+// servers) must all be gone when the run ends: a leaked one is a bug, reported and stopped here.
+const leakPattern = /pgops-test-|dist\/agent\/main\.js|postgres-exporter|azurite|s3rver/;
+function ourProcesses() {
+  try {
+    return execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.trim().match(/^(\d+)\s+(.*)$/))
+      .filter((m) => m && leakPattern.test(m[2]) && !m[2].startsWith('ps '))
+      .map((m) => ({ pid: Number(m[1]), args: m[2] }));
+  } catch {
+    return [];
+  }
+}
+const before = new Set(ourProcesses().map((p) => p.pid));
 const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
+let leaked = [];
+for (let i = 0; i < 10; i++) {
+  leaked = ourProcesses().filter((p) => !before.has(p.pid) && p.pid !== process.pid);
+  if (leaked.length === 0) break;
+  spawnSync('sleep', ['0.5']); // processes that are shutting down get a moment
+}
+if (leaked.length > 0) {
+  console.error(`\nleaked processes after the tests (a test did not clean up):`);
+  for (const p of leaked) {
+    console.error(`  ${p.pid} ${p.args}`);
+    try {
+      process.kill(p.pid, 'SIGQUIT');
+    } catch {
+      /* already gone */
+    }
+  }
+  process.exit(r.status || 1);
+}
 process.exit(r.status ?? 1);
