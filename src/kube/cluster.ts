@@ -24,6 +24,7 @@ import type {
   SnapshotEntry,
   VolumeUsage,
 } from '../ops/cluster-api.js';
+import { agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
 import { asJsonRows } from '../ops/sql.js';
 import { type KubeClients, kubeClients } from './client.js';
 import { listSnapshots as listReleaseSnapshots } from '../core/snapshot/list.js';
@@ -314,10 +315,7 @@ export class KubeCluster implements ClusterApi {
   }
 
   async verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }) {
-    return this.agentInPod(
-      ['verify', ...(file ? [file] : []), ...(opts.deep ? ['--deep'] : []), ...(opts.all ? ['--all'] : [])],
-      'verifying backups',
-    );
+    return this.agentInPod(agentVerifyArgs(file, opts), 'verifying backups');
   }
 
   private async readCronJob(name: string): Promise<k8s.V1CronJob> {
@@ -466,18 +464,10 @@ export class KubeCluster implements ClusterApi {
           hint: `Copy it there first (kubectl cp FILE ${this.namespace}/${this.fullname}-0:${BACKUP_DIR}/) or give a gs://, s3:// or https:// URL.`,
         },
       );
-    const args = [
-      req.file,
-      '--replace',
-      '--yes',
-      ...(req.targetDatabase ? ['--target-database', req.targetDatabase] : []),
-      ...(req.safetyBackup ? [] : ['--no-safety-backup']),
-      ...(req.force ? ['--force'] : []),
-    ];
     // The backup CronJob's pod has the backup volume, the Secret and the primary's address: its
     // backup container becomes the restore Job's only container (no prune after it).
     return this.jobFromCronJob(`${this.fullname}-backup`, 'backup', 'restore', [], out, (spec, agent) => {
-      const restore: k8s.V1Container = { ...agent, name: 'restore', args: ['restore', ...args] };
+      const restore: k8s.V1Container = { ...agent, name: 'restore', args: agentRestoreArgs(req) };
       spec.template.spec!.initContainers = [];
       spec.template.spec!.containers = [restore];
       spec.backoffLimit = 0;

@@ -19,6 +19,7 @@ import type {
   SnapshotEntry,
   VolumeUsage,
 } from '../ops/cluster-api.js';
+import { agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
 import { PROBE_SQL } from '../ops/sql.js';
 import { baseEnv, runAgentJson } from './agent.js';
 import {
@@ -189,12 +190,7 @@ export class LocalCluster implements ClusterApi {
 
   async verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }, _out: Output) {
     return runAgentJson({
-      args: [
-        'verify',
-        ...(file ? [file] : []),
-        ...(opts.deep ? ['--deep'] : []),
-        ...(opts.all ? ['--all'] : []),
-      ],
+      args: agentVerifyArgs(file, opts),
       env: this.jobEnv(),
       onLog: forwardLog,
     });
@@ -202,15 +198,7 @@ export class LocalCluster implements ClusterApi {
 
   async restore(req: RestoreRequest, _out: Output) {
     return runAgentJson({
-      args: [
-        'restore',
-        req.file,
-        '--replace',
-        '--yes',
-        ...(req.targetDatabase ? ['--target-database', req.targetDatabase] : []),
-        ...(req.safetyBackup ? [] : ['--no-safety-backup']),
-        ...(req.force ? ['--force'] : []),
-      ],
+      args: agentRestoreArgs(req),
       env: this.jobEnv(),
       onLog: forwardLog,
     });

@@ -1,0 +1,28 @@
+/**
+ * The postgres-agent command lines postgres-ops runs, on Kubernetes (in a Job or a pod) and in the
+ * local mode (a subprocess): built in one place so that both modes hand the agent the same flags.
+ */
+import type { RestoreRequest } from './cluster-api.js';
+
+/** `restore FILE --replace --yes ...`: the operator has already confirmed, so the agent must not ask. */
+export function agentRestoreArgs(req: RestoreRequest): string[] {
+  return [
+    'restore',
+    req.file,
+    '--replace',
+    '--yes',
+    ...(req.targetDatabase ? ['--target-database', req.targetDatabase] : []),
+    ...(req.safetyBackup ? [] : ['--no-safety-backup']),
+    ...(req.force ? ['--force'] : []),
+  ];
+}
+
+/** `verify [FILE] [--deep] [--all]`. */
+export function agentVerifyArgs(file: string | undefined, opts: { deep?: boolean; all?: boolean }): string[] {
+  return [
+    'verify',
+    ...(file ? [file] : []),
+    ...(opts.deep ? ['--deep'] : []),
+    ...(opts.all ? ['--all'] : []),
+  ];
+}
