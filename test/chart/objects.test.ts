@@ -138,6 +138,20 @@ describe('replicas', () => {
     find(prod(), 'Service', 'pyairtable-stack-postgres-replica-hl');
     find(prod(), 'PodDisruptionBudget', 'pyairtable-stack-postgres-replica');
   });
+
+  it('makes postgres the default container, so the guide kubectl exec and logs lines need no -c', () => {
+    for (const name of ['pyairtable-stack-postgres', 'pyairtable-stack-postgres-replica']) {
+      const sts = find(prod(), 'StatefulSet', name);
+      assert.equal(
+        sts.spec.template.metadata.annotations['kubectl.kubernetes.io/default-container'],
+        'postgres',
+      );
+      assert.ok(
+        sts.spec.template.spec.containers.some((c: any) => c.name === 'metrics'),
+        'the sidecar is there',
+      );
+    }
+  });
 });
 
 describe('backups', () => {

@@ -14,6 +14,8 @@ metadata:
     pyairtable-stack/role: {{ $role }}
     pyairtable-stack/postgres-server: "true"
   annotations:
+    # kubectl exec/logs without -c pick this container (the guide's commands name no container).
+    kubectl.kubernetes.io/default-container: postgres
     checksum/config: {{ include (print $ctx.Template.BasePath "/postgres/primary/configmap.yaml") $ctx | sha256sum }}
     {{- with $pg.podAnnotations }}
     {{- toYaml . | nindent 4 }}
