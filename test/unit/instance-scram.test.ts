@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { scramVerifier } from '../../src/core/instance/scram.js';
+import { saslprepMapped, scramVerifier } from '../../src/core/instance/scram.js';
 import { cleanupAll } from '../support/cleanup.js';
 
 after(cleanupAll);
@@ -72,5 +72,39 @@ describe('SCRAM-SHA-256 verifiers for CREATE ROLE ... PASSWORD', () => {
 
   it('honours the iteration count it is given', () => {
     assert.equal(parts(scramVerifier('x', 10000)).iterations, 10000);
+  });
+});
+
+describe('verifiers are the ones PostgreSQL itself stores', () => {
+  // Stored by PostgreSQL 15.20 for CREATE ROLE ... PASSWORD '<plain>' with password_encryption=scram-sha-256.
+  const storedByPostgres: [string, string, string][] = [
+    [
+      'an ASCII password',
+      'Tr0ub4dor&3',
+      'SCRAM-SHA-256$4096:dJAp4fdWsSjLMLpEyth+Uw==$OzxyKabNN9OCS4xcAamd0hWkTnp/JPSU5f6dpzMm8jU=:Z9jHymEeTtrQZzN7gtlGvikzvYisKt39aMyHJpCMaug=',
+    ],
+    [
+      'a password with a soft hyphen, which SASLprep drops',
+      'pass\u00adword',
+      'SCRAM-SHA-256$4096:x6bPVCw83RS15zoiSjK3pA==$jkfJ02VVDPEpNDeHmtNaO7lk9zSSubomc5QCNQ0YMmY=:9ZeaXcXEGM2lIJG37DuLRR4082wFpqIaxPs8r9whUzI=',
+    ],
+    [
+      'a password with an accent, a no-break space, a ligature and a zero-width joiner',
+      'caf\u00e9\u00a0\ufb01\u200d1',
+      'SCRAM-SHA-256$4096:Xu4ibC3B/R9lnNLxLO4KIA==$K+6yY3iA0yLpivoOc93O2mLSLczbDB6n2mh7EWHTz/k=:DhNoX4w138aSv6lXPtddMMp78WV43gT4rSG92qR0Nu0=',
+    ],
+  ];
+  for (const [what, password, stored] of storedByPostgres) {
+    it(`matches PostgreSQL for ${what}, so the role can log in with it`, () => {
+      const { iterations, salt } = parts(stored);
+      assert.equal(scramVerifier(password, iterations, salt), stored);
+    });
+  }
+
+  it('maps non-ASCII spaces to a space and drops characters SASLprep maps to nothing before NFKC', () => {
+    assert.equal(saslprepMapped('a\u00a0b\u3000c'), 'a b c');
+    assert.equal(saslprepMapped('x\u200dy\ufe0fz\u00ad'), 'xyz');
+    assert.equal(saslprepMapped('\ufb01'), 'fi');
+    assert.equal(saslprepMapped('plain-ASCII_pw!'), 'plain-ASCII_pw!');
   });
 });
