@@ -17,7 +17,7 @@ import { findPgBinDir } from '../../src/runtime/pgbin.js';
 import { onCleanup } from './cleanup.js';
 import { postgresUser } from './os-user.js';
 import { freePort } from './ports.js';
-import { TEST_PASSWORD } from './postgres.js';
+import { connectAsSuperuser, queryAsSuperuser, TEST_PASSWORD } from './postgres.js';
 import { type AgentRun, runAgentSync } from './run-agent.js';
 import { postgresOwnedDir, tempDir } from './tmp.js';
 
@@ -144,25 +144,8 @@ export async function createInstance(opts: InstanceOptions): Promise<TestInstanc
       for (let i = 0; i < 200 && pid && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
     },
     postmasterPid: () => readPid(dataDir),
-    async connect(database = 'postgres') {
-      const c = new pg.Client({
-        host: '127.0.0.1',
-        port,
-        user: 'postgres',
-        password: TEST_PASSWORD,
-        database,
-      });
-      await c.connect();
-      return c;
-    },
-    async query<T>(sql: string, params?: unknown[], database?: string): Promise<T[]> {
-      const c = await m.connect(database);
-      try {
-        return (await c.query(sql, params)).rows as T[];
-      } finally {
-        await c.end();
-      }
-    },
+    connect: (database) => connectAsSuperuser(port, database),
+    query: (sql, params, database) => queryAsSuperuser(port, sql, params, database),
     async status() {
       return (await fetchHealth(healthPort, '/status')).body as Record<string, unknown>;
     },

@@ -17,6 +17,28 @@ import { postgresOwnedDir, tempDir } from './tmp.js';
 
 export const TEST_PASSWORD = 'test-superuser-password';
 
+/** A client connected as the superuser to the test server (or instance) on 127.0.0.1:`port`. */
+export async function connectAsSuperuser(port: number, database = 'postgres'): Promise<pg.Client> {
+  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: TEST_PASSWORD, database });
+  await c.connect();
+  return c;
+}
+
+/** One statement on its own superuser connection; returns its rows. */
+export async function queryAsSuperuser<T = Record<string, unknown>>(
+  port: number,
+  sql: string,
+  params?: unknown[],
+  database?: string,
+): Promise<T[]> {
+  const c = await connectAsSuperuser(port, database);
+  try {
+    return (await c.query(sql, params)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}
+
 export interface PgServer {
   readonly name: string;
   readonly host: '127.0.0.1';
@@ -109,25 +131,8 @@ function makeServer(
       PGDATABASE: database,
       PGPASSFILE: passfile,
     }),
-    async connect(database = 'postgres') {
-      const c = new pg.Client({
-        host: '127.0.0.1',
-        port,
-        user: 'postgres',
-        password: TEST_PASSWORD,
-        database,
-      });
-      await c.connect();
-      return c;
-    },
-    async query(sql, params, database) {
-      const c = await server.connect(database);
-      try {
-        return (await c.query(sql, params)).rows;
-      } finally {
-        await c.end();
-      }
-    },
+    connect: (database) => connectAsSuperuser(port, database),
+    query: (sql, params, database) => queryAsSuperuser(port, sql, params, database),
     async start() {
       // After a kill -9 the old backends hold the data directory for a moment: retry until free.
       for (let attempt = 0; ; attempt++) {
