@@ -287,7 +287,7 @@ export class Supervisor {
       if (plan.action === 'wait') {
         const wait = backoffMs(attempt);
         this.log.warn(`not starting PostgreSQL: ${plan.reason}; checking again in ${wait / 1000} s`, {
-          hint: 'A data directory that was a primary never starts as a second primary. If this member should be the primary, stop the other one or set PGOPS_ROLE=primary.',
+          hint: 'A data directory that was a primary never starts as a second primary. Stop the other primary if it is the stale one; if this member should be the primary and is configured as a replica, set PGOPS_ROLE=primary.',
         });
         this.setPhase('waiting', plan.reason);
         await this.sleep(wait);
