@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { passfileLine, toUri } from '../../src/core/pg/conninfo.js';
 import { exec, execOk } from '../../src/runtime/exec.js';
+import { INITDB_OPTIONS } from '../../src/runtime/instance/bootstrap.js';
 import { findPgBinDir } from '../../src/runtime/pgbin.js';
 import { onCleanup } from './cleanup.js';
 import { chownToPostgres, postgresUser } from './os-user.js';
@@ -214,12 +215,8 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PgServer> 
       '-U',
       'postgres',
       `--pwfile=${pwfile}`,
-      '--auth=scram-sha-256',
-      '--data-checksums',
-      '-E',
-      'UTF8',
-      '--locale=C.UTF-8',
-      '--no-instructions',
+      // The product's own options, so that test servers are initialized like real ones.
+      ...INITDB_OPTIONS,
     ],
     asPostgres(),
   );

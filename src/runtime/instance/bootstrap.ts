@@ -33,6 +33,16 @@ export interface BootstrapInput {
 
 export const BOOTSTRAP_SUFFIX = '.pgops-init';
 
+/** How every new cluster is initialized (besides directory, superuser and password file). */
+export const INITDB_OPTIONS: readonly string[] = [
+  '--auth=scram-sha-256',
+  '--data-checksums',
+  '-E',
+  'UTF8',
+  '--locale=C.UTF-8',
+  '--no-instructions',
+];
+
 export async function bootstrapPrimary(b: BootstrapInput): Promise<void> {
   const work = b.pgdata + BOOTSTRAP_SUFFIX;
   ensureParent(b.pgdata);
@@ -48,12 +58,7 @@ export async function bootstrapPrimary(b: BootstrapInput): Promise<void> {
       '-U',
       b.superuser,
       `--pwfile=${pwfile}`,
-      '--auth=scram-sha-256',
-      '--data-checksums',
-      '-E',
-      'UTF8',
-      '--locale=C.UTF-8',
-      '--no-instructions',
+      ...INITDB_OPTIONS,
     ]).catch((e) => {
       throw whileDoing('initdb of a new primary', e);
     });
