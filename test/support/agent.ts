@@ -4,7 +4,6 @@
  * postmaster a killed agent left behind).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
@@ -17,7 +16,13 @@ import { findPgBinDir } from '../../src/runtime/pgbin.js';
 import { onCleanup } from './cleanup.js';
 import { postgresUser } from './os-user.js';
 import { freePort } from './ports.js';
-import { connectAsSuperuser, queryAsSuperuser, TEST_PASSWORD } from './postgres.js';
+import {
+  connectAsSuperuser,
+  processExists,
+  queryAsSuperuser,
+  readPostmasterPid,
+  TEST_PASSWORD,
+} from './postgres.js';
 import { type AgentRun, runAgentSync } from './run-agent.js';
 import { postgresOwnedDir, tempDir } from './tmp.js';
 
@@ -57,24 +62,6 @@ export interface TestInstance {
   logs(): string;
   /** The agent CLI with this member's environment (e.g. promote). */
   agentCli(args: string[]): AgentRun;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function readPid(dataDir: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export function memberAddress(m: TestInstance): string {
@@ -139,11 +126,11 @@ export async function createInstance(opts: InstanceOptions): Promise<TestInstanc
       await m.proc?.exited;
     },
     async kill9Postmaster() {
-      const pid = readPid(dataDir);
-      if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
-      for (let i = 0; i < 200 && pid && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+      const pid = readPostmasterPid(dataDir);
+      if (pid && processExists(pid)) process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 200 && pid && processExists(pid); i++) await new Promise((r) => setTimeout(r, 50));
     },
-    postmasterPid: () => readPid(dataDir),
+    postmasterPid: () => readPostmasterPid(dataDir),
     connect: (database) => connectAsSuperuser(port, database),
     query: (sql, params, database) => queryAsSuperuser(port, sql, params, database),
     async status() {
@@ -159,16 +146,16 @@ export async function createInstance(opts: InstanceOptions): Promise<TestInstanc
     `stop instance ${opts.name}`,
     async () => {
       if (m.proc) await m.proc.stop(20_000);
-      const pid = readPid(dataDir);
-      if (pid && alive(pid)) {
+      const pid = readPostmasterPid(dataDir);
+      if (pid && processExists(pid)) {
         process.kill(pid, 'SIGQUIT');
-        for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+        for (let i = 0; i < 100 && processExists(pid); i++) await new Promise((r) => setTimeout(r, 50));
       }
     },
     () => {
       m.proc?.kill9();
-      const pid = readPid(dataDir);
-      if (pid && alive(pid)) process.kill(pid, 'SIGQUIT');
+      const pid = readPostmasterPid(dataDir);
+      if (pid && processExists(pid)) process.kill(pid, 'SIGQUIT');
     },
   );
   return m;

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { passfileLine, toUri } from '../../src/core/pg/conninfo.js';
 import { exec, execOk } from '../../src/runtime/exec.js';
 import { INITDB_OPTIONS } from '../../src/runtime/instance/bootstrap.js';
+import { readPidFile } from '../../src/local/processes.js';
 import { findPgBinDir } from '../../src/runtime/pgbin.js';
 import { onCleanup } from './cleanup.js';
 import { chownToPostgres, postgresUser } from './os-user.js';
@@ -82,17 +83,13 @@ function asPostgres() {
   return u.uid === undefined ? {} : { uid: u.uid, gid: u.gid };
 }
 
-function readPid(dataDir: string): number | undefined {
-  try {
-    const first = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0];
-    const pid = Number(first);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+/** The postmaster's pid from a data directory's postmaster.pid, if there is one. */
+export function readPostmasterPid(dataDir: string): number | undefined {
+  return readPidFile(join(dataDir, 'postmaster.pid'));
 }
 
-function alive(pid: number): boolean {
+/** Whether a process exists (a zombie still counts: its parent has not reaped it yet). */
+export function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -156,19 +153,19 @@ function makeServer(
       await exec(bin('pg_ctl'), ['-D', dataDir, '-m', mode, '-w', '-t', '60', 'stop'], asPostgres());
     },
     async kill9() {
-      const pid = readPid(dataDir);
-      if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+      const pid = readPostmasterPid(dataDir);
+      if (pid && processExists(pid)) process.kill(pid, 'SIGKILL');
       // Wait for the postmaster itself to be gone; children may linger a moment longer.
-      for (let i = 0; i < 100 && pid && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && pid && processExists(pid); i++) await new Promise((r) => setTimeout(r, 50));
     },
-    postmasterPid: () => readPid(dataDir),
+    postmasterPid: () => readPostmasterPid(dataDir),
   };
   onCleanup(
     `stop postgres ${name}`,
     () => server.stop('immediate'),
     () => {
-      const pid = readPid(dataDir);
-      if (pid && alive(pid)) process.kill(pid, 'SIGQUIT');
+      const pid = readPostmasterPid(dataDir);
+      if (pid && processExists(pid)) process.kill(pid, 'SIGQUIT');
     },
   );
   return server;
