@@ -20,7 +20,7 @@ export type StartPlan =
   | { action: 'start-primary' }
   | { action: 'start-standby'; upstream?: { host: string; port: number } }
   | { action: 'rewind'; source: PeerFacts }
-  | { action: 'wait'; reason: string };
+  | { action: 'wait'; reason: string; hint?: string };
 
 export interface StartFacts {
   role: 'primary' | 'replica';
@@ -46,7 +46,7 @@ export function primariesOfCluster(peers: PeerFacts[], systemIdentifier?: string
 }
 
 export function planStart(f: StartFacts): StartPlan {
-  if (f.dataDir === 'empty') return f.role === 'primary' ? { action: 'bootstrap' } : { action: 'clone' };
+  if (f.dataDir === 'empty') return f.role === 'primary' ? planEmptyPrimary(f.peers) : { action: 'clone' };
   if (f.dataDir === 'foreign') return { action: 'wait', reason: 'foreign' };
   const local = f.localTimeline ?? 0;
   const primaries = primariesOfCluster(f.peers, f.localSystemIdentifier);
@@ -89,6 +89,40 @@ export function planStart(f: StartFacts): StartPlan {
     };
   }
   return { action: 'start-primary' };
+}
+
+/**
+ * An empty volume with role primary: initdb only when no member answers. A member that answers runs
+ * PostgreSQL on data (a primary, or a standby of one), so this volume was lost or replaced, and a new
+ * empty cluster behind the read-write Service would hide that data from the application. On a fresh
+ * install nobody answers: replicas run no server until they have cloned from the primary.
+ */
+export function planEmptyPrimary(peers: PeerFacts[]): StartPlan {
+  if (peers.length === 0) return { action: 'bootstrap' };
+  const ordered = [...peers].sort(
+    (a, b) => Number(a.inRecovery) - Number(b.inRecovery) || b.timeline - a.timeline,
+  );
+  const reason = `the data directory is empty but ${ordered.length === 1 ? 'a member runs' : 'members run'} PostgreSQL with data: ${ordered.map(describePeer).join('; ')}; not creating a new, empty cluster`;
+  const primary = ordered.find((p) => !p.inRecovery);
+  const first = primary
+    ? `clone the running primary: restart this member with PGOPS_ROLE=replica and PGOPS_PRIMARY_HOST=${primary.host} PGOPS_PRIMARY_PORT=${primary.port}`
+    : `promote a replica (postgres-ops promote ${memberName(ordered[0]!)}), then restart this member with PGOPS_ROLE=replica pointing at it to clone`;
+  return {
+    action: 'wait',
+    reason,
+    hint: `Keep the data the members hold: ${first}; or restore a backup or volume snapshot into this volume with the pod stopped. Only if their data is really to be abandoned, stop them: this member then bootstraps an empty cluster.`,
+  };
+}
+
+/** `host:port (primary|standby, timeline N, system identifier S)`, as the logs show a member. */
+export function describePeer(p: PeerFacts): string {
+  return `${p.host}:${p.port} (${p.inRecovery ? 'standby' : 'primary'}, timeline ${p.timeline}, system identifier ${p.systemIdentifier})`;
+}
+
+/** The pod name in a member's Kubernetes DNS name (its first label); for an IP address, a placeholder. */
+function memberName(p: PeerFacts): string {
+  if (/^[\d.]+$/.test(p.host) || p.host.includes(':')) return `<the replica at ${p.host}:${p.port}>`;
+  return p.host.split('.')[0]!;
 }
 
 /** The timeline in a WAL file name (first 8 hex digits), e.g. from pg_walfile_name(). */

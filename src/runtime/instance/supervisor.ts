@@ -11,9 +11,11 @@ import type { AgentEnv } from '../../core/config/schema.js';
 import { UsageError, whileDoing } from '../../core/errors.js';
 import {
   backoffMs,
+  describePeer,
   parsePeers,
   planStart,
   PROMOTED_MARKER,
+  type DataDirKind,
   type PeerFacts,
   type StartPlan,
 } from '../../core/instance/decide.js';
@@ -202,7 +204,8 @@ export class Supervisor {
   private async prepare(): Promise<boolean> {
     for (let attempt = 0; !this.stopping; attempt++) {
       const kind = inspectDataDir(this.pgdata);
-      if (kind === 'empty' && this.env.PGOPS_ROLE === 'primary') {
+      const plan = kind === 'empty' && this.env.PGOPS_ROLE === 'replica' ? undefined : await this.plan(kind);
+      if (plan?.action === 'bootstrap') {
         this.setPhase('bootstrapping');
         await bootstrapPrimary({
           binDir: this.binDir,
@@ -223,7 +226,7 @@ export class Supervisor {
         });
         continue;
       }
-      if (kind === 'empty') {
+      if (!plan) {
         this.setPhase('cloning');
         const primary = this.primaryLogin()!;
         try {
@@ -251,7 +254,6 @@ export class Supervisor {
         }
         continue;
       }
-      const plan = await this.plan(kind);
       if (plan.action === 'rewind') {
         this.setPhase('rewinding', `following ${plan.source.host}:${plan.source.port}`);
         this.writeConfig(this.pgdata, undefined);
@@ -287,7 +289,9 @@ export class Supervisor {
       if (plan.action === 'wait') {
         const wait = backoffMs(attempt);
         this.log.warn(`not starting PostgreSQL: ${plan.reason}; checking again in ${wait / 1000} s`, {
-          hint: 'A data directory that was a primary never starts as a second primary. Stop the other primary if it is the stale one; if this member should be the primary and is configured as a replica, set PGOPS_ROLE=primary.',
+          hint:
+            plan.hint ??
+            'A data directory that was a primary never starts as a second primary. Stop the other primary if it is the stale one; if this member should be the primary and is configured as a replica, set PGOPS_ROLE=primary.',
         });
         this.setPhase('waiting', plan.reason);
         await this.sleep(wait);
@@ -325,8 +329,9 @@ export class Supervisor {
     return false;
   }
 
-  private async plan(kind: 'primary' | 'standby' | 'foreign'): Promise<StartPlan> {
-    const control = await readControlData(this.binDir, this.pgdata);
+  private async plan(kind: DataDirKind): Promise<StartPlan> {
+    // An empty directory has no control file; its plan depends on the members alone.
+    const control = kind === 'empty' ? undefined : await readControlData(this.binDir, this.pgdata);
     const members = parsePeers(this.env.PGOPS_PEERS, this.env.PGOPS_PORT);
     const primaryHost = this.env.PGOPS_PRIMARY_HOST
       ? { host: this.env.PGOPS_PRIMARY_HOST, port: this.env.PGOPS_PRIMARY_PORT }
@@ -350,8 +355,8 @@ export class Supervisor {
     const plan = planStart({
       role: this.env.PGOPS_ROLE,
       dataDir: kind,
-      localTimeline: control.timeline,
-      localSystemIdentifier: control.systemIdentifier,
+      localTimeline: control?.timeline,
+      localSystemIdentifier: control?.systemIdentifier,
       peers,
       primaryHost,
       promotedTimeline,
@@ -363,10 +368,8 @@ export class Supervisor {
     }
     this.log.info('start-up decision', {
       dataDir: kind,
-      timeline: control.timeline,
-      answered: peers.map(
-        (p) => `${p.host}:${p.port} ${p.inRecovery ? 'standby' : 'primary'} tl${p.timeline}`,
-      ),
+      timeline: control?.timeline ?? null,
+      answered: peers.map(describePeer),
       action: plan.action,
     });
     return plan;
