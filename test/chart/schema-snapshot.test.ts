@@ -59,6 +59,14 @@ describe('VolumeSnapshot schema', () => {
       },
     );
     assert.deepEqual(await checkObject(o), []);
+    o.status.restoreSize = 10737418240;
+    assert.deepEqual(await checkObject(o), []);
+    o.status.restoreSize = '10 GB';
+    const problems = await checkObject(o);
+    assert.ok(
+      problems.includes('VolumeSnapshot/s1: status.restoreSize: must match a schema in anyOf'),
+      problems.join('\n'),
+    );
   });
 
   it('refuses a source naming neither or both of a PVC and a VolumeSnapshotContent', async () => {

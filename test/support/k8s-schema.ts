@@ -41,6 +41,7 @@ export const volumeSnapshotClassSchema = {
   additionalProperties: false,
   properties: {
     ...typeMeta('VolumeSnapshotClass'),
+    // The CRD only says string; an empty driver can never match a CSI driver, so refuse it here.
     driver: { type: 'string', minLength: 1 },
     deletionPolicy: { enum: ['Delete', 'Retain'] },
     parameters: { type: 'object', additionalProperties: { type: 'string' } },
@@ -80,7 +81,16 @@ export const volumeSnapshotSchema = {
         boundVolumeSnapshotContentName: { type: 'string' },
         creationTime: { type: 'string', format: 'date-time' },
         readyToUse: { type: 'boolean' },
-        restoreSize: { type: ['string', 'integer'] },
+        // int-or-string: a byte count or a Kubernetes quantity such as 10Gi.
+        restoreSize: {
+          anyOf: [
+            { type: 'integer' },
+            {
+              type: 'string',
+              pattern: '^[+-]?(\\d+(\\.\\d*)?|\\.\\d+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?\\d+)?$',
+            },
+          ],
+        },
         error: {
           type: 'object',
           additionalProperties: false,
@@ -93,9 +103,8 @@ export const volumeSnapshotSchema = {
 } as const;
 
 // Compiled once per process; `date-time` is the only format used, checked loosely by Date.parse.
-// strictRequired is off only because oneOf branches name properties defined one level up;
-// union types because restoreSize is int-or-string.
-const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
+// strictRequired is off only because oneOf branches name properties defined one level up.
+const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
 ajv.addFormat('date-time', { type: 'string', validate: (s: string) => !Number.isNaN(Date.parse(s)) });
 const compiled = new Map<string, ValidateFunction>([
   ['snapshot.storage.k8s.io/v1/VolumeSnapshotClass', ajv.compile(volumeSnapshotClassSchema)],
