@@ -36,8 +36,12 @@ const args = [
 ];
 // Processes the suites start (PostgreSQL under a test temp dir, agents, exporters, object-store
 // servers) must all be gone when the run ends: a leaked one is a bug, reported and stopped here.
+// It looks at every such process on the machine, so it runs only where this run is alone: in CI
+// (CI=true) or when asked (PGOPS_LEAK_CHECK=1); concurrent local runs would see each other's.
+const leakCheck = Boolean(process.env.CI) || process.env.PGOPS_LEAK_CHECK === '1';
 const leakPattern = /pgops-test-|dist\/agent\/main\.js|postgres-exporter|azurite|s3rver/;
 function ourProcesses() {
+  if (!leakCheck) return [];
   try {
     return execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
       .split('\n')
