@@ -8,7 +8,7 @@ import {
 } from '../../core/instance/decide.js';
 import { OperationFailed, SafetyRefusal, UsageError, whileDoing } from '../../core/errors.js';
 import type { OutputFormat } from '../../core/output.js';
-import { requireSecret } from '../../runtime/instance/secrets.js';
+import { requireSecret } from '../../runtime/secrets.js';
 import { probeMember, withClient, type Login } from '../../runtime/instance/sql.js';
 import type { AgentContext } from '../context.js';
 

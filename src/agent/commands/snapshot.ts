@@ -2,10 +2,10 @@
  * postgres-agent snapshot: a VolumeSnapshot of the primary's data PVC, cut while PostgreSQL is in
  * backup mode, waited on until readyToUse, then retention over our own snapshots only.
  */
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
 import { OperationFailed, OpsError, UsageError, whileDoing } from '../../core/errors.js';
+import { readSecret } from '../../runtime/secrets.js';
 import type { Output, OutputFormat } from '../../core/output.js';
 import { toClientConfig } from '../../core/pg/conninfo.js';
 import { backupStartSql, backupStopSql, TIMELINE_SQL } from '../../core/snapshot/backup-mode.js';
@@ -297,22 +297,6 @@ export async function runSnapshot(
   return result;
 }
 
-function readPassword(env: AgentEnv): string | undefined {
-  if (env.PGOPS_SUPERUSER_PASSWORD_FILE) {
-    try {
-      return readFileSync(env.PGOPS_SUPERUSER_PASSWORD_FILE, 'utf8').replace(/\r?\n$/, '');
-    } catch (err) {
-      throw new UsageError(
-        'E_PASSWORD_FILE',
-        `cannot read the superuser password file ${env.PGOPS_SUPERUSER_PASSWORD_FILE}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-        { file: env.PGOPS_SUPERUSER_PASSWORD_FILE },
-        { hint: 'Check that the password Secret is mounted at that path (PGOPS_SUPERUSER_PASSWORD_FILE).' },
-      );
-    }
-  }
-  return env.PGOPS_SUPERUSER_PASSWORD;
-}
-
 /** A real backup-mode session over node-postgres; the password goes to the driver, never into a string. */
 export function pgBackupModeSession(env: AgentEnv): () => Promise<BackupModeSession> {
   return async () => {
@@ -325,7 +309,7 @@ export function pgBackupModeSession(env: AgentEnv): () => Promise<BackupModeSess
           database: 'postgres',
           params: { application_name: 'postgres-agent snapshot' },
         },
-        readPassword(env),
+        readSecret(env, 'PGOPS_SUPERUSER_PASSWORD'),
       ),
     );
     await client.connect();

@@ -3,13 +3,13 @@
  * to the `pg` driver directly and to the pg tools through a 0600 passfile in a private temp dir
  * (PGPASSFILE), never through argv, a URI or a log line.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
-import { UsageError } from '../../core/errors.js';
 import { passfileLine, toClientConfig } from '../../core/pg/conninfo.js';
+import { readSecret } from '../secrets.js';
 
 export interface PgConnection {
   host: string;
@@ -21,19 +21,7 @@ export interface PgConnection {
 
 /** The superuser connection from the agent's environment (reads PGOPS_SUPERUSER_PASSWORD_FILE). */
 export function connectionFromEnv(env: AgentEnv): PgConnection {
-  let password = env.PGOPS_SUPERUSER_PASSWORD;
-  if (!password && env.PGOPS_SUPERUSER_PASSWORD_FILE) {
-    try {
-      password = readFileSync(env.PGOPS_SUPERUSER_PASSWORD_FILE, 'utf8').replace(/\r?\n$/, '');
-    } catch (err) {
-      throw new UsageError(
-        'E_PASSWORD_FILE',
-        `cannot read the superuser password file ${env.PGOPS_SUPERUSER_PASSWORD_FILE}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-        { file: env.PGOPS_SUPERUSER_PASSWORD_FILE },
-        { hint: 'Check that the Secret is mounted and PGOPS_SUPERUSER_PASSWORD_FILE names the file.' },
-      );
-    }
-  }
+  const password = readSecret(env, 'PGOPS_SUPERUSER_PASSWORD');
   return { host: env.PGOPS_HOST, port: env.PGOPS_PORT, user: env.PGOPS_SUPERUSER, password };
 }
 

@@ -42,7 +42,7 @@ import { inspectDataDir, isMountPoint, readControlData, volumeStats } from './da
 import { startHealthServer } from './health-server.js';
 import { orphanPostmaster, pidAlive, Postmaster } from './postmaster.js';
 import { rewindFrom } from './rewind.js';
-import { readSecret, requireSecret } from './secrets.js';
+import { readSecret, requireSecret } from '../secrets.js';
 import { ensureSlot, localStatus, probeMember, withClient, type Login } from './sql.js';
 
 const FULL_DISK_FREE_BYTES = 1024 * 1024;

@@ -2,28 +2,12 @@
  * The superuser connection `migrate` uses: password from PGOPS_SUPERUSER_PASSWORD_FILE (pods) or
  * PGOPS_SUPERUSER_PASSWORD (local runs), handed to the driver, never printed.
  */
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
-import { OperationFailed, UsageError } from '../../core/errors.js';
+import { OperationFailed } from '../../core/errors.js';
+import { readSecret } from '../secrets.js';
 import { toClientConfig } from '../../core/pg/conninfo.js';
 import type { Logger } from '../log.js';
-
-export function superuserPassword(env: AgentEnv): string | undefined {
-  if (env.PGOPS_SUPERUSER_PASSWORD_FILE) {
-    try {
-      return readFileSync(env.PGOPS_SUPERUSER_PASSWORD_FILE, 'utf8').replace(/\r?\n$/, '');
-    } catch (err) {
-      throw new UsageError(
-        'E_SECRET_FILE',
-        `cannot read the superuser password file ${env.PGOPS_SUPERUSER_PASSWORD_FILE}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-        { file: env.PGOPS_SUPERUSER_PASSWORD_FILE },
-        { hint: 'Check that the Secret is mounted and has the postgres-password key.' },
-      );
-    }
-  }
-  return env.PGOPS_SUPERUSER_PASSWORD;
-}
 
 /**
  * Errors worth waiting out: the primary is not up yet (a fresh install starts the Job and the
@@ -56,7 +40,7 @@ export async function connectAppDatabase(env: AgentEnv, opts: ConnectOptions): P
     database: env.PGOPS_APP_DATABASE,
     params: { application_name: opts.applicationName },
   };
-  const password = superuserPassword(env);
+  const password = readSecret(env, 'PGOPS_SUPERUSER_PASSWORD');
   const deadline = Date.now() + opts.waitSeconds * 1000;
   let lastSaid = 0;
   for (;;) {

@@ -1,10 +1,10 @@
 /**
- * Passwords come from `<NAME>_FILE` (a mounted Secret) or `<NAME>` (local runs). They are read here
+ * The one reader of the agent's passwords, for every command. Passwords come from `<NAME>_FILE` (a mounted Secret) or `<NAME>` (local runs). They are read here
  * and handed to the driver or written to 0600 passfiles; never logged, never in argv or error meta.
  */
 import { readFileSync } from 'node:fs';
-import type { AgentEnv } from '../../core/config/schema.js';
-import { UsageError } from '../../core/errors.js';
+import type { AgentEnv } from '../core/config/schema.js';
+import { UsageError } from '../core/errors.js';
 
 type SecretName = 'PGOPS_SUPERUSER_PASSWORD' | 'PGOPS_REPLICATION_PASSWORD' | 'PGOPS_APP_PASSWORD';
 
