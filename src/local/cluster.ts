@@ -163,6 +163,8 @@ export class LocalCluster implements ClusterApi {
       PGOPS_NAMESPACE: LOCAL_NAMESPACE,
       PGOPS_POD_NAME: primary.name,
       PGOPS_LOG_FORMAT: 'text',
+      // The agent's stderr is a pipe to this process: tell it whether a person watches ours.
+      PGOPS_PROGRESS: process.stderr.isTTY ? 'tty' : undefined,
       PGOPS_HOST: '127.0.0.1',
       PGOPS_PORT: String(primary.port),
       PGOPS_SOCKET_DIR: this.paths.runDir,

@@ -5,6 +5,7 @@
 import type { OutputFormat } from '../../core/output.js';
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
 import { connectionFromEnv, runBackup, verifyBackup, type BackupResult } from '../../runtime/backup/index.js';
+import { progressOptions } from '../../runtime/progress.js';
 import type { AgentContext } from '../context.js';
 
 export interface BackupCommandOptions {
@@ -45,6 +46,7 @@ export async function backup(opts: BackupCommandOptions, ctx: AgentContext): Pro
       name: opts.name,
       compression: env.PGOPS_BACKUP_COMPRESSION,
       binDir: env.PGOPS_PG_BIN_DIR,
+      progress: progressOptions(env, ctx.log),
       afterEach: env.PGOPS_BACKUP_DEEP_VERIFY
         ? async (m) => {
             await verifyBackup(

@@ -8,6 +8,7 @@ import { UsageError } from '../../core/errors.js';
 import type { OutputFormat } from '../../core/output.js';
 import { formatDuration } from '../../core/output.js';
 import { connectionFromEnv, restoreBackup, type RestoreResult } from '../../runtime/backup/index.js';
+import { progressOptions } from '../../runtime/progress.js';
 import type { AgentContext } from '../context.js';
 
 export interface RestoreCommandOptions {
@@ -87,6 +88,7 @@ export async function restore(
       binDir: env.PGOPS_PG_BIN_DIR,
       agentEnv: env,
       rawEnv: ctx.rawEnv,
+      progress: progressOptions(env, ctx.log),
     },
     { log: ctx.log },
   );

@@ -25,6 +25,7 @@ import { defaultSnapshotName, validateSnapshotName } from '../../core/snapshot/n
 import { planSnapshotRetention, type RetentionPlan } from '../../core/snapshot/retention.js';
 import { type Clock, waitForSnapshot } from '../../core/snapshot/wait.js';
 import type { Logger } from '../../runtime/log.js';
+import { progressOptions, startProgress } from '../../runtime/progress.js';
 import type { AgentContext } from '../context.js';
 
 export interface SnapshotOptions {
@@ -235,12 +236,28 @@ export async function runSnapshot(
     // 3. Hold backup mode until the storage has cut the snapshot (creationTime set, or ready).
     const deadlineMs = env.PGOPS_SNAPSHOT_TIMEOUT_SECONDS * 1000;
     const t0 = deps.clock.now();
+    const progressOpts = { ...progressOptions(env, log), now: () => deps.clock.now() };
+    const waiting = (what: string) => {
+      const p = startProgress(
+        { label: `snapshot ${name}`, unit: 'wait', verb: `waiting for ${what}` },
+        progressOpts,
+      );
+      return { onPoll: (ms: number) => p.update(ms), done: p };
+    };
+    const cut = waiting('the storage to cut it (creationTime)');
     await waitForSnapshot(api, name, {
       timeoutMs: deadlineMs,
       pollMs: deps.pollMs,
       clock: deps.clock,
       until: (s) => s.status?.readyToUse === true || !!s.status?.creationTime,
-    });
+      onPoll: cut.onPoll,
+    }).then(
+      () => cut.done.finish(),
+      (err: unknown) => {
+        cut.done.abort();
+        throw err;
+      },
+    );
     const stop = await session.stop().catch((err: unknown) => {
       throw whileDoing(`ending backup mode after snapshot ${name} was cut`, err);
     });
@@ -254,11 +271,22 @@ export async function runSnapshot(
     }
 
     // 4. Ready to use.
+    const readying = waiting('readyToUse');
     const ready = await waitForSnapshot(api, name, {
       timeoutMs: Math.max(0, deadlineMs - (deps.clock.now() - t0)),
       pollMs: deps.pollMs,
       clock: deps.clock,
-    });
+      onPoll: readying.onPoll,
+    }).then(
+      (s) => {
+        readying.done.finish();
+        return s;
+      },
+      (err: unknown) => {
+        readying.done.abort();
+        throw err;
+      },
+    );
     result.readyToUse = true;
     result.restoreSize = ready.status?.restoreSize ?? null;
     result.createdAt = ready.status?.creationTime ?? ready.metadata.creationTimestamp ?? null;

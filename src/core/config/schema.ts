@@ -7,6 +7,7 @@
  * They are read by the runtime, never logged, never put into meta of errors.
  */
 import { z } from 'zod';
+import { PROGRESS_SETTING_RE } from '../progress.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce
@@ -54,6 +55,13 @@ export const agentEnvShape = {
     .enum(['json', 'text'])
     .default('json')
     .describe('Agent log format: JSON lines or plain text.'),
+  PGOPS_PROGRESS: z
+    .string()
+    .regex(PROGRESS_SETTING_RE, { error: 'expected auto, tty, log or off, optionally :SECONDS (log:60)' })
+    .default('auto')
+    .describe(
+      'Progress of backup, restore and snapshot waits: tty (one rewritten line), log (a log line each interval), off, or auto (tty when stderr is a terminal and logs are text). An optional :SECONDS sets the interval (default 0.25 on a terminal, 5 in logs).',
+    ),
 
   // --- instance: the PostgreSQL server this container supervises
   PGOPS_ROLE: z

@@ -13,6 +13,8 @@ export interface WaitOptions {
   clock: Clock;
   /** Stop waiting as soon as this holds (default: readyToUse). */
   until?: (s: VolumeSnapshot) => boolean;
+  /** Called after each poll that found it not yet ready (progress: "waiting … 30s"). */
+  onPoll?: (waitedMs: number, current: VolumeSnapshot | undefined) => void;
 }
 
 function describeHint(api: SnapshotApi, name: string): string {
@@ -30,7 +32,8 @@ export async function waitForSnapshot(
 ): Promise<VolumeSnapshot> {
   const until = opts.until ?? ((s: VolumeSnapshot) => s.status?.readyToUse === true);
   const pollMs = opts.pollMs ?? 2000;
-  const deadline = opts.clock.now() + opts.timeoutMs;
+  const start = opts.clock.now();
+  const deadline = start + opts.timeoutMs;
   let last: VolumeSnapshot | null | undefined;
   for (;;) {
     // undefined after a transient failure: poll again rather than conclude anything.
@@ -73,6 +76,7 @@ export async function waitForSnapshot(
         { hint: `${describeHint(api, name)} Raise PGOPS_SNAPSHOT_TIMEOUT_SECONDS for large volumes.` },
       );
     }
+    opts.onPoll?.(now - start, current ?? last ?? undefined);
     await opts.clock.sleep(Math.min(pollMs, deadline - now));
   }
 }

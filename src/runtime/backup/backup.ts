@@ -4,7 +4,7 @@
  * `pg_restore --list`, renamed into place, and described by a manifest written last. Every outcome
  * is recorded in pgops.backup_history.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { renameSync } from 'node:fs';
@@ -23,9 +23,11 @@ import {
 } from '../../core/backup/names.js';
 import { OperationFailed, OpsError, UsageError } from '../../core/errors.js';
 import { quoteIdent } from '../../core/pg/conninfo.js';
+import { formatBytes } from '../../core/output.js';
 import { exec, execOk } from '../../runtime/exec.js';
 import type { Logger } from '../../runtime/log.js';
 import { pgBin } from '../../runtime/pgbin.js';
+import { pollProgress, startProgress, type ProgressOptions } from '../progress.js';
 import { backupNameTaken, fsyncPath, scanBackupDir, writeManifest } from './catalog.js';
 import { connect, type PgConnection, toolEnv, type ToolEnv } from './conn.js';
 import { runToFile, stderrTail } from './stream.js';
@@ -42,6 +44,8 @@ export interface BackupOptions {
   binDir?: string;
   /** Called after each backup is complete (deep verification hooks in here). */
   afterEach?: (m: BackupManifest) => Promise<void>;
+  /** Progress of each dump (bytes written); none when absent. */
+  progress?: ProgressOptions;
 }
 
 export interface BackupDeps {
@@ -197,7 +201,29 @@ async function backupOne(
   });
   try {
     const snap = await openSnapshot(client);
-    log.info('dumping', { snapshot: snap.id, file: join(dir, f.dump) });
+    // On-disk size for context only: the compressed dump is usually far smaller, so it is no total.
+    const { rows: sizeRows } = await client.query<{ size: string }>(
+      'SELECT pg_database_size(current_database()) AS size',
+    );
+    const dbSize = Number(sizeRows[0]?.size ?? 0);
+    log.info('dumping', { snapshot: snap.id, file: join(dir, f.dump), databaseSizeBytes: dbSize });
+    const progress = startProgress(
+      {
+        label: `backup ${name}`,
+        unit: 'bytes',
+        verb: 'written',
+        note: dbSize > 0 ? `database ${formatBytes(dbSize)} on disk` : undefined,
+      },
+      opts.progress ? { ...opts.progress, log } : undefined,
+    );
+    // The size of the temp file pg_dump's stream is written to, sampled while it grows.
+    const stopPolling = pollProgress(progress, opts.progress, () => {
+      try {
+        return statSync(join(dir, f.dumpPartial)).size;
+      } catch {
+        return undefined;
+      }
+    });
     const dumpArgs = [
       '--format=custom',
       `--compress=${opts.compression}`,
@@ -206,12 +232,17 @@ async function backupOne(
     ];
     // Row counts run in the same snapshot while pg_dump streams, so they cost no extra wall time.
     const [dump, counts] = await Promise.all([
-      runToFile(pgDump, dumpArgs, tools.env(database), join(dir, f.dumpPartial)),
+      runToFile(pgDump, dumpArgs, tools.env(database), join(dir, f.dumpPartial)).finally(stopPolling),
       countRows(client).then(
         (c) => ({ ok: true as const, c }),
         (err: Error) => ({ ok: false as const, err }),
       ),
-    ]);
+    ]).catch((err: unknown) => {
+      progress.abort();
+      throw err;
+    });
+    if (dump.code === 0) progress.finish(dump.bytes);
+    else progress.abort();
     await client.query('COMMIT').catch(() => undefined);
     if (dump.code !== 0)
       throw new OperationFailed(

@@ -19,6 +19,7 @@ import { quoteIdent } from '../../core/pg/conninfo.js';
 import { exec } from '../exec.js';
 import type { Logger } from '../log.js';
 import { pgBin } from '../pgbin.js';
+import { startProgress, type ProgressOptions, type ProgressReporter } from '../progress.js';
 import { runBackup } from './backup.js';
 import { connect, type PgConnection, toolEnv, type ToolEnv } from './conn.js';
 import { resolveBackupRef, type ResolvedBackup } from './resolve.js';
@@ -51,6 +52,8 @@ export interface RestoreOptions {
   agentEnv?: AgentEnv;
   /** Environment for remote downloads (cloud credentials). */
   rawEnv?: NodeJS.ProcessEnv;
+  /** Progress of the restore (and of the safety backup); none when absent. */
+  progress?: ProgressOptions;
 }
 
 export interface RestoreResult {
@@ -214,8 +217,11 @@ async function checkChecksum(
   return 'mismatch-forced';
 }
 
-/** The database name recorded in a custom archive's header (`; Dbname: x`). */
-async function archiveDbName(file: string, binDir?: string): Promise<string | undefined> {
+/** The database name in a custom archive's header (`; Dbname: x`) and its number of TOC entries. */
+async function archiveDbName(
+  file: string,
+  binDir?: string,
+): Promise<{ dbName: string | undefined; items: number }> {
   const r = await exec(pgBin('pg_restore', binDir), ['--list', file]);
   if (r.code !== 0)
     throw new UsageError(
@@ -226,7 +232,45 @@ async function archiveDbName(file: string, binDir?: string): Promise<string | un
         hint: 'Pick another backup (postgres-agent list-backups).',
       },
     );
-  return /^;\s+Dbname:\s+(.+)$/m.exec(r.stdout)?.[1]?.trim();
+  return {
+    dbName: /^;\s+Dbname:\s+(.+)$/m.exec(r.stdout)?.[1]?.trim(),
+    items: r.stdout.split('\n').filter((l) => l.trim() && !l.startsWith(';')).length,
+  };
+}
+
+/** pg_restore --verbose lines that mark the start of one TOC item (serial and parallel runs alike). */
+const ITEM_LINE = /^pg_restore: (creating|processing data for|executing|restoring) /;
+/** What pg_restore prints without --verbose: kept for error messages, the rest is progress. */
+const NOT_VERBOSE = /^pg_restore: (error|warning|detail|hint|while|from TOC entry)|^(?!pg_restore: )/;
+
+/** Counts pg_restore's items from its --verbose stderr into `progress`; `errors()` is the rest. */
+function verboseItems(progress: ProgressReporter) {
+  let carry = '';
+  let items = 0;
+  let kept = '';
+  return {
+    onStderr(chunk: string) {
+      const lines = (carry + chunk).split('\n');
+      carry = lines.pop() ?? '';
+      for (const l of lines) {
+        if (ITEM_LINE.test(l)) progress.update(++items, { current: l.slice('pg_restore: '.length) });
+        if (NOT_VERBOSE.test(l) && kept.length < 64 * 1024) kept += l + '\n';
+      }
+    },
+    errors: () => kept + carry,
+  };
+}
+
+/** A pass-through stream that reports how many bytes of the file were read. */
+function countingBytes(progress: ProgressReporter): Transform {
+  let bytes = 0;
+  return new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      bytes += chunk.length;
+      progress.update(bytes);
+      cb(null, chunk);
+    },
+  });
 }
 
 function validDbName(db: string): string {
@@ -304,6 +348,8 @@ async function restoreInto(
   opts: RestoreOptions,
   tools: ToolEnv,
   log: Logger,
+  tocItems: number | undefined,
+  label: string,
 ): Promise<void> {
   const env = tools.env(db);
   const pgRestore = pgBin('pg_restore', opts.binDir);
@@ -311,20 +357,37 @@ async function restoreInto(
   let r: { code: number | null; signal: NodeJS.Signals | null; stderr: string; inputError?: Error };
   const common = ['--exit-on-error', '--no-password', '-d', db];
   const tool = format === 'plain' || format === 'plain-gzip' ? 'psql' : 'pg_restore';
+  // pg_restore reports items (one --verbose line each, counted against the TOC); psql reads a
+  // script, so its progress is the bytes of the file read so far.
+  const progress = startProgress(
+    tool === 'pg_restore' ? { label, unit: 'items', verb: 'items' } : { label, unit: 'bytes', verb: 'read' },
+    opts.progress ? { ...opts.progress, log } : undefined,
+    tool === 'pg_restore' ? tocItems : statSync(file).size,
+  );
+  const verbose = verboseItems(progress);
+  const verboseOn = !!opts.progress && opts.progress.mode !== 'off';
+  const pgRestoreArgs = verboseOn ? [...common, '--verbose'] : common;
   if (format === 'custom') {
     const par = jobs > 1 ? [`--jobs=${jobs}`] : ['--single-transaction'];
     log.info('pg_restore', { database: db, jobs });
-    r = await exec(pgRestore, [...common, ...par, file], { env });
+    r = await exec(pgRestore, [...pgRestoreArgs, ...par, file], { env, onStderr: verbose.onStderr });
   } else if (format === 'tar') {
-    r = await exec(pgRestore, [...common, '--single-transaction', file], { env });
+    r = await exec(pgRestore, [...pgRestoreArgs, '--single-transaction', file], {
+      env,
+      onStderr: verbose.onStderr,
+    });
   } else if (format === 'custom-gzip') {
-    r = await runFromStream(pgRestore, [...common, '--single-transaction'], env, [
-      createReadStream(file),
-      createGunzip(),
-    ]);
+    r = await runFromStream(
+      pgRestore,
+      [...pgRestoreArgs, '--single-transaction'],
+      env,
+      [createReadStream(file), createGunzip()],
+      verbose.onStderr,
+    );
   } else {
     const chain = [
       createReadStream(file),
+      countingBytes(progress),
       ...(format === 'plain-gzip' ? [createGunzip()] : []),
       refuseConnect(),
     ];
@@ -335,10 +398,14 @@ async function restoreInto(
       chain,
     );
   }
+  if (r.code !== 0 || r.inputError) progress.abort();
+  else progress.finish();
+  // Without the --verbose progress lines, the stderr reads as it would without progress.
+  const stderr = tool === 'pg_restore' && verboseOn ? verbose.errors() : r.stderr;
   if (r.code !== 0)
     throw new OperationFailed(
       'E_RESTORE',
-      `${tool} failed: ${stderrTail(r.stderr) || `exit ${r.code ?? r.signal}`}`,
+      `${tool} failed: ${stderrTail(stderr) || `exit ${r.code ?? r.signal}`}`,
       { database: db },
     );
   // The tool saw end of input early (truncated gzip, a \connect refused): its "success" covers part
@@ -405,7 +472,7 @@ export async function restoreBackup(
     const archived =
       format === 'custom' || format === 'tar' ? await archiveDbName(r.file, opts.binDir) : undefined;
     const target = validDbName(
-      opts.targetDatabase ?? r.manifest?.database ?? archived ?? opts.fallbackDatabase ?? '',
+      opts.targetDatabase ?? r.manifest?.database ?? archived?.dbName ?? opts.fallbackDatabase ?? '',
     );
     const names = restoreDatabaseNames(target, started);
     const adminDb = target === 'postgres' ? 'template1' : 'postgres';
@@ -462,6 +529,7 @@ export async function restoreBackup(
               name: names.safetyBackup,
               compression: opts.safetyBackupCompression ?? 6,
               binDir: opts.binDir,
+              progress: opts.progress,
             },
             { log },
           );
@@ -496,7 +564,16 @@ export async function restoreBackup(
         `CREATE DATABASE ${quoteIdent(names.restoring)} TEMPLATE template0${owner ? ` OWNER ${quoteIdent(owner)}` : ''}`,
       );
       try {
-        await restoreInto(names.restoring, r.file, format, opts, tools, log);
+        await restoreInto(
+          names.restoring,
+          r.file,
+          format,
+          opts,
+          tools,
+          log,
+          archived?.items,
+          `restore ${target}`,
+        );
       } catch (err) {
         await admin
           .query(`DROP DATABASE IF EXISTS ${quoteIdent(names.restoring)} WITH (FORCE)`)
