@@ -9,6 +9,7 @@ import {
   resolveProgressMode,
   Throttle,
 } from '../../src/core/progress.js';
+import { verboseItems } from '../../src/runtime/backup/restore.js';
 import { createLogger } from '../../src/runtime/log.js';
 import { startProgress, type ProgressOptions } from '../../src/runtime/progress.js';
 import { cleanupAll } from '../support/cleanup.js';
@@ -212,5 +213,49 @@ describe('progress reporter', () => {
     const tty = recorder('tty', 250);
     startProgress({ label: 'snapshot s', unit: 'wait', verb: 'waiting for readyToUse' }, tty.opts).finish();
     assert.deepEqual(tty.written, []);
+  });
+});
+
+describe('pg_restore --verbose progress', () => {
+  it('counts one item per started TOC entry, names the current one, and keeps only errors for the message', () => {
+    const seen: { done: number; current?: string }[] = [];
+    const v = verboseItems({
+      update: (done, extra) => seen.push({ done, current: extra?.current }),
+      finish() {},
+      abort() {},
+    });
+    const stderr = [
+      'pg_restore: connecting to database for restore',
+      'pg_restore: creating TABLE "public.a"',
+      'pg_restore: entering main parallel loop',
+      'pg_restore: launching item 3346 TABLE DATA a',
+      'pg_restore: processing data for table "public.a"',
+      'pg_restore: while PROCESSING TOC:',
+      'pg_restore: from TOC entry 3346; 0 16384 TABLE DATA a postgres',
+      'pg_restore: error: COPY failed for table "a": ERROR:  boom',
+      'DETAIL:  Failing row contains (1).',
+      'pg_restore: finished item 3347 TABLE DATA b',
+      'pg_restore: executing SEQUENCE SET s',
+      'pg_restore: error: a worker process died unexpectedly',
+      '',
+    ].join('\n');
+    // Chunks split mid-line, as a pipe delivers them.
+    for (let i = 0; i < stderr.length; i += 7) v.onStderr(stderr.slice(i, i + 7));
+    assert.deepEqual(seen, [
+      { done: 1, current: 'creating TABLE "public.a"' },
+      { done: 2, current: 'processing data for table "public.a"' },
+      { done: 3, current: 'executing SEQUENCE SET s' },
+    ]);
+    assert.equal(
+      v.errors(),
+      [
+        'pg_restore: while PROCESSING TOC:',
+        'pg_restore: from TOC entry 3346; 0 16384 TABLE DATA a postgres',
+        'pg_restore: error: COPY failed for table "a": ERROR:  boom',
+        'DETAIL:  Failing row contains (1).',
+        'pg_restore: error: a worker process died unexpectedly',
+        '',
+      ].join('\n'),
+    );
   });
 });

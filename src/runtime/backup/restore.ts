@@ -244,7 +244,7 @@ const ITEM_LINE = /^pg_restore: (creating|processing data for|executing|restorin
 const NOT_VERBOSE = /^pg_restore: (error|warning|detail|hint|while|from TOC entry)|^(?!pg_restore: )/;
 
 /** Counts pg_restore's items from its --verbose stderr into `progress`; `errors()` is the rest. */
-function verboseItems(progress: ProgressReporter) {
+export function verboseItems(progress: ProgressReporter) {
   let carry = '';
   let items = 0;
   let kept = '';
