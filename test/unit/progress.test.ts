@@ -9,6 +9,9 @@ import {
   resolveProgressMode,
   Throttle,
 } from '../../src/core/progress.js';
+import { runSnapshot } from '../../src/agent/commands/snapshot.js';
+import { loadAgentEnv } from '../../src/core/config/load.js';
+import type { SnapshotApi, VolumeSnapshot } from '../../src/core/snapshot/model.js';
 import { verboseItems } from '../../src/runtime/backup/restore.js';
 import { createLogger } from '../../src/runtime/log.js';
 import { startProgress, type ProgressOptions } from '../../src/runtime/progress.js';
@@ -257,5 +260,63 @@ describe('pg_restore --verbose progress', () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+describe('snapshot wait progress', () => {
+  it('logs how long it has waited for the cut and for readyToUse, every interval of the wait', async () => {
+    let now = 0;
+    let polls = 0;
+    let snap: VolumeSnapshot | undefined;
+    // The storage cuts the snapshot at the 4th poll and makes it ready at the 8th (10 s apart):
+    // three polls of each wait find it not yet there, logged from the first interval on.
+    const api: SnapshotApi = {
+      namespace: 'pyairtable',
+      async create(s) {
+        snap = structuredClone(s);
+        return s;
+      },
+      async get() {
+        if (!snap) return null;
+        polls++;
+        snap.status = {
+          readyToUse: polls >= 8,
+          ...(polls >= 4 ? { creationTime: new Date(now).toISOString() } : {}),
+        };
+        return structuredClone(snap);
+      },
+      async list() {
+        return snap ? [structuredClone(snap)] : [];
+      },
+      async delete() {},
+      async annotate() {},
+    };
+    const logged: { msg: string; waitedSeconds?: number }[] = [];
+    const env = loadAgentEnv({ PGOPS_NAMESPACE: 'pyairtable', PGOPS_PROGRESS: 'log:10' });
+    const result = await runSnapshot({ name: 'snap-1' }, env, {
+      api,
+      clock: { now: () => now, sleep: async (ms) => void (now += ms) },
+      now: () => new Date(now),
+      log: createLogger('json', {}, (l) => logged.push(JSON.parse(l))),
+      out: { line() {}, result() {} },
+      openSession: async () => ({
+        start: async () => ({ startLsn: '0/1000000', timeline: 1 }),
+        stop: async () => ({ stopLsn: '0/2000000' }),
+        close: async () => undefined,
+      }),
+      pollMs: 10_000,
+    });
+    assert.equal(result.readyToUse, true);
+    const waits = logged.filter((l) => l.msg.startsWith('snapshot snap-1: waiting'));
+    assert.deepEqual(
+      waits.map((l) => l.msg),
+      [
+        'snapshot snap-1: waiting for the storage to cut it (creationTime), 10s',
+        'snapshot snap-1: waiting for the storage to cut it (creationTime), 20s',
+        'snapshot snap-1: waiting for readyToUse, 10s',
+        'snapshot snap-1: waiting for readyToUse, 20s',
+      ],
+    );
+    assert.equal(waits[0]!.waitedSeconds, 10);
   });
 });
