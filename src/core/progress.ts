@@ -76,7 +76,8 @@ export function percent(done: number, total: number, finished = false): number {
 
 /**
  * One line, e.g. `backup b1: 1.2 GiB written, 48.1 MiB/s, 25s` or
- * `restore app: 120/450 items (26%), 12s, ETA 34s, processing data for table "public.t"`.
+ * `restore app: 120/450 items (26%), 12s, processing data for table "public.t"`. Items differ
+ * wildly in size (one table's data may be most of the hours), so only bytes get an ETA.
  */
 export function formatProgress(spec: ProgressSpec, s: ProgressSample, finished = false): string {
   const elapsed = formatDuration(s.elapsedMs / 1000);
@@ -96,7 +97,7 @@ export function formatProgress(spec: ProgressSpec, s: ProgressSample, finished =
       if (r !== undefined) parts.push(`${formatBytes(r)}/s`);
     }
     parts.push(elapsed);
-    const eta = finished ? undefined : etaSeconds({ ...s, total });
+    const eta = finished || spec.unit !== 'bytes' ? undefined : etaSeconds({ ...s, total });
     if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`);
   }
   if (s.current && !finished) parts.push(s.current);
