@@ -8,12 +8,15 @@ import { describeAgentEnv } from '../core/config/schema.js';
 import type { OutputFormat } from '../core/output.js';
 import { consoleOutput, parseOutputFormat } from '../runtime/cli.js';
 import { createLogger } from '../runtime/log.js';
+import { switchToUser } from '../runtime/privileges.js';
 import type { AgentContext } from './context.js';
 
 let format: OutputFormat = 'table';
 
 function context(): AgentContext {
   const env = loadAgentEnv(process.env);
+  // The command's module is loaded by now (context() is evaluated after its import).
+  if (env.PGOPS_RUN_AS_USER) switchToUser(env.PGOPS_RUN_AS_USER);
   return {
     env,
     rawEnv: process.env,

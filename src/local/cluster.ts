@@ -33,7 +33,6 @@ import {
   stopInstance,
   waitInstanceReady,
 } from './lifecycle.js';
-import { asPostgres } from './os-user.js';
 import { listLocalSnapshots, restoreLocalSnapshot } from './snapshots.js';
 import { withStateLock } from './lock.js';
 import { localQuery } from './pg.js';
@@ -328,7 +327,6 @@ export class LocalCluster implements ClusterApi {
         args: ['promote'],
         env: instanceEnv(this.root, state, target, binDir),
         onLog: forwardLog,
-        ...asPostgres(),
       });
     } catch (err) {
       out.line(`promotion failed; restarting ${old.name} as the primary`);

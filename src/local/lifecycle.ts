@@ -3,7 +3,7 @@
  * processes under the state folder. Up is idempotent: it starts whatever is not running (after a
  * crash, a kill or a reboot) and leaves running parts alone.
  */
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { OperationFailed, OpsError, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
@@ -120,6 +120,9 @@ export function instanceEnv(
     PGOPS_SUPERUSER_PASSWORD_FILE: p.secret('superuser-password'),
     PGOPS_REPLICATION_PASSWORD_FILE: p.secret('replication-password'),
     PGOPS_APP_PASSWORD_FILE: p.secret('app-password'),
+    // As root, the agent starts as root (so it can load itself from any checkout) and switches to
+    // the postgres OS user before touching data: PostgreSQL refuses root.
+    PGOPS_RUN_AS_USER: postgresOsUser().uid === undefined ? undefined : 'postgres',
   });
 }
 
@@ -153,7 +156,6 @@ export async function startInstance(
     logFile: p.logFile(inst.name),
     pidFile: p.pidFile(inst.name),
     cwd: p.runDir,
-    ...asPostgres(),
   });
   out.line(
     `${inst.name}: started (${inst.role}, port ${inst.port}, pid ${pid}, log ${p.logFile(inst.name)})`,
@@ -308,7 +310,11 @@ export async function ensureExporter(
     if (current === target) return { url, note: 'already running' };
     await stopPid(running, 10_000);
   }
-  const queries = exporterQueriesFile();
+  // The exporter runs as the postgres OS user, which may not be able to read the checkout (one
+  // under /root): it reads a copy of the chart's queries kept in the state folder.
+  const chartQueries = exporterQueriesFile();
+  const queries = chartQueries ? join(p.runDir, 'exporter-queries.yaml') : undefined;
+  if (chartQueries && queries) copyFileSync(chartQueries, queries);
   const args = [`--web.listen-address=127.0.0.1:${state.exporterPort}`];
   if (queries) args.push(`--extend.query-path=${queries}`);
   const pid = spawnDetached({

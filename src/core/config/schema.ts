@@ -51,6 +51,13 @@ export const agentEnvShape = {
     .string()
     .default('postgres-0')
     .describe("This pod's name (fieldRef metadata.name); a replica names its replication slot after it."),
+  PGOPS_RUN_AS_USER: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/, { error: 'expected an OS user name' })
+    .optional()
+    .describe(
+      'Started as root (local mode): switch to this OS user once the program is loaded, before touching any data (PostgreSQL refuses root). Pods run as a non-root user already and leave it unset.',
+    ),
   PGOPS_LOG_FORMAT: z
     .enum(['json', 'text'])
     .default('json')
