@@ -3,8 +3,22 @@
  * processes under the state folder. Up is idempotent: it starts whatever is not running (after a
  * crash, a kill or a reboot) and leaves running parts alone.
  */
-import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { OperationFailed, OpsError, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
 import { findPgBinDir } from '../runtime/pgbin.js';
@@ -61,13 +75,10 @@ export function requirePgBinDir(): string {
   }
 }
 
-/**
- * As root, the instances run as the postgres OS user, who must be able to reach the state folder:
- * a checkout under /root (mode 0700) is the usual trap. Said before anything is created.
- */
-export function requireTraversable(root: string) {
+/** The first directory above `root` the postgres OS user cannot enter (only when running as root). */
+function unreachableAncestor(root: string): { dir: string; mode: number } | undefined {
   const u = postgresOsUser();
-  if (u.uid === undefined) return;
+  if (u.uid === undefined) return undefined;
   for (let dir = dirname(resolve(root)); ; dir = dirname(dir)) {
     let st;
     try {
@@ -77,16 +88,69 @@ export function requireTraversable(root: string) {
     }
     const ok =
       !st || (st.mode & 0o001) !== 0 || st.uid === u.uid || (st.gid === u.gid && (st.mode & 0o010) !== 0);
-    if (!ok)
-      throw new UsageError(
-        'E_STATE_DIR_UNREACHABLE',
-        `the postgres OS user cannot enter ${dir} (mode ${(st!.mode & 0o777).toString(8)}), so PostgreSQL could not use ${resolve(root)}`,
-        { dir },
-        {
-          hint: `Use a state folder it can reach, e.g. --state-dir /var/tmp/postgres-ops, or: chmod o+x ${dir}`,
-        },
-      );
-    if (dir === dirname(dir)) return;
+    if (!ok) return { dir, mode: st!.mode & 0o777 };
+    if (dir === dirname(dir)) return undefined;
+  }
+}
+
+/**
+ * As root, the instances run as the postgres OS user, who must be able to reach the state folder:
+ * a checkout under /root (mode 0700) is the usual trap. Said before anything is created.
+ */
+export function requireTraversable(root: string) {
+  const bad = unreachableAncestor(root);
+  if (bad)
+    throw new UsageError(
+      'E_STATE_DIR_UNREACHABLE',
+      `the postgres OS user cannot enter ${bad.dir} (mode ${bad.mode.toString(8)}), so PostgreSQL could not use ${resolve(root)}`,
+      { dir: bad.dir },
+      {
+        hint: `Use a state folder it can reach, e.g. --state-dir /var/tmp/postgres-ops, or: chmod o+x ${bad.dir}`,
+      },
+    );
+}
+
+/** Where the state of a checkout lives when the postgres OS user cannot reach the checkout. */
+export const SHARED_STATE_PARENT = '/var/lib/postgres-ops';
+
+/**
+ * The default state folder `.postgres-ops/` of a checkout the postgres OS user cannot reach (under
+ * /root): the state goes to /var/lib/postgres-ops/<checkout>-<hash> and `.postgres-ops` becomes a
+ * link to it, so the folder is still found from the checkout and `local destroy` removes both.
+ * Returns the folder to use (the real one).
+ */
+export function placeDefaultStateDir(link: string, out: Output): string {
+  if (!unreachableAncestor(link)) return link;
+  // A real folder there already holds state: leave it (requireTraversable then says what to do).
+  if (existsSync(link) && !lstatSync(link).isSymbolicLink()) return link;
+  const checkout = dirname(resolve(link));
+  const slug = `${basename(checkout).replace(/[^A-Za-z0-9._-]/g, '_')}-${createHash('sha256').update(checkout).digest('hex').slice(0, 8)}`;
+  const target = join(SHARED_STATE_PARENT, slug);
+  mkdirSync(target, { recursive: true, mode: 0o755 });
+  chmodSync(SHARED_STATE_PARENT, 0o755);
+  chmodSync(target, 0o755);
+  let current: string | undefined;
+  try {
+    current = lstatSync(link).isSymbolicLink() ? readlinkSync(link) : undefined;
+  } catch {
+    current = undefined;
+  }
+  if (current !== target) {
+    if (current !== undefined) unlinkSync(link);
+    symlinkSync(target, link);
+  }
+  out.line(
+    `state folder: ${link} -> ${target} (the postgres OS user cannot enter ${unreachableAncestor(link)?.dir})`,
+  );
+  return target;
+}
+
+/** A link left by placeDefaultStateDir whose folder was destroyed. */
+export function removeDanglingStateLink(link: string) {
+  try {
+    if (lstatSync(link).isSymbolicLink() && !existsSync(link)) unlinkSync(link);
+  } catch {
+    /* nothing there */
   }
 }
 

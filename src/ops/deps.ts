@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 /**
  * What a command gets: the cluster (local or Kubernetes, chosen once here), an output host and
  * the confirmation prompt. Local mode is chosen with --local, or when local state exists and
@@ -18,8 +19,14 @@ export interface OpsDeps {
   opts: GlobalOptions;
 }
 
+/** The state folder, with links resolved: the instances get real paths they can reach. */
 export function stateDirOf(opts: GlobalOptions): string {
-  return opts.stateDir ?? defaultStateDir();
+  const dir = opts.stateDir ?? defaultStateDir();
+  try {
+    return realpathSync(dir);
+  } catch {
+    return dir;
+  }
 }
 
 export function wantsLocal(opts: GlobalOptions): boolean {

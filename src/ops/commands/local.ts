@@ -1,7 +1,14 @@
 import { LocalCluster } from '../../local/cluster.js';
-import { localDestroy, localDown, localUp, requireTraversable } from '../../local/lifecycle.js';
+import {
+  localDestroy,
+  localDown,
+  localUp,
+  placeDefaultStateDir,
+  removeDanglingStateLink,
+  requireTraversable,
+} from '../../local/lifecycle.js';
 import { withStateLock } from '../../local/lock.js';
-import { stateExists } from '../../local/state.js';
+import { defaultStateDir, stateExists } from '../../local/state.js';
 import { UsageError } from '../../core/errors.js';
 import type { Output } from '../../core/output.js';
 import { makeConfirm } from '../confirm.js';
@@ -23,7 +30,7 @@ export interface LocalUpResult {
 
 /** Starts what is not running: primary, N replicas, exporter; takes a first verified backup. */
 export async function localUpCommand(flags: { replicas?: string }, opts: GlobalOptions, out: Output) {
-  const root = stateDirOf(opts);
+  const root = opts.stateDir ? stateDirOf(opts) : placeDefaultStateDir(stateDirOf(opts), out);
   if (flags.replicas !== undefined && (!/^\d+$/.test(flags.replicas) || Number(flags.replicas) > 5))
     throw new UsageError(
       'E_USAGE',
@@ -120,6 +127,7 @@ export async function localDestroyCommand(opts: GlobalOptions, out: Output) {
     retry: commandLine(opts, 'local destroy'),
   });
   const r = await withStateLock(root, 'local destroy', () => localDestroy(root, out));
+  if (!opts.stateDir) removeDanglingStateLink(defaultStateDir());
   out.result(r, opts.output, (x) => `deleted ${x.removed}`);
   return r;
 }
