@@ -461,7 +461,7 @@ export class KubeCluster implements ClusterApi {
         `${req.file} is not on the backup volume`,
         {},
         {
-          hint: `Copy it there first (kubectl cp FILE ${this.namespace}/${this.fullname}-0:${BACKUP_DIR}/) or give a gs://, s3:// or https:// URL.`,
+          hint: `Copy it there first (kubectl cp FILE ${this.namespace}/${this.fullname}-0:${BACKUP_DIR}/) or give a gs://, s3:// or azure:// URL.`,
         },
       );
     // The backup CronJob's pod has the backup volume, the Secret and the primary's address: its

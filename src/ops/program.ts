@@ -98,7 +98,7 @@ export function buildOpsProgram(): Command {
     )
     .argument(
       '[file]',
-      "backup name, file (the guide's NAME.sql.gz names work too) or gs:// s3:// https:// URL",
+      "backup name, file (the guide's NAME.sql.gz names work too) or gs:// s3:// azure:// URL",
     )
     .option('--snapshot <name>', 'local mode: restore every instance from a snapshot instead')
     .option('--target-database <db>', 'database to restore into (default: the one in the backup)')
