@@ -4,7 +4,6 @@
  * without its descriptor is an interrupted one and is never listed. Restoring copies (never moves)
  * the snapshot into a new data directory, so the snapshot survives and can be restored again.
  */
-import { execFileSync } from 'node:child_process';
 import {
   chownSync,
   existsSync,
@@ -22,6 +21,7 @@ import { passfileLine } from '../core/pg/conninfo.js';
 import { defaultSnapshotName, validateSnapshotName } from '../core/snapshot/naming.js';
 import { execOk } from '../runtime/exec.js';
 import { pgBin } from '../runtime/pgbin.js';
+import { postgresIdsWhenRoot } from '../runtime/os-user.js';
 
 export const LOCAL_SNAPSHOT_KIND = 'pyairtable-stack/local-snapshot';
 
@@ -47,21 +47,7 @@ export interface RunAs {
 
 /** Who runs PostgreSQL's programs: the postgres OS user when we are root (postgres refuses root). */
 export function defaultRunAs(): RunAs | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  try {
-    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-    return { uid, gid };
-  } catch {
-    throw new UsageError(
-      'E_NO_POSTGRES_USER',
-      'running as root, but there is no "postgres" OS user to run PostgreSQL programs as',
-      {},
-      {
-        hint: 'Create it (Debian: apt-get install postgresql-15 creates it) or run as an unprivileged user.',
-      },
-    );
-  }
+  return postgresIdsWhenRoot();
 }
 
 export interface SnapshotSource {

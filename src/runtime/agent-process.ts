@@ -2,12 +2,13 @@
  * Starting `postgres-agent instance` as a separate process: used by the tests and by the local mode
  * of postgres-ops. As root, the agent runs as the postgres OS user (PostgreSQL refuses root).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { get } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OperationFailed } from '../core/errors.js';
+import { postgresIdsWhenRoot } from './os-user.js';
 
 /** dist/agent/main.js, found from this module's own location (dist/runtime or src/runtime under tsx). */
 export function agentMainPath(): string {
@@ -36,15 +37,8 @@ export interface StartAgentOptions {
   runAsPostgres?: boolean;
 }
 
-function postgresIds(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
-  return { uid, gid };
-}
-
 export function startAgentInstance(opts: StartAgentOptions): AgentProcess {
-  const ids = opts.runAsPostgres === false ? undefined : postgresIds();
+  const ids = opts.runAsPostgres === false ? undefined : postgresIdsWhenRoot();
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: ids ? '/var/lib/postgresql' : process.env.HOME,

@@ -3,17 +3,13 @@
  * checkout the postgres OS user cannot read, such as one under /root) and switches to the postgres
  * user before it touches a data directory. Everything it needs is loaded by then.
  */
-import { execFileSync } from 'node:child_process';
 import { OperationFailed } from '../core/errors.js';
+import { osUserIds } from './os-user.js';
 
 export function switchToUser(user: string): void {
   if (process.getuid?.() !== 0) return;
-  let uid: number;
-  let gid: number;
-  try {
-    uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
-    gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
-  } catch {
+  const ids = osUserIds(user);
+  if (!ids)
     throw new OperationFailed(
       'E_NO_OS_USER',
       `cannot switch to OS user "${user}": no such user`,
@@ -22,7 +18,7 @@ export function switchToUser(user: string): void {
         hint: 'Install the PostgreSQL server packages, which create the postgres user: bash scripts/install-system-deps.sh',
       },
     );
-  }
+  const { uid, gid } = ids;
   // Supplementary groups of the user (e.g. ssl-cert), as a login would have them.
   (process as { initgroups?: (user: string, group: number) => void }).initgroups?.(user, gid);
   process.setgid?.(gid);

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, chownSync, constants } from 'node:fs';
 import { dirname } from 'node:path';
+import { osUserIds } from '../../src/runtime/os-user.js';
 
 export interface RunAs {
   uid?: number;
@@ -21,16 +22,13 @@ export function postgresUser(): RunAs {
     cached = { name: execFileSync('id', ['-un']).toString().trim() };
     return cached;
   }
-  try {
-    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
-    cached = { uid, gid, name: 'postgres' };
-    return cached;
-  } catch {
+  const ids = osUserIds('postgres');
+  if (!ids)
     throw new Error(
       'tests run as root but there is no "postgres" OS user: run scripts/install-system-deps.sh',
     );
-  }
+  cached = { ...ids, name: 'postgres' };
+  return cached;
 }
 
 /** Gives a path to the postgres OS user (no-op when not root). */
