@@ -14,6 +14,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { pidAlive } from '../runtime/pid.js';
 
 export function readPidFile(pidFile: string): number | undefined {
   try {
@@ -24,20 +25,7 @@ export function readPidFile(pidFile: string): number | undefined {
   }
 }
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A zombie (exited, not yet reaped) counts as gone.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) Z /.test(stat);
-  } catch {
-    return true;
-  }
-}
+export { pidAlive };
 
 function cmdline(pid: number): string {
   try {

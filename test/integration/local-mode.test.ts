@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { pidAlive } from '../../src/runtime/pid.js';
 import { cleanupAll, onCleanup } from '../support/cleanup.js';
 import { tempDir } from '../support/tmp.js';
 import { opsMain } from '../support/tools.js';
@@ -93,20 +94,6 @@ async function appQuery(uri: string, sql: string): Promise<pg.QueryResultRow[]> 
 
 function pidOf(name: string): number {
   return Number(readFileSync(join(stateDir, 'run', `${name}.pid`), 'utf8').trim());
-}
-
-/** Alive and not a zombie (detached processes whose starter exited may wait a moment for a reaper). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
 }
 
 /** Kills whatever the state folder's pid files and postmaster.pid files name (at exit, even on failure). */
@@ -331,7 +318,7 @@ describe('postgres-ops local mode', () => {
     );
     process.kill(replicaAgent, 'SIGKILL');
     process.kill(postmaster, 'SIGKILL');
-    for (let i = 0; i < 100 && alive(replicaAgent); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && pidAlive(replicaAgent); i++) await new Promise((r) => setTimeout(r, 50));
     const down = await opsJson<Status>(['status']);
     assert.equal(down.instances.find((i) => i.name === 'postgres-1')!.ready, false);
     assert.ok(down.warnings.some((w) => /postgres-1 is not running/.test(w)));
@@ -349,7 +336,7 @@ describe('postgres-ops local mode', () => {
     assert.match(r.stderr, /there is no replica named "postgres-7"; nothing was changed/);
     assert.match(r.stderr, /hint: Replicas: postgres-1/);
     assert.equal(pidOf('postgres-0'), primaryAgent);
-    assert.ok(alive(primaryAgent));
+    assert.ok(pidAlive(primaryAgent));
   });
 
   it('promote fences the primary and makes the replica writable on a new timeline; the old primary rejoins', async () => {
@@ -392,7 +379,7 @@ describe('postgres-ops local mode', () => {
     const pids = ['postgres-0', 'postgres-1'].map(pidOf);
     const down = await opsJson<{ stopped: string[] }>(['local', 'down']);
     assert.ok(down.stopped.includes('postgres-0') && down.stopped.includes('postgres-1'));
-    assert.ok(pids.every((p) => !alive(p)));
+    assert.ok(pids.every((p) => !pidAlive(p)));
     const kept = readdirSync(join(stateDir, 'data', 'postgres-0'));
     assert.ok(kept.includes('PG_VERSION'), `data kept after down: ${kept.join(' ')}`);
     const refused = await ops(['local', 'destroy']);

@@ -10,6 +10,7 @@ import pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
 import { passfileLine, toClientConfig } from '../../core/pg/conninfo.js';
 import { readSecret } from '../secrets.js';
+import { pidAlive } from '../pid.js';
 
 export interface PgConnection {
   host: string;
@@ -63,15 +64,6 @@ export interface ToolEnv {
 
 const PASS_DIR_PREFIX = 'pgops-pass-';
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Removes passfile dirs left by a process that was killed before it could clean up (SIGKILL, OOM),
  * so a password never lingers in the temp dir longer than the next run. Dirs carry their pid.
@@ -85,7 +77,7 @@ function sweepAbandonedPassDirs(): void {
   }
   for (const name of names) {
     const m = new RegExp(`^${PASS_DIR_PREFIX}(\\d+)-`).exec(name);
-    if (m && !processAlive(Number(m[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    if (m && !pidAlive(Number(m[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
   }
 }
 

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pidAlive } from '../pid.js';
 
 const TAIL_BYTES = 16 * 1024;
 
@@ -56,15 +57,6 @@ export class Postmaster {
 
   signal(sig: NodeJS.Signals) {
     if (this.alive) this.child.kill(sig);
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
