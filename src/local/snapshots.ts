@@ -17,11 +17,11 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { OperationFailed, SafetyRefusal, UsageError } from '../core/errors.js';
-import { passfileLine } from '../core/pg/conninfo.js';
 import { defaultSnapshotName, validateSnapshotName } from '../core/snapshot/naming.js';
 import { execOk } from '../runtime/exec.js';
 import { pgBin } from '../runtime/pgbin.js';
 import { postgresIdsWhenRoot } from '../runtime/os-user.js';
+import { writePassfile } from '../runtime/passfile.js';
 
 export const LOCAL_SNAPSHOT_KIND = 'pyairtable-stack/local-snapshot';
 
@@ -120,11 +120,7 @@ export async function createLocalSnapshot(
   let passfile = source.passfile;
   let tmpPassfile: string | undefined;
   if (!passfile && source.password !== undefined) {
-    tmpPassfile = join(root, `.${name}.pgpass`);
-    writeFileSync(tmpPassfile, passfileLine('*', '*', '*', source.user, source.password) + '\n', {
-      mode: 0o600,
-    });
-    if (runAs) chownSync(tmpPassfile, runAs.uid, runAs.gid);
+    tmpPassfile = writePassfile(join(root, `.${name}.pgpass`), source.user, source.password, runAs);
     passfile = tmpPassfile;
   }
   try {

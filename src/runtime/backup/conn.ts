@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
-import { passfileLine, toClientConfig } from '../../core/pg/conninfo.js';
+import { toClientConfig } from '../../core/pg/conninfo.js';
 import { readSecret } from '../secrets.js';
 import { pidAlive } from '../pid.js';
+import { writePassfile } from '../passfile.js';
 
 export interface PgConnection {
   host: string;
@@ -85,9 +86,8 @@ export function toolEnv(c: PgConnection, base: NodeJS.ProcessEnv = process.env):
   sweepAbandonedPassDirs();
   const dir = mkdtempSync(join(tmpdir(), `${PASS_DIR_PREFIX}${process.pid}-`));
   const passfile = join(dir, 'pgpass');
-  writeFileSync(passfile, c.password ? passfileLine('*', '*', '*', c.user, c.password) + '\n' : '', {
-    mode: 0o600,
-  });
+  if (c.password) writePassfile(passfile, c.user, c.password);
+  else writeFileSync(passfile, '', { mode: 0o600 });
   const clean: NodeJS.ProcessEnv = {};
   // libpq reads PG* variables; only ours may apply.
   for (const [k, v] of Object.entries(base)) if (!k.startsWith('PG')) clean[k] = v;

@@ -3,7 +3,7 @@
  * (bootstrap, clone, rewind, or start as it is), writes the configuration, runs postgres as a child,
  * answers the probes, and turns SIGTERM into a fast shutdown. Decisions live in src/core/instance.
  */
-import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -33,7 +33,6 @@ import {
   validateExtraHba,
   type StandbyTarget,
 } from '../../core/instance/settings.js';
-import { passfileLine } from '../../core/pg/conninfo.js';
 import type { Logger } from '../log.js';
 import { findPgBinDir } from '../pgbin.js';
 import { bootstrapPrimary } from './bootstrap.js';
@@ -44,6 +43,7 @@ import { orphanPostmaster, pidAlive, Postmaster } from './postmaster.js';
 import { rewindFrom } from './rewind.js';
 import { readSecret, requireSecret } from '../secrets.js';
 import { ensureSlot, localStatus, probeMember, withClient, type Login } from './sql.js';
+import { writePassfile } from '../passfile.js';
 
 const FULL_DISK_FREE_BYTES = 1024 * 1024;
 
@@ -142,10 +142,10 @@ export class Supervisor {
     mkdirSync(this.env.PGOPS_SOCKET_DIR, { recursive: true, mode: 0o755 });
     // `kubectl exec <pod> -- psql -U postgres` works without typing the password when the container
     // sets PGPASSFILE to this file (0600, in the runtime directory, never on the data volume).
-    writeFileSync(
+    writePassfile(
       join(this.env.PGOPS_SOCKET_DIR, '.pgpass'),
-      passfileLine('*', '*', '*', this.env.PGOPS_SUPERUSER, this.superuserPassword) + '\n',
-      { mode: 0o600 },
+      this.env.PGOPS_SUPERUSER,
+      this.superuserPassword,
     );
 
     const onSignal = (sig: NodeJS.Signals) => {
@@ -257,33 +257,23 @@ export class Supervisor {
       if (plan.action === 'rewind') {
         this.setPhase('rewinding', `following ${plan.source.host}:${plan.source.port}`);
         this.writeConfig(this.pgdata, undefined);
-        const passfile = join(this.env.PGOPS_SOCKET_DIR, '.pgops-rewind.pgpass');
-        writeFileSync(
-          passfile,
-          passfileLine('*', '*', '*', this.env.PGOPS_SUPERUSER, this.superuserPassword) + '\n',
-          {
-            mode: 0o600,
-          },
+        // The superuser passfile written at start serves pg_rewind too.
+        const passfile = join(this.env.PGOPS_SOCKET_DIR, '.pgpass');
+        // pg_rewind reads the source's timeline from its control file, which a fresh promotion
+        // updates only at its next checkpoint: without one it would wrongly find nothing to rewind.
+        await withClient(
+          { ...plan.source, user: this.env.PGOPS_SUPERUSER, password: this.superuserPassword },
+          (c) => c.query('CHECKPOINT'),
+          60_000,
         );
-        try {
-          // pg_rewind reads the source's timeline from its control file, which a fresh promotion
-          // updates only at its next checkpoint: without one it would wrongly find nothing to rewind.
-          await withClient(
-            { ...plan.source, user: this.env.PGOPS_SUPERUSER, password: this.superuserPassword },
-            (c) => c.query('CHECKPOINT'),
-            60_000,
-          );
-          await rewindFrom({
-            binDir: this.binDir,
-            pgdata: this.pgdata,
-            source: plan.source,
-            superuser: this.env.PGOPS_SUPERUSER,
-            passfile,
-            log: this.log,
-          });
-        } finally {
-          rmSync(passfile, { force: true });
-        }
+        await rewindFrom({
+          binDir: this.binDir,
+          pgdata: this.pgdata,
+          source: plan.source,
+          superuser: this.env.PGOPS_SUPERUSER,
+          passfile,
+          log: this.log,
+        });
         continue;
       }
       if (plan.action === 'wait') {
@@ -389,10 +379,7 @@ export class Supervisor {
   private replicationPassfile(): string {
     const file = join(this.env.PGOPS_SOCKET_DIR, '.pgops-replication.pgpass');
     const password = readSecret(this.env, 'PGOPS_REPLICATION_PASSWORD') ?? '';
-    writeFileSync(file, passfileLine('*', '*', '*', this.env.PGOPS_REPLICATION_USER, password) + '\n', {
-      mode: 0o600,
-    });
-    return file;
+    return writePassfile(file, this.env.PGOPS_REPLICATION_USER, password);
   }
 
   private async ensureUpstreamSlot(password: string) {
