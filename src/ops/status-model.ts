@@ -3,7 +3,7 @@
  * as a table or printed as `-o json` (a stable interface: add fields, never rename them). Pure.
  */
 import type { BackupEntry, Member, Mode, Role, SnapshotEntry, VolumeUsage } from './cluster-api.js';
-import { lsnDiff } from './lsn.js';
+import { lsnDiff } from '../core/pg/wal.js';
 
 export interface Probe {
   in_recovery: boolean;

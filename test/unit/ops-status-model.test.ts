@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Member } from '../../src/ops/cluster-api.js';
-import { lsnDiff, parseLsn } from '../../src/ops/lsn.js';
+import { lsnDiff, parseLsn } from '../../src/core/pg/wal.js';
 import { renderStatus } from '../../src/ops/render/status.js';
 import {
   buildInstances,

@@ -1,12 +1,6 @@
 import { LocalCluster } from '../../local/cluster.js';
-import {
-  localDestroy,
-  localDown,
-  localUp,
-  placeDefaultStateDir,
-  removeDanglingStateLink,
-  requireTraversable,
-} from '../../local/lifecycle.js';
+import { localDestroy, localDown, localUp } from '../../local/lifecycle.js';
+import { placeDefaultStateDir, removeDanglingStateLink, requireTraversable } from '../../local/state-dir.js';
 import { withStateLock } from '../../local/lock.js';
 import { defaultStateDir, stateExists } from '../../local/state.js';
 import { UsageError } from '../../core/errors.js';
@@ -29,7 +23,11 @@ export interface LocalUpResult {
 }
 
 /** Starts what is not running: primary, N replicas, exporter; takes a first verified backup. */
-export async function localUpCommand(flags: { replicas?: string }, opts: GlobalOptions, out: Output) {
+export async function localUpCommand(
+  flags: { replicas?: string; synchronous?: boolean; failover?: 'automatic' | 'manual' },
+  opts: GlobalOptions,
+  out: Output,
+) {
   const root = opts.stateDir ? stateDirOf(opts) : placeDefaultStateDir(stateDirOf(opts), out);
   if (flags.replicas !== undefined && (!/^\d+$/.test(flags.replicas) || Number(flags.replicas) > 5))
     throw new UsageError(
@@ -43,7 +41,11 @@ export async function localUpCommand(flags: { replicas?: string }, opts: GlobalO
   const replicas = flags.replicas === undefined ? undefined : Number(flags.replicas);
   requireTraversable(root);
   const report = await withStateLock(root, 'local up', () =>
-    localUp(root, { replicas, release: opts.release }, out),
+    localUp(
+      root,
+      { replicas, release: opts.release, synchronous: flags.synchronous, failover: flags.failover },
+      out,
+    ),
   );
   const cluster = new LocalCluster(root);
   const warnings: string[] = [];

@@ -12,8 +12,10 @@ import {
   statfsSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { DataDirKind } from '../../core/instance/decide.js';
 import { exec } from '../exec.js';
+
+/** What a data directory holds: nothing, a primary's or a standby's cluster, or something else. */
+export type DataDirKind = 'empty' | 'primary' | 'standby' | 'foreign';
 
 export function inspectDataDir(pgdata: string): DataDirKind {
   let entries: string[];
