@@ -45,7 +45,7 @@ export function renderFragment(params: Record<string, string>): string {
   );
 }
 
-export function writeFragment(path: string): string {
-  writeFileSync(path, renderFragment(chartDefaultParameters()), { mode: 0o644 });
+export function writeFragment(path: string, overrides: Record<string, string> = {}): string {
+  writeFileSync(path, renderFragment({ ...chartDefaultParameters(), ...overrides }), { mode: 0o644 });
   return path;
 }

@@ -49,8 +49,11 @@ export interface UpOptions {
   /** Turn synchronous replication on or off; unchanged when undefined. */
   synchronous?: boolean;
   failover?: 'automatic' | 'manual';
+  failsafe?: boolean;
   /** Patroni timings for a new state (tests shorten them); unchanged when undefined. */
   ha?: HaTimings;
+  /** PostgreSQL settings over the chart's defaults for a new state; unchanged when undefined. */
+  settings?: LocalState['settings'];
 }
 
 export interface UpReport {
@@ -161,9 +164,11 @@ export async function localUp(root: string, opts: UpOptions, out: Output): Promi
       : found;
   if (opts.synchronous !== undefined) state.synchronous = opts.synchronous;
   if (opts.failover !== undefined) state.failover = opts.failover;
+  if (opts.failsafe !== undefined) state.failsafe = opts.failsafe;
   if (opts.ha && created) state.ha = opts.ha;
+  if (opts.settings && created) state.settings = opts.settings;
   prepareStateDir(root);
-  writeFragment(fragmentPath(root));
+  writeFragment(fragmentPath(root), state.settings?.parameters);
   writeHaFile(root, state);
   const replicaCount = state.instances.length - 1;
   const wanted = opts.replicas ?? (created ? 1 : replicaCount);

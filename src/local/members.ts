@@ -38,7 +38,11 @@ export function haFilePath(root: string): string {
 export function writeHaFile(root: string, state: LocalState) {
   writeFileSync(
     haFilePath(root),
-    JSON.stringify({ failover: state.failover, synchronous: state.synchronous, failsafe: true }) + '\n',
+    JSON.stringify({
+      failover: state.failover,
+      synchronous: state.synchronous,
+      failsafe: state.failsafe ?? true,
+    }) + '\n',
     { mode: 0o644 },
   );
 }
@@ -78,6 +82,7 @@ export function instanceEnv(
     PGOPS_HA_TTL: ha ? String(ha.ttl) : undefined,
     PGOPS_HA_LOOP_WAIT: ha ? String(ha.loopWait) : undefined,
     PGOPS_HA_RETRY_TIMEOUT: ha ? String(ha.retryTimeout) : undefined,
+    PGOPS_MAX_SLOT_WAL_KEEP_SIZE: state.settings?.maxSlotWalKeepSize,
     PGOPS_CONFIG_FILE: existsSync(fragmentPath(root)) ? fragmentPath(root) : undefined,
     PGOPS_SUPERUSER_PASSWORD_FILE: p.secret('superuser-password'),
     PGOPS_REPLICATION_PASSWORD_FILE: p.secret('replication-password'),

@@ -49,7 +49,11 @@ export interface LocalState {
   etcd: { clientPort: number; peerPort: number };
   failover: 'automatic' | 'manual';
   synchronous: boolean;
+  /** Keep the primary while etcd is unreachable but every member answers (default true). */
+  failsafe?: boolean;
   ha?: HaTimings;
+  /** PostgreSQL settings over the chart's defaults, and the slot WAL bound (empty: sized from the disk). */
+  settings?: { parameters?: Record<string, string>; maxSlotWalKeepSize?: string };
 }
 
 /** A state file written before the members ran under Patroni (version 1). */
