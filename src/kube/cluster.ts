@@ -30,7 +30,7 @@ import { agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
 import { asJsonRows } from '../ops/sql.js';
 import { type KubeClients, kubeClients } from './client.js';
 import { listSnapshots as listReleaseSnapshots } from '../core/snapshot/list.js';
-import { isNotFound, kubeError, noKubeconfig } from './errors.js';
+import { kubeError, noKubeconfig } from './errors.js';
 import { execInPod } from './exec.js';
 import { volumeSnapshotApi } from './volume-snapshots.js';
 
@@ -41,7 +41,6 @@ const DATA_MOUNT = '/var/lib/postgresql/data';
 export const BACKUP_DIR = '/backups/postgres';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 /** "10Gi" -> bytes. */
 export function parseQuantity(q: string | undefined): number | null {

@@ -31,7 +31,7 @@ import { requirePgBinDir } from './state-dir.js';
 import { listLocalSnapshots, restoreLocalSnapshot } from './snapshots.js';
 import { withStateLock } from './lock.js';
 import { localQuery } from './pg.js';
-import { LOCAL_NAMESPACE, type LocalState, readState, StatePaths, SUPERUSER, writeState } from './state.js';
+import { LOCAL_NAMESPACE, type LocalState, readState, StatePaths, SUPERUSER } from './state.js';
 import { listSnapshotEntries, takeSnapshot } from './snapshot-bridge.js';
 
 function dirBytes(path: string): number {

@@ -250,7 +250,8 @@ export function parseConfFragment(text: string): { parameters: Record<string, st
   text.split('\n').forEach((raw, i) => {
     const line = stripComment(raw).trim();
     if (!line) return;
-    const m = /^([A-Za-z_][A-Za-z0-9_.]*)\s*(?:=\s*|\s+)(.*)$/.exec(line);
+    // A value is one token: a quoted string ('' escapes a quote) or a bare word, as PostgreSQL reads it.
+    const m = /^([A-Za-z_][A-Za-z0-9_.]*)\s*(?:=\s*|\s+)('(?:[^']|'')*'|[^\s'#]+)$/.exec(line);
     if (!m) {
       errors.push(`line ${i + 1}: "${raw.trim()}" is not "name = value"`);
       return;
