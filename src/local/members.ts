@@ -217,6 +217,10 @@ export async function waitForCluster(
 ): Promise<LocalInstance> {
   const p = new StatePaths(root);
   const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
+  // With failover: manual nobody takes the lead of a cluster whose primary is gone: say so rather
+  // than wait (a former primary that comes back takes its lead back within two leases).
+  const manualGiveUp = ((state.ha?.ttl ?? 30) * 2 + 15) * 1000;
   let last = 'no member answered yet';
   while (Date.now() < deadline) {
     for (const inst of state.instances)

@@ -179,7 +179,8 @@ export function statusWarnings(
 ): string[] {
   const w: string[] = [];
   const primaries = report.instances.filter((i) => i.role === 'primary' && i.ready);
-  const replicas = report.instances.filter((i) => i.role === 'replica' && i.ready);
+  // Replicas that answer, streaming or not (with the primary gone none streams).
+  const replicas = report.instances.filter((i) => i.role === 'replica' && i.running && i.timeline !== null);
   if (report.instances.length === 0) w.push(`no PostgreSQL instances found; start them: ${hints.start}`);
   else if (primaries.length === 0)
     w.push(

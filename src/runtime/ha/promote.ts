@@ -13,7 +13,7 @@ import { lsnDiff } from '../../core/pg/wal.js';
 import type { Logger } from '../log.js';
 import { requireSecret } from '../secrets.js';
 import { withClient, type Login } from '../instance/sql.js';
-import { memberPaths } from '../instance/patroni-inputs.js';
+import { memberPaths, withHaFile } from '../instance/patroni-inputs.js';
 import { PatroniApi, type PatroniCluster, type PatroniMember } from './patroni-api.js';
 
 export interface PromoteRequest {
@@ -38,7 +38,12 @@ export interface PromoteResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function promoteMember(env: AgentEnv, req: PromoteRequest, log: Logger): Promise<PromoteResult> {
+export async function promoteMember(
+  settings: AgentEnv,
+  req: PromoteRequest,
+  log: Logger,
+): Promise<PromoteResult> {
+  const env = withHaFile(settings); // the failover mode in force, as the member's agent sees it
   const api = new PatroniApi(`http://127.0.0.1:${env.PGOPS_RESTAPI_PORT}`, {
     username: env.PGOPS_RESTAPI_USER,
     password: requireSecret(env, 'PGOPS_RESTAPI_PASSWORD', "to use Patroni's REST API"),

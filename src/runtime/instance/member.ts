@@ -258,7 +258,8 @@ export class MemberSupervisor {
     });
     if (ignoredParameters.length && !this.yamlText)
       this.log.warn(`ignoring parameters Patroni sets itself: ${ignoredParameters.join(', ')}`);
-    const text = stringify(patroniConfig(inputs), { lineWidth: 0 });
+    // Patroni reads YAML 1.1, where a bare on/off/yes/no is a boolean: quote such strings.
+    const text = stringify(patroniConfig(inputs), { lineWidth: 0, version: '1.1' });
     this.secretsSeen = this.secretsFingerprint();
     if (text === this.yamlText) return false;
     const tmp = `${this.paths.patroniYaml}.tmp`;
@@ -273,6 +274,8 @@ export class MemberSupervisor {
     try {
       this.env = withHaFile(this.baseEnv);
       this.files = readMemberFiles(this.env);
+      if (this.noFailover && (this.env.PGOPS_FAILOVER === 'automatic' || this.failoverAllowedByFile()))
+        this.noFailover = false;
       this.writeUserPassfile();
       if (this.writePatroniConfig()) {
         this.log.info('Patroni configuration changed: reloading Patroni');
@@ -483,18 +486,34 @@ export class MemberSupervisor {
     }
   }
 
-  /** failover: manual keeps every replica out of automatic elections; the leader may keep leading. */
+  /**
+   * failover: manual keeps every replica out of automatic elections; the leader may keep leading.
+   * Decided from Patroni's leader record, and left alone while nobody leads: a member restarting
+   * after a crash runs as a standby until Patroni lets it take the lead back, and fencing it then
+   * would leave the cluster without a primary.
+   */
   private async checkFailoverFence() {
-    if (this.env.PGOPS_FAILOVER !== 'manual') return;
-    const s = this.snapshot;
-    if (!s.accepting) return; // keep what we decided at start while PostgreSQL is down
-    const want = s.inRecovery === true && !this.failoverAllowedByFile();
-    if (want === this.noFailover) return;
-    this.noFailover = want;
+    if (this.env.PGOPS_FAILOVER !== 'manual') {
+      if (this.noFailover) this.setNoFailover(false);
+      return;
+    }
+    let leader: string | undefined;
+    try {
+      leader = (await this.api.cluster()).members.find((m) => m.role === 'leader')?.name;
+    } catch {
+      return;
+    }
+    if (!leader) return;
+    const want = leader !== this.env.PGOPS_POD_NAME && !this.failoverAllowedByFile();
+    if (want !== this.noFailover) this.setNoFailover(want);
+  }
+
+  private setNoFailover(value: boolean) {
+    this.noFailover = value;
     this.log.info(
-      want
+      value
         ? 'failover is manual: this replica is not promoted automatically'
-        : 'this member may take the lead (it leads, or a promotion was requested)',
+        : 'this member may take the lead (it leads, failover is automatic, or a promotion was requested)',
     );
     if (this.writePatroniConfig()) this.patroni?.signal('SIGHUP');
   }
