@@ -252,6 +252,16 @@ export async function waitForCluster(
       last = writable
         ? `waiting for ${pending.join(', ')} to stream from ${leader.name}`
         : `${leader.name} does not accept writes yet`;
+    } else if (state.failover === 'manual' && Date.now() - started > manualGiveUp) {
+      const names = state.instances.map((i) => i.name);
+      throw new OperationFailed(
+        'E_NO_LEADER',
+        'no member leads and failover is manual: the members run as replicas and wait for a person to promote one',
+        { members: names },
+        {
+          hint: `See which has the most WAL (postgres-ops status), then: postgres-ops promote ${names.find((n) => n !== state.primary) ?? names[0]}`,
+        },
+      );
     }
     await sleep(500);
   }
