@@ -35,16 +35,29 @@ export async function applyRolePasswords(c: pg.Client, env: AgentEnv): Promise<s
   return changed;
 }
 
-/** Drops inactive slots whose WAL is gone; returns their names. */
-export async function dropLostSlots(c: pg.Client): Promise<string[]> {
+/**
+ * Replaces each inactive slot whose WAL is gone with a fresh one of the same name, reserving WAL
+ * from now on; returns their names. Dropped only, the slot would not come back: Patroni remembers
+ * the slots it made and would not see it missing. Its replica then catches up from the archive or,
+ * without one, is cloned again by its own agent.
+ */
+export async function renewLostSlots(c: pg.Client): Promise<string[]> {
   const r = await c.query<{ slot_name: string }>(
     `SELECT slot_name FROM pg_replication_slots
       WHERE slot_type = 'physical' AND wal_status = 'lost' AND NOT active`,
   );
-  const dropped: string[] = [];
+  const renewed: string[] = [];
   for (const { slot_name } of r.rows) {
-    await c.query('SELECT pg_drop_replication_slot($1)', [slot_name]);
-    dropped.push(slot_name);
+    await c.query('BEGIN');
+    try {
+      await c.query('SELECT pg_drop_replication_slot($1)', [slot_name]);
+      await c.query('SELECT pg_create_physical_replication_slot($1, true)', [slot_name]);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+    renewed.push(slot_name);
   }
-  return dropped;
+  return renewed;
 }

@@ -24,7 +24,7 @@ import { PatroniApi } from '../ha/patroni-api.js';
 import { PatroniProcess } from '../ha/patroni-process.js';
 import { inspectDataDir, isMountPoint, readControlData, volumeStats } from './datadir.js';
 import { startHealthServer } from './health-server.js';
-import { applyRolePasswords, dropLostSlots } from './leader-duties.js';
+import { applyRolePasswords, renewLostSlots } from './leader-duties.js';
 import {
   checkTimings,
   memberInputs,
@@ -541,9 +541,9 @@ export class MemberSupervisor {
       this.log.error(`could not apply a changed password: ${(err as Error).message}`);
     }
     try {
-      for (const slot of await dropLostSlots(this.client))
+      for (const slot of await renewLostSlots(this.client))
         this.log.warn(
-          `dropped replication slot ${slot}: the WAL it needed was removed (max_slot_wal_keep_size); Patroni creates it again and the member catches up from the archive or is cloned again`,
+          `renewed replication slot ${slot}: the WAL it held was removed (max_slot_wal_keep_size); its member catches up from the archive or is cloned again`,
         );
     } catch (err) {
       this.log.warn(`could not check replication slots: ${(err as Error).message}`);
