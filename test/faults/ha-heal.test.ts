@@ -10,8 +10,6 @@ import {
   closeSync,
   mkdirSync,
   openSync,
-  readdirSync,
-  readFileSync,
   rmSync,
   writeFileSync,
   writeSync,
