@@ -335,7 +335,7 @@ export function pgBackupModeSession(env: AgentEnv): () => Promise<BackupModeSess
           port: env.PGOPS_PORT,
           user: env.PGOPS_SUPERUSER,
           database: 'postgres',
-          params: { application_name: 'postgres-agent snapshot' },
+          params: { application_name: 'postgres-agent snapshot', sslmode: env.PGOPS_SSLMODE },
         },
         readSecret(env, 'PGOPS_SUPERUSER_PASSWORD'),
       ),
