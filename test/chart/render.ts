@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
+import { PROMETHEUS_OPERATOR_API } from '../support/promql.js';
 import { helmPath, repoRoot } from '../support/tools.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- rendered manifests are untyped JSON */
@@ -60,9 +61,13 @@ export const toggles: Record<string, string[]> = {
   monitoringOff: set(pg('monitoring.enabled=false')),
   backupOff: set(pg('backup.enabled=false')),
   storageClassesOff: set(pg('storageClasses.create=false')),
+  /** A cluster that serves the prometheus-operator's API: ServiceMonitor and PrometheusRule render. */
+  prometheusOperator: PROMETHEUS_OPERATOR_API,
+  manualFailover: set(pg('replication.failover=manual'), pg('replication.enabled=true')),
 };
 
 const allOn = [
+  ...toggles.prometheusOperator!,
   ...toggles.replication!,
   ...toggles.snapshots!,
   ...toggles.crossRegionS3!,
