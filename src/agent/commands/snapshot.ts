@@ -44,8 +44,11 @@ export interface SnapshotOptions {
 
 /** A session on the primary holding non-exclusive backup mode. */
 export interface BackupModeSession {
-  /** The server's own address for this connection (inet_server_addr) and whether it is a replica. */
-  server(): Promise<{ address: string | null; inRecovery: boolean }>;
+  /**
+   * The server's own address for this connection (inet_server_addr) and whether it is a replica;
+   * checked against the leader record when there is one.
+   */
+  server?(): Promise<{ address: string | null; inRecovery: boolean }>;
   start(label: string): Promise<{ startLsn: string; timeline: number }>;
   stop(): Promise<{ stopLsn: string }>;
   /** Ends the session; ends backup mode too if stop() was not reached. */
@@ -250,7 +253,7 @@ export async function runSnapshot(
   }
   let stopped = false;
   try {
-    if (leader) {
+    if (leader && session.server) {
       const server = await session.server();
       checkSessionOnLeader(leader, server, { scope: scopeOf(env), host: env.PGOPS_HOST });
       log.info('snapshotting the leader', { member: leader.member, pvc });
