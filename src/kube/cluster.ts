@@ -401,16 +401,21 @@ export class KubeCluster implements ClusterApi {
     return this.readOnBackupVolume(agentVerifyArgs(file, opts), 'verifying backups');
   }
 
-  async backup(name: string | undefined, out: Output): Promise<void> {
-    const cronJob = `${this.fullname}-backup`;
-    const cj = await this.cronJob(cronJob, 'databases.postgres.backup.enabled=true');
+  /** A scheduled run now: the CronJob's Job with `--name NAME` on its agent container, followed to the end. */
+  private async runNow(verb: 'backup' | 'snapshot', name: string | undefined, enable: string, out: Output) {
+    const cronJob = `${this.fullname}-${verb}`;
+    const cj = await this.cronJob(cronJob, enable);
     const job = await this.jobs.create(cj, name, (spec) => {
-      const agent = this.agentContainer(cronJob, spec, 'backup');
-      agent.args = [...(agent.args ?? ['backup']), ...(name ? ['--name', name] : [])];
+      const agent = this.agentContainer(cronJob, spec, verb);
+      agent.args = [...(agent.args ?? [verb]), ...(name ? ['--name', name] : [])];
       return agent;
     });
     out.line(`job.batch/${job.name} created`);
     await this.follow(job.name, job.container, out);
+  }
+
+  async backup(name: string | undefined, out: Output): Promise<void> {
+    await this.runNow('backup', name, 'databases.postgres.backup.enabled=true', out);
   }
 
   /**
@@ -476,15 +481,7 @@ export class KubeCluster implements ClusterApi {
   }
 
   async snapshot(name: string | undefined, out: Output): Promise<SnapshotEntry | undefined> {
-    const cronJob = `${this.fullname}-snapshot`;
-    const cj = await this.cronJob(cronJob, 'databases.postgres.snapshots.enabled=true');
-    const job = await this.jobs.create(cj, name, (spec) => {
-      const agent = this.agentContainer(cronJob, spec, 'snapshot');
-      agent.args = [...(agent.args ?? ['snapshot']), ...(name ? ['--name', name] : [])];
-      return agent;
-    });
-    out.line(`job.batch/${job.name} created`);
-    await this.follow(job.name, job.container, out);
+    await this.runNow('snapshot', name, 'databases.postgres.snapshots.enabled=true', out);
     const snaps = await this.listSnapshots();
     return (name ? snaps.find((s) => s.name === name) : undefined) ?? snaps[0];
   }

@@ -16,7 +16,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { parse } from 'yaml';
 import { cleanupAll } from '../support/cleanup.js';
 import { chartDir, helmPath, repoRoot } from '../support/tools.js';
-import { parseManifests, render, templateArgs, toggles, type K8sObject } from './render.js';
+import { parseManifests, productionLike, render, templateArgs, toggles, type K8sObject } from './render.js';
+import { resolveSchema, valuesSchema } from './values-schema.js';
 
 after(cleanupAll);
 
@@ -84,32 +85,13 @@ const RENAMES = [
 ];
 
 /** Every object of the chart at once: the profile the values are changed against. */
-const base = [
-  '--values',
-  'values-prod.yaml',
-  ...toggles.prometheusOperator!,
-  ...toggles.snapshots!,
-  ...toggles.crossRegionS3!,
-  ...toggles.restore!,
-  ...toggles.migration!,
-  ...toggles.networkPolicy!,
-];
+const base = [...productionLike, ...toggles.restore!, ...toggles.migration!, ...toggles.networkPolicy!];
 
 const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8'));
-const schema = JSON.parse(readFileSync(join(chartDir, 'values.schema.json'), 'utf8'));
 
 function schemaAt(path: string[]): any {
-  let node: any = schema;
-  const resolve = (n: any) => {
-    while (n?.$ref || n?.allOf) {
-      const ref: string = n.$ref ?? n.allOf[0].$ref;
-      n = ref
-        .split('/')
-        .slice(1)
-        .reduce((o: any, k) => o[k], schema);
-    }
-    return n;
-  };
+  let node: any = valuesSchema;
+  const resolve = (n: any) => resolveSchema(n);
   for (const k of path) {
     node = resolve(node);
     node =

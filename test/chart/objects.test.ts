@@ -584,7 +584,10 @@ describe('secret and configuration', () => {
     const m = container(spec, 'metrics');
     assert.equal(m.image, 'quay.io/prometheuscommunity/postgres-exporter:v0.11.1');
     assert.deepEqual(m.ports, [{ name: 'metrics', containerPort: 9187 }]);
-    assert.equal(envValue(m, 'DATA_SOURCE_URI'), '127.0.0.1:5432/postgres?sslmode=disable');
+    assert.equal(
+      envValue(m, 'DATA_SOURCE_URI'),
+      '127.0.0.1:5432/postgres?sslmode=disable&application_name=postgres_exporter',
+    );
     // The pg_monitor role the leader's agent keeps, never the superuser; it sees only its own password.
     assert.equal(envValue(m, 'DATA_SOURCE_USER'), 'pgops_monitor');
     assert.equal(envValue(m, 'DATA_SOURCE_PASS_FILE'), '/etc/pgops/secrets/monitor-password');

@@ -7,21 +7,14 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { cleanupAll } from '../support/cleanup.js';
-import { find, render, toggles, type K8sObject } from './render.js';
+import { find, productionLike, render, type K8sObject } from './render.js';
 
 after(cleanupAll);
 
 const set = (...pairs: string[]) => pairs.flatMap((p) => ['--set', `databases.postgres.${p}`]);
 const sts = (objs: K8sObject[]) => find(objs, 'StatefulSet', 'pyairtable-stack-postgres');
 
-/** A production-like release with every job and monitoring object. */
-const base = [
-  '--values',
-  'values-prod.yaml',
-  ...toggles.prometheusOperator!,
-  ...toggles.snapshots!,
-  ...toggles.crossRegionS3!,
-];
+const base = productionLike;
 
 /** Changes an operator makes to jobs, copies, alerts and failover, none of which is the server's business. */
 const unrelated: Record<string, string[]> = {

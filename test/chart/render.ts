@@ -66,6 +66,15 @@ export const toggles: Record<string, string[]> = {
   manualFailover: set(pg('replication.failover=manual'), pg('replication.enabled=true')),
 };
 
+/** A production release with every CronJob and the monitoring objects (values-prod.yaml + toggles). */
+export const productionLike = [
+  '--values',
+  'values-prod.yaml',
+  ...toggles.prometheusOperator!,
+  ...toggles.snapshots!,
+  ...toggles.crossRegionS3!,
+];
+
 const allOn = [
   ...toggles.prometheusOperator!,
   ...toggles.replication!,

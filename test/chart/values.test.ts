@@ -12,6 +12,7 @@ import { parse } from 'yaml';
 import { cleanupAll } from '../support/cleanup.js';
 import { chartDir, repoRoot } from '../support/tools.js';
 import { helmRun, templateArgs } from './render.js';
+import { resolveSchema } from './values-schema.js';
 
 after(cleanupAll);
 
@@ -169,16 +170,7 @@ describe('values documentation', () => {
 
   it('gives every key the schema declares a default in values.yaml', () => {
     const missing: string[] = [];
-    const resolve = (node: any): any => {
-      while (node?.$ref || node?.allOf) {
-        const ref: string = node.$ref ?? node.allOf[0].$ref;
-        node = ref
-          .split('/')
-          .slice(1)
-          .reduce((o: any, k) => o[k], schema);
-      }
-      return node;
-    };
+    const resolve = (node: any): any => resolveSchema(node, schema);
     const walk = (node: any, value: any, path: string) => {
       node = resolve(node);
       if (node?.additionalProperties !== false || !node.properties) return;

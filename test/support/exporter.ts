@@ -57,7 +57,7 @@ export async function startExporter(server: PgServer, opts: ExporterOptions = {}
       env: {
         PATH: process.env.PATH,
         // The split form (DATA_SOURCE_NAME would need the password inside the URI).
-        DATA_SOURCE_URI: `${server.host}:${server.port}/${db}?sslmode=disable`,
+        DATA_SOURCE_URI: `${server.host}:${server.port}/${db}?sslmode=disable&application_name=postgres_exporter`,
         DATA_SOURCE_USER: opts.user ?? server.superuser,
         DATA_SOURCE_PASS_FILE: passFile,
       },

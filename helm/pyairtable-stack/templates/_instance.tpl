@@ -239,9 +239,10 @@ spec:
       image: {{ $pg.monitoring.exporter.image }}
       imagePullPolicy: IfNotPresent
       env:
-        # Over loopback, which stays plain TCP when TLS is enforced for everything else.
+        # Over loopback, which stays plain TCP when TLS is enforced for everything else; named, so
+        # the activity query can leave out the exporter's own sessions.
         - name: DATA_SOURCE_URI
-          value: 127.0.0.1:5432/postgres?sslmode=disable
+          value: 127.0.0.1:5432/postgres?sslmode=disable&application_name=postgres_exporter
         # A pg_monitor member that reads pgops.backup_history, not the superuser.
         - name: DATA_SOURCE_USER
           value: pgops_monitor
