@@ -26,8 +26,9 @@ Exit codes:
   2  bad usage or input: unknown flag, backup, replica or release; nothing was changed
   3  refused for safety: e.g. a destructive command without --yes and without a terminal
 
-Mode: local when --local is given, or when local state exists (.postgres-ops/) and neither
---context nor -n is given; Kubernetes otherwise (kubeconfig from KUBECONFIG or ~/.kube/config).`;
+Mode: local when --local is given, or when local state exists (.postgres-ops/) and none of
+--context, --kubeconfig and -n is given; Kubernetes otherwise (kubeconfig from --kubeconfig,
+KUBECONFIG or ~/.kube/config).`;
 
 function globals(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
@@ -42,6 +43,7 @@ export function buildOpsProgram(): Command {
     )
     .option('-n, --namespace <namespace>', 'Kubernetes namespace (default: from the kube context)')
     .option('--context <context>', 'kubeconfig context to use')
+    .option('--kubeconfig <file>', 'kubeconfig file to use (default: KUBECONFIG or ~/.kube/config)')
     .option('--release <name>', 'Helm release name', DEFAULT_RELEASE)
     .addOption(
       new Option('-o, --output <format>', 'table or json')

@@ -127,7 +127,7 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
     const backup = [...(spec.initContainers ?? []), ...spec.containers].find(
       (c) => c.args?.[0] === 'backup',
     )!;
-    assert.deepEqual(backup.command, ['postgres-agent']);
+    assert.deepEqual(backup.command, ['tini', '--', 'postgres-agent']);
     assert.deepEqual(backup.args, ['backup', '--name', 'critical-point-backup']);
     // Retention still runs after the backup, as in a scheduled run.
     assert.ok([...(spec.initContainers ?? []), ...spec.containers].some((c) => c.args?.[0] === 'prune'));
@@ -145,7 +145,7 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
       [
         [
           'restore',
-          ['postgres-agent'],
+          ['tini', '--', 'postgres-agent'],
           ['restore', '/backups/postgres/critical-point-backup.dump', '--replace', '--yes'],
         ],
       ],
@@ -157,7 +157,7 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
     await assert.rejects(
       cluster.restore({ file: './cluster-migration-backup.sql.gz', safetyBackup: true }, out),
       (e: Error & { exitCode?: number; hint?: string }) =>
-        e.exitCode === 2 && /kubectl cp/.test(e.hint ?? ''),
+        e.exitCode === 2 && /Copy it onto the backup volume first \(docs\/operations.md/.test(e.hint ?? ''),
     );
     assert.equal(posted.length, 2);
   });

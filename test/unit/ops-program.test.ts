@@ -58,6 +58,7 @@ describe('postgres-ops command line', () => {
         for (const flag of [
           '--namespace',
           '--context',
+          '--kubeconfig',
           '--release',
           '--output',
           '--yes',

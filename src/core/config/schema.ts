@@ -25,6 +25,13 @@ const name63 = z
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'expected a lowercase DNS label (a-z, 0-9, -)' })
   .max(63);
 
+/** A Kubernetes label key: optional DNS-subdomain prefix, then a name of at most 63 characters. */
+const labelKey = z
+  .string()
+  .regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, {
+    error: 'expected a label key (prefix/name)',
+  });
+
 const pgIdent = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, {
   error: 'expected a PostgreSQL name (letters, digits, _; max 63)',
 });
@@ -123,6 +130,16 @@ export const agentEnvShape = {
     .describe(
       'Labels of the member pods, k=v comma-separated (PGOPS_DCS=kubernetes): how Patroni finds its members.',
     ),
+  PGOPS_K8S_ROLE_LABEL: labelKey
+    .default('role')
+    .describe(
+      "Pod label Patroni sets to its member's role (PGOPS_DCS=kubernetes): master on the leader, replica on running replicas, none while PostgreSQL is down. Services select replicas by it.",
+    ),
+  PGOPS_K8S_SCOPE_LABEL: labelKey
+    .default('cluster-name')
+    .describe(
+      'Label holding the scope on the member pods and on the Endpoints Patroni writes (PGOPS_DCS=kubernetes); Patroni selects its members by it and PGOPS_K8S_LABELS.',
+    ),
   PGOPS_RESTAPI_PORT: int(1, 65535).default(8008).describe("Port of Patroni's REST API."),
   PGOPS_RESTAPI_USER: z.string().default('patroni').describe("User of Patroni's REST API (changes need it)."),
   PGOPS_RESTAPI_PASSWORD: z.string().optional().describe('REST API password (local runs).'),
@@ -192,12 +209,25 @@ export const agentEnvShape = {
   PGOPS_APP_PASSWORD: z.string().optional().describe('Application password (local runs).'),
   PGOPS_APP_PASSWORD_FILE: z.string().optional().describe('File holding the application password.'),
   PGOPS_APP_DATABASE: pgIdent.default('pyairtable').describe('Application database created on first start.'),
+  PGOPS_MONITOR_USER: pgIdent
+    .default('pgops_monitor')
+    .describe(
+      'Role the metrics exporter connects as: a member of pg_monitor that may read pgops.backup_history, nothing else. Created and kept in step by the primary when its password is set.',
+    ),
+  PGOPS_MONITOR_PASSWORD: z.string().optional().describe('Monitoring role password (local runs).'),
+  PGOPS_MONITOR_PASSWORD_FILE: z.string().optional().describe('File holding the monitoring role password.'),
 
   // --- jobs that connect to the primary (backup, verify, restore, migrate, snapshot)
   PGOPS_HOST: z
     .string()
     .default('127.0.0.1')
     .describe('Host the job connects to (the primary Service in a cluster).'),
+  PGOPS_SSLMODE: z
+    .enum(['disable', 'prefer', 'require'])
+    .default('prefer')
+    .describe(
+      'TLS of the connections jobs make to PGOPS_HOST: require when the server enforces TLS (hostssl), prefer (libpq tools try TLS, the driver does not), or disable.',
+    ),
 
   // --- backup, verify, prune, restore
   PGOPS_BACKUP_DIR: z

@@ -63,8 +63,13 @@ export function passfileLine(
   return [host, String(port), database, user, password].map(esc).join(':');
 }
 
-/** node-postgres client options (password passed separately, never through a string we print). */
+/**
+ * node-postgres client options (password passed separately, never through a string we print).
+ * `sslmode=require` encrypts without checking the certificate, as libpq's require does; the driver
+ * cannot fall back like libpq's prefer, so prefer (and no sslmode) connects in plain text.
+ */
 export function toClientConfig(t: ConnTarget, password?: string) {
+  const sslmode = t.params?.sslmode;
   return {
     host: t.host,
     port: t.port,
@@ -73,6 +78,8 @@ export function toClientConfig(t: ConnTarget, password?: string) {
     password,
     application_name: String(t.params?.application_name ?? 'postgres-ops'),
     connectionTimeoutMillis: Number(t.params?.connect_timeout ?? 10) * 1000,
+    ...(sslmode === 'require' ? { ssl: { rejectUnauthorized: false } } : {}),
+    ...(sslmode === 'disable' ? { ssl: false } : {}),
   };
 }
 

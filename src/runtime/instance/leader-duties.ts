@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
 import { scramMatches, scramVerifier } from '../../core/instance/scram.js';
+import { BACKUP_HISTORY_DDL } from '../../core/backup/history-sql.js';
 import { quoteIdent, quoteLiteral } from '../../core/pg/conninfo.js';
 import { readSecret, type SecretName } from '../secrets.js';
 
@@ -60,4 +61,52 @@ export async function renewLostSlots(c: pg.Client): Promise<string[]> {
     renewed.push(slot_name);
   }
   return renewed;
+}
+
+/**
+ * The metrics exporter's role (PGOPS_MONITOR_USER), when its password is set: it logs in, is a
+ * member of pg_monitor and may read pgops.backup_history, and has nothing else. Created here on a
+ * cluster that predates it; its password follows the secret like the others. Returns what changed.
+ */
+export async function ensureMonitorRole(c: pg.Client, env: AgentEnv): Promise<string[]> {
+  const password = readSecret(env, 'PGOPS_MONITOR_PASSWORD');
+  if (!password) return [];
+  const role = env.PGOPS_MONITOR_USER;
+  const q = quoteIdent(role);
+  const changed: string[] = [];
+  const r = await c.query<{ rolpassword: string | null; rolcanlogin: boolean; monitor: boolean }>(
+    `SELECT rolpassword, rolcanlogin, pg_has_role(oid, 'pg_monitor', 'MEMBER') AS monitor
+       FROM pg_authid WHERE rolname = $1`,
+    [role],
+  );
+  const row = r.rows[0];
+  const verifier = quoteLiteral(scramVerifier(password));
+  if (!row) {
+    await c.query(`CREATE ROLE ${q} WITH LOGIN PASSWORD ${verifier} IN ROLE pg_monitor`);
+    changed.push(`created role ${role} (member of pg_monitor)`);
+  } else {
+    if (!row.rolcanlogin || !scramMatches(row.rolpassword, password)) {
+      await c.query(`ALTER ROLE ${q} WITH LOGIN PASSWORD ${verifier}`);
+      changed.push(`applied the new password of role ${role}`);
+    }
+    if (!row.monitor) {
+      await c.query(`GRANT pg_monitor TO ${q}`);
+      changed.push(`granted pg_monitor to ${role}`);
+    }
+  }
+  // The backup metrics come from this table; the exporter's queries read it. DDL only when it is
+  // missing: with log_statement=ddl every statement here lands in the audit log.
+  const t = await c.query<{ t: string | null }>("SELECT to_regclass('pgops.backup_history')::text AS t");
+  if (!t.rows[0]?.t) await c.query(BACKUP_HISTORY_DDL);
+  const p = await c.query<{ usage: boolean; sel: boolean }>(
+    `SELECT has_schema_privilege($1, 'pgops', 'USAGE') AS usage,
+            has_table_privilege($1, 'pgops.backup_history', 'SELECT') AS sel`,
+    [role],
+  );
+  if (!p.rows[0]?.usage || !p.rows[0]?.sel) {
+    await c.query(`GRANT USAGE ON SCHEMA pgops TO ${q}`);
+    await c.query(`GRANT SELECT ON pgops.backup_history TO ${q}`);
+    changed.push(`granted ${role} read access to pgops.backup_history`);
+  }
+  return changed;
 }

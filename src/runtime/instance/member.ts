@@ -24,7 +24,7 @@ import { PatroniApi } from '../ha/patroni-api.js';
 import { PatroniProcess } from '../ha/patroni-process.js';
 import { inspectDataDir, isMountPoint, readControlData, volumeStats } from './datadir.js';
 import { startHealthServer } from './health-server.js';
-import { applyRolePasswords, renewLostSlots } from './leader-duties.js';
+import { applyRolePasswords, ensureMonitorRole, renewLostSlots } from './leader-duties.js';
 import {
   checkTimings,
   memberInputs,
@@ -34,6 +34,7 @@ import {
   type MemberConfigFiles,
 } from './patroni-inputs.js';
 import { localStatus } from './sql.js';
+import { TlsReloader } from './tls-files.js';
 import { agentCommand } from './self-command.js';
 
 const FULL_DISK_FREE_BYTES = 1024 * 1024;
@@ -71,6 +72,7 @@ export class MemberSupervisor {
   private lastReinit = 0;
   private noSpaceAt = 0;
   private lastFullDiskLog = 0;
+  private tls: TlsReloader;
   private stopped!: () => void;
   private readonly done = new Promise<void>((r) => (this.stopped = r));
 
@@ -92,6 +94,7 @@ export class MemberSupervisor {
     this.files = readMemberFiles(env);
     this.binDir = findPgBinDir(env.PGOPS_PG_BIN_DIR);
     this.paths = memberPaths(env);
+    this.tls = new TlsReloader(env.PGOPS_TLS_DIR);
     this.api = new PatroniApi(`http://127.0.0.1:${env.PGOPS_RESTAPI_PORT}`, {
       username: env.PGOPS_RESTAPI_USER,
       password: requireSecret(env, 'PGOPS_RESTAPI_PASSWORD', "to protect Patroni's REST API"),
@@ -239,6 +242,7 @@ export class MemberSupervisor {
       'PGOPS_REPLICATION_PASSWORD',
       'PGOPS_APP_PASSWORD',
       'PGOPS_RESTAPI_PASSWORD',
+      'PGOPS_MONITOR_PASSWORD',
     ];
     let ha = '';
     try {
@@ -392,6 +396,8 @@ export class MemberSupervisor {
     await this.readPostgres();
     this.checkDisk();
     await this.checkFailoverFence();
+    if (this.client && (await this.tls.check(this.client).catch(() => false)))
+      this.log.info('the TLS certificate changed: PostgreSQL reloaded it');
     if (s.accepting && s.inRecovery === false && Date.now() - this.lastLeaderDuty > LEADER_DUTY_MS) {
       this.lastLeaderDuty = Date.now();
       await this.leaderDuties();
@@ -539,6 +545,11 @@ export class MemberSupervisor {
         this.log.info(`applied the new password of role ${r}`);
     } catch (err) {
       this.log.error(`could not apply a changed password: ${(err as Error).message}`);
+    }
+    try {
+      for (const change of await ensureMonitorRole(this.client, this.env)) this.log.info(change);
+    } catch (err) {
+      this.log.error(`could not set up the monitoring role: ${(err as Error).message}`);
     }
     try {
       for (const slot of await renewLostSlots(this.client))
