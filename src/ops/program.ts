@@ -52,8 +52,7 @@ export function buildOpsProgram(): Command {
     .option('--state-dir <dir>', 'local mode state folder (default: .postgres-ops/ at the repository root)')
     .option('--debug', 'print stack traces')
     .addHelpText('after', EXIT_CODES)
-    .configureHelp({ showGlobalOptions: true })
-    .showHelpAfterError();
+    .configureHelp({ showGlobalOptions: true });
 
   const run = <A extends unknown[]>(
     fn: (deps: Awaited<ReturnType<typeof makeDeps>>, ...a: A) => Promise<unknown>,

@@ -9,12 +9,18 @@
 import { z } from 'zod';
 import { PROGRESS_SETTING_RE } from '../progress.js';
 
+// An empty value is refused, not read as 0: PGOPS_HEALTH_PORT="" must not turn the probes off.
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce
-    .number({ error: 'expected a whole number' })
-    .int({ error: 'expected a whole number' })
-    .min(min, { error: `expected a number >= ${min}` })
-    .max(max, { error: `expected a number <= ${max}` });
+  z
+    .string()
+    .regex(/\S/, { error: 'is empty; expected a whole number (unset it to get the default)' })
+    .pipe(
+      z.coerce
+        .number<string>({ error: 'expected a whole number' })
+        .int({ error: 'expected a whole number' })
+        .min(min, { error: `expected a number >= ${min}` })
+        .max(max, { error: `expected a number <= ${max}` }),
+    );
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
@@ -62,6 +68,11 @@ export const agentEnvShape = {
     .enum(['json', 'text'])
     .default('json')
     .describe('Agent log format: JSON lines or plain text.'),
+  PGOPS_DEBUG: bool
+    .default(false)
+    .describe(
+      'Debug log lines and, on an error, its stack trace (what --debug does). postgres-ops --debug passes it to the agents it runs.',
+    ),
   PGOPS_PROGRESS: z
     .string()
     .regex(PROGRESS_SETTING_RE, { error: 'expected auto, tty, log or off, optionally :SECONDS (log:60)' })
