@@ -418,7 +418,6 @@ export async function runBackup(opts: BackupOptions, deps: BackupDeps): Promise<
         });
       } catch (err) {
         const e = err instanceof OpsError ? err : new OperationFailed('E_BACKUP', (err as Error).message);
-        deps.log.error('backup failed', { backup: name, database, error: e.message });
         await recordHistory(history, deps.log, {
           name,
           database,
