@@ -11,12 +11,15 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Writable } from 'node:stream';
+import { databaseScope } from '../core/backup/databases.js';
+import { loadAgentEnv } from '../core/config/load.js';
 import { OperationFailed, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
 import { toUri } from '../core/pg/conninfo.js';
 import type {
   BackupEntry,
   ClusterApi,
+  DatabaseScope,
   Member,
   PromoteOutcome,
   RestoreRequest,
@@ -318,6 +321,18 @@ export class KubeCluster implements ClusterApi {
     return this.agentInPod(agentVerifyArgs(file, opts), 'verifying backups');
   }
 
+  /** From the agent's settings in the primary StatefulSet (the chart gives every container the same). */
+  async databases(): Promise<DatabaseScope> {
+    const sts = await this.api(`reading StatefulSet ${this.fullname}`, () =>
+      this.k.apps.readNamespacedStatefulSet({ name: this.fullname, namespace: this.namespace }),
+    );
+    const env: Record<string, string> = {};
+    for (const c of sts.spec?.template.spec?.containers ?? [])
+      for (const e of c.env ?? [])
+        if (e.value !== undefined && /^PGOPS_(APP|BACKUP)_DATABASES?$/.test(e.name)) env[e.name] = e.value;
+    return databaseScope(loadAgentEnv(env));
+  }
+
   private async readCronJob(name: string): Promise<k8s.V1CronJob> {
     return this.api(`reading CronJob ${name}`, () =>
       this.k.batch.readNamespacedCronJob({ name, namespace: this.namespace }),
@@ -505,8 +520,8 @@ export class KubeCluster implements ClusterApi {
     return (name ? snaps.find((s) => s.name === name) : undefined) ?? snaps[0];
   }
 
-  /** `kubectl exec -it POD -c postgres -- psql -U postgres` with the terminal passed through. */
-  async connect(member: Member): Promise<number> {
+  /** `kubectl exec -it POD -c postgres -- psql -U postgres -d DB` with the terminal passed through. */
+  async connect(member: Member, database: string): Promise<number> {
     const kubectl = findKubectl();
     const ctx = this.k.kc.getCurrentContext();
     const args = [
@@ -522,6 +537,8 @@ export class KubeCluster implements ClusterApi {
       'psql',
       '-U',
       'postgres',
+      '-d',
+      database,
     ];
     return new Promise((resolve, reject) => {
       const child = spawn(kubectl, args, { stdio: 'inherit' });

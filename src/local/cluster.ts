@@ -8,10 +8,13 @@ import { existsSync, lstatSync, readdirSync, renameSync, rmSync, statfsSync } fr
 import { join } from 'node:path';
 import { OperationFailed, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
-import { toUri } from '../core/pg/conninfo.js';
+import { databaseScope } from '../core/backup/databases.js';
+import { loadAgentEnv } from '../core/config/load.js';
+import { toUri, withDatabase } from '../core/pg/conninfo.js';
 import type {
   BackupEntry,
   ClusterApi,
+  DatabaseScope,
   Member,
   PromoteOutcome,
   RestoreRequest,
@@ -176,6 +179,10 @@ export class LocalCluster implements ClusterApi {
     return this.paths.backupsDir;
   }
 
+  async databases(): Promise<DatabaseScope> {
+    return databaseScope(loadAgentEnv(this.jobEnv()));
+  }
+
   async listBackups(): Promise<BackupEntry[]> {
     const r = await runAgentJson<BackupEntry[]>({ args: ['list-backups'], env: this.jobEnv() });
     return Array.isArray(r) ? r : [];
@@ -270,10 +277,13 @@ export class LocalCluster implements ClusterApi {
     return { snapshot: name, keptAside };
   }
 
-  async connect(member: Member): Promise<number> {
+  async connect(member: Member, database: string): Promise<number> {
     const psql = join(requirePgBinDir(), 'psql');
     return new Promise((resolve, reject) => {
-      const child = spawn(psql, [member.uri], { stdio: 'inherit', env: { ...process.env } });
+      const child = spawn(psql, [withDatabase(member.uri, database)], {
+        stdio: 'inherit',
+        env: { ...process.env },
+      });
       child.on('error', reject);
       child.on('exit', (code) => resolve(code ?? 1));
     });

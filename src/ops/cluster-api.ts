@@ -73,6 +73,14 @@ export interface PromoteOutcome {
 
 export type Row = Record<string, unknown>;
 
+/** Which database the application uses and which ones backups cover, as the agent is configured. */
+export interface DatabaseScope {
+  /** The application database (PGOPS_APP_DATABASE): where `connect` lands. */
+  application: string;
+  /** What every backup dumps (PGOPS_BACKUP_DATABASES, else the application database). */
+  backedUp: string[];
+}
+
 export interface ClusterApi {
   readonly mode: Mode;
   readonly release: string;
@@ -92,7 +100,9 @@ export interface ClusterApi {
   snapshot(name: string | undefined, out: Output): Promise<SnapshotEntry | undefined>;
   /** Replaces the data with a snapshot (local mode; on Kubernetes see docs/operations.md). */
   restoreSnapshot?(name: string, out: Output): Promise<unknown>;
-  /** Interactive psql on a member with inherited stdio; resolves to psql's exit code. */
-  connect(member: Member): Promise<number>;
+  /** The application database and the databases backups cover. */
+  databases(): Promise<DatabaseScope>;
+  /** Interactive psql on a member, in `database`, with inherited stdio; resolves to psql's exit code. */
+  connect(member: Member, database: string): Promise<number>;
   promote(replica: string, out: Output): Promise<PromoteOutcome>;
 }

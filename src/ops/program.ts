@@ -163,11 +163,21 @@ export function buildOpsProgram(): Command {
 
   program
     .command('connect')
-    .description('Interactive psql as the superuser on the primary (or a replica).')
+    .description(
+      'Interactive psql as the superuser on the primary (or a replica), in the application database: the one backups cover (local mode and the chart default: pyairtable).',
+    )
     .option('--replica [name]', 'connect to a replica (the first running one, or NAME)')
-    .addHelpText('after', example('postgres-ops connect', 'postgres-ops connect --replica'))
+    .option('--database <name>', 'another database (not backed up unless it is listed in backup.databases)')
+    .addHelpText(
+      'after',
+      example(
+        'postgres-ops connect',
+        'postgres-ops connect --replica',
+        'postgres-ops connect --database postgres',
+      ),
+    )
     .action(
-      run(async (deps, flags: { replica?: boolean | string }) =>
+      run(async (deps, flags: { replica?: boolean | string; database?: string }) =>
         (await import('./commands/connect.js')).connect(flags, deps),
       ),
     );

@@ -33,6 +33,13 @@ export function toUri(t: ConnTarget): string {
   return `postgresql://${user}@${hostPart(t.host)}:${t.port}/${db}${query ? `?${query}` : ''}`;
 }
 
+/** The same libpq URI naming another database (host, port, user and parameters kept). */
+export function withDatabase(uri: string, database: string): string {
+  const m = /^(postgres(?:ql)?:\/\/[^/?]*)(?:\/[^?]*)?(\?.*)?$/.exec(uri);
+  if (!m) throw new Error(`not a libpq URI: ${uri}`);
+  return `${m[1]}/${encodeURIComponent(database)}${m[2] ?? ''}`;
+}
+
 function quoteConninfoValue(v: string): string {
   if (v !== '' && /^[^\s'\\]+$/.test(v)) return v;
   return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
