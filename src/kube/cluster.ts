@@ -15,7 +15,7 @@ import { databaseScope } from '../core/backup/databases.js';
 import { loadAgentEnv } from '../core/config/load.js';
 import { OperationFailed, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
-import { toUri } from '../core/pg/conninfo.js';
+import { opsDatabaseConninfo, toUri } from '../core/pg/conninfo.js';
 import type {
   BackupEntry,
   ClusterApi,
@@ -224,7 +224,7 @@ export class KubeCluster implements ClusterApi {
         '-U',
         'postgres',
         '-d',
-        database,
+        opsDatabaseConninfo(database),
         '-X',
         '-q',
         '-A',

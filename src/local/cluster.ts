@@ -11,6 +11,7 @@ import type { Output } from '../core/output.js';
 import { databaseScope } from '../core/backup/databases.js';
 import { loadAgentEnv } from '../core/config/load.js';
 import { toUri, withDatabase } from '../core/pg/conninfo.js';
+import { isRemoteUrl } from '../core/sync/url.js';
 import type {
   BackupEntry,
   ClusterApi,
@@ -36,6 +37,7 @@ import {
   stopInstance,
   waitInstanceReady,
 } from './lifecycle.js';
+import { localObjectStoreEnv } from './objectstore-env.js';
 import { listLocalSnapshots, restoreLocalSnapshot } from './snapshots.js';
 import { withStateLock } from './lock.js';
 import { localQuery } from './pg.js';
@@ -164,6 +166,7 @@ export class LocalCluster implements ClusterApi {
       PGOPS_RELEASE: s.release,
       PGOPS_NAMESPACE: LOCAL_NAMESPACE,
       PGOPS_POD_NAME: primary.name,
+      PGOPS_MODE: 'local',
       PGOPS_LOG_FORMAT: 'text',
       // The agent's stderr is a pipe to this process: tell it whether a person watches ours.
       PGOPS_PROGRESS: process.stderr.isTTY ? 'tty' : undefined,
@@ -204,10 +207,15 @@ export class LocalCluster implements ClusterApi {
     });
   }
 
+  preflightRestore(file: string): void {
+    if (isRemoteUrl(file)) localObjectStoreEnv(this.root);
+  }
+
   async restore(req: RestoreRequest, _out: Output) {
     return runAgentJson({
       args: agentRestoreArgs(req),
-      env: this.jobEnv(),
+      // A URL needs the object store's settings: the operator's environment or objectstore.env.
+      env: { ...this.jobEnv(), ...localObjectStoreEnv(this.root) },
       onLog: forwardLog,
     });
   }

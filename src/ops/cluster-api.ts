@@ -96,6 +96,8 @@ export interface ClusterApi {
   backup(name: string | undefined, out: Output): Promise<void>;
   verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }, out: Output): Promise<unknown>;
   restore(req: RestoreRequest, out: Output): Promise<unknown>;
+  /** Reads what a restore of `file` will need, throwing before any question when it is wrong. */
+  preflightRestore?(file: string): void;
   listSnapshots(): Promise<SnapshotEntry[]>;
   snapshot(name: string | undefined, out: Output): Promise<SnapshotEntry | undefined>;
   /** Replaces the data with a snapshot (local mode; on Kubernetes see docs/operations.md). */

@@ -64,6 +64,12 @@ export const agentEnvShape = {
     .describe(
       'Started as root (local mode): switch to this OS user once the program is loaded, before touching any data (PostgreSQL refuses root). Pods run as a non-root user already and leave it unset.',
     ),
+  PGOPS_MODE: z
+    .enum(['kubernetes', 'local'])
+    .default('kubernetes')
+    .describe(
+      "Where the agent runs: in the chart's pods (kubernetes) or for postgres-ops local mode (local). Only hints depend on it: they name the chart value or Secret, or the local environment and state folder.",
+    ),
   PGOPS_LOG_FORMAT: z
     .enum(['json', 'text'])
     .default('json')
@@ -218,21 +224,28 @@ export type AgentEnvKey = keyof typeof agentEnvShape;
 /** Env var names the agent recognises; other PGOPS_* names are mistakes. */
 export const agentEnvKeys = Object.keys(agentEnvShape) as AgentEnvKey[];
 
-/** Names outside our prefix that the agent and its tools also read (cloud SDKs, libpq). */
-export const passthroughEnv = [
+/** Names outside our prefix that the agent and its tools also read (cloud SDKs, libpq). The object
+ * store SDKs' own variables come first: local mode passes exactly these from the operator's
+ * environment to a restore. */
+export const objectStoreEnv = [
   'AWS_ACCESS_KEY_ID',
   'AWS_SECRET_ACCESS_KEY',
   'AWS_SESSION_TOKEN',
   'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_PROFILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_CONFIG_FILE',
+  'AWS_ENDPOINT_URL',
+  'AWS_ENDPOINT_URL_S3',
   'GOOGLE_APPLICATION_CREDENTIALS',
+  'GOOGLE_CLOUD_PROJECT',
   'AZURE_STORAGE_CONNECTION_STRING',
   'AZURE_STORAGE_ACCOUNT',
   'AZURE_STORAGE_KEY',
-  'TZ',
-  'HOME',
-  'PATH',
-  'NODE_OPTIONS',
 ];
+
+export const passthroughEnv = [...objectStoreEnv, 'TZ', 'HOME', 'PATH', 'NODE_OPTIONS'];
 
 export interface ConfigIssue {
   key: string;

@@ -3,6 +3,9 @@
  * we print: callers pass a passfile path (libpq's `passfile` parameter) or hand the password to
  * the driver separately.
  */
+/** application_name of every session postgres-ops opens (so monitor can tell them from the application's). */
+export const OPS_APPLICATION_NAME = 'postgres-ops';
+
 export interface ConnTarget {
   host: string;
   port: number;
@@ -58,6 +61,11 @@ export function toConninfo(t: ConnTarget & { password?: never }): string {
   return pairs.map(([k, v]) => `${k}=${quoteConninfoValue(String(v))}`).join(' ');
 }
 
+/** The conninfo psql takes as -d for a local database (socket, default user), naming our sessions. */
+export function opsDatabaseConninfo(database: string): string {
+  return `dbname=${quoteConninfoValue(database)} application_name=${OPS_APPLICATION_NAME}`;
+}
+
 /** One line of a libpq passfile (hostname:port:database:username:password), escaped as libpq reads it. */
 export function passfileLine(
   host: string,
@@ -78,7 +86,7 @@ export function toClientConfig(t: ConnTarget, password?: string) {
     user: t.user,
     database: t.database,
     password,
-    application_name: String(t.params?.application_name ?? 'postgres-ops'),
+    application_name: String(t.params?.application_name ?? OPS_APPLICATION_NAME),
     connectionTimeoutMillis: Number(t.params?.connect_timeout ?? 10) * 1000,
   };
 }
