@@ -17,6 +17,7 @@ import type {
   ClusterApi,
   DatabaseScope,
   Member,
+  MigrateRequest,
   PromoteOutcome,
   RestoreRequest,
   Row,
@@ -37,7 +38,9 @@ import {
   stopInstance,
   waitInstanceReady,
 } from './lifecycle.js';
+import { localMigrate } from './migrate.js';
 import { localObjectStoreEnv } from './objectstore-env.js';
+import { pruneAfterBackup } from './retention.js';
 import { listLocalSnapshots, restoreLocalSnapshot } from './snapshots.js';
 import { withStateLock } from './lock.js';
 import { localQuery } from './pg.js';
@@ -191,12 +194,14 @@ export class LocalCluster implements ClusterApi {
     return Array.isArray(r) ? r : [];
   }
 
-  async backup(name: string | undefined, _out: Output): Promise<void> {
+  async backup(name: string | undefined, out: Output): Promise<void> {
     await runAgentJson({
       args: ['backup', ...(name ? ['--name', name] : [])],
       env: this.jobEnv(),
       onLog: forwardLog,
     });
+    // As the chart's backup Job does after its backup: retention.
+    await pruneAfterBackup(this.jobEnv(), out);
   }
 
   async verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }, _out: Output) {
@@ -218,6 +223,10 @@ export class LocalCluster implements ClusterApi {
       env: { ...this.jobEnv(), ...localObjectStoreEnv(this.root) },
       onLog: forwardLog,
     });
+  }
+
+  async migrate(req: MigrateRequest, _out: Output) {
+    return localMigrate(this.jobEnv(), req, forwardLog);
   }
 
   async listSnapshots(): Promise<SnapshotEntry[]> {

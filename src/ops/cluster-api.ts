@@ -3,6 +3,7 @@
  * API (`src/kube/cluster.ts`) and over plain processes under a state folder (`src/local/cluster.ts`).
  * Commands only see this interface, so everything above it is tested for real on the local runtime.
  */
+import type { MigrateResult } from '../agent/commands/migrate.js';
 import type { Output } from '../core/output.js';
 
 export type Mode = 'local' | 'kubernetes';
@@ -71,6 +72,14 @@ export interface PromoteOutcome {
   next: string[];
 }
 
+export interface MigrateRequest {
+  version: string;
+  /** Folder holding <version>/*.sql. */
+  dir: string;
+  description?: string;
+  dryRun?: boolean;
+}
+
 export type Row = Record<string, unknown>;
 
 /** Which database the application uses and which ones backups cover, as the agent is configured. */
@@ -104,6 +113,8 @@ export interface ClusterApi {
   restoreSnapshot?(name: string, out: Output): Promise<unknown>;
   /** The application database and the databases backups cover. */
   databases(): Promise<DatabaseScope>;
+  /** Applies a migration version with postgres-agent migrate (local mode; on Kubernetes the chart's Job does). */
+  migrate?(req: MigrateRequest, out: Output): Promise<MigrateResult>;
   /** Interactive psql on a member, in `database`, with inherited stdio; resolves to psql's exit code. */
   connect(member: Member, database: string): Promise<number>;
   promote(replica: string, out: Output): Promise<PromoteOutcome>;

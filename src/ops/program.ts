@@ -183,6 +183,28 @@ export function buildOpsProgram(): Command {
     );
 
   program
+    .command('migrate')
+    .description(
+      "Apply a schema migration version as the chart's migration Job does: lock, one transaction, history, a safety backup first (local mode; on Kubernetes it prints the helm line).",
+    )
+    .argument('<version>', 'version to apply: the folder <dir>/<version>/ of SQL files')
+    .option('--dry-run', 'print the plan, change nothing')
+    .option('--dir <dir>', "folder of migration versions (default: the chart's files/migrations)")
+    .option('--description <text>', 'description recorded in the history table')
+    .addHelpText(
+      'after',
+      example(
+        'postgres-ops migrate 2.0.0 --dry-run',
+        'postgres-ops migrate 2.1.0 --dir ./migrations --description "Add teams"',
+      ),
+    )
+    .action(
+      run(async (deps, version: string, flags: { dryRun?: boolean; dir?: string; description?: string }) =>
+        (await import('./commands/migrate.js')).migrate(version, flags, deps),
+      ),
+    );
+
+  program
     .command('promote')
     .description(
       'Fenced manual failover: stop the primary, promote REPLICA, point the read-write endpoint at it. Asks for confirmation.',
