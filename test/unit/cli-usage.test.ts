@@ -42,6 +42,13 @@ function commandPaths(program: Command): string[][] {
   return walk(program, []);
 }
 
+/** The name of the first argument of a postgres-ops command, as its help shows it. */
+function argumentOf(command: string): string {
+  return buildOpsProgram()
+    .commands.find((c) => c.name() === command)!
+    .registeredArguments[0]!.name();
+}
+
 function assertUsage(r: Run, error: RegExp, command: string) {
   assert.equal(r.code, 2, `${command}: exit code\n${r.stderr}`);
   const lines = r.stderr.trimEnd().split('\n');
@@ -65,7 +72,12 @@ describe('bad usage of postgres-ops and postgres-agent', () => {
 
   it('an unknown command, a missing or extra argument, a missing subcommand are exit 2 with one line', async () => {
     assertUsage(await ops('bogus'), /^error: unknown command 'bogus'$/, 'postgres-ops');
-    assertUsage(await ops('promote'), /^error: missing required argument 'replica'$/, 'postgres-ops promote');
+    const promoteArg = argumentOf('promote');
+    assertUsage(
+      await ops('promote'),
+      new RegExp(`^error: missing required argument '${promoteArg}'$`),
+      'postgres-ops promote',
+    );
     assertUsage(await ops('status', 'extra'), /^error: too many arguments/, 'postgres-ops status');
     assertUsage(
       await ops('local'),
@@ -95,7 +107,7 @@ describe('bad usage of postgres-ops and postgres-agent', () => {
       [ops('snapshot', '--', '-x'), 'postgres-ops snapshot', '"-x" is not a valid name'],
       [ops('restore', '--', '--force'), 'postgres-ops restore', '"--force" is not a valid file'],
       [ops('verify', '--', '-x'), 'postgres-ops verify', '"-x" is not a valid file'],
-      [ops('promote', '--', '-x'), 'postgres-ops promote', '"-x" is not a valid replica'],
+      [ops('promote', '--', '-x'), 'postgres-ops promote', `"-x" is not a valid ${argumentOf('promote')}`],
       [
         ops('restore', '--snapshot', '-x'),
         'postgres-ops restore',
