@@ -10,12 +10,15 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { databaseScope } from '../core/backup/databases.js';
+import { loadAgentEnv } from '../core/config/load.js';
 import { OperationFailed, OpsError, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
-import { toUri } from '../core/pg/conninfo.js';
+import { opsDatabaseConninfo, toUri } from '../core/pg/conninfo.js';
 import type {
   BackupEntry,
   ClusterApi,
+  DatabaseScope,
   HaView,
   Member,
   PromoteOptions,
@@ -247,7 +250,7 @@ export class KubeCluster implements ClusterApi {
         '-U',
         'postgres',
         '-d',
-        database,
+        opsDatabaseConninfo(database),
         '-X',
         '-q',
         '-A',
@@ -332,6 +335,18 @@ export class KubeCluster implements ClusterApi {
         { hint: `Enable it in the chart values (--set ${enable}) and helm upgrade.` },
       );
     return cj;
+  }
+
+  /** From the agent's settings in the primary StatefulSet (the chart gives every container the same). */
+  async databases(): Promise<DatabaseScope> {
+    const sts = await this.api(`reading StatefulSet ${this.fullname}`, () =>
+      this.k.apps.readNamespacedStatefulSet({ name: this.fullname, namespace: this.namespace }),
+    );
+    const env: Record<string, string> = {};
+    for (const c of sts.spec?.template.spec?.containers ?? [])
+      for (const e of c.env ?? [])
+        if (e.value !== undefined && /^PGOPS_(APP|BACKUP)_DATABASES?$/.test(e.name)) env[e.name] = e.value;
+    return databaseScope(loadAgentEnv(env));
   }
 
   /** The container of a Job template that runs `postgres-agent <verb>`. */
@@ -486,8 +501,8 @@ export class KubeCluster implements ClusterApi {
     return (name ? snaps.find((s) => s.name === name) : undefined) ?? snaps[0];
   }
 
-  /** `kubectl exec -it POD -c postgres -- psql -U postgres` with the terminal passed through. */
-  async connect(member: Member): Promise<number> {
+  /** `kubectl exec -it POD -c postgres -- psql -U postgres -d DB` with the terminal passed through. */
+  async connect(member: Member, database: string): Promise<number> {
     const kubectl = findKubectl();
     const ctx = this.k.kc.getCurrentContext();
     const args = [
@@ -504,6 +519,8 @@ export class KubeCluster implements ClusterApi {
       'psql',
       '-U',
       'postgres',
+      '-d',
+      database,
     ];
     return new Promise((resolve, reject) => {
       const child = spawn(kubectl, args, { stdio: 'inherit' });

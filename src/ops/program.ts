@@ -55,8 +55,7 @@ export function buildOpsProgram(): Command {
     .option('--state-dir <dir>', 'local mode state folder (default: .postgres-ops/ at the repository root)')
     .option('--debug', 'print stack traces')
     .addHelpText('after', EXIT_CODES)
-    .configureHelp({ showGlobalOptions: true })
-    .showHelpAfterError();
+    .configureHelp({ showGlobalOptions: true });
 
   const run = <A extends unknown[]>(
     fn: (deps: Awaited<ReturnType<typeof makeDeps>>, ...a: A) => Promise<unknown>,
@@ -167,12 +166,44 @@ export function buildOpsProgram(): Command {
 
   program
     .command('connect')
-    .description('Interactive psql as the superuser on the primary (or a replica).')
+    .description(
+      'Interactive psql as the superuser on the primary (or a replica), in the application database: the one backups cover (local mode and the chart default: pyairtable).',
+    )
     .option('--replica [name]', 'connect to a replica (the first running one, or NAME)')
-    .addHelpText('after', example('postgres-ops connect', 'postgres-ops connect --replica'))
+    .option('--database <name>', 'another database (not backed up unless it is listed in backup.databases)')
+    .addHelpText(
+      'after',
+      example(
+        'postgres-ops connect',
+        'postgres-ops connect --replica',
+        'postgres-ops connect --database postgres',
+      ),
+    )
     .action(
-      run(async (deps, flags: { replica?: boolean | string }) =>
+      run(async (deps, flags: { replica?: boolean | string; database?: string }) =>
         (await import('./commands/connect.js')).connect(flags, deps),
+      ),
+    );
+
+  program
+    .command('migrate')
+    .description(
+      "Apply a schema migration version as the chart's migration Job does: lock, one transaction, history, a safety backup first (local mode; on Kubernetes it prints the helm line).",
+    )
+    .argument('<version>', 'version to apply: the folder <dir>/<version>/ of SQL files')
+    .option('--dry-run', 'print the plan, change nothing')
+    .option('--dir <dir>', "folder of migration versions (default: the chart's files/migrations)")
+    .option('--description <text>', 'description recorded in the history table')
+    .addHelpText(
+      'after',
+      example(
+        'postgres-ops migrate 2.0.0 --dry-run',
+        'postgres-ops migrate 2.1.0 --dir ./migrations --description "Add teams"',
+      ),
+    )
+    .action(
+      run(async (deps, version: string, flags: { dryRun?: boolean; dir?: string; description?: string }) =>
+        (await import('./commands/migrate.js')).migrate(version, flags, deps),
       ),
     );
 

@@ -2,7 +2,16 @@
  * The status model: one typed object built from what the cluster and PostgreSQL report, rendered
  * as a table or printed as `-o json` (a stable interface: add fields, never rename them). Pure.
  */
-import type { BackupEntry, HaView, Member, Mode, Role, SnapshotEntry, VolumeUsage } from './cluster-api.js';
+import type {
+  BackupEntry,
+  DatabaseScope,
+  HaView,
+  Member,
+  Mode,
+  Role,
+  SnapshotEntry,
+  VolumeUsage,
+} from './cluster-api.js';
 import { lsnDiff } from '../core/pg/wal.js';
 
 export interface Probe {
@@ -31,7 +40,9 @@ export interface InstanceStatus {
   timeline: number | null;
   lagBytes: number | null;
   lagSeconds: number | null;
+  /** The maintenance database `postgres` (kept as it always was); `appUri` names the application database. */
   uri: string;
+  appUri?: string;
   /** Why it could not be asked, when it could not. */
   error: string | null;
 }
@@ -66,6 +77,8 @@ export interface StatusReport {
   lastBackup: LastBackup | null;
   lastSnapshot: LastSnapshot | null;
   warnings: string[];
+  /** The application database and what backups cover (null when it could not be read). */
+  databases?: DatabaseScope | null;
 }
 
 export interface Thresholds {

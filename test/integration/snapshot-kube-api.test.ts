@@ -298,7 +298,7 @@ describe('postgres-agent snapshot over the Kubernetes API', () => {
     const api = await startFakeKubeApi();
     const r = await run(api, ['--name', 'Emergency_Snapshot']);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /hint: Use for example: --name emergency-snapshot/);
+    assert.match(r.stderr, /hint: A valid name: emergency-snapshot/);
     assert.deepEqual(api.requests, []);
   });
 });

@@ -31,6 +31,7 @@ describe('postgres-ops command line', () => {
       'connect',
       'promote',
       'verify',
+      'migrate',
       'local up',
       'local down',
       'local destroy',

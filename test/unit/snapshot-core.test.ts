@@ -82,10 +82,10 @@ describe('snapshot naming', () => {
     assert.match(n, /^a+-postgres-19700101-000000$/);
   });
 
-  it('rejects an invalid --name with exit 2 and suggests a valid one', () => {
+  it('rejects an invalid name with exit 2 and suggests a valid one', () => {
     assert.throws(
       () => validateSnapshotName('Emergency_Snapshot'),
-      (e: OpsError) => e.exitCode === 2 && /--name emergency-snapshot/.test(e.hint ?? ''),
+      (e: OpsError) => e.exitCode === 2 && e.hint === 'A valid name: emergency-snapshot',
     );
     assert.equal(validateSnapshotName('emergency-snapshot'), 'emergency-snapshot');
   });
@@ -293,14 +293,14 @@ describe('Kubernetes error classification', () => {
     assert.match(e.hint ?? '', /Role in namespace pyairtable .*create.*volumesnapshots/);
   });
 
-  it('points a missing resource type at the snapshot CRDs, and a name clash at --name (exit 2)', () => {
+  it('points a missing resource type at the snapshot CRDs, and a name clash at another name (exit 2)', () => {
     assert.match(
       classifyKubeError(new KubeApiFailure(404, 'NotFound', 'x'), 'd', { namespace: 'n' }).hint ?? '',
       /crd volumesnapshots/,
     );
     const clash = classifyKubeError(new KubeApiFailure(409, 'AlreadyExists', 'x'), 'd', { namespace: 'n' });
     assert.equal(clash.exitCode, 2);
-    assert.match(clash.hint ?? '', /--name/);
+    assert.match(clash.hint ?? '', /^Pick another name, or list them: kubectl get volumesnapshots -n n$/);
   });
 });
 

@@ -206,7 +206,7 @@ export async function runSnapshot(
         'E_SNAPSHOT_EXISTS',
         `VolumeSnapshot ${name} already exists in namespace ${namespace}`,
         { name, namespace },
-        { hint: 'Pick another name with --name.' },
+        { hint: 'Pick another name.' },
       );
     const plan = planSnapshotRetention(
       [...existing, hypothetical(name, pvc, release, namespace, cls, deps.now())],
@@ -237,7 +237,7 @@ export async function runSnapshot(
       `VolumeSnapshot ${name} already exists in namespace ${namespace}`,
       { name, namespace },
       {
-        hint: `Pick another name with --name, or look at it: kubectl get volumesnapshot ${name} -n ${namespace}`,
+        hint: `Pick another name, or look at it: kubectl get volumesnapshot ${name} -n ${namespace}`,
       },
     );
 

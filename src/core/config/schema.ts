@@ -9,12 +9,18 @@
 import { z } from 'zod';
 import { PROGRESS_SETTING_RE } from '../progress.js';
 
+// An empty value is refused, not read as 0: PGOPS_HEALTH_PORT="" must not turn the probes off.
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce
-    .number({ error: 'expected a whole number' })
-    .int({ error: 'expected a whole number' })
-    .min(min, { error: `expected a number >= ${min}` })
-    .max(max, { error: `expected a number <= ${max}` });
+  z
+    .string()
+    .regex(/\S/, { error: 'is empty; expected a whole number (unset it to get the default)' })
+    .pipe(
+      z.coerce
+        .number<string>({ error: 'expected a whole number' })
+        .int({ error: 'expected a whole number' })
+        .min(min, { error: `expected a number >= ${min}` })
+        .max(max, { error: `expected a number <= ${max}` }),
+    );
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
@@ -65,10 +71,21 @@ export const agentEnvShape = {
     .describe(
       'Started as root (local mode): switch to this OS user once the program is loaded, before touching any data (PostgreSQL refuses root). Pods run as a non-root user already and leave it unset.',
     ),
+  PGOPS_MODE: z
+    .enum(['kubernetes', 'local'])
+    .default('kubernetes')
+    .describe(
+      "Where the agent runs: in the chart's pods (kubernetes) or for postgres-ops local mode (local). Only hints depend on it: they name the chart value or Secret, or the local environment and state folder.",
+    ),
   PGOPS_LOG_FORMAT: z
     .enum(['json', 'text'])
     .default('json')
     .describe('Agent log format: JSON lines or plain text.'),
+  PGOPS_DEBUG: bool
+    .default(false)
+    .describe(
+      'Debug log lines and, on an error, its stack trace (what --debug does). postgres-ops --debug passes it to the agents it runs.',
+    ),
   PGOPS_PROGRESS: z
     .string()
     .regex(PROGRESS_SETTING_RE, { error: 'expected auto, tty, log or off, optionally :SECONDS (log:60)' })
@@ -296,21 +313,28 @@ export type AgentEnvKey = keyof typeof agentEnvShape;
 /** Env var names the agent recognises; other PGOPS_* names are mistakes. */
 export const agentEnvKeys = Object.keys(agentEnvShape) as AgentEnvKey[];
 
-/** Names outside our prefix that the agent and its tools also read (cloud SDKs, libpq). */
-export const passthroughEnv = [
+/** Names outside our prefix that the agent and its tools also read (cloud SDKs, libpq). The object
+ * store SDKs' own variables come first: local mode passes exactly these from the operator's
+ * environment to a restore. */
+export const objectStoreEnv = [
   'AWS_ACCESS_KEY_ID',
   'AWS_SECRET_ACCESS_KEY',
   'AWS_SESSION_TOKEN',
   'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_PROFILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_CONFIG_FILE',
+  'AWS_ENDPOINT_URL',
+  'AWS_ENDPOINT_URL_S3',
   'GOOGLE_APPLICATION_CREDENTIALS',
+  'GOOGLE_CLOUD_PROJECT',
   'AZURE_STORAGE_CONNECTION_STRING',
   'AZURE_STORAGE_ACCOUNT',
   'AZURE_STORAGE_KEY',
-  'TZ',
-  'HOME',
-  'PATH',
-  'NODE_OPTIONS',
 ];
+
+export const passthroughEnv = [...objectStoreEnv, 'TZ', 'HOME', 'PATH', 'NODE_OPTIONS'];
 
 export interface ConfigIssue {
   key: string;

@@ -1,3 +1,4 @@
+import { withDatabase } from '../../core/pg/conninfo.js';
 import type { ClusterApi, Member } from '../cluster-api.js';
 import type { OpsDeps } from '../deps.js';
 import { renderStatus } from '../render/status.js';
@@ -39,10 +40,11 @@ export async function collectStatus(cluster: ClusterApi, now = new Date()): Prom
   );
   const instances = buildInstances(members, probes, ha);
   const extra: string[] = [];
-  const [storage, backups, snapshots] = await Promise.all([
+  const [storage, backups, snapshots, databases] = await Promise.all([
     cluster.volumes().catch((err: Error) => (extra.push(`could not read volume usage: ${err.message}`), [])),
     cluster.listBackups().catch((err: Error) => (extra.push(`could not list backups: ${err.message}`), null)),
     cluster.listSnapshots().catch(() => []),
+    cluster.databases().catch(() => null),
   ]);
   const base = {
     mode: cluster.mode,
@@ -57,6 +59,7 @@ export async function collectStatus(cluster: ClusterApi, now = new Date()): Prom
     lastBackup: backups ? lastBackupOf(backups, now) : null,
     lastSnapshot: lastSnapshotOf(snapshots, now),
   };
+  if (databases) for (const i of instances) i.appUri = withDatabase(i.uri, databases.application);
   const start =
     cluster.mode === 'local'
       ? 'postgres-ops local up'
@@ -65,6 +68,7 @@ export async function collectStatus(cluster: ClusterApi, now = new Date()): Prom
   // When the backups could not be listed, "no backup yet" would be a guess: say what happened instead.
   return {
     ...base,
+    databases,
     warnings: backups
       ? [...warnings, ...extra]
       : [...warnings.filter((w) => !w.startsWith('no backup yet')), ...extra],
