@@ -214,15 +214,17 @@ export function buildOpsProgram(): Command {
     )
     .argument('<member>', 'member to promote (pod name, or local instance name from status)')
     .option('--force', 'promote even though the candidate lags or does not stream (what it lacks is lost)')
+    .option('--dry-run', 'check the candidate and say what would happen; change nothing')
     .addHelpText(
       'after',
       example(
+        'postgres-ops promote pyairtable-stack-postgres-1 --dry-run',
         'postgres-ops promote pyairtable-stack-postgres-1',
         'postgres-ops promote postgres-1 --local --yes',
       ),
     )
     .action(
-      run(async (deps, member: string, flags: { force?: boolean }) =>
+      run(async (deps, member: string, flags: { force?: boolean; dryRun?: boolean }) =>
         (await import('./commands/promote.js')).promote(member, flags, deps),
       ),
     );
