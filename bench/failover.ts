@@ -38,6 +38,7 @@ async function failoverRuns(synchronous: boolean) {
   for (let run = 1; run <= runs; run++) {
     const old = await c.leader();
     for (const n of c.names()) if (n !== old) await c.waitStreaming(n);
+    if (synchronous) await c.waitSyncStandby();
     const load = new WriteLoad(c);
     await load.start();
     await sleep(3000);

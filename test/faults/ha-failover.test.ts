@@ -17,8 +17,9 @@ import {
 
 after(cleanupAll);
 
-async function killPrimaryUnderLoad(c: HaCluster) {
+async function killPrimaryUnderLoad(c: HaCluster, synchronous = false) {
   const old = await c.leader();
+  if (synchronous) await c.waitSyncStandby();
   const load = new WriteLoad(c);
   const poller = new WritablePoller(c);
   await load.start();
@@ -67,7 +68,7 @@ describe('automatic failover when the primary dies (kill -9 of its agent, Patron
 
   it('loses no acknowledged commit with synchronous replication', async () => {
     const c = await startHaCluster({ replicas: 2, synchronous: true });
-    const { leader, load, poller } = await killPrimaryUnderLoad(c);
+    const { leader, load, poller } = await killPrimaryUnderLoad(c, true);
     assert.deepEqual(poller.splitBrain(), [], 'two members accepted writes at the same moment');
     assert.ok(load.acks.length > 100, `only ${load.acks.length} acknowledged writes`);
     assert.deepEqual(await load.lost(leader), [], 'every acknowledged commit is on the new primary');

@@ -171,6 +171,21 @@ export class HaCluster {
     }
   }
 
+  /**
+   * Waits until Patroni names a synchronous standby: until then (Patroni picks one on its next
+   * loop after a replica streams) commits are acknowledged without one.
+   */
+  async waitSyncStandby(timeoutMs = 60_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const view = await this.cluster().ha();
+      const sync = view?.synchronousStandby[0];
+      if (sync) return sync;
+      if (Date.now() > deadline) throw new Error(`no synchronous standby after ${timeoutMs} ms`);
+      await sleep(250);
+    }
+  }
+
   agentPid(name: string): number | undefined {
     try {
       return Number(readFileSync(this.paths.pidFile(name), 'utf8').trim()) || undefined;

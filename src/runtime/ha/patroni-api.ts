@@ -80,7 +80,7 @@ export class PatroniApi {
 
   /** 200 or 503 without a body: Patroni's own probe answers. */
   async probe(path: '/liveness' | '/readiness' | '/health'): Promise<number> {
-    return (await this.call('GET', path, undefined, 3000)).status;
+    return (await this.call('GET', path, undefined, Math.min(this.timeoutMs, 3000))).status;
   }
 }
 

@@ -43,6 +43,8 @@ const LEADER_DUTY_MS = 10_000;
 /** A replica that keeps asking for removed WAL this long is re-cloned (when no archive can feed it). */
 const LOST_WAL_GRACE_MS = 20_000;
 const REINIT_COOLDOWN_MS = 5 * 60_000;
+/** How long before the earliest end of a silent leader's lease the watchdog acts. */
+const WATCHDOG_MARGIN_MS = 3000;
 
 export class MemberSupervisor {
   readonly snapshot: HealthSnapshot = {
@@ -61,6 +63,7 @@ export class MemberSupervisor {
   private readonly api: PatroniApi;
   private server: Server | undefined;
   private ticker: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
   private ticking = false;
   private stopping = false;
   private client: pg.Client | undefined;
@@ -70,6 +73,8 @@ export class MemberSupervisor {
   private lastLeaderDuty = 0;
   private lostWal: { first: number; last: number; segment: string } | undefined;
   private lastReinit = 0;
+  /** When Patroni's REST API last answered (the watchdog's clock). */
+  private lastPatroniAnswer = Date.now();
   private noSpaceAt = 0;
   private lastFullDiskLog = 0;
   private tls: TlsReloader;
@@ -95,10 +100,14 @@ export class MemberSupervisor {
     this.binDir = findPgBinDir(env.PGOPS_PG_BIN_DIR);
     this.paths = memberPaths(env);
     this.tls = new TlsReloader(env.PGOPS_TLS_DIR);
-    this.api = new PatroniApi(`http://127.0.0.1:${env.PGOPS_RESTAPI_PORT}`, {
-      username: env.PGOPS_RESTAPI_USER,
-      password: requireSecret(env, 'PGOPS_RESTAPI_PASSWORD', "to protect Patroni's REST API"),
-    });
+    this.api = new PatroniApi(
+      `http://127.0.0.1:${env.PGOPS_RESTAPI_PORT}`,
+      {
+        username: env.PGOPS_RESTAPI_USER,
+        password: requireSecret(env, 'PGOPS_RESTAPI_PASSWORD', "to protect Patroni's REST API"),
+      },
+      2000,
+    );
   }
 
   private get pgdata() {
@@ -163,6 +172,8 @@ export class MemberSupervisor {
       this.writePatroniConfig();
       this.setPhase('starting');
       this.ticker = setInterval(() => void this.tick(), TICK_MS);
+      // Its own timer: the agent loop may be waiting on a Patroni that does not answer.
+      this.watchdog = setInterval(() => this.fenceStalePatroni(), 500);
       void this.superviseLoop();
       await this.done;
       return this.failure ? 1 : 0;
@@ -171,6 +182,7 @@ export class MemberSupervisor {
       process.off('SIGINT', onSignal);
       process.off('SIGHUP', onHup);
       clearInterval(this.ticker);
+      clearInterval(this.watchdog);
       await this.client?.end().catch(() => undefined);
       this.server?.close();
       this.server?.closeAllConnections();
@@ -311,7 +323,7 @@ export class MemberSupervisor {
       failures = ranMs > 60_000 ? 0 : failures + 1;
       const wait = Math.min(30_000, 1000 * 2 ** Math.min(failures, 5));
       this.log.error(
-        `Patroni exited (${exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`}); PostgreSQL keeps running and a new Patroni takes it over in ${wait / 1000} s`,
+        `Patroni exited (${exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`}); a new Patroni takes PostgreSQL over in ${wait / 1000} s`,
       );
       await sleep(wait);
     }
@@ -421,10 +433,38 @@ export class MemberSupervisor {
       s.patroniLive = live === 200;
       s.patroniReady = ready === 200;
       s.postgresState = self.state;
+      this.lastPatroniAnswer = Date.now();
       if (s.phase === 'reinitializing' && self.state === 'running') this.setPhase('running');
     } catch {
       // Patroni is starting (REST API not up yet) or busy: keep the last answers.
     }
+  }
+
+  /**
+   * A software watchdog. A primary whose Patroni stops answering (a hung or stopped process) keeps
+   * serving while its lease runs out, and the other members promote a replica; a Patroni 3.0.2 that
+   * resumes then can overwrite the new leader's record in etcd and take the lead back, and the new
+   * primary's commits are rewound away. So before the lease can run out (ttl - loop_wait after the
+   * last answer) the agent stops PostgreSQL immediately and kills that Patroni; the Patroni it starts
+   * next reads who leads now and rejoins as a replica.
+   */
+  private fenceStalePatroni() {
+    const p = this.patroni;
+    const s = this.snapshot;
+    if (!p?.alive || this.stopping || s.inRecovery !== false) return;
+    const silentMs = Date.now() - Math.max(this.lastPatroniAnswer, p.startedAt);
+    // The lease may have been renewed a loop before Patroni stopped, and our last answer may be a
+    // tick older than that: act WATCHDOG_MARGIN_MS before the earliest moment it can run out.
+    const limitMs = (this.env.PGOPS_HA_TTL - this.env.PGOPS_HA_LOOP_WAIT) * 1000 - WATCHDOG_MARGIN_MS;
+    if (silentMs < limitMs) return;
+    this.log.error(
+      `Patroni has not answered for ${Math.round(silentMs / 1000)} s while this member is the primary; its leader lease (${this.env.PGOPS_HA_TTL} s) is about to run out and another member may take over: stopping PostgreSQL and restarting Patroni, so that a stale Patroni never acts as the leader again`,
+    );
+    this.stopPostmaster('SIGQUIT');
+    p.signal('SIGKILL');
+    s.accepting = false;
+    s.inRecovery = undefined;
+    this.setPhase('starting', 'Patroni stopped answering while leading: restarted');
   }
 
   private async readPostgres() {
