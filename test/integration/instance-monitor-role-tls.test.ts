@@ -74,6 +74,7 @@ describe("the exporter's monitoring role", () => {
       );
       assert.deepEqual(r.rows[0], { super: false, monitor: true });
       assert.equal((await m.query('SELECT count(*)::int AS n FROM pgops.backup_history')).rows[0].n, 0);
+      assert.equal((await m.query('SELECT count(*)::int AS n FROM pgops.drill_history')).rows[0].n, 0);
       await assert.rejects(
         m.query(
           "INSERT INTO pgops.backup_history (name, database, status, started_at, finished_at, duration_seconds) VALUES ('x', 'd', 'success', now(), now(), 1)",
@@ -107,10 +108,11 @@ describe("the exporter's monitoring role", () => {
     assert.deepEqual(changes, [
       'applied the new password of role pgops_monitor',
       'granted pg_monitor to pgops_monitor',
-      'granted pgops_monitor read access to pgops.backup_history',
+      'granted pgops_monitor read access to pgops.backup_history, pgops.physical_backup_history, pgops.recoverability, pgops.drill_history',
     ]);
     const m = await loginAs(server, 'pgops_monitor', 'third-password');
-    await m.query('SELECT count(*) FROM pgops.backup_history');
+    for (const t of ['backup_history', 'physical_backup_history', 'recoverability', 'drill_history'])
+      await m.query(`SELECT count(*) FROM pgops.${t}`);
     await m.end();
   });
 
@@ -118,11 +120,12 @@ describe("the exporter's monitoring role", () => {
     assert.deepEqual(await withSuperuser(server, (c) => ensureMonitorRole(c, loadAgentEnv({}))), []);
   });
 
-  it('creates the backup history table the exporter reads when the cluster has none yet', async () => {
+  it('creates the tables the exporter reads when the cluster has none yet', async () => {
     await withSuperuser(server, (c) => c.query('DROP SCHEMA pgops CASCADE'));
     await withSuperuser(server, (c) => ensureMonitorRole(c, env('third-password')));
     const m = await loginAs(server, 'pgops_monitor', 'third-password');
     assert.equal((await m.query('SELECT count(*)::int AS n FROM pgops.backup_history')).rows[0].n, 0);
+    assert.equal((await m.query('SELECT count(*)::int AS n FROM pgops.drill_history')).rows[0].n, 0);
     await m.end();
     // Kept idempotent: the DDL is there once, the grant too.
     await withSuperuser(server, (c) => c.query(BACKUP_HISTORY_DDL));
