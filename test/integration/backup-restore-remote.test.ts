@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -71,5 +71,47 @@ describe('restore from an object store URL', () => {
     assert.equal(grant!.ok, true);
     // The download was temporary: nothing is left in the backup directory.
     assert.deepEqual(readdirSync(empty), []);
+  });
+
+  it('refuses a plain SQL script from s3:// that holds a psql meta-command, before anything runs', async (t) => {
+    const support = '../support/objectstores.js';
+    let startS3: typeof import('../support/objectstores.js').startS3;
+    try {
+      ({ startS3 } = (await import(support)) as typeof import('../support/objectstores.js'));
+    } catch (err) {
+      t.skip(`object store test support is not available: ${(err as Error).message}`);
+      return;
+    }
+    const pg = await startPostgres();
+    const s3 = await startS3();
+    const marker = join(tempDir(), 'ran');
+    const client = new S3Client({
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: s3.env.AWS_ACCESS_KEY_ID, secretAccessKey: s3.env.AWS_SECRET_ACCESS_KEY },
+    });
+    await client.send(
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: 'postgres/tampered.sql',
+        Body: `CREATE TABLE t (x int);\n\\! touch ${marker}\n`,
+      }),
+    );
+    client.destroy();
+    const env = {
+      PGOPS_SYNC_PROVIDER: 's3',
+      PGOPS_SYNC_BUCKET: s3.bucket,
+      PGOPS_SYNC_ENDPOINT: s3.endpoint,
+      PGOPS_SYNC_REGION: 'us-east-1',
+      ...s3.env,
+    };
+    const dir = tempDir();
+    const r = await agent(pg, dir, ['restore', `s3://${s3.bucket}/postgres/tampered.sql`], env);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /line 2: the psql meta-command \\! \("\\! touch /);
+    assert.equal(existsSync(marker), false);
+    assert.deepEqual(await pg.query(`SELECT 1 FROM pg_database WHERE datname = 'app'`), []);
+    assert.deepEqual(readdirSync(dir), []);
   });
 });

@@ -4,7 +4,16 @@
  * that fully succeeded is the target swapped in by renaming (after a safety backup of the old one).
  * A failed restore leaves the original database exactly as it was.
  */
-import { createReadStream, mkdirSync, openSync, readSync, closeSync, statSync, readFileSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statSync,
+} from 'node:fs';
 import { Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { resolve } from 'node:path';
@@ -21,6 +30,7 @@ import type { Logger } from '../log.js';
 import { pgBin } from '../pgbin.js';
 import { startProgress, type ProgressOptions, type ProgressReporter } from '../progress.js';
 import { runBackup } from './backup.js';
+import { refuseMetaCommands, restrictedModeArgs, scriptGate } from './plain-script.js';
 import { connect, type PgConnection, toolEnv, type ToolEnv } from './conn.js';
 import { resolveBackupRef, type ResolvedBackup } from './resolve.js';
 import { runFromStream, sha256File, stderrTail } from './stream.js';
@@ -201,9 +211,24 @@ async function checkChecksum(
     log.warn('no manifest for this file: its checksum cannot be checked', { file: r.file });
     return 'no-manifest';
   }
+  const m = r.manifest;
+  const mismatches: string[] = [];
   const { sha256, bytes } = await sha256File(r.file);
-  if (sha256 === r.manifest.sha256 && bytes === r.manifest.sizeBytes) return 'matched';
-  const what = `backup ${r.manifest.name} (${r.file}) does not match its manifest (sha256 ${sha256}, expected ${r.manifest.sha256}; ${bytes} bytes, expected ${r.manifest.sizeBytes})`;
+  if (sha256 !== m.sha256 || bytes !== m.sizeBytes)
+    mismatches.push(
+      `backup ${m.name} (${r.file}) does not match its manifest (sha256 ${sha256}, expected ${m.sha256}; ${bytes} bytes, expected ${m.sizeBytes})`,
+    );
+  // The globals script is run too (its role statements): it must be the one the backup wrote.
+  const globals = m.globalsFile ? resolve(r.dir, m.globalsFile) : undefined;
+  if (globals && m.globalsSha256 && existsSync(globals)) {
+    const g = await sha256File(globals);
+    if (g.sha256 !== m.globalsSha256)
+      mismatches.push(
+        `the globals file ${globals} of backup ${m.name} does not match its manifest (sha256 ${g.sha256}, expected ${m.globalsSha256})`,
+      );
+  }
+  if (mismatches.length === 0) return 'matched';
+  const what = mismatches.join('; ');
   if (!force)
     throw new SafetyRefusal(
       'E_CHECKSUM',
@@ -315,32 +340,6 @@ async function applyGlobals(c: pg.Client, file: string, log: Logger): Promise<st
   return plan.createdRoles;
 }
 
-/** Fails the stream on psql meta-commands that would switch database (\connect in a pg_dumpall script). */
-function refuseConnect(): Transform {
-  let atLineStart = true;
-  let carry = '';
-  return new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      const s = carry + chunk.toString('latin1');
-      const lines = s.split('\n');
-      carry = lines.pop() ?? '';
-      for (const l of lines) {
-        if (atLineStart && /^\\(connect|c)\s/.test(l))
-          return cb(
-            new UsageError(
-              'E_PLAIN_CONNECT',
-              'the SQL script switches database (\\connect); restore it with psql by hand',
-              {},
-            ),
-          );
-        atLineStart = true;
-      }
-      if (carry.length > 4096) carry = carry.slice(0, 16);
-      cb(null, chunk);
-    },
-  });
-}
-
 async function restoreInto(
   db: string,
   file: string,
@@ -389,11 +388,15 @@ async function restoreInto(
       createReadStream(file),
       countingBytes(progress),
       ...(format === 'plain-gzip' ? [createGunzip()] : []),
-      refuseConnect(),
+      scriptGate(file),
     ];
     r = await runFromStream(
       pgBin('psql', opts.binDir),
-      ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--no-password', '-d', db, '-f', '-'],
+      [
+        ...['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--no-password', '-d', db],
+        ...(await restrictedModeArgs(opts.binDir)),
+        ...['-f', '-'],
+      ],
       env,
       chain,
     );
@@ -469,6 +472,10 @@ export async function restoreBackup(
     // Everything below until the safety backup only reads: a bad file changes nothing.
     const format = await inspect(r.file);
     const checksum = await checkChecksum(r, !!opts.force, log);
+    if (format === 'plain' || format === 'plain-gzip')
+      await refuseMetaCommands(r.file, format === 'plain-gzip', 'plain SQL script');
+    const globalsFile = r.manifest?.globalsFile ? resolve(r.dir, r.manifest.globalsFile) : undefined;
+    if (globalsFile && existsSync(globalsFile)) await refuseMetaCommands(globalsFile, false, 'globals file');
     const archived =
       format === 'custom' || format === 'tar' ? await archiveDbName(r.file, opts.binDir) : undefined;
     const target = validDbName(
@@ -546,9 +553,7 @@ export async function restoreBackup(
         safetyBackup = names.safetyBackup;
       }
 
-      const rolesCreated = r.manifest?.globalsFile
-        ? await applyGlobals(admin, resolve(r.dir, r.manifest.globalsFile), log)
-        : [];
+      const rolesCreated = globalsFile ? await applyGlobals(admin, globalsFile, log) : [];
 
       if (await dbExists(admin, names.restoring)) {
         log.warn('dropping a database left by an earlier failed restore', { database: names.restoring });
