@@ -177,6 +177,7 @@ export function instanceEnv(
     PGOPS_LISTEN_ADDRESSES: '127.0.0.1',
     PGOPS_SOCKET_DIR: p.runDir,
     PGOPS_HEALTH_PORT: String(inst.healthPort),
+    PGOPS_HEALTH_ADDRESS: '127.0.0.1',
     PGOPS_HOST: '127.0.0.1',
     PGOPS_PRIMARY_HOST: replica ? '127.0.0.1' : undefined,
     PGOPS_PRIMARY_PORT: replica ? String(primary.port) : undefined,

@@ -81,6 +81,13 @@ export const agentEnvShape = {
   PGOPS_HEALTH_PORT: int(0, 65535)
     .default(8008)
     .describe("Port of the agent's health and metrics HTTP endpoint (0 disables it)."),
+  PGOPS_HEALTH_ADDRESS: z
+    .string()
+    .regex(/^(\*|[0-9A-Za-z.:_-]+)$/, { error: 'expected * or an IP address or host name' })
+    .default('*')
+    .describe(
+      'Address the health endpoint listens on: * (every interface, as in pods, where the kubelet probes the pod IP) or one address such as 127.0.0.1 (local mode: the endpoint answers with role, LSN and disk usage, so it stays on this machine).',
+    ),
   PGOPS_CONFIG_FILE: z
     .string()
     .optional()
