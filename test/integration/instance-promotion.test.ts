@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startInstance, waitForReplay, type TestInstance } from '../support/agent.js';
+import { withClusterOperation } from '../../src/runtime/cluster-operation.js';
 import { cleanupAll } from '../support/cleanup.js';
+import { TEST_PASSWORD } from '../support/postgres.js';
 
 after(cleanupAll);
 
@@ -29,6 +31,35 @@ describe('postgres-agent promote: fenced promotion, followers and pg_rewind of t
     assert.equal(JSON.parse(r.stdout).error.code, 'E_PRIMARY_ALIVE');
     const [row] = await r0.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec');
     assert.equal(row!.rec, true);
+  });
+
+  it('refuses (exit 3) to promote, even with --force, while a backup runs on the primary, naming it', async () => {
+    let release = () => undefined as void;
+    const held = new Promise<void>((r) => (release = r));
+    let started = () => undefined as void;
+    const holding = new Promise<void>((r) => (started = r));
+    const backup = withClusterOperation(
+      { host: '127.0.0.1', port: p0.port, user: 'postgres', password: TEST_PASSWORD },
+      'backup nightly',
+      async () => {
+        started();
+        await held;
+      },
+    );
+    await holding;
+    try {
+      const r = r0.agentCli(['promote', '--force']);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(
+        r.stderr,
+        /promote postgres-replica-0 was not started: backup nightly \(started .*\) is running/,
+      );
+      const [row] = await r0.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec');
+      assert.equal(row!.rec, true);
+    } finally {
+      release();
+      await backup;
+    }
   });
 
   it('promotes replica-0 once the old primary is down: timeline 2, writes succeed', async () => {

@@ -10,6 +10,7 @@ import { OperationFailed, SafetyRefusal, UsageError, whileDoing } from '../../co
 import type { OutputFormat } from '../../core/output.js';
 import { requireSecret } from '../../runtime/secrets.js';
 import { probeMember, withClient, type Login } from '../../runtime/instance/sql.js';
+import { upstreamLogin, withClusterOperation } from '../../runtime/cluster-operation.js';
 import type { AgentContext } from '../context.js';
 
 export interface PromoteOptions {
@@ -31,6 +32,15 @@ export interface PromoteResult {
  * that is already a primary is left alone (exit 0), so running it twice is harmless.
  */
 export async function promote(opts: PromoteOptions, ctx: AgentContext): Promise<PromoteResult> {
+  return withClusterOperation(
+    upstreamLogin(ctx.env),
+    `promote ${ctx.env.PGOPS_POD_NAME}`,
+    () => promoteThis(opts, ctx),
+    { log: ctx.log, whenUnreachable: 'proceed', connectTimeoutMs: 5000 },
+  );
+}
+
+async function promoteThis(opts: PromoteOptions, ctx: AgentContext): Promise<PromoteResult> {
   const env = ctx.env;
   const waitSeconds = Number(opts.waitSeconds ?? '60');
   if (!Number.isInteger(waitSeconds) || waitSeconds < 1) {

@@ -70,6 +70,13 @@ export const agentEnvShape = {
       'Progress of backup, restore and snapshot waits: tty (one rewritten line), log (a log line each interval), off, or auto (tty when stderr is a terminal and logs are text). An optional :SECONDS sets the interval (default 0.25 on a terminal, 5 in logs).',
     ),
 
+  PGOPS_OPERATION_TOKEN: z
+    .string()
+    .optional()
+    .describe(
+      'Set by a running backup, restore, migration or promotion for the agent commands it starts itself (a migration runs its safety backup as postgres-agent backup), which then run within it instead of being refused as a second operation. Never set by hand.',
+    ),
+
   // --- instance: the PostgreSQL server this container supervises
   PGOPS_ROLE: z
     .enum(['primary', 'replica'])
