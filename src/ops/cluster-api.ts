@@ -44,6 +44,17 @@ export interface BackupEntry {
   verifiedAt: string | null;
   deepVerifiedAt: string | null;
   database?: string | string[] | null;
+  /** Its files do not match its manifest (size, sha256, missing file): never restore it. */
+  damaged?: boolean;
+  damagedReason?: string | null;
+}
+
+/** Local mode: the data directories that hold no database any more, while the state says they should. */
+export interface DataLoss {
+  members: string[];
+  dirs: string[];
+  /** Members whose data directory still holds a database. */
+  intactMembers: string[];
 }
 
 export interface SnapshotEntry {
@@ -90,6 +101,8 @@ export interface ClusterApi {
   restore(req: RestoreRequest, out: Output): Promise<unknown>;
   listSnapshots(): Promise<SnapshotEntry[]>;
   snapshot(name: string | undefined, out: Output): Promise<SnapshotEntry | undefined>;
+  /** Local mode: the primary's data directory holds no database any more (lost or deleted). */
+  dataLoss?(): Promise<DataLoss | null>;
   /** Replaces the data with a snapshot (local mode; on Kubernetes see docs/operations.md). */
   restoreSnapshot?(name: string, out: Output): Promise<unknown>;
   /** Interactive psql on a member with inherited stdio; resolves to psql's exit code. */

@@ -56,7 +56,7 @@ describe('restore of an explicit path', () => {
     const missing = join(tempDir(), 'critical.dump');
     const r = agent(['restore', missing, '--target-database', 'app_missing']);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, new RegExp(`backup file ${missing} does not exist`));
+    assert.match(r.stderr, new RegExp(`backup file ${missing} not found: it does not exist`));
     assert.deepEqual(await pg.query(`SELECT 1 FROM pg_database WHERE datname = 'app_missing'`), []);
   });
 

@@ -10,7 +10,7 @@ import { createReadStream } from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { PsqlScriptScanner, type ScriptFinding } from '../../core/backup/psql-script.js';
-import { OpsError, SafetyRefusal, UsageError } from '../../core/errors.js';
+import { OperationFailed, OpsError, SafetyRefusal, UsageError } from '../../core/errors.js';
 import { exec } from '../exec.js';
 import { pgBin } from '../pgbin.js';
 
@@ -92,9 +92,9 @@ export async function refuseMetaCommands(file: string, gzip: boolean, what: stri
   try {
     findings = await scanScriptFile(file, gzip);
   } catch (err) {
-    throw new UsageError(
-      'E_NOT_A_BACKUP',
-      `reading ${file} failed (${(err as Error).message}): the file is damaged or truncated; nothing was changed`,
+    throw new OperationFailed(
+      'E_RESTORE_INPUT',
+      `reading ${file} failed part way (${(err as Error).message}): the file is damaged or truncated; nothing was changed`,
       { file },
       { hint: 'Restore another backup (postgres-ops list-backups).' },
     );

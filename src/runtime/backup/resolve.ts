@@ -94,7 +94,7 @@ export function resolveBackupRef(ref: string, backupDir: string, log?: Logger): 
   throw new UsageError(
     'E_BACKUP_NOT_FOUND',
     isExplicitPath(ref)
-      ? `backup file ${resolve(ref)} does not exist (and no backup in ${dirname(resolve(ref))} goes by that name)`
+      ? `backup file ${resolve(ref)} not found: it does not exist, and no backup in ${dirname(resolve(ref))} goes by that name`
       : `backup ${ref} not found (looked for a backup of that name in ${dir} and for a file of that name)`,
     { ref, dir },
     { hint: 'List the backups with: postgres-agent list-backups (or postgres-ops list-backups).' },

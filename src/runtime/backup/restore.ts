@@ -31,6 +31,7 @@ import { pgBin } from '../pgbin.js';
 import { startProgress, type ProgressOptions, type ProgressReporter } from '../progress.js';
 import { runBackup } from './backup.js';
 import { refuseMetaCommands, restrictedModeArgs, scriptGate } from './plain-script.js';
+import { repairRestoreLeftovers } from './repair.js';
 import { connect, type PgConnection, toolEnv, type ToolEnv } from './conn.js';
 import { resolveBackupRef, type ResolvedBackup } from './resolve.js';
 import { runFromStream, sha256File, stderrTail } from './stream.js';
@@ -497,6 +498,8 @@ export async function restoreBackup(
     });
     const tools = toolEnv(opts.conn);
     try {
+      // An earlier restore killed part way: put its target back first (the safety backup needs it).
+      await repairRestoreLeftovers(admin, log);
       const exists = await dbExists(admin, target);
       if (exists) {
         if (!opts.replace)
