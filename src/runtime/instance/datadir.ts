@@ -12,6 +12,7 @@ import {
   statfsSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { diskUsage } from '../../core/disk-usage.js';
 import type { DataDirKind } from '../../core/instance/decide.js';
 import { exec } from '../exec.js';
 
@@ -50,7 +51,9 @@ export async function readControlData(binDir: string, pgdata: string): Promise<C
 
 export interface VolumeStats {
   sizeBytes: number;
+  /** Available to PostgreSQL (non-root). */
   freeBytes: number;
+  /** As src/core/disk-usage.ts defines it. */
   usedPercent: number;
 }
 
@@ -61,8 +64,7 @@ export function volumeStats(path: string): VolumeStats {
   const s = statfsSync(p);
   const sizeBytes = s.blocks * s.bsize;
   const freeBytes = s.bavail * s.bsize;
-  const usedPercent = sizeBytes > 0 ? ((sizeBytes - freeBytes) / sizeBytes) * 100 : 0;
-  return { sizeBytes, freeBytes, usedPercent };
+  return { sizeBytes, freeBytes, usedPercent: diskUsage(s).usedPercent };
 }
 
 /** Makes a rename inside `dir` durable. */
