@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { get } from 'node:http';
 import { existsSync, lstatSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
+import { diskUsage, type DiskUsage } from '../core/disk-usage.js';
 import { OperationFailed, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
 import { toUri } from '../core/pg/conninfo.js';
@@ -22,6 +23,7 @@ import type {
 import { agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
 import { PROBE_SQL } from '../ops/sql.js';
 import { baseEnv, runAgentJson } from './agent.js';
+import { findLocalDataLoss } from './data-loss.js';
 import {
   ensureExporter,
   instanceEnv,
@@ -129,12 +131,9 @@ export class LocalCluster implements ClusterApi {
       { member: 'backups', dir: this.paths.backupsDir },
     ];
     return dirs.map(({ member, dir }) => {
-      let capacityBytes: number | null = null;
-      let usedBytes: number | null = null;
+      let usage: DiskUsage | undefined;
       try {
-        const fs = statfsSync(dir);
-        capacityBytes = fs.blocks * fs.bsize;
-        usedBytes = (fs.blocks - fs.bfree) * fs.bsize;
+        usage = diskUsage(statfsSync(dir));
       } catch {
         /* not created yet */
       }
@@ -142,12 +141,16 @@ export class LocalCluster implements ClusterApi {
         name: dir,
         member,
         dataBytes: dirBytes(dir),
-        capacityBytes,
-        usedBytes,
-        usedPercent:
-          capacityBytes && usedBytes !== null ? Math.round((usedBytes / capacityBytes) * 1000) / 10 : null,
+        capacityBytes: usage?.capacityBytes ?? null,
+        usedBytes: usage?.usedBytes ?? null,
+        availableBytes: usage?.availableBytes ?? null,
+        usedPercent: usage?.usedPercent ?? null,
       };
     });
+  }
+
+  async dataLoss() {
+    return findLocalDataLoss(this.root);
   }
 
   /** Environment of an agent job against the current primary (what the backup CronJob gets). */

@@ -28,8 +28,11 @@ export interface VolumeUsage {
   member: string;
   /** Bytes the data directory itself takes, when known (local mode). */
   dataBytes?: number | null;
+  /** What PostgreSQL can use: used + available (root's reserved blocks excluded); see src/core/disk-usage.ts. */
   capacityBytes: number | null;
   usedBytes: number | null;
+  /** Still available to PostgreSQL (a non-root user). */
+  availableBytes?: number | null;
   usedPercent: number | null;
 }
 

@@ -204,9 +204,16 @@ export function buildOpsProgram(): Command {
     .command('up')
     .description('Start whatever is not running (primary, replicas, exporter); take a first verified backup.')
     .option('--replicas <n>', 'number of streaming replicas (default 1 on first start; never removes one)')
-    .addHelpText('after', example('postgres-ops local up', 'postgres-ops local up --replicas 2'))
+    .option(
+      '--fresh',
+      'start a new, empty cluster although the data of the earlier one is gone and backups or snapshots of it exist (restore one next)',
+    )
+    .addHelpText(
+      'after',
+      example('postgres-ops local up', 'postgres-ops local up --replicas 2', 'postgres-ops local up --fresh'),
+    )
     .action(
-      async (flags: { replicas?: string }, cmd: Command) =>
+      async (flags: { replicas?: string; fresh?: boolean }, cmd: Command) =>
         void (await (await import('./commands/local.js')).localUpCommand(flags, globals(cmd), out)),
     );
 

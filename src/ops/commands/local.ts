@@ -1,4 +1,7 @@
+import { runAgentJson } from '../../local/agent.js';
 import { LocalCluster } from '../../local/cluster.js';
+import { guardLostCluster } from '../../local/data-loss.js';
+import type { RepairOutcome } from '../../runtime/backup/repair.js';
 import {
   localDestroy,
   localDown,
@@ -25,11 +28,30 @@ export interface LocalUpResult {
   replicas: { name: string; uri: string }[];
   metricsUrl: string | null;
   firstBackup: string | null;
+  /** What an interrupted restore had left and `local up` repaired. */
+  repaired: string[];
   warnings: string[];
 }
 
+/** Undoes what an interrupted restore left (postgres-agent repair, as the chart's Jobs would). */
+async function repairLeftovers(cluster: LocalCluster, warnings: string[]): Promise<string[]> {
+  try {
+    const r = await runAgentJson<RepairOutcome>({ args: ['repair'], env: cluster.jobEnv() });
+    for (const x of r?.remaining ?? [])
+      warnings.push(`${x.message}: ${x.statements.join('; ')} (run it in: postgres-ops connect)`);
+    return (r?.repaired ?? []).map((x) => `${x.message} (${x.statements.join('; ')})`);
+  } catch (err) {
+    warnings.push(`could not check for an interrupted restore: ${(err as Error).message}`);
+    return [];
+  }
+}
+
 /** Starts what is not running: primary, N replicas, exporter; takes a first verified backup. */
-export async function localUpCommand(flags: { replicas?: string }, opts: GlobalOptions, out: Output) {
+export async function localUpCommand(
+  flags: { replicas?: string; fresh?: boolean },
+  opts: GlobalOptions,
+  out: Output,
+) {
   const root = opts.stateDir ? stateDirOf(opts) : placeDefaultStateDir(stateDirOf(opts), out);
   if (flags.replicas !== undefined && (!/^\d+$/.test(flags.replicas) || Number(flags.replicas) > 5))
     throw new UsageError(
@@ -42,11 +64,14 @@ export async function localUpCommand(flags: { replicas?: string }, opts: GlobalO
     );
   const replicas = flags.replicas === undefined ? undefined : Number(flags.replicas);
   requireTraversable(root);
-  const report = await withStateLock(root, 'local up', () =>
-    localUp(root, { replicas, release: opts.release }, out),
-  );
+  const report = await withStateLock(root, 'local up', () => {
+    // An empty cluster never silently replaces one whose data is gone (see src/local/data-loss.ts).
+    guardLostCluster(root, { fresh: !!flags.fresh, command: (verb) => commandLine(opts, verb) }, out);
+    return localUp(root, { replicas, release: opts.release }, out);
+  });
   const cluster = new LocalCluster(root);
   const warnings: string[] = [];
+  const repaired = await repairLeftovers(cluster, warnings);
   let firstBackup: string | null = null;
   const backups = await cluster.listBackups().catch((err: Error) => {
     warnings.push(`could not list backups: ${err.message}`);
@@ -72,6 +97,7 @@ export async function localUpCommand(flags: { replicas?: string }, opts: GlobalO
     replicas: members.filter((m) => m.expectedRole === 'replica').map((m) => ({ name: m.name, uri: m.uri })),
     metricsUrl: report.exporter.url,
     firstBackup,
+    repaired,
     warnings,
   };
   out.result(result, opts.output, (r) =>
@@ -87,6 +113,7 @@ export async function localUpCommand(flags: { replicas?: string }, opts: GlobalO
       `     or:  ./scripts/postgres-ops.sh connect${opts.stateDir ? ` --state-dir ${opts.stateDir}` : ''}`,
       `Metrics:  ${r.metricsUrl ?? 'not running'}`,
       `Backup:   ${r.firstBackup ?? 'none yet'}`,
+      ...r.repaired.map((x) => `  repaired: ${x}`),
       ...r.warnings.map((w) => `  ! ${w}`),
     ]
       .filter((l, i, a) => l !== '' || a[i - 1] !== '')
