@@ -264,7 +264,7 @@ describe('status model', () => {
       'CRITICAL: database pyairtable refuses all connections: a restore was interrupted between fencing it and swapping pyairtable__restoring in; its data is intact. Repair: postgres-ops local up (a new restore repairs it first)',
       'database other__restoring is left from a restore of other that was interrupted; other itself was not changed. Drop it: postgres-ops local up',
     ]);
-    // While an operation runs, its work in progress is no warning.
+    // While an operation runs, its work in progress is no warning; the screen says what runs.
     const running = {
       operation: 'restore b',
       startedAt: 'now',
@@ -274,6 +274,8 @@ describe('status model', () => {
       clientAddr: null,
     };
     assert.deepEqual(statusWarnings(base(), undefined, hints, { leftovers, operation: running }), []);
+    const text = renderStatus({ ...base(), operation: running, warnings: [] });
+    assert.match(text, /Running: {7}restore b \(started now on h, pid 1\)/);
   });
 
   it('names the database, the count, the last failure time and what to do for data checksum failures', () => {
