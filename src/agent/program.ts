@@ -41,20 +41,44 @@ export function buildAgentProgram(): Command {
   program
     .command('instance')
     .description(
-      'Supervise PostgreSQL in this container: initdb or clone on an empty volume, start, health endpoints, clean shutdown.',
+      "Run this member: PostgreSQL under Patroni (configured from the PGOPS_* settings), the agent's probes, full-disk reporting and healing.",
     )
     .action(async () => {
       await (await import('./commands/instance.js')).instance(context());
     });
 
   program
+    .command('bootstrap-hook')
+    .description(
+      "Patroni's post_bootstrap hook: create the application role and database and the pgops schema.",
+    )
+    .argument('[connstring]', 'connection string Patroni appends (the member socket is used instead)')
+    .action(async () => {
+      await (await import('./commands/bootstrap-hook.js')).bootstrapHook(context());
+    });
+
+  program
     .command('promote')
-    .description('Promote this replica to primary; refuses while the old primary still accepts writes.')
-    .option('--force', 'promote even though the old primary still answers (risk of two primaries)')
-    .option('--wait-seconds <n>', 'how long pg_promote may take', '60')
+    .description(
+      'Make a member the primary through Patroni: switchover when the primary is healthy, failover when it is gone; refuses a candidate that is not streaming or lags.',
+    )
+    .option('--candidate <name>', 'member to promote (default: this member, PGOPS_POD_NAME)')
+    .option('--force', 'promote even though the candidate lags or does not stream (what it lacks is lost)')
+    .option('--plan', 'check and print what would happen; change nothing')
+    .option('--timeout-seconds <n>', 'how long to wait for the new primary to accept writes', '90')
     .addOption(outputOption())
     .action(async (opts) => {
       await (await import('./commands/promote.js')).promote(opts, context());
+    });
+
+  program
+    .command('ha')
+    .description(
+      "The cluster as this member's Patroni sees it: leader, members, lag, failover mode, synchronous standby.",
+    )
+    .addOption(outputOption())
+    .action(async (opts) => {
+      await (await import('./commands/ha.js')).ha(opts, context());
     });
 
   program

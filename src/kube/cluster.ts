@@ -12,13 +12,15 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { type DiskUsage, diskUsageFromDf } from '../core/disk-usage.js';
-import { OperationFailed, UsageError } from '../core/errors.js';
+import { OperationFailed, OpsError, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
 import { toUri } from '../core/pg/conninfo.js';
 import type {
   BackupEntry,
   ClusterApi,
+  HaView,
   Member,
+  PromoteOptions,
   PromoteOutcome,
   RestoreRequest,
   Row,
@@ -29,7 +31,7 @@ import { agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
 import { asJsonRows } from '../ops/sql.js';
 import { type KubeClients, kubeClients } from './client.js';
 import { listSnapshots as listReleaseSnapshots } from '../core/snapshot/list.js';
-import { isNotFound, kubeError, noKubeconfig } from './errors.js';
+import { kubeError, noKubeconfig } from './errors.js';
 import { execInPod } from './exec.js';
 import { volumeSnapshotApi } from './volume-snapshots.js';
 
@@ -40,7 +42,6 @@ const DATA_MOUNT = '/var/lib/postgresql/data';
 export const BACKUP_DIR = '/backups/postgres';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 /** "10Gi" -> bytes. */
 export function parseQuantity(q: string | undefined): number | null {
@@ -191,7 +192,10 @@ export class KubeCluster implements ClusterApi {
         const sts = p.metadata?.ownerReferences?.find((o) => o.kind === 'StatefulSet')?.name ?? this.fullname;
         return {
           name,
-          expectedRole: p.metadata?.labels?.[ROLE_LABEL] === 'primary' ? 'primary' : 'replica',
+          // Patroni labels the leader's pod (3.0: "master"); before Patroni the chart's own label said "primary".
+          expectedRole: ['master', 'primary'].includes(p.metadata?.labels?.[ROLE_LABEL] ?? '')
+            ? 'primary'
+            : 'replica',
           running: p.status?.phase === 'Running' && !!status?.state?.running,
           restarts: status?.restartCount ?? null,
           // In-cluster address of the pod (its StatefulSet's headless Service); the password stays in the Secret.
@@ -539,107 +543,85 @@ export class KubeCluster implements ClusterApi {
     });
   }
 
-  async promote(replica: string, out: Output): Promise<PromoteOutcome> {
+  /** Patroni's view, asked of the agent in any running member. */
+  async ha(): Promise<HaView | null> {
     const members = await this.members();
-    const target = members.find((m) => m.name === replica);
-    const replicas = members.filter((m) => m.expectedRole === 'replica').map((m) => m.name);
-    if (!target || target.expectedRole !== 'replica')
+    for (const m of members.filter((x) => x.running)) {
+      const r = await this.run(
+        m.name,
+        ['postgres-agent', 'ha', '-o', 'json'],
+        `asking ${m.name} for the cluster`,
+      ).catch(() => undefined);
+      if (r?.code === 0) return JSON.parse(r.stdout) as HaView;
+    }
+    return null;
+  }
+
+  /**
+   * Runs `postgres-agent promote` in the candidate's pod: it checks the candidate, lifts its fence
+   * when failover is manual, and asks Patroni for a switchover (or a failover when the primary is
+   * gone). Patroni moves the leader Endpoints, so the read-write Service follows by itself.
+   */
+  async promote(candidate: string, opts: PromoteOptions, _out: Output): Promise<PromoteOutcome> {
+    const members = await this.members();
+    const target = members.find((m) => m.name === candidate);
+    if (!target)
       throw new UsageError(
-        'E_NO_SUCH_REPLICA',
-        `"${replica}" is not a replica pod of release ${this.release}`,
-        { replica },
-        {
-          hint: replicas.length
-            ? `Replicas: ${replicas.join(', ')}`
-            : 'This release has no replicas (replication.enabled=false).',
-        },
+        'E_NO_SUCH_MEMBER',
+        `"${candidate}" is not a PostgreSQL pod of release ${this.release}; nothing was changed`,
+        { candidate },
+        { hint: `Members: ${members.map((m) => m.name).join(', ') || '(none)'}` },
       );
     if (!target.running)
       throw new OperationFailed(
         'E_NOT_RUNNING',
-        `${replica} is not running; nothing was changed`,
+        `${candidate} is not running; nothing was changed`,
         {},
-        {
-          hint: `kubectl describe pod -n ${this.namespace} ${replica}`,
-        },
+        { hint: `kubectl describe pod -n ${this.namespace} ${candidate}` },
       );
-    const steps: string[] = [];
-    const old = members.find((m) => m.expectedRole === 'primary');
-    // Fence: no pod of the primary StatefulSet may run while the replica is promoted.
-    await this.api(`scaling statefulset ${this.fullname} to 0`, () =>
-      this.k.apps.patchNamespacedStatefulSetScale(
-        { name: this.fullname, namespace: this.namespace, body: { spec: { replicas: 0 } } },
-        mergePatch,
-      ),
-    );
-    out.line(`statefulset.apps/${this.fullname} scaled to 0`);
-    steps.push(`scaled statefulset ${this.fullname} to 0 (fenced the old primary)`);
-    const podName = `${this.fullname}-0`;
-    const deadline = Date.now() + 10 * 60_000;
-    for (;;) {
-      const gone = await this.k.core
-        .readNamespacedPod({ name: podName, namespace: this.namespace })
-        .then(() => false)
-        .catch((err) => {
-          if (isNotFound(err)) return true;
-          throw kubeError(`waiting for ${podName} to stop`, err, this.server);
-        });
-      if (gone) break;
-      if (Date.now() > deadline)
-        throw new OperationFailed(
-          'E_FENCE_TIMEOUT',
-          `${podName} is still running; ${replica} was NOT promoted`,
-          {},
-          {
-            hint: `kubectl get pod -n ${this.namespace} ${podName}; scale it back with kubectl scale statefulset ${this.fullname} --replicas=1`,
-          },
-        );
-      await sleep(2000);
-    }
-    out.line(`pod/${podName} gone`);
-    const r = await this.run(
-      replica,
-      ['postgres-agent', 'promote', '-o', 'json'],
-      `promoting ${replica}`,
-      (s) => process.stderr.write(s),
-    );
-    if (r.code !== 0)
-      throw new OperationFailed(
+    const args = ['postgres-agent', 'promote', '--candidate', candidate, '-o', 'json'];
+    if (opts.force) args.push('--force');
+    if (opts.plan) args.push('--plan');
+    const r = await this.run(candidate, args, `promoting ${candidate}`, (s) => process.stderr.write(s));
+    if (r.code !== 0) {
+      const msg =
+        /^error: (.*)$/m.exec(r.stderr)?.[1] ?? r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`;
+      throw new OpsError(
         'E_PROMOTE',
-        `promoting ${replica} failed: ${r.stderr.trim().split('\n').pop()}`,
-        {},
+        msg,
+        r.code === 2 || r.code === 3 ? r.code : 1,
+        { pod: candidate },
         {
-          hint: `The old primary is stopped. Bring it back: kubectl scale statefulset ${this.fullname} -n ${this.namespace} --replicas=1`,
+          hint: /^hint: (.*)$/m.exec(r.stderr)?.[1],
         },
       );
-    const result = JSON.parse(r.stdout || '{}') as { timeline?: number; lsn?: string };
-    steps.push(`promoted ${replica} (timeline ${result.timeline ?? '?'})`);
-    await this.api(`labelling ${replica}`, () =>
-      this.k.core.patchNamespacedPod(
-        {
-          name: replica,
-          namespace: this.namespace,
-          body: { metadata: { labels: { [ROLE_LABEL]: 'primary' } } },
-        },
-        mergePatch,
-      ),
-    );
-    out.line(`pod/${replica} labeled ${ROLE_LABEL}=primary`);
-    steps.push(
-      `labelled ${replica} ${ROLE_LABEL}=primary so the read-write Service ${this.fullname} follows it`,
-    );
+    }
+    const result = JSON.parse(r.stdout || '{}') as {
+      promoted: boolean;
+      action: 'switchover' | 'failover' | 'none';
+      previousPrimary: string | null;
+      missingBytes: number | null;
+      warnings: string[];
+      timeline: number | null;
+      lsn: string | null;
+      message: string;
+    };
     return {
-      promoted: replica,
-      previousPrimary: old?.name ?? null,
-      timeline: result.timeline ?? null,
-      lsn: result.lsn ?? null,
-      steps,
+      promoted: candidate,
+      previousPrimary: result.previousPrimary,
+      timeline: result.timeline,
+      lsn: result.lsn,
+      steps: result.promoted
+        ? [`${result.action} from ${result.previousPrimary ?? '(no primary)'} to ${candidate}`]
+        : [],
       next: [
-        `postgres-ops status -n ${this.namespace}`,
-        `Keep statefulset ${this.fullname} at 0 replicas until it is rebuilt as a replica; its volume is kept.`,
-        `The other replicas stream from the read-write Service ${this.fullname}, which now selects ${replica}: check that they follow it (status shows their timeline and lag).`,
+        `postgres-ops status -n ${this.namespace}     # the old primary rejoins as a replica by itself`,
         'Applications keep using the read-write Service (same name); restart connection pools that cache addresses.',
       ],
+      action: result.action,
+      missingBytes: result.missingBytes,
+      warnings: result.warnings ?? [],
+      message: result.message,
     };
   }
 }

@@ -10,6 +10,8 @@ import { SafetyRefusal } from '../core/errors.js';
 import type { Output } from '../core/output.js';
 import type { DataLoss } from '../ops/cluster-api.js';
 import { listBackups } from '../runtime/backup/catalog.js';
+import { ensureEtcd, forgetCluster } from './etcd.js';
+import { scopeOfState } from './members.js';
 import { listLocalSnapshots } from './snapshots.js';
 import { readState, stateExists, StatePaths } from './state.js';
 
@@ -50,11 +52,11 @@ export function restorableCopies(root: string): { backup: string | null; snapsho
  * backups or snapshots to restore, refuse (exit 3) naming the restore commands, unless `fresh`;
  * with --fresh, what is left of the old data directories is moved aside (never deleted).
  */
-export function guardLostCluster(
+export async function guardLostCluster(
   root: string,
   opts: { fresh: boolean; command: (verb: string) => string },
   out: Output,
-): void {
+): Promise<void> {
   const loss = findLocalDataLoss(root);
   if (!loss) return;
   const paths = new StatePaths(root);
@@ -89,4 +91,7 @@ export function guardLostCluster(
     renameSync(dir, aside);
     out.line(`${i.name}: data of the lost cluster kept in ${aside} (delete it when satisfied)`);
   }
+  // Patroni keeps the lost cluster's identifier in etcd and would wait for its leader forever.
+  await ensureEtcd(root, state, out);
+  await forgetCluster(state, scopeOfState(state));
 }

@@ -3,7 +3,10 @@
  * API (`src/kube/cluster.ts`) and over plain processes under a state folder (`src/local/cluster.ts`).
  * Commands only see this interface, so everything above it is tested for real on the local runtime.
  */
+import type { HaView } from '../core/ha/view.js';
 import type { Output } from '../core/output.js';
+
+export type { HaView };
 
 export type Mode = 'local' | 'kubernetes';
 export type Role = 'primary' | 'replica';
@@ -11,9 +14,9 @@ export type Role = 'primary' | 'replica';
 /** One PostgreSQL member as the cluster knows it (before asking PostgreSQL anything). */
 export interface Member {
   name: string;
-  /** What the cluster says this member is (StatefulSet / local state); PostgreSQL has the last word. */
+  /** What Patroni's leader record says this member is; PostgreSQL has the last word. */
   expectedRole: Role;
-  /** The process or pod is running. */
+  /** A postmaster runs for this member (PostgreSQL may still be starting). */
   running: boolean;
   restarts: number | null;
   /** libpq URI to reach it as the superuser from where the command runs; never holds a password. */
@@ -76,6 +79,12 @@ export interface RestoreRequest {
   force?: boolean;
 }
 
+export interface PromoteOptions {
+  force: boolean;
+  /** Only check and describe what would happen. */
+  plan: boolean;
+}
+
 export interface PromoteOutcome {
   promoted: string;
   previousPrimary: string | null;
@@ -83,6 +92,13 @@ export interface PromoteOutcome {
   lsn: string | null;
   steps: string[];
   next: string[];
+  /** switchover (the primary handed over), failover (it was gone) or none (already the primary). */
+  action: 'switchover' | 'failover' | 'none';
+  /** Bytes of WAL the candidate lacked when checked (null: unknown). */
+  missingBytes: number | null;
+  warnings: string[];
+  /** With plan: what would happen, in one sentence. */
+  message: string;
 }
 
 export type Row = Record<string, unknown>;
@@ -110,5 +126,7 @@ export interface ClusterApi {
   restoreSnapshot?(name: string, out: Output): Promise<unknown>;
   /** Interactive psql on a member with inherited stdio; resolves to psql's exit code. */
   connect(member: Member): Promise<number>;
-  promote(replica: string, out: Output): Promise<PromoteOutcome>;
+  promote(candidate: string, opts: PromoteOptions, out: Output): Promise<PromoteOutcome>;
+  /** Patroni's view of the members, the failover mode and the synchronous standby (null: no answer). */
+  ha(): Promise<HaView | null>;
 }

@@ -17,6 +17,12 @@ type RestoreFlagsArg = {
   snapshot?: string;
 };
 const out = consoleOutput(() => format);
+type LocalUpFlags = {
+  replicas?: string;
+  synchronous?: boolean;
+  failover?: 'automatic' | 'manual';
+  fresh?: boolean;
+};
 
 const EXIT_CODES = `
 Exit codes:
@@ -176,18 +182,21 @@ export function buildOpsProgram(): Command {
   program
     .command('promote')
     .description(
-      'Fenced manual failover: stop the primary, promote REPLICA, point the read-write endpoint at it. Asks for confirmation.',
+      'Make a member the primary: a switchover while the primary is healthy, a failover when it is gone. Refuses (exit 3) a candidate that is not streaming or lags, saying how many bytes would be lost. Asks for confirmation.',
     )
-    .argument('<replica>', 'replica to promote (pod name, or local instance name from status)')
+    .argument('<member>', 'member to promote (pod name, or local instance name from status)')
+    .option('--force', 'promote even though the candidate lags or does not stream (what it lacks is lost)')
     .addHelpText(
       'after',
       example(
-        'postgres-ops promote pyairtable-stack-postgres-replica-0',
+        'postgres-ops promote pyairtable-stack-postgres-1',
         'postgres-ops promote postgres-1 --local --yes',
       ),
     )
     .action(
-      run(async (deps, replica: string) => (await import('./commands/promote.js')).promote(replica, deps)),
+      run(async (deps, member: string, flags: { force?: boolean }) =>
+        (await import('./commands/promote.js')).promote(member, flags, deps),
+      ),
     );
 
   const local = program
@@ -204,16 +213,29 @@ export function buildOpsProgram(): Command {
     .command('up')
     .description('Start whatever is not running (primary, replicas, exporter); take a first verified backup.')
     .option('--replicas <n>', 'number of streaming replicas (default 1 on first start; never removes one)')
+    .option('--synchronous', 'synchronous replication: a commit waits for a replica, a failover loses none')
+    .option('--no-synchronous', 'asynchronous replication (the default)')
+    .addOption(
+      new Option(
+        '--failover <mode>',
+        'automatic (Patroni promotes a replica when the primary is gone) or manual',
+      ).choices(['automatic', 'manual']),
+    )
     .option(
       '--fresh',
       'start a new, empty cluster although the data of the earlier one is gone and backups or snapshots of it exist (restore one next)',
     )
     .addHelpText(
       'after',
-      example('postgres-ops local up', 'postgres-ops local up --replicas 2', 'postgres-ops local up --fresh'),
+      example(
+        'postgres-ops local up',
+        'postgres-ops local up --replicas 2 --synchronous',
+        'postgres-ops local up --failover manual',
+        'postgres-ops local up --fresh',
+      ),
     )
     .action(
-      async (flags: { replicas?: string; fresh?: boolean }, cmd: Command) =>
+      async (flags: LocalUpFlags, cmd: Command) =>
         void (await (await import('./commands/local.js')).localUpCommand(flags, globals(cmd), out)),
     );
 

@@ -4,8 +4,17 @@
  */
 import type { RestoreLeftover } from '../core/backup/interrupted-restore.js';
 import { describeOperation, type RunningOperation } from '../core/cluster-operation.js';
-import type { BackupEntry, DataLoss, Member, Mode, Role, SnapshotEntry, VolumeUsage } from './cluster-api.js';
-import { lsnDiff } from './lsn.js';
+import type {
+  BackupEntry,
+  DataLoss,
+  HaView,
+  Member,
+  Mode,
+  Role,
+  SnapshotEntry,
+  VolumeUsage,
+} from './cluster-api.js';
+import { lsnDiff } from '../core/pg/wal.js';
 
 export interface Probe {
   in_recovery: boolean;
@@ -15,11 +24,20 @@ export interface Probe {
   receiver_status: string | null;
 }
 
+/** stopped: no postmaster; starting: a postmaster that does not answer yet; streaming: a replica that receives WAL. */
+export type MemberState = 'running' | 'streaming' | 'starting' | 'stopped';
+
 export interface InstanceStatus {
   name: string;
   role: Role;
   ready: boolean;
+  /** True exactly when a postmaster runs for this member. */
   running: boolean;
+  state: MemberState;
+  /** Changed settings wait for a restart of this member (Patroni's pending_restart). */
+  pendingRestart: boolean;
+  /** Commits wait for this replica (synchronous replication). */
+  synchronousStandby: boolean;
   restarts: number | null;
   timeline: number | null;
   lagBytes: number | null;
@@ -49,6 +67,11 @@ export interface StatusReport {
   mode: Mode;
   release: string;
   namespace: string;
+  /** null when Patroni could not be asked. */
+  failover: 'automatic' | 'manual' | null;
+  synchronous: boolean | null;
+  synchronousStandby: string[];
+  leader: string | null;
   instances: InstanceStatus[];
   storage: VolumeUsage[];
   lastBackup: LastBackup | null;
@@ -108,8 +131,12 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   backupMaxAgeHours: 26,
 };
 
-/** Joins members with what PostgreSQL said (or the error asking it). */
-export function buildInstances(members: Member[], probes: Map<string, Probe | Error>): InstanceStatus[] {
+/** Joins members with what PostgreSQL said (or the error asking it) and what Patroni says. */
+export function buildInstances(
+  members: Member[],
+  probes: Map<string, Probe | Error>,
+  ha: HaView | null = null,
+): InstanceStatus[] {
   const answered = members.map((m) => ({ m, p: probes.get(m.name) }));
   const primaryLsn = answered.find(({ p }) => p && !(p instanceof Error) && !p.in_recovery)?.p as
     Probe | undefined;
@@ -128,11 +155,22 @@ export function buildInstances(members: Member[], probes: Map<string, Probe | Er
       lagSeconds = 0;
     }
     const ready = m.running && !!probe && (role === 'primary' || probe.receiver_status === 'streaming');
+    const patroni = ha?.members.find((x) => x.name === m.name);
+    const state: MemberState = !m.running
+      ? 'stopped'
+      : !probe
+        ? 'starting'
+        : role === 'replica' && probe.receiver_status === 'streaming'
+          ? 'streaming'
+          : 'running';
     return {
       name: m.name,
       role,
       ready,
       running: m.running,
+      state,
+      pendingRestart: patroni?.pendingRestart ?? false,
+      synchronousStandby: patroni?.synchronousStandby ?? false,
       restarts: m.restarts,
       timeline: probe?.timeline ?? null,
       lagBytes,
@@ -196,8 +234,15 @@ export function statusWarnings(
   // While an operation runs, a `__restoring` copy or a fenced database is its work in progress.
   if (!facts.operation) w.push(...leftoverWarnings(facts.leftovers ?? [], hints));
   const primaries = report.instances.filter((i) => i.role === 'primary' && i.ready);
+  // Replicas that answer, streaming or not (with the primary gone none streams).
+  const replicas = report.instances.filter((i) => i.role === 'replica' && i.running && i.timeline !== null);
   if (report.instances.length === 0) w.push(`no PostgreSQL instances found; start them: ${hints.start}`);
-  else if (primaries.length === 0 && lost.size === 0) w.push('CRITICAL: no primary is accepting writes');
+  else if (primaries.length === 0 && lost.size === 0)
+    w.push(
+      report.failover === 'manual' && replicas.length
+        ? `CRITICAL: no primary is accepting writes, and failover is manual: promote the replica with the most WAL (postgres-ops promote ${replicas[0]!.name})`
+        : 'CRITICAL: no primary is accepting writes',
+    );
   if (primaries.length > 1)
     w.push(
       `CRITICAL: ${primaries.length} instances accept writes (${primaries.map((p) => p.name).join(', ')}): stop all but one`,
@@ -213,6 +258,13 @@ export function statusWarnings(
     else if (i.role === 'replica' && i.lagBytes !== null && i.lagBytes > t.maxLagBytes)
       w.push(`${i.name} lags ${i.lagBytes} bytes of WAL behind the primary`);
   }
+  if (report.synchronous && report.synchronousStandby.length === 0 && report.instances.length > 1)
+    w.push(
+      'synchronous replication is on but no replica is synchronous now: commits are acknowledged without a copy until one streams again',
+    );
+  for (const i of report.instances)
+    if (i.pendingRestart)
+      w.push(`${i.name} runs with settings that need a restart to apply (pending restart)`);
   for (const v of report.storage) {
     if (v.usedPercent === null) continue;
     if (v.usedPercent >= t.diskCriticalPercent)

@@ -26,6 +26,7 @@ import {
 import { OperationFailed } from '../core/errors.js';
 import { toClientConfig } from '../core/pg/conninfo.js';
 import type { AgentEnv } from '../core/config/schema.js';
+import { PatroniApi } from './ha/patroni-api.js';
 import type { Logger } from './log.js';
 import { readSecret } from './secrets.js';
 
@@ -41,14 +42,22 @@ export interface PrimaryLogin {
 }
 
 /**
- * The primary a replica follows (PGOPS_PRIMARY_HOST), else this member itself (its socket): where
- * a promotion takes the operation lock.
+ * The current primary (Patroni's leader, asked on this member's REST API) as the superuser reaches
+ * it: where a promotion takes the operation lock. Undefined when there is no leader (nothing runs
+ * on a primary that is gone) or Patroni does not answer.
  */
-export function upstreamLogin(env: AgentEnv): PrimaryLogin {
-  const password = readSecret(env, 'PGOPS_SUPERUSER_PASSWORD');
-  return env.PGOPS_PRIMARY_HOST
-    ? { host: env.PGOPS_PRIMARY_HOST, port: env.PGOPS_PRIMARY_PORT, user: env.PGOPS_SUPERUSER, password }
-    : { host: env.PGOPS_SOCKET_DIR, port: env.PGOPS_PORT, user: env.PGOPS_SUPERUSER, password };
+export async function leaderLogin(env: AgentEnv): Promise<PrimaryLogin | undefined> {
+  const cluster = await new PatroniApi(`http://127.0.0.1:${env.PGOPS_RESTAPI_PORT}`)
+    .cluster()
+    .catch(() => undefined);
+  const leader = cluster?.members.find((m) => m.role === 'leader');
+  if (!leader?.host) return undefined;
+  return {
+    host: leader.host,
+    port: leader.port ?? env.PGOPS_PORT,
+    user: env.PGOPS_SUPERUSER,
+    password: readSecret(env, 'PGOPS_SUPERUSER_PASSWORD'),
+  };
 }
 
 export interface ClusterOperationOptions {

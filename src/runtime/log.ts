@@ -10,6 +10,8 @@ export interface Logger {
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
   child(fields: Record<string, unknown>): Logger;
+  /** A line another program printed (Patroni, PostgreSQL): unchanged in text logs, wrapped in JSON logs. */
+  relay(line: string, level: Level, source: string): void;
 }
 
 export function createLogger(
@@ -40,5 +42,11 @@ export function createLogger(
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
     child: (fields) => createLogger(format, { ...base, ...fields }, write, minLevel),
+    relay: (line, level, source) => {
+      if (order[level] < order[minLevel]) return;
+      if (format === 'json')
+        write(JSON.stringify({ ts: new Date().toISOString(), level, msg: line, source, ...base }));
+      else write(line);
+    },
   };
 }

@@ -8,7 +8,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
+import { withClusterOperation } from '../../src/runtime/cluster-operation.js';
 import { cleanupAll } from '../support/cleanup.js';
+import { startHaCluster } from '../support/ha.js';
 import { type PgServer, startPostgres } from '../support/postgres.js';
 import { backupAgentEnv, runAgent, runAgentSync } from '../support/run-agent.js';
 import { tempDir } from '../support/tmp.js';
@@ -122,5 +124,39 @@ describe('one operation at a time', () => {
     });
     const next = agent(['backup', '--name', 'next']);
     assert.equal(next.code, 0, next.stderr);
+  });
+});
+
+describe('one operation at a time, promotion included', () => {
+  it('refuses a promotion (exit 3) while a backup holds the primary, naming it, and changes nothing', async () => {
+    const c = await startHaCluster({ replicas: 1 });
+    const leader = await c.leader();
+    const replica = c.names().find((n) => n !== leader)!;
+    await c.waitStreaming(replica);
+    let release = () => undefined as void;
+    const held = new Promise<void>((r) => (release = r));
+    let started = () => undefined as void;
+    const holding = new Promise<void>((r) => (started = r));
+    const backup = withClusterOperation(
+      { host: '127.0.0.1', port: c.port(leader), user: 'postgres', password: c.password() },
+      'backup nightly',
+      async () => {
+        started();
+        await held;
+      },
+    );
+    await holding;
+    try {
+      const r = await c.ops(['promote', replica, '--yes']);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`promote ${replica} was not started: backup nightly \\(started .*\\) is running`),
+      );
+      assert.deepEqual(await c.writable(), [leader], 'the primary is unchanged');
+    } finally {
+      release();
+      await backup;
+    }
   });
 });

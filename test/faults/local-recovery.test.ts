@@ -22,10 +22,38 @@ import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { diskUsage } from '../../src/core/disk-usage.js';
 import { cleanupAll } from '../support/cleanup.js';
-import { type LocalOps, localOps } from '../support/local-ops.js';
+import { type HaCluster, startHaCluster } from '../support/ha.js';
 import { httpGetStatus, nonLoopbackAddress } from '../support/net.js';
 import { tempDir } from '../support/tmp.js';
 import { opsMain } from '../support/tools.js';
+
+/** postgres-ops against one local cluster, and its primary (postgres-0) as the superuser. */
+class Local {
+  constructor(readonly c: HaCluster) {}
+  get stateDir() {
+    return this.c.stateDir;
+  }
+  run(args: string[]) {
+    return this.c.ops(args);
+  }
+  async json<T>(args: string[]): Promise<T> {
+    const r = await this.c.ops([...args, '-o', 'json']);
+    if (r.code !== 0) throw new Error(`postgres-ops ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  }
+  state() {
+    return this.c.state();
+  }
+  dataDir(name: string) {
+    return this.c.paths.dataDir(name);
+  }
+  connect(database = 'pyairtable') {
+    return this.c.connect('postgres-0', database, 60_000);
+  }
+  query<T = Record<string, unknown>>(sql: string, database = 'pyairtable') {
+    return this.c.query<T>('postgres-0', sql, database);
+  }
+}
 
 after(cleanupAll);
 
@@ -49,7 +77,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 12
 }
 
 describe('local mode recovery', () => {
-  let ops: LocalOps;
+  let ops: Local;
   const count = async (table = 'orders') =>
     Number((await ops.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n);
   const databases = async () =>
@@ -61,9 +89,8 @@ describe('local mode recovery', () => {
     ).map((d) => [d.datname, d.datallowconn]);
 
   before(async () => {
-    ops = localOps(join(tempDir('pgops-recovery-'), 'state'));
-    const up = await ops.run(['local', 'up', '--replicas', '0']);
-    assert.equal(up.code, 0, up.stderr);
+    ops = new Local(await startHaCluster({ replicas: 0 }));
+    await until('the application database exists', async () => (await ops.query('SELECT 1')).length === 1);
     await ops.query('CREATE TABLE orders (id int PRIMARY KEY, note text)');
     await ops.query("INSERT INTO orders SELECT g, 'n' || g FROM generate_series(1, 300) g");
     assert.equal((await ops.run(['backup', 'base'])).code, 0);

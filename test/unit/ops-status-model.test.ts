@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { findRestoreLeftovers } from '../../src/core/backup/interrupted-restore.js';
 import type { Member } from '../../src/ops/cluster-api.js';
-import { lsnDiff, parseLsn } from '../../src/ops/lsn.js';
+import { lsnDiff, parseLsn } from '../../src/core/pg/wal.js';
 import { renderStatus } from '../../src/ops/render/status.js';
 import {
   buildInstances,
@@ -113,6 +113,10 @@ describe('status model', () => {
     mode: 'local',
     release: 'r',
     namespace: 'local',
+    failover: 'automatic',
+    synchronous: false,
+    synchronousStandby: [],
+    leader: 'p',
     instances: buildInstances([member('p', 'primary')], new Map([['p', probe({})]])),
     storage: [],
     lastBackup: {
@@ -154,6 +158,9 @@ describe('status model', () => {
             role: 'replica',
             ready: true,
             running: true,
+            state: 'streaming',
+            pendingRestart: false,
+            synchronousStandby: false,
             restarts: 0,
             timeline: 1,
             lagBytes: 10,
@@ -190,6 +197,39 @@ describe('status model', () => {
       statusWarnings(base({ instances: two }))[0]!,
       /^CRITICAL: 2 instances accept writes \(a, b\)/,
     );
+  });
+
+  it('with failover manual and no primary, names the promote command; warns when synchronous replication has no standby and when a restart is pending', () => {
+    const stopped = buildInstances(
+      [{ ...member('p', 'primary'), running: false }, member('r', 'replica')],
+      new Map<string, Probe | Error>([
+        ['p', new Error('not running')],
+        ['r', probe({ in_recovery: true, receiver_status: 'streaming' })],
+      ]),
+    );
+    assert.deepEqual(
+      stopped.map((i) => [i.name, i.state, i.running]),
+      [
+        ['p', 'stopped', false],
+        ['r', 'streaming', true],
+      ],
+    );
+    const w = statusWarnings(base({ failover: 'manual', instances: stopped }));
+    assert.match(
+      w[0]!,
+      /^CRITICAL: no primary is accepting writes, and failover is manual: .*postgres-ops promote r\)/,
+    );
+    const sync = statusWarnings(
+      base({
+        synchronous: true,
+        instances: [
+          { ...base().instances[0]!, pendingRestart: true },
+          { ...stopped[1]!, name: 'r2' },
+        ],
+      }),
+    );
+    assert.ok(sync.includes('p runs with settings that need a restart to apply (pending restart)'));
+    assert.ok(sync.some((x) => /synchronous replication is on but no replica is synchronous/.test(x)));
   });
 
   it('picks the newest backup by creation time, whatever the list order', () => {

@@ -78,16 +78,25 @@ export const agentEnvShape = {
     ),
 
   // --- instance: the PostgreSQL server this container supervises
-  PGOPS_ROLE: z
-    .enum(['primary', 'replica'])
-    .default('primary')
-    .describe('What this instance is when its data directory is empty.'),
   PGOPS_PORT: int(1, 65535).default(5432).describe('Port PostgreSQL listens on.'),
-  PGOPS_LISTEN_ADDRESSES: z.string().default('*').describe('listen_addresses for PostgreSQL.'),
-  PGOPS_SOCKET_DIR: z.string().default('/var/run/postgresql').describe('Directory for the Unix socket.'),
+  PGOPS_LISTEN_ADDRESSES: z
+    .string()
+    .default('*')
+    .describe("listen_addresses for PostgreSQL; Patroni's REST API listens on the same address."),
+  PGOPS_CONNECT_HOST: z
+    .string()
+    .optional()
+    .describe(
+      "Address other members and the leader record use to reach this member (default: PGOPS_POD_IP, else the pod's host name).",
+    ),
+  PGOPS_POD_IP: z.string().optional().describe("This pod's IP (fieldRef status.podIP)."),
+  PGOPS_SOCKET_DIR: z
+    .string()
+    .default('/var/run/postgresql')
+    .describe('Private runtime directory: the Unix socket, Patroni configuration and passfiles (0700).'),
   PGOPS_HEALTH_PORT: int(0, 65535)
-    .default(8008)
-    .describe("Port of the agent's health and metrics HTTP endpoint (0 disables it)."),
+    .default(8009)
+    .describe("Port of the agent's health endpoint (0 disables it)."),
   PGOPS_HEALTH_ADDRESS: z
     .string()
     .regex(/^(\*|[0-9A-Za-z.:_-]+)$/, { error: 'expected * or an IP address or host name' })
@@ -99,22 +108,72 @@ export const agentEnvShape = {
     .string()
     .optional()
     .describe(
-      "postgresql.conf fragment mounted from the chart's ConfigMap, included by the generated configuration.",
+      "postgresql.conf fragment (name = value lines) mounted from the chart's ConfigMap; cluster-wide settings such as max_connections go to Patroni's dynamic configuration, the rest to the member's.",
     ),
   PGOPS_HBA_FILE: z
     .string()
     .optional()
     .describe('Extra pg_hba.conf lines (scram-sha-256 only) mounted from a ConfigMap.'),
-  PGOPS_PRIMARY_HOST: z
+
+  // --- high availability (Patroni)
+  PGOPS_PATRONI_BIN: z.string().default('patroni').describe('The Patroni program (PATH is searched).'),
+  PGOPS_SCOPE: z
     .string()
     .optional()
-    .describe('Host of the primary a replica clones from and streams from.'),
-  PGOPS_PRIMARY_PORT: int(1, 65535).default(5432).describe('Port of the primary.'),
-  PGOPS_PEERS: z
+    .describe(
+      'Patroni scope (cluster name); on Kubernetes also the name of the leader Endpoints and read-write Service. Default: <release>-postgres.',
+    ),
+  PGOPS_DCS: z
+    .enum(['kubernetes', 'etcd3'])
+    .default('kubernetes')
+    .describe('Where Patroni keeps the leader record: the Kubernetes API or etcd (PGOPS_ETCD_HOSTS).'),
+  PGOPS_ETCD_HOSTS: z
+    .string()
+    .default('')
+    .describe('etcd client endpoints host:port, comma-separated (PGOPS_DCS=etcd3).'),
+  PGOPS_K8S_LABELS: z
     .string()
     .default('')
     .describe(
-      'Comma-separated host:port of the other members; an instance that finds a primary on a newer timeline among them never starts as a second primary (fencing).',
+      'Labels of the member pods, k=v comma-separated (PGOPS_DCS=kubernetes): how Patroni finds its members.',
+    ),
+  PGOPS_RESTAPI_PORT: int(1, 65535).default(8008).describe("Port of Patroni's REST API."),
+  PGOPS_RESTAPI_USER: z.string().default('patroni').describe("User of Patroni's REST API (changes need it)."),
+  PGOPS_RESTAPI_PASSWORD: z.string().optional().describe('REST API password (local runs).'),
+  PGOPS_RESTAPI_PASSWORD_FILE: z.string().optional().describe('File holding the REST API password.'),
+  PGOPS_FAILOVER: z
+    .enum(['automatic', 'manual'])
+    .default('automatic')
+    .describe(
+      'automatic: Patroni promotes a healthy replica when the primary is gone; manual: nothing is promoted without postgres-ops promote.',
+    ),
+  PGOPS_SYNCHRONOUS: bool
+    .default(false)
+    .describe(
+      'Synchronous replication: a commit is acknowledged once a replica has it, so a failover loses none.',
+    ),
+  PGOPS_FAILSAFE: bool
+    .default(true)
+    .describe(
+      'Keep the primary writable while the leader store (Kubernetes API, etcd) is unreachable but every member answers.',
+    ),
+  PGOPS_HA_FILE: z
+    .string()
+    .optional()
+    .describe(
+      'JSON file with {"failover", "synchronous", "failsafe"} overriding the settings above, re-read while running: changing them never restarts a member.',
+    ),
+  PGOPS_HA_TTL: int(10, 3600)
+    .default(30)
+    .describe('Leader lease in seconds: how long a silent primary keeps the lead.'),
+  PGOPS_HA_LOOP_WAIT: int(1, 300).default(10).describe("Seconds between Patroni's checks."),
+  PGOPS_HA_RETRY_TIMEOUT: int(1, 300)
+    .default(10)
+    .describe('Seconds Patroni retries the store and PostgreSQL before acting on a failure.'),
+  PGOPS_MAX_LAG_ON_FAILOVER: int(0)
+    .default(1024 * 1024)
+    .describe(
+      'A replica further behind than this many bytes is never promoted automatically, and postgres-ops promote refuses it without --force.',
     ),
   PGOPS_MAX_LAG_BYTES: int(0)
     .default(16 * 1024 * 1024)

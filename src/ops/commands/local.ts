@@ -2,14 +2,8 @@ import { runAgentJson } from '../../local/agent.js';
 import { LocalCluster } from '../../local/cluster.js';
 import { guardLostCluster } from '../../local/data-loss.js';
 import type { RepairOutcome } from '../../runtime/backup/repair.js';
-import {
-  localDestroy,
-  localDown,
-  localUp,
-  placeDefaultStateDir,
-  removeDanglingStateLink,
-  requireTraversable,
-} from '../../local/lifecycle.js';
+import { localDestroy, localDown, localUp } from '../../local/lifecycle.js';
+import { placeDefaultStateDir, removeDanglingStateLink, requireTraversable } from '../../local/state-dir.js';
 import { withStateLock } from '../../local/lock.js';
 import { defaultStateDir, stateExists } from '../../local/state.js';
 import { UsageError } from '../../core/errors.js';
@@ -36,7 +30,7 @@ export interface LocalUpResult {
 /** Undoes what an interrupted restore left (postgres-agent repair, as the chart's Jobs would). */
 async function repairLeftovers(cluster: LocalCluster, warnings: string[]): Promise<string[]> {
   try {
-    const r = await runAgentJson<RepairOutcome>({ args: ['repair'], env: cluster.jobEnv() });
+    const r = await runAgentJson<RepairOutcome>({ args: ['repair'], env: await cluster.jobEnv() });
     for (const x of r?.remaining ?? [])
       warnings.push(`${x.message}: ${x.statements.join('; ')} (run it in: postgres-ops connect)`);
     return (r?.repaired ?? []).map((x) => `${x.message} (${x.statements.join('; ')})`);
@@ -48,7 +42,7 @@ async function repairLeftovers(cluster: LocalCluster, warnings: string[]): Promi
 
 /** Starts what is not running: primary, N replicas, exporter; takes a first verified backup. */
 export async function localUpCommand(
-  flags: { replicas?: string; fresh?: boolean },
+  flags: { replicas?: string; synchronous?: boolean; failover?: 'automatic' | 'manual'; fresh?: boolean },
   opts: GlobalOptions,
   out: Output,
 ) {
@@ -64,10 +58,14 @@ export async function localUpCommand(
     );
   const replicas = flags.replicas === undefined ? undefined : Number(flags.replicas);
   requireTraversable(root);
-  const report = await withStateLock(root, 'local up', () => {
+  const report = await withStateLock(root, 'local up', async () => {
     // An empty cluster never silently replaces one whose data is gone (see src/local/data-loss.ts).
-    guardLostCluster(root, { fresh: !!flags.fresh, command: (verb) => commandLine(opts, verb) }, out);
-    return localUp(root, { replicas, release: opts.release }, out);
+    await guardLostCluster(root, { fresh: !!flags.fresh, command: (verb) => commandLine(opts, verb) }, out);
+    return localUp(
+      root,
+      { replicas, release: opts.release, synchronous: flags.synchronous, failover: flags.failover },
+      out,
+    );
   });
   const cluster = new LocalCluster(root);
   const warnings: string[] = [];

@@ -74,11 +74,11 @@ async function clusterFacts(
 
 /** Builds the status report (the model both renderers use). */
 export async function collectStatus(cluster: ClusterApi, now = new Date()): Promise<StatusReport> {
-  const members = await cluster.members();
+  const [members, ha] = await Promise.all([cluster.members(), cluster.ha().catch(() => null)]);
   const probes = new Map(
     await Promise.all(members.map(async (m) => [m.name, await probe(cluster, m)] as const)),
   );
-  const instances = buildInstances(members, probes);
+  const instances = buildInstances(members, probes, ha);
   const extra: string[] = [];
   const [storage, backups, snapshots, dataLoss] = await Promise.all([
     cluster.volumes().catch((err: Error) => (extra.push(`could not read volume usage: ${err.message}`), [])),
@@ -106,6 +106,10 @@ export async function collectStatus(cluster: ClusterApi, now = new Date()): Prom
     mode: cluster.mode,
     release: cluster.release,
     namespace: cluster.namespace,
+    failover: ha?.failover ?? null,
+    synchronous: ha?.synchronous ?? null,
+    synchronousStandby: ha?.synchronousStandby ?? [],
+    leader: ha?.leader ?? null,
     instances,
     storage,
     lastBackup: backups ? lastBackupOf(backups, now) : null,

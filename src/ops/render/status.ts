@@ -12,10 +12,11 @@ export function renderStatus(r: StatusReport, color = false): string {
   );
   lines.push(
     renderTable(
-      ['NAME', 'ROLE', 'READY', 'RESTARTS', 'TIMELINE', 'LAG'],
+      ['NAME', 'ROLE', 'STATE', 'READY', 'RESTARTS', 'TIMELINE', 'LAG'],
       r.instances.map((i) => [
         i.name,
-        i.role,
+        i.role + (i.synchronousStandby ? ' (sync)' : ''),
+        i.state + (i.pendingRestart ? ', restart pending' : ''),
         i.ready ? 'yes' : paint(color, '31', i.running ? 'no' : 'stopped'),
         i.restarts,
         i.timeline,
@@ -44,6 +45,10 @@ export function renderStatus(r: StatusReport, color = false): string {
     );
   }
   lines.push('');
+  lines.push(
+    `Failover:      ${r.failover ?? 'unknown (Patroni did not answer)'}` +
+      `   Synchronous: ${r.synchronous === null ? 'unknown' : r.synchronous ? `on (${r.synchronousStandby.join(', ') || 'no standby now'})` : 'off'}`,
+  );
   const b = r.lastBackup;
   lines.push(
     `Last backup:   ${

@@ -1,4 +1,11 @@
-/** PostgreSQL LSNs ("16/B374D848") as byte positions, to compute lag without a round trip. */
+/** WAL file names and LSNs as PostgreSQL prints them. */
+
+/** The timeline in a WAL file name (its first 8 hex digits). */
+export function timelineOfWalFile(name: string): number {
+  return parseInt(name.slice(0, 8), 16);
+}
+
+/** An LSN ("16/B374D848") as a byte position, to compute lag without a round trip. */
 export function parseLsn(lsn: string | null | undefined): bigint | null {
   if (!lsn) return null;
   const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(lsn.trim());
