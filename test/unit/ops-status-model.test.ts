@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { findRestoreLeftovers } from '../../src/core/backup/interrupted-restore.js';
-import type { Member } from '../../src/ops/cluster-api.js';
+import type { BackupEntry, Member } from '../../src/ops/cluster-api.js';
 import { lsnDiff, parseLsn } from '../../src/core/pg/wal.js';
 import { renderStatus } from '../../src/ops/render/status.js';
 import {
@@ -18,6 +18,16 @@ const member = (name: string, expectedRole: 'primary' | 'replica', running = tru
   running,
   restarts: 0,
   uri: `postgresql://postgres@127.0.0.1:5/${name}`,
+});
+const backupEntry = (name: string, createdAt: string): BackupEntry => ({
+  name,
+  file: `/b/${name}.dump`,
+  sizeBytes: 1,
+  createdAt,
+  sha256: null,
+  verified: true,
+  verifiedAt: null,
+  deepVerifiedAt: null,
 });
 const probe = (p: Partial<Probe>): Probe => ({
   in_recovery: false,
@@ -234,28 +244,7 @@ describe('status model', () => {
 
   it('picks the newest backup by creation time, whatever the list order', () => {
     const b = lastBackupOf(
-      [
-        {
-          name: 'old',
-          file: 'o',
-          sizeBytes: 1,
-          createdAt: '2026-01-01T00:00:00Z',
-          sha256: null,
-          verified: true,
-          verifiedAt: null,
-          deepVerifiedAt: null,
-        },
-        {
-          name: 'new',
-          file: 'n',
-          sizeBytes: 2,
-          createdAt: '2026-01-02T00:00:00Z',
-          sha256: null,
-          verified: true,
-          verifiedAt: null,
-          deepVerifiedAt: null,
-        },
-      ],
+      [backupEntry('old', '2026-01-01T00:00:00Z'), backupEntry('new', '2026-01-02T00:00:00Z')],
       new Date('2026-01-02T01:00:00Z'),
     );
     assert.equal(b?.name, 'new');
@@ -337,33 +326,19 @@ describe('status model', () => {
   });
 
   it('warns about each damaged backup and never takes one for the last backup', () => {
-    const entries = [
+    const reason = 'archive n is 1 bytes, the manifest says 2 (truncated)';
+    const entries: BackupEntry[] = [
       {
-        name: 'new-but-damaged',
-        file: 'n',
-        sizeBytes: 2,
-        createdAt: '2026-01-02T00:00:00Z',
-        sha256: null,
+        ...backupEntry('new-but-damaged', '2026-01-02T00:00:00Z'),
         verified: false,
-        verifiedAt: null,
-        deepVerifiedAt: null,
         damaged: true,
-        damagedReason: 'archive n is 1 bytes, the manifest says 2 (truncated)',
+        damagedReason: reason,
       },
-      {
-        name: 'intact',
-        file: 'i',
-        sizeBytes: 1,
-        createdAt: '2026-01-01T00:00:00Z',
-        sha256: null,
-        verified: true,
-        verifiedAt: null,
-        deepVerifiedAt: null,
-      },
+      backupEntry('intact', '2026-01-01T00:00:00Z'),
     ];
     assert.equal(lastBackupOf(entries, new Date('2026-01-03T00:00:00Z'))?.name, 'intact');
     const w = statusWarnings(base(), undefined, hints, {
-      damagedBackups: [{ name: 'new-but-damaged', reason: entries[0]!.damagedReason! }],
+      damagedBackups: [{ name: 'new-but-damaged', reason }],
     });
     assert.deepEqual(w, [
       'backup new-but-damaged is damaged (archive n is 1 bytes, the manifest says 2 (truncated)): never restore it; verify the others (postgres-ops verify --all) and take a new backup (postgres-ops backup NAME)',
