@@ -316,10 +316,13 @@ function checksumWarnings(failures: ChecksumFailure[], report: Omit<StatusReport
 
 function leftoverWarnings(leftovers: RestoreLeftover[], hints: StatusHints): string[] {
   const sql = (stmts: string[]) => `${stmts.join('; ')}${hints.sql ? ` (${hints.sql})` : ''}`;
+  // What `postgres-agent repair` does on its own; the rest is a person's call, with the SQL.
+  const fix = (l: RestoreLeftover) => (l.automatic && hints.repair ? hints.repair : sql(l.repair));
   return leftovers.map((l) => {
     if (l.kind === 'fenced')
-      return `CRITICAL: ${l.message}. Repair: ${hints.repair ?? sql(l.repair)} (a new restore repairs it first)`;
-    if (l.kind === 'unfinished-copy') return `${l.message}. Drop it: ${hints.repair ?? sql(l.repair)}`;
+      return `CRITICAL: ${l.message}. Repair: ${fix(l)}${l.automatic ? ' (a new restore repairs it first)' : ''}`;
+    if (l.kind === 'unfinished-copy')
+      return `${l.message}. Drop it: ${fix(l)}${l.automatic ? '' : ' (it does not carry the mark of our restores: check it is not yours first)'}`;
     if (l.kind === 'refuses-connections') return `${l.message}; if that is not on purpose: ${sql(l.repair)}`;
     return `${l.message}: ${sql(l.repair)}`;
   });

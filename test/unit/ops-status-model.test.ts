@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { findRestoreLeftovers } from '../../src/core/backup/interrupted-restore.js';
+import { findRestoreLeftovers, restoringMark } from '../../src/core/backup/interrupted-restore.js';
 import type { BackupEntry, Member } from '../../src/ops/cluster-api.js';
 import { lsnDiff, parseLsn } from '../../src/core/pg/wal.js';
 import { renderStatus } from '../../src/ops/render/status.js';
@@ -270,8 +270,19 @@ describe('status model', () => {
       { datname: 'postgres', datallowconn: true, datistemplate: false },
       { datname: 'template0', datallowconn: false, datistemplate: true },
       { datname: 'pyairtable', datallowconn: false, datistemplate: false },
-      { datname: 'pyairtable__restoring', datallowconn: true, datistemplate: false },
-      { datname: 'other__restoring', datallowconn: true, datistemplate: false },
+      {
+        datname: 'pyairtable__restoring',
+        datallowconn: true,
+        datistemplate: false,
+        comment: restoringMark('pyairtable'),
+      },
+      {
+        datname: 'other__restoring',
+        datallowconn: true,
+        datistemplate: false,
+        comment: restoringMark('other'),
+      },
+      { datname: 'mine__restoring', datallowconn: true, datistemplate: false, comment: null },
       { datname: 'other', datallowconn: true, datistemplate: false },
     ]);
     assert.deepEqual(
@@ -285,12 +296,23 @@ describe('status model', () => {
             'DROP DATABASE IF EXISTS "pyairtable__restoring" WITH (FORCE)',
           ],
         ],
+        ['unfinished-copy', 'mine', ['DROP DATABASE IF EXISTS "mine__restoring" WITH (FORCE)']],
         ['unfinished-copy', 'other', ['DROP DATABASE IF EXISTS "other__restoring" WITH (FORCE)']],
+      ],
+    );
+    // Only copies a restore of ours marked are repaired on their own.
+    assert.deepEqual(
+      leftovers.map((l) => [l.database, l.automatic]),
+      [
+        ['pyairtable', true],
+        ['mine', false],
+        ['other', true],
       ],
     );
     const w = statusWarnings(base(), undefined, hints, { leftovers });
     assert.deepEqual(w, [
       'CRITICAL: database pyairtable refuses all connections: a restore was interrupted between fencing it and swapping pyairtable__restoring in; its data is intact. Repair: postgres-ops local up (a new restore repairs it first)',
+      'database mine__restoring is left from a restore of mine that was interrupted. Drop it: DROP DATABASE IF EXISTS "mine__restoring" WITH (FORCE) (run it in: postgres-ops connect) (it does not carry the mark of our restores: check it is not yours first)',
       'database other__restoring is left from a restore of other that was interrupted; other itself was not changed. Drop it: postgres-ops local up',
     ]);
     // While an operation runs, its work in progress is no warning; the screen says what runs.

@@ -12,6 +12,15 @@ export interface DatabaseRow {
   datname: string;
   datallowconn: boolean;
   datistemplate: boolean;
+  /** The database's comment: a restore marks its `__restoring` copy (restoringMark). */
+  comment?: string | null;
+}
+
+const MARK = 'pgops: unfinished restore of ';
+
+/** The comment a restore puts on the `__restoring` copy it creates (cleared when swapped in). */
+export function restoringMark(target: string): string {
+  return `${MARK}${target}`;
 }
 
 export type LeftoverKind =
@@ -45,6 +54,8 @@ export function findRestoreLeftovers(rows: DatabaseRow[]): RestoreLeftover[] {
   const copies = new Set(rows.filter((r) => r.datname.endsWith(RESTORING)).map((r) => r.datname));
   const out: RestoreLeftover[] = [];
   const explained = new Set<string>();
+  // Only a copy carrying our mark is ours to drop: a database a person named `x__restoring` is not.
+  const ours = (copy: string) => rows.find((r) => r.datname === copy)?.comment?.startsWith(MARK) === true;
   for (const r of rows) {
     if (r.datname.endsWith(RESTORING) || r.datistemplate || r.datname === 'template0') continue;
     const copy = fitIdent(r.datname, RESTORING);
@@ -59,7 +70,7 @@ export function findRestoreLeftovers(rows: DatabaseRow[]): RestoreLeftover[] {
           `ALTER DATABASE ${quoteIdent(r.datname)} ALLOW_CONNECTIONS true`,
           `DROP DATABASE IF EXISTS ${quoteIdent(copy)} WITH (FORCE)`,
         ],
-        automatic: true,
+        automatic: ours(copy),
       });
     } else if (!r.datallowconn && REPLACED.test(r.datname)) {
       out.push({
@@ -93,7 +104,7 @@ export function findRestoreLeftovers(rows: DatabaseRow[]): RestoreLeftover[] {
       copy,
       message: `database ${copy} is left from a restore of ${base} that was interrupted${target ? `; ${base} itself was not changed` : ''}`,
       repair: [`DROP DATABASE IF EXISTS ${quoteIdent(copy)} WITH (FORCE)`],
-      automatic: true,
+      automatic: ours(copy),
     });
   }
   const rank: Record<LeftoverKind, number> = {
@@ -106,4 +117,5 @@ export function findRestoreLeftovers(rows: DatabaseRow[]): RestoreLeftover[] {
 }
 
 /** pg_database as findRestoreLeftovers reads it (read-only). */
-export const DATABASES_SQL = `SELECT datname, datallowconn, datistemplate FROM pg_database ORDER BY datname`;
+export const DATABASES_SQL = `SELECT datname, datallowconn, datistemplate,
+  shobj_description(oid, 'pg_database') AS comment FROM pg_database ORDER BY datname`;

@@ -22,9 +22,10 @@ import type { AgentEnv } from '../../core/config/schema.js';
 import { detectBackupFormat, type BackupFormat } from '../../core/backup/format.js';
 import { planGlobalsRestore } from '../../core/backup/globals.js';
 import { parseManifest, type BackupManifest } from '../../core/backup/manifest.js';
+import { restoringMark } from '../../core/backup/interrupted-restore.js';
 import { restoreDatabaseNames } from '../../core/backup/names.js';
 import { OperationFailed, OpsError, SafetyRefusal, UsageError } from '../../core/errors.js';
-import { quoteIdent } from '../../core/pg/conninfo.js';
+import { quoteIdent, quoteLiteral } from '../../core/pg/conninfo.js';
 import { exec } from '../exec.js';
 import type { Logger } from '../log.js';
 import { pgBin } from '../pgbin.js';
@@ -500,6 +501,16 @@ export async function restoreBackup(
     try {
       // An earlier restore killed part way: put its target back first (the safety backup needs it).
       await repairRestoreLeftovers(admin, log);
+      // Our own unfinished copies are gone now: one still there is somebody's database.
+      if (await dbExists(admin, names.restoring))
+        throw new SafetyRefusal(
+          'E_RESTORING_EXISTS',
+          `database ${names.restoring} exists and is not a copy left by a restore of ours (it lacks our mark), so ${target} was not restored; nothing was changed`,
+          { database: names.restoring },
+          {
+            hint: `If it is a leftover, drop it (DROP DATABASE ${quoteIdent(names.restoring)}); if it is yours, rename it. Then run the restore again.`,
+          },
+        );
       const exists = await dbExists(admin, target);
       if (exists) {
         if (!opts.replace)
@@ -558,10 +569,6 @@ export async function restoreBackup(
 
       const rolesCreated = globalsFile ? await applyGlobals(admin, globalsFile, log) : [];
 
-      if (await dbExists(admin, names.restoring)) {
-        log.warn('dropping a database left by an earlier failed restore', { database: names.restoring });
-        await admin.query(`DROP DATABASE ${quoteIdent(names.restoring)} WITH (FORCE)`);
-      }
       const { rows: ownerRows } = await admin.query<{ owner: string }>(
         `SELECT coalesce((SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1),
                          (SELECT rolname FROM pg_roles WHERE rolname = $2)) AS owner`,
@@ -570,6 +577,10 @@ export async function restoreBackup(
       const owner = ownerRows[0]?.owner;
       await admin.query(
         `CREATE DATABASE ${quoteIdent(names.restoring)} TEMPLATE template0${owner ? ` OWNER ${quoteIdent(owner)}` : ''}`,
+      );
+      // Marked as ours, so that only our unfinished copies are ever dropped by a repair.
+      await admin.query(
+        `COMMENT ON DATABASE ${quoteIdent(names.restoring)} IS ${quoteLiteral(restoringMark(target))}`,
       );
       try {
         await restoreInto(
@@ -606,6 +617,7 @@ export async function restoreBackup(
           await admin.query('BEGIN');
           await admin.query(`ALTER DATABASE ${quoteIdent(target)} RENAME TO ${quoteIdent(names.previous)}`);
           await admin.query(`ALTER DATABASE ${quoteIdent(names.restoring)} RENAME TO ${quoteIdent(target)}`);
+          await admin.query(`COMMENT ON DATABASE ${quoteIdent(target)} IS NULL`);
           await admin.query('COMMIT');
         } catch (err) {
           await admin.query('ROLLBACK').catch(() => undefined);
@@ -636,7 +648,10 @@ export async function restoreBackup(
           previous = null;
         }
       } else {
+        await admin.query('BEGIN');
         await admin.query(`ALTER DATABASE ${quoteIdent(names.restoring)} RENAME TO ${quoteIdent(target)}`);
+        await admin.query(`COMMENT ON DATABASE ${quoteIdent(target)} IS NULL`);
+        await admin.query('COMMIT');
       }
       const durationSeconds = (now().getTime() - started.getTime()) / 1000;
       log.info('restore complete', { database: target, file: r.file, durationSeconds, replaced: exists });
