@@ -35,8 +35,7 @@ export function buildAgentProgram(): Command {
     .description(
       'In-pod commands of the pyairtable-stack PostgreSQL chart. Configuration comes from PGOPS_* environment variables.',
     )
-    .option('--debug', 'print stack traces')
-    .showHelpAfterError();
+    .option('--debug', 'print stack traces');
 
   program
     .command('instance')

@@ -10,11 +10,16 @@ import { join } from 'node:path';
 import { diskUsage, type DiskUsage } from '../core/disk-usage.js';
 import { OperationFailed, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
-import { toUri } from '../core/pg/conninfo.js';
+import { databaseScope } from '../core/backup/databases.js';
+import { loadAgentEnv } from '../core/config/load.js';
+import { toUri, withDatabase } from '../core/pg/conninfo.js';
+import { isRemoteUrl } from '../core/sync/url.js';
 import type {
   BackupEntry,
   ClusterApi,
+  DatabaseScope,
   Member,
+  MigrateRequest,
   PromoteOptions,
   PromoteOutcome,
   RestoreRequest,
@@ -30,6 +35,9 @@ import { ensureExporter, localDown, localUp, recordRoles } from './lifecycle.js'
 import { findLeader, instanceEnv, readCluster, scopeOfState } from './members.js';
 import { postmasterPid } from './processes.js';
 import { requirePgBinDir } from './state-dir.js';
+import { localMigrate } from './migrate.js';
+import { localObjectStoreEnv } from './objectstore-env.js';
+import { pruneAfterBackup } from './retention.js';
 import { listLocalSnapshots, restoreLocalSnapshot } from './snapshots.js';
 import { withStateLock } from './lock.js';
 import { localQuery } from './pg.js';
@@ -182,6 +190,7 @@ export class LocalCluster implements ClusterApi {
       PGOPS_RELEASE: s.release,
       PGOPS_NAMESPACE: LOCAL_NAMESPACE,
       PGOPS_POD_NAME: primary.name,
+      PGOPS_MODE: 'local',
       PGOPS_LOG_FORMAT: 'text',
       // The agent's stderr is a pipe to this process: tell it whether a person watches ours.
       PGOPS_PROGRESS: process.stderr.isTTY ? 'tty' : undefined,
@@ -197,17 +206,23 @@ export class LocalCluster implements ClusterApi {
     return this.paths.backupsDir;
   }
 
+  async databases(): Promise<DatabaseScope> {
+    return databaseScope(loadAgentEnv(await this.jobEnv()));
+  }
+
   async listBackups(): Promise<BackupEntry[]> {
     const r = await runAgentJson<BackupEntry[]>({ args: ['list-backups'], env: await this.jobEnv() });
     return Array.isArray(r) ? r : [];
   }
 
-  async backup(name: string | undefined, _out: Output): Promise<void> {
+  async backup(name: string | undefined, out: Output): Promise<void> {
     await runAgentJson({
       args: ['backup', ...(name ? ['--name', name] : [])],
       env: await this.jobEnv(),
       onLog: forwardLog,
     });
+    // As the chart's backup Job does after its backup: retention.
+    await pruneAfterBackup(await this.jobEnv(), out);
   }
 
   async verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }, _out: Output) {
@@ -218,12 +233,21 @@ export class LocalCluster implements ClusterApi {
     });
   }
 
+  preflightRestore(file: string): void {
+    if (isRemoteUrl(file)) localObjectStoreEnv(this.root);
+  }
+
   async restore(req: RestoreRequest, _out: Output) {
     return runAgentJson({
       args: agentRestoreArgs(req),
-      env: await this.jobEnv(),
+      // A URL needs the object store's settings: the operator's environment or objectstore.env.
+      env: { ...(await this.jobEnv()), ...localObjectStoreEnv(this.root) },
       onLog: forwardLog,
     });
+  }
+
+  async migrate(req: MigrateRequest, _out: Output) {
+    return localMigrate(await this.jobEnv(), req, forwardLog);
   }
 
   async listSnapshots(): Promise<SnapshotEntry[]> {
@@ -294,10 +318,13 @@ export class LocalCluster implements ClusterApi {
     return { snapshot: name, keptAside };
   }
 
-  async connect(member: Member): Promise<number> {
+  async connect(member: Member, database: string): Promise<number> {
     const psql = join(requirePgBinDir(), 'psql');
     return new Promise((resolve, reject) => {
-      const child = spawn(psql, [member.uri], { stdio: 'inherit', env: { ...process.env } });
+      const child = spawn(psql, [withDatabase(member.uri, database)], {
+        stdio: 'inherit',
+        env: { ...process.env },
+      });
       child.on('error', reject);
       child.on('exit', (code) => resolve(code ?? 1));
     });

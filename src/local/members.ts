@@ -246,8 +246,13 @@ export async function waitForCluster(
           .catch(() => undefined);
         if (!row || row.r !== true || row.s !== 'streaming') pending.push(inst.name);
       }
-      const writable = await localQuery(root, leader.port, 'SELECT pg_is_in_recovery() AS r')
-        .then((r) => r[0]?.r === false)
+      // Writable, and past Patroni's post-bootstrap hook (it creates pgops.backup_history last).
+      const writable = await localQuery(
+        root,
+        leader.port,
+        "SELECT pg_is_in_recovery() AS r, to_regclass('pgops.backup_history') IS NOT NULL AS boot",
+      )
+        .then((r) => r[0]?.r === false && r[0]?.boot === true)
         .catch(() => false);
       if (writable && pending.length === 0) return leader;
       last = writable

@@ -4,6 +4,7 @@
  * Commands only see this interface, so everything above it is tested for real on the local runtime.
  */
 import type { HaView } from '../core/ha/view.js';
+import type { MigrateResult } from '../agent/commands/migrate.js';
 import type { Output } from '../core/output.js';
 
 export type { HaView };
@@ -101,7 +102,23 @@ export interface PromoteOutcome {
   message: string;
 }
 
+export interface MigrateRequest {
+  version: string;
+  /** Folder holding <version>/*.sql. */
+  dir: string;
+  description?: string;
+  dryRun?: boolean;
+}
+
 export type Row = Record<string, unknown>;
+
+/** Which database the application uses and which ones backups cover, as the agent is configured. */
+export interface DatabaseScope {
+  /** The application database (PGOPS_APP_DATABASE): where `connect` lands. */
+  application: string;
+  /** What every backup dumps (PGOPS_BACKUP_DATABASES, else the application database). */
+  backedUp: string[];
+}
 
 export interface ClusterApi {
   readonly mode: Mode;
@@ -118,14 +135,20 @@ export interface ClusterApi {
   backup(name: string | undefined, out: Output): Promise<void>;
   verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }, out: Output): Promise<unknown>;
   restore(req: RestoreRequest, out: Output): Promise<unknown>;
+  /** Reads what a restore of `file` will need, throwing before any question when it is wrong. */
+  preflightRestore?(file: string): void;
   listSnapshots(): Promise<SnapshotEntry[]>;
   snapshot(name: string | undefined, out: Output): Promise<SnapshotEntry | undefined>;
   /** Local mode: the primary's data directory holds no database any more (lost or deleted). */
   dataLoss?(): Promise<DataLoss | null>;
   /** Replaces the data with a snapshot (local mode; on Kubernetes see docs/operations.md). */
   restoreSnapshot?(name: string, out: Output): Promise<unknown>;
-  /** Interactive psql on a member with inherited stdio; resolves to psql's exit code. */
-  connect(member: Member): Promise<number>;
+  /** The application database and the databases backups cover. */
+  databases(): Promise<DatabaseScope>;
+  /** Applies a migration version with postgres-agent migrate (local mode; on Kubernetes the chart's Job does). */
+  migrate?(req: MigrateRequest, out: Output): Promise<MigrateResult>;
+  /** Interactive psql on a member, in `database`, with inherited stdio; resolves to psql's exit code. */
+  connect(member: Member, database: string): Promise<number>;
   promote(candidate: string, opts: PromoteOptions, out: Output): Promise<PromoteOutcome>;
   /** Patroni's view of the members, the failover mode and the synchronous standby (null: no answer). */
   ha(): Promise<HaView | null>;

@@ -31,8 +31,9 @@ Exit codes:
   2  bad usage or input: unknown flag, backup, replica or release; nothing was changed
   3  refused for safety: e.g. a destructive command without --yes and without a terminal
 
-Mode: local when --local is given, or when local state exists (.postgres-ops/) and neither
---context nor -n is given; Kubernetes otherwise (kubeconfig from KUBECONFIG or ~/.kube/config).`;
+Mode: local when --local is given, or when local state exists (.postgres-ops/) and none of
+--context, --kubeconfig and -n is given; Kubernetes otherwise (kubeconfig from --kubeconfig,
+KUBECONFIG or ~/.kube/config).`;
 
 function globals(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
@@ -47,6 +48,7 @@ export function buildOpsProgram(): Command {
     )
     .option('-n, --namespace <namespace>', 'Kubernetes namespace (default: from the kube context)')
     .option('--context <context>', 'kubeconfig context to use')
+    .option('--kubeconfig <file>', 'kubeconfig file to use (default: KUBECONFIG or ~/.kube/config)')
     .option('--release <name>', 'Helm release name', DEFAULT_RELEASE)
     .addOption(
       new Option('-o, --output <format>', 'table or json')
@@ -58,8 +60,7 @@ export function buildOpsProgram(): Command {
     .option('--state-dir <dir>', 'local mode state folder (default: .postgres-ops/ at the repository root)')
     .option('--debug', 'print stack traces')
     .addHelpText('after', EXIT_CODES)
-    .configureHelp({ showGlobalOptions: true })
-    .showHelpAfterError();
+    .configureHelp({ showGlobalOptions: true });
 
   const run = <A extends unknown[]>(
     fn: (deps: Awaited<ReturnType<typeof makeDeps>>, ...a: A) => Promise<unknown>,
@@ -170,12 +171,44 @@ export function buildOpsProgram(): Command {
 
   program
     .command('connect')
-    .description('Interactive psql as the superuser on the primary (or a replica).')
+    .description(
+      'Interactive psql as the superuser on the primary (or a replica), in the application database: the one backups cover (local mode and the chart default: pyairtable).',
+    )
     .option('--replica [name]', 'connect to a replica (the first running one, or NAME)')
-    .addHelpText('after', example('postgres-ops connect', 'postgres-ops connect --replica'))
+    .option('--database <name>', 'another database (not backed up unless it is listed in backup.databases)')
+    .addHelpText(
+      'after',
+      example(
+        'postgres-ops connect',
+        'postgres-ops connect --replica',
+        'postgres-ops connect --database postgres',
+      ),
+    )
     .action(
-      run(async (deps, flags: { replica?: boolean | string }) =>
+      run(async (deps, flags: { replica?: boolean | string; database?: string }) =>
         (await import('./commands/connect.js')).connect(flags, deps),
+      ),
+    );
+
+  program
+    .command('migrate')
+    .description(
+      "Apply a schema migration version as the chart's migration Job does: lock, one transaction, history, a safety backup first (local mode; on Kubernetes it prints the helm line).",
+    )
+    .argument('<version>', 'version to apply: the folder <dir>/<version>/ of SQL files')
+    .option('--dry-run', 'print the plan, change nothing')
+    .option('--dir <dir>', "folder of migration versions (default: the chart's files/migrations)")
+    .option('--description <text>', 'description recorded in the history table')
+    .addHelpText(
+      'after',
+      example(
+        'postgres-ops migrate 2.0.0 --dry-run',
+        'postgres-ops migrate 2.1.0 --dir ./migrations --description "Add teams"',
+      ),
+    )
+    .action(
+      run(async (deps, version: string, flags: { dryRun?: boolean; dir?: string; description?: string }) =>
+        (await import('./commands/migrate.js')).migrate(version, flags, deps),
       ),
     );
 
@@ -186,15 +219,17 @@ export function buildOpsProgram(): Command {
     )
     .argument('<member>', 'member to promote (pod name, or local instance name from status)')
     .option('--force', 'promote even though the candidate lags or does not stream (what it lacks is lost)')
+    .option('--dry-run', 'check the candidate and say what would happen; change nothing')
     .addHelpText(
       'after',
       example(
+        'postgres-ops promote pyairtable-stack-postgres-1 --dry-run',
         'postgres-ops promote pyairtable-stack-postgres-1',
         'postgres-ops promote postgres-1 --local --yes',
       ),
     )
     .action(
-      run(async (deps, member: string, flags: { force?: boolean }) =>
+      run(async (deps, member: string, flags: { force?: boolean; dryRun?: boolean }) =>
         (await import('./commands/promote.js')).promote(member, flags, deps),
       ),
     );

@@ -5,6 +5,8 @@
 import { DATABASES_SQL } from '../core/backup/interrupted-restore.js';
 import { CLUSTER_OPERATION_HOLDER_SQL, CLUSTER_OPERATION_RECORD_SQL } from '../core/cluster-operation.js';
 
+import { OPS_APPLICATION_NAME, quoteLiteral } from '../core/pg/conninfo.js';
+
 /** One JSON array of the statement's rows: `[]` when there are none. */
 export function asJsonRows(sql: string): string {
   return `SELECT coalesce(json_agg(t), '[]'::json) AS rows FROM (${sql.trim().replace(/;\s*$/, '')}) t`;
@@ -68,6 +70,11 @@ SELECT application_name AS name, state, client_addr::text AS client,
   extract(epoch FROM replay_lag)::float8 AS lag_seconds
 FROM pg_stat_replication ORDER BY application_name`;
 
+/**
+ * The longest-running queries of the application. postgres-ops's own sessions (named
+ * OPS_APPLICATION_NAME, such as this sample's other queries running at the same moment) are not
+ * the application's and are left out.
+ */
 export const MONITOR_QUERIES_SQL = `
 SELECT pid, usename AS user, datname AS database, state,
   extract(epoch FROM clock_timestamp() - query_start)::float8 AS seconds,
@@ -75,4 +82,12 @@ SELECT pid, usename AS user, datname AS database, state,
   left(regexp_replace(query, '\\s+', ' ', 'g'), 80) AS query
 FROM pg_stat_activity
 WHERE backend_type = 'client backend' AND state <> 'idle' AND pid <> pg_backend_pid()
+  AND application_name IS DISTINCT FROM ${quoteLiteral(OPS_APPLICATION_NAME)}
 ORDER BY query_start LIMIT 5`;
+
+/** Replication slots no replica streams from: they keep WAL on the primary until dropped. */
+export const MONITOR_INACTIVE_SLOTS_SQL = `
+SELECT slot_name AS name, slot_type AS type, wal_status,
+  CASE WHEN restart_lsn IS NOT NULL
+    THEN pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 END AS retained_bytes
+FROM pg_replication_slots WHERE NOT active ORDER BY slot_name`;

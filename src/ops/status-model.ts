@@ -6,6 +6,7 @@ import type { RestoreLeftover } from '../core/backup/interrupted-restore.js';
 import { describeOperation, type RunningOperation } from '../core/cluster-operation.js';
 import type {
   BackupEntry,
+  DatabaseScope,
   DataLoss,
   HaView,
   Member,
@@ -42,7 +43,9 @@ export interface InstanceStatus {
   timeline: number | null;
   lagBytes: number | null;
   lagSeconds: number | null;
+  /** The maintenance database `postgres` (kept as it always was); `appUri` names the application database. */
   uri: string;
+  appUri?: string;
   /** Why it could not be asked, when it could not. */
   error: string | null;
 }
@@ -85,6 +88,8 @@ export interface StatusReport {
   /** Local mode: members whose data directory holds no database any more. */
   dataLoss?: DataLoss | null;
   warnings: string[];
+  /** The application database and what backups cover (null when it could not be read). */
+  databases?: DatabaseScope | null;
 }
 
 export interface ChecksumFailure {

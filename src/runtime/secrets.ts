@@ -7,7 +7,11 @@ import type { AgentEnv } from '../core/config/schema.js';
 import { UsageError } from '../core/errors.js';
 
 export type SecretName =
-  'PGOPS_SUPERUSER_PASSWORD' | 'PGOPS_REPLICATION_PASSWORD' | 'PGOPS_APP_PASSWORD' | 'PGOPS_RESTAPI_PASSWORD';
+  | 'PGOPS_SUPERUSER_PASSWORD'
+  | 'PGOPS_REPLICATION_PASSWORD'
+  | 'PGOPS_APP_PASSWORD'
+  | 'PGOPS_RESTAPI_PASSWORD'
+  | 'PGOPS_MONITOR_PASSWORD';
 
 export function readSecret(env: AgentEnv, name: SecretName): string | undefined {
   const file = env[`${name}_FILE`];

@@ -4,27 +4,10 @@
  * replication slots after all that, and failover: manual, where nothing is promoted without a person.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { cleanupAll, FAST_HA, sleep, startHaCluster, type HaCluster } from '../support/ha.js';
 
 after(cleanupAll);
-
-/** The walreceiver process of a member (its postmaster's child). */
-function walReceiverPid(c: HaCluster, name: string): number | undefined {
-  const pm = c.postmasterPid(name);
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pm && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('walreceiver')) return Number(d);
-    } catch {
-      /* gone */
-    }
-  }
-  return undefined;
-}
 
 async function timeline(c: HaCluster, name: string): Promise<number> {
   const [r] = await c.query<{ t: number }>(name, 'SELECT timeline_id AS t FROM pg_control_checkpoint()');
@@ -38,7 +21,7 @@ describe('promote', () => {
     const replica = c.names().find((n) => n !== primary)!;
     await c.query(primary, 'CREATE TABLE t (id int PRIMARY KEY)', 'pyairtable');
     await c.waitStreaming(replica);
-    const receiver = walReceiverPid(c, replica)!;
+    const receiver = c.walReceiverPid(replica)!;
     assert.ok(receiver, 'found the walreceiver');
     process.kill(receiver, 'SIGSTOP');
     try {

@@ -123,7 +123,7 @@ describe('postgres-ops local mode', () => {
     const r = await ops(['local', 'up']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Local PostgreSQL is up/);
-    assert.match(r.stdout, /psql "postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?passfile=/);
+    assert.match(r.stdout, /psql "postgresql:\/\/postgres@127\.0\.0\.1:\d+\/pyairtable\?passfile=/);
     const s = await opsJson<Status>(['status']);
     assert.equal(s.mode, 'local');
     assert.equal(s.release, 'pyairtable-stack');

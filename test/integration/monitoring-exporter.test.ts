@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { BACKUP_HISTORY_DDL, INSERT_BACKUP_HISTORY } from '../../src/core/backup/history-sql.js';
+import { loadAgentEnv } from '../../src/core/config/load.js';
+import { ensureMonitorRole } from '../../src/runtime/instance/leader-duties.js';
 import { cleanupAll } from '../support/cleanup.js';
 import { samplesOf, startExporter, type Exporter, type Sample } from '../support/exporter.js';
 import { startPostgres, startReplica, waitForCatchUp, type PgServer } from '../support/postgres.js';
@@ -71,7 +73,9 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
   return s[0]!.value;
 }
 
-describe('postgres_exporter with the chart queries', () => {
+const MONITOR_PASSWORD = 'test-monitor-password';
+
+describe('postgres_exporter with the chart queries, as the pg_monitor role', () => {
   let primary: PgServer;
   let replica: PgServer;
   let onPrimary: Exporter;
@@ -80,9 +84,20 @@ describe('postgres_exporter with the chart queries', () => {
   before(async () => {
     primary = await startPostgres();
     await primary.query(BACKUP_HISTORY_DDL);
+    // As in the chart: the exporter connects as the monitoring role the primary's agent keeps.
+    const c = await primary.connect();
+    try {
+      await ensureMonitorRole(c, loadAgentEnv({ PGOPS_MONITOR_PASSWORD: MONITOR_PASSWORD }));
+    } finally {
+      await c.end();
+    }
     replica = await startReplica(primary, { name: 'replica_0' });
     await waitForCatchUp(primary, replica);
-    [onPrimary, onReplica] = await Promise.all([startExporter(primary), startExporter(replica)]);
+    const asMonitor = { user: 'pgops_monitor', password: MONITOR_PASSWORD };
+    [onPrimary, onReplica] = await Promise.all([
+      startExporter(primary, asMonitor),
+      startExporter(replica, asMonitor),
+    ]);
   });
 
   it('runs every query without error on the primary and on the replica', async () => {

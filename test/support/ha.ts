@@ -111,7 +111,7 @@ export class HaCluster {
   }
 
   async query<T = Record<string, unknown>>(name: string, sql: string, database = 'postgres'): Promise<T[]> {
-    const c = await this.connect(name, database, 10_000);
+    const c = await this.connect(name, database, 60_000);
     try {
       return (await c.query(sql)).rows as T[];
     } finally {
@@ -194,6 +194,23 @@ export class HaCluster {
     } catch {
       return undefined;
     }
+  }
+
+  /** The walreceiver process of a member (its postmaster's child). */
+  walReceiverPid(name: string): number | undefined {
+    const pm = this.postmasterPid(name);
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === pm && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('walreceiver'))
+          return Number(d);
+      } catch {
+        /* gone */
+      }
+    }
+    return undefined;
   }
 
   etcdPid(): number | undefined {

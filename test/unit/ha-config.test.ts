@@ -29,7 +29,15 @@ const dynamic = {
 const inputs: PatroniInputs = {
   scope: 'pyairtable-stack-postgres',
   name: 'pyairtable-stack-postgres-1',
-  dcs: { kind: 'kubernetes', namespace: 'pyairtable', labels: { app: 'pg' }, podIp: '10.0.0.7', port: 5432 },
+  dcs: {
+    kind: 'kubernetes',
+    namespace: 'pyairtable',
+    labels: { app: 'pg' },
+    roleLabel: 'pyairtable-stack/role',
+    scopeLabel: 'cluster-name',
+    podIp: '10.0.0.7',
+    port: 5432,
+  },
   restApi: {
     listen: '0.0.0.0:8008',
     connectAddress: '10.0.0.7:8008',
@@ -59,6 +67,8 @@ describe("Patroni's configuration from our settings", () => {
     assert.deepEqual(doc.kubernetes, {
       namespace: 'pyairtable',
       labels: { app: 'pg' },
+      role_label: 'pyairtable-stack/role',
+      scope_label: 'cluster-name',
       use_endpoints: true,
       pod_ip: '10.0.0.7',
       ports: [{ name: 'postgresql', port: 5432 }],

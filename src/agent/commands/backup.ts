@@ -2,6 +2,7 @@
  * postgres-agent backup: one verified, checksummed backup per configured database (the CronJob's
  * command). Exit 0 only if every backup succeeded.
  */
+import { backupDatabases } from '../../core/backup/databases.js';
 import type { OutputFormat } from '../../core/output.js';
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
 import { connectionFromEnv, runBackup, verifyBackup, type BackupResult } from '../../runtime/backup/index.js';
@@ -13,15 +14,6 @@ import type { AgentContext } from '../context.js';
 export interface BackupCommandOptions {
   name?: string;
   output?: OutputFormat;
-}
-
-/** PGOPS_BACKUP_DATABASES (comma-separated), else the application database. */
-export function backupDatabases(list: string, appDatabase: string): string[] {
-  const dbs = list
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  return dbs.length ? [...new Set(dbs)] : [appDatabase];
 }
 
 function render(r: BackupResult): string {

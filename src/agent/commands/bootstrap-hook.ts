@@ -1,5 +1,6 @@
 import { requireSecret, readSecret } from '../../runtime/secrets.js';
 import { createApplicationObjects } from '../../runtime/instance/bootstrap.js';
+import { ensureMonitorRole } from '../../runtime/instance/leader-duties.js';
 import { withClient } from '../../runtime/instance/sql.js';
 import type { AgentContext } from '../context.js';
 
@@ -17,12 +18,15 @@ export async function bootstrapHook(ctx: AgentContext): Promise<void> {
       user: env.PGOPS_SUPERUSER,
       password: readSecret(env, 'PGOPS_SUPERUSER_PASSWORD') ?? '',
     },
-    (c) =>
-      createApplicationObjects(c, {
+    async (c) => {
+      await createApplicationObjects(c, {
         appUser: env.PGOPS_APP_USER,
         appPassword: requireSecret(env, 'PGOPS_APP_PASSWORD', 'to create the application role'),
         appDatabase: env.PGOPS_APP_DATABASE,
-      }),
+      });
+      // The exporter's pg_monitor role, so metrics work from the first scrape.
+      await ensureMonitorRole(c, env);
+    },
     60_000,
   );
   ctx.log.info('created the application role and database', {

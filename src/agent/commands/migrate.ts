@@ -52,7 +52,8 @@ export interface MigrateResult {
   }[];
 }
 
-function render(r: MigrateResult): string {
+/** The table a person reads (postgres-ops migrate prints the same). */
+export function renderMigration(r: MigrateResult): string {
   const head = {
     applied: `migration ${r.version} applied to database ${r.database} in ${r.durationMs} ms`,
     'already-applied': `migration ${r.version} is already applied to database ${r.database} (on ${r.appliedAt}, same checksum): nothing to do`,
@@ -176,7 +177,7 @@ export async function runMigrate(opts: MigrateOptions, ctx: AgentContext): Promi
       }
     }
     result.durationMs = Date.now() - started;
-    ctx.out.result(result, opts.output ?? 'table', render);
+    ctx.out.result(result, opts.output ?? 'table', renderMigration);
     return result;
   } catch (err) {
     if (err instanceof OpsError) throw err;

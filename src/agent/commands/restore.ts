@@ -5,6 +5,7 @@
  */
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../../core/errors.js';
+import { refuseUnsupportedUrl } from '../../core/sync/url.js';
 import type { OutputFormat } from '../../core/output.js';
 import { formatDuration } from '../../core/output.js';
 import { connectionFromEnv, restoreBackup, type RestoreResult } from '../../runtime/backup/index.js';
@@ -75,6 +76,7 @@ export async function restore(
         hint: 'postgres-agent restore NAME|FILE|URL (or set PGOPS_RESTORE_FILE); list backups with postgres-agent list-backups',
       },
     );
+  refuseUnsupportedUrl(source);
   const tty = !!process.stdin.isTTY && !!process.stderr.isTTY;
   const conn = connectionFromEnv(env);
   const run = () =>

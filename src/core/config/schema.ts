@@ -9,12 +9,18 @@
 import { z } from 'zod';
 import { PROGRESS_SETTING_RE } from '../progress.js';
 
+// An empty value is refused, not read as 0: PGOPS_HEALTH_PORT="" must not turn the probes off.
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce
-    .number({ error: 'expected a whole number' })
-    .int({ error: 'expected a whole number' })
-    .min(min, { error: `expected a number >= ${min}` })
-    .max(max, { error: `expected a number <= ${max}` });
+  z
+    .string()
+    .regex(/\S/, { error: 'is empty; expected a whole number (unset it to get the default)' })
+    .pipe(
+      z.coerce
+        .number<string>({ error: 'expected a whole number' })
+        .int({ error: 'expected a whole number' })
+        .min(min, { error: `expected a number >= ${min}` })
+        .max(max, { error: `expected a number <= ${max}` }),
+    );
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
@@ -24,6 +30,13 @@ const name63 = z
   .string()
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'expected a lowercase DNS label (a-z, 0-9, -)' })
   .max(63);
+
+/** A Kubernetes label key: optional DNS-subdomain prefix, then a name of at most 63 characters. */
+const labelKey = z
+  .string()
+  .regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, {
+    error: 'expected a label key (prefix/name)',
+  });
 
 const pgIdent = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, {
   error: 'expected a PostgreSQL name (letters, digits, _; max 63)',
@@ -58,10 +71,21 @@ export const agentEnvShape = {
     .describe(
       'Started as root (local mode): switch to this OS user once the program is loaded, before touching any data (PostgreSQL refuses root). Pods run as a non-root user already and leave it unset.',
     ),
+  PGOPS_MODE: z
+    .enum(['kubernetes', 'local'])
+    .default('kubernetes')
+    .describe(
+      "Where the agent runs: in the chart's pods (kubernetes) or for postgres-ops local mode (local). Only hints depend on it: they name the chart value or Secret, or the local environment and state folder.",
+    ),
   PGOPS_LOG_FORMAT: z
     .enum(['json', 'text'])
     .default('json')
     .describe('Agent log format: JSON lines or plain text.'),
+  PGOPS_DEBUG: bool
+    .default(false)
+    .describe(
+      'Debug log lines and, on an error, its stack trace (what --debug does). postgres-ops --debug passes it to the agents it runs.',
+    ),
   PGOPS_PROGRESS: z
     .string()
     .regex(PROGRESS_SETTING_RE, { error: 'expected auto, tty, log or off, optionally :SECONDS (log:60)' })
@@ -137,6 +161,16 @@ export const agentEnvShape = {
     .describe(
       'Labels of the member pods, k=v comma-separated (PGOPS_DCS=kubernetes): how Patroni finds its members.',
     ),
+  PGOPS_K8S_ROLE_LABEL: labelKey
+    .default('role')
+    .describe(
+      "Pod label Patroni sets to its member's role (PGOPS_DCS=kubernetes): master on the leader, replica on running replicas, none while PostgreSQL is down. Services select replicas by it.",
+    ),
+  PGOPS_K8S_SCOPE_LABEL: labelKey
+    .default('cluster-name')
+    .describe(
+      'Label holding the scope on the member pods and on the Endpoints Patroni writes (PGOPS_DCS=kubernetes); Patroni selects its members by it and PGOPS_K8S_LABELS.',
+    ),
   PGOPS_RESTAPI_PORT: int(1, 65535).default(8008).describe("Port of Patroni's REST API."),
   PGOPS_RESTAPI_USER: z.string().default('patroni').describe("User of Patroni's REST API (changes need it)."),
   PGOPS_RESTAPI_PASSWORD: z.string().optional().describe('REST API password (local runs).'),
@@ -206,12 +240,25 @@ export const agentEnvShape = {
   PGOPS_APP_PASSWORD: z.string().optional().describe('Application password (local runs).'),
   PGOPS_APP_PASSWORD_FILE: z.string().optional().describe('File holding the application password.'),
   PGOPS_APP_DATABASE: pgIdent.default('pyairtable').describe('Application database created on first start.'),
+  PGOPS_MONITOR_USER: pgIdent
+    .default('pgops_monitor')
+    .describe(
+      'Role the metrics exporter connects as: a member of pg_monitor that may read pgops.backup_history, nothing else. Created and kept in step by the primary when its password is set.',
+    ),
+  PGOPS_MONITOR_PASSWORD: z.string().optional().describe('Monitoring role password (local runs).'),
+  PGOPS_MONITOR_PASSWORD_FILE: z.string().optional().describe('File holding the monitoring role password.'),
 
   // --- jobs that connect to the primary (backup, verify, restore, migrate, snapshot)
   PGOPS_HOST: z
     .string()
     .default('127.0.0.1')
     .describe('Host the job connects to (the primary Service in a cluster).'),
+  PGOPS_SSLMODE: z
+    .enum(['disable', 'prefer', 'require'])
+    .default('prefer')
+    .describe(
+      'TLS of the connections jobs make to PGOPS_HOST: require when the server enforces TLS (hostssl), prefer (libpq tools try TLS, the driver does not), or disable.',
+    ),
 
   // --- backup, verify, prune, restore
   PGOPS_BACKUP_DIR: z
@@ -280,21 +327,28 @@ export type AgentEnvKey = keyof typeof agentEnvShape;
 /** Env var names the agent recognises; other PGOPS_* names are mistakes. */
 export const agentEnvKeys = Object.keys(agentEnvShape) as AgentEnvKey[];
 
-/** Names outside our prefix that the agent and its tools also read (cloud SDKs, libpq). */
-export const passthroughEnv = [
+/** Names outside our prefix that the agent and its tools also read (cloud SDKs, libpq). The object
+ * store SDKs' own variables come first: local mode passes exactly these from the operator's
+ * environment to a restore. */
+export const objectStoreEnv = [
   'AWS_ACCESS_KEY_ID',
   'AWS_SECRET_ACCESS_KEY',
   'AWS_SESSION_TOKEN',
   'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_PROFILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_CONFIG_FILE',
+  'AWS_ENDPOINT_URL',
+  'AWS_ENDPOINT_URL_S3',
   'GOOGLE_APPLICATION_CREDENTIALS',
+  'GOOGLE_CLOUD_PROJECT',
   'AZURE_STORAGE_CONNECTION_STRING',
   'AZURE_STORAGE_ACCOUNT',
   'AZURE_STORAGE_KEY',
-  'TZ',
-  'HOME',
-  'PATH',
-  'NODE_OPTIONS',
 ];
+
+export const passthroughEnv = [...objectStoreEnv, 'TZ', 'HOME', 'PATH', 'NODE_OPTIONS'];
 
 export interface ConfigIssue {
   key: string;

@@ -53,6 +53,10 @@ export type DcsSettings =
       namespace: string;
       /** Labels every member pod carries (the StatefulSet's selector labels). */
       labels: Record<string, string>;
+      /** Pod label Patroni sets to the member's role (master, replica). */
+      roleLabel: string;
+      /** Label carrying the scope, on the member pods and on the Endpoints Patroni writes. */
+      scopeLabel: string;
       podIp: string;
       port: number;
     };
@@ -139,6 +143,8 @@ export function patroniConfig(p: PatroniInputs): Record<string, unknown> {
     doc.kubernetes = {
       namespace: p.dcs.namespace,
       labels: p.dcs.labels,
+      role_label: p.dcs.roleLabel,
+      scope_label: p.dcs.scopeLabel,
       // The leader lock lives on the Endpoints named after the scope, and the same update points
       // them at the leader's pod: a selector-less Service of that name routes to the leader only.
       use_endpoints: true,

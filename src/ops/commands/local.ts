@@ -8,18 +8,24 @@ import { withStateLock } from '../../local/lock.js';
 import { defaultStateDir, stateExists } from '../../local/state.js';
 import { UsageError } from '../../core/errors.js';
 import type { Output } from '../../core/output.js';
+import { withDatabase } from '../../core/pg/conninfo.js';
+import type { DatabaseScope, Member } from '../cluster-api.js';
 import { makeConfirm } from '../confirm.js';
 import { commandLine, stateDirOf } from '../deps.js';
 import type { GlobalOptions } from '../options.js';
 import { renderStatus } from '../render/status.js';
+import { backupCoverage } from './connect.js';
 import { collectStatus } from './status.js';
 
 export interface LocalUpResult {
   stateDir: string;
   started: string[];
   alreadyRunning: string[];
-  primary: { name: string; uri: string } | null;
-  replicas: { name: string; uri: string }[];
+  /** `uri` names the maintenance database postgres (as status does); `appUri` the application database. */
+  primary: { name: string; uri: string; appUri: string } | null;
+  replicas: { name: string; uri: string; appUri: string }[];
+  /** The application database (where connect and the Connect line land) and what backups cover. */
+  databases: DatabaseScope;
   metricsUrl: string | null;
   firstBackup: string | null;
   /** What an interrupted restore had left and `local up` repaired. */
@@ -87,12 +93,19 @@ export async function localUpCommand(
   const members = await cluster.members();
   const primary = members.find((m) => m.expectedRole === 'primary');
   if (report.exporter.url === null) warnings.push(report.exporter.note);
+  const databases = await cluster.databases();
+  const entry = (m: Member) => ({
+    name: m.name,
+    uri: m.uri,
+    appUri: withDatabase(m.uri, databases.application),
+  });
   const result: LocalUpResult = {
     stateDir: root,
     started: report.started,
     alreadyRunning: report.alreadyRunning,
-    primary: primary ? { name: primary.name, uri: primary.uri } : null,
-    replicas: members.filter((m) => m.expectedRole === 'replica').map((m) => ({ name: m.name, uri: m.uri })),
+    primary: primary ? entry(primary) : null,
+    replicas: members.filter((m) => m.expectedRole === 'replica').map(entry),
+    databases,
     metricsUrl: report.exporter.url,
     firstBackup,
     repaired,
@@ -104,11 +117,12 @@ export async function localUpCommand(
       r.started.length ? `  started: ${r.started.join(', ')}` : '  everything was already running',
       r.alreadyRunning.length && r.started.length ? `  already running: ${r.alreadyRunning.join(', ')}` : '',
       '',
-      ...(r.primary ? [`  primary  ${r.primary.name}  ${r.primary.uri}`] : []),
-      ...r.replicas.map((x) => `  replica  ${x.name}  ${x.uri}`),
+      ...(r.primary ? [`  primary  ${r.primary.name}  ${r.primary.appUri}`] : []),
+      ...r.replicas.map((x) => `  replica  ${x.name}  ${x.appUri}`),
       '',
-      `Connect:  psql "${r.primary?.uri ?? ''}"`,
+      `Connect:  psql "${r.primary?.appUri ?? ''}"`,
       `     or:  ./scripts/postgres-ops.sh connect${opts.stateDir ? ` --state-dir ${opts.stateDir}` : ''}`,
+      `Database: ${r.databases.application} (${backupCoverage(r.databases)}; tables created in other databases, such as postgres, are not backed up)`,
       `Metrics:  ${r.metricsUrl ?? 'not running'}`,
       `Backup:   ${r.firstBackup ?? 'none yet'}`,
       ...r.repaired.map((x) => `  repaired: ${x}`),

@@ -4,6 +4,8 @@ import { commandLine, type OpsDeps } from '../deps.js';
 
 export interface PromoteFlags {
   force?: boolean;
+  /** Check and say what would happen; change nothing. */
+  dryRun?: boolean;
 }
 
 /**
@@ -35,8 +37,13 @@ export async function promote(
     );
   const force = Boolean(flags.force);
   const plan = await deps.cluster.promote(candidate, { force, plan: true }, deps.out);
-  if (plan.action === 'none') {
-    deps.out.result(plan, deps.opts.output, (o) => o.message);
+  if (plan.action === 'none' || flags.dryRun) {
+    deps.out.result(plan, deps.opts.output, (o) =>
+      [
+        flags.dryRun && o.action !== 'none' ? `would ${o.message}` : o.message,
+        ...o.warnings.map((w) => `warning: ${w}`),
+      ].join('\n'),
+    );
     return plan;
   }
   for (const w of plan.warnings) deps.out.line(`warning: ${w}`);

@@ -1,4 +1,5 @@
 import { UsageError } from '../../core/errors.js';
+import { refuseUnsupportedUrl } from '../../core/sync/url.js';
 import { resolveBackupRef } from '../backup-ref.js';
 import { commandLine, type OpsDeps } from '../deps.js';
 
@@ -25,8 +26,12 @@ export async function restore(ref: string | undefined, flags: RestoreFlags, deps
         hint: 'See what exists: postgres-ops list-backups, postgres-ops list-snapshots',
       },
     );
+  refuseUnsupportedUrl(ref);
   const backups = await cluster.listBackups();
   const target = resolveBackupRef(ref, backups, cluster.mode, cluster.backupLocation());
+  // Settings the restore will need (local mode: object store settings for a URL) are read now,
+  // so that a mistake there is reported before the question, not after.
+  cluster.preflightRestore?.(target.file);
   const db =
     flags.targetDatabase ?? (typeof target.backup?.database === 'string' ? target.backup.database : null);
   await deps.confirm({

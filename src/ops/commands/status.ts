@@ -5,6 +5,7 @@ import {
   type RunningOperation,
   runningOperation,
 } from '../../core/cluster-operation.js';
+import { withDatabase } from '../../core/pg/conninfo.js';
 import type { ClusterApi, Member } from '../cluster-api.js';
 import type { OpsDeps } from '../deps.js';
 import { renderStatus } from '../render/status.js';
@@ -80,10 +81,11 @@ export async function collectStatus(cluster: ClusterApi, now = new Date()): Prom
   );
   const instances = buildInstances(members, probes, ha);
   const extra: string[] = [];
-  const [storage, backups, snapshots, dataLoss] = await Promise.all([
+  const [storage, backups, snapshots, databases, dataLoss] = await Promise.all([
     cluster.volumes().catch((err: Error) => (extra.push(`could not read volume usage: ${err.message}`), [])),
     cluster.listBackups().catch((err: Error) => (extra.push(`could not list backups: ${err.message}`), null)),
     cluster.listSnapshots().catch(() => []),
+    cluster.databases().catch(() => null),
     cluster.dataLoss ? cluster.dataLoss().catch(() => null) : Promise.resolve(null),
   ]);
   const primary = instances.find((i) => i.role === 'primary' && i.ready);
@@ -119,6 +121,7 @@ export async function collectStatus(cluster: ClusterApi, now = new Date()): Prom
     damagedBackups,
     dataLoss,
   };
+  if (databases) for (const i of instances) i.appUri = withDatabase(i.uri, databases.application);
   const local = cluster.mode === 'local';
   const primaryPod =
     primary?.name ?? members.find((m) => m.expectedRole === 'primary')?.name ?? '<primary pod>';
@@ -138,6 +141,7 @@ export async function collectStatus(cluster: ClusterApi, now = new Date()): Prom
   // When the backups could not be listed, "no backup yet" would be a guess: say what happened instead.
   return {
     ...base,
+    databases,
     warnings: backups
       ? [...warnings, ...extra]
       : [...warnings.filter((w) => !w.startsWith('no backup yet')), ...extra],

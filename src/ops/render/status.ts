@@ -63,7 +63,11 @@ export function renderStatus(r: StatusReport, color = false): string {
   );
   if (r.operation) lines.push(`Running:       ${runningLine(r.operation)}`);
   const primary = r.instances.find((i) => i.role === 'primary' && i.ready);
-  if (primary) lines.push(`Connect:       psql "${primary.uri}"`);
+  if (primary) lines.push(`Connect:       psql "${primary.appUri ?? primary.uri}"`);
+  if (r.databases)
+    lines.push(
+      `Backups cover: ${r.databases.backedUp.join(', ')}${r.databases.backedUp.includes(r.databases.application) ? '' : ` (not the application database ${r.databases.application})`}`,
+    );
   lines.push('');
   if (r.warnings.length === 0) lines.push(paint(color, '32', 'No warnings.'));
   else {

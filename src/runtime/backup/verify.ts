@@ -185,9 +185,8 @@ export async function verifyBackup(opts: VerifyOptions, deps: { log: Logger }): 
   for (const t of targets) {
     try {
       const r = await verifyOne(t, opts, deps.log);
+      // A failure is reported once, by the error that ends the command.
       if (r.ok) deps.log.info('backup verified', { backup: r.name, file: r.file, deep: r.deep });
-      else
-        deps.log.error('backup failed verification', { backup: r.name, file: r.file, problems: r.problems });
       results.push(r);
     } catch (err) {
       if (err instanceof UsageError) throw err;

@@ -54,6 +54,7 @@ export async function promoteMember(
     port: m.port ?? env.PGOPS_PORT,
     user: env.PGOPS_SUPERUSER,
     password,
+    tls: Boolean(env.PGOPS_TLS_DIR),
   });
   const cluster = await api.cluster().catch((err: Error) => {
     throw new OperationFailed(

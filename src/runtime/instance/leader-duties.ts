@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
 import { scramMatches, scramVerifier } from '../../core/instance/scram.js';
+import { BACKUP_HISTORY_DDL } from '../../core/backup/history-sql.js';
 import { quoteIdent, quoteLiteral } from '../../core/pg/conninfo.js';
 import { readSecret, type SecretName } from '../secrets.js';
 
@@ -35,16 +36,77 @@ export async function applyRolePasswords(c: pg.Client, env: AgentEnv): Promise<s
   return changed;
 }
 
-/** Drops inactive slots whose WAL is gone; returns their names. */
-export async function dropLostSlots(c: pg.Client): Promise<string[]> {
+/**
+ * Replaces each inactive slot whose WAL is gone with a fresh one of the same name, reserving WAL
+ * from now on; returns their names. Dropped only, the slot would not come back: Patroni remembers
+ * the slots it made and would not see it missing. Its replica then catches up from the archive or,
+ * without one, is cloned again by its own agent.
+ */
+export async function renewLostSlots(c: pg.Client): Promise<string[]> {
   const r = await c.query<{ slot_name: string }>(
     `SELECT slot_name FROM pg_replication_slots
       WHERE slot_type = 'physical' AND wal_status = 'lost' AND NOT active`,
   );
-  const dropped: string[] = [];
+  const renewed: string[] = [];
   for (const { slot_name } of r.rows) {
-    await c.query('SELECT pg_drop_replication_slot($1)', [slot_name]);
-    dropped.push(slot_name);
+    await c.query('BEGIN');
+    try {
+      await c.query('SELECT pg_drop_replication_slot($1)', [slot_name]);
+      await c.query('SELECT pg_create_physical_replication_slot($1, true)', [slot_name]);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+    renewed.push(slot_name);
   }
-  return dropped;
+  return renewed;
+}
+
+/**
+ * The metrics exporter's role (PGOPS_MONITOR_USER), when its password is set: it logs in, is a
+ * member of pg_monitor and may read pgops.backup_history, and has nothing else. Created here on a
+ * cluster that predates it; its password follows the secret like the others. Returns what changed.
+ */
+export async function ensureMonitorRole(c: pg.Client, env: AgentEnv): Promise<string[]> {
+  const password = readSecret(env, 'PGOPS_MONITOR_PASSWORD');
+  if (!password) return [];
+  const role = env.PGOPS_MONITOR_USER;
+  const q = quoteIdent(role);
+  const changed: string[] = [];
+  const r = await c.query<{ rolpassword: string | null; rolcanlogin: boolean; monitor: boolean }>(
+    `SELECT rolpassword, rolcanlogin, pg_has_role(oid, 'pg_monitor', 'MEMBER') AS monitor
+       FROM pg_authid WHERE rolname = $1`,
+    [role],
+  );
+  const row = r.rows[0];
+  const verifier = quoteLiteral(scramVerifier(password));
+  if (!row) {
+    await c.query(`CREATE ROLE ${q} WITH LOGIN PASSWORD ${verifier} IN ROLE pg_monitor`);
+    changed.push(`created role ${role} (member of pg_monitor)`);
+  } else {
+    if (!row.rolcanlogin || !scramMatches(row.rolpassword, password)) {
+      await c.query(`ALTER ROLE ${q} WITH LOGIN PASSWORD ${verifier}`);
+      changed.push(`applied the new password of role ${role}`);
+    }
+    if (!row.monitor) {
+      await c.query(`GRANT pg_monitor TO ${q}`);
+      changed.push(`granted pg_monitor to ${role}`);
+    }
+  }
+  // The backup metrics come from this table; the exporter's queries read it. DDL only when it is
+  // missing: with log_statement=ddl every statement here lands in the audit log.
+  const t = await c.query<{ t: string | null }>("SELECT to_regclass('pgops.backup_history')::text AS t");
+  if (!t.rows[0]?.t) await c.query(BACKUP_HISTORY_DDL);
+  const p = await c.query<{ usage: boolean; sel: boolean }>(
+    `SELECT has_schema_privilege($1, 'pgops', 'USAGE') AS usage,
+            has_table_privilege($1, 'pgops.backup_history', 'SELECT') AS sel`,
+    [role],
+  );
+  if (!p.rows[0]?.usage || !p.rows[0]?.sel) {
+    await c.query(`GRANT USAGE ON SCHEMA pgops TO ${q}`);
+    await c.query(`GRANT SELECT ON pgops.backup_history TO ${q}`);
+    changed.push(`granted ${role} read access to pgops.backup_history`);
+  }
+  return changed;
 }

@@ -24,7 +24,7 @@ import { PatroniApi } from '../ha/patroni-api.js';
 import { PatroniProcess } from '../ha/patroni-process.js';
 import { inspectDataDir, isMountPoint, readControlData, volumeStats } from './datadir.js';
 import { startHealthServer } from './health-server.js';
-import { applyRolePasswords, dropLostSlots } from './leader-duties.js';
+import { applyRolePasswords, ensureMonitorRole, renewLostSlots } from './leader-duties.js';
 import {
   checkTimings,
   memberInputs,
@@ -34,6 +34,7 @@ import {
   type MemberConfigFiles,
 } from './patroni-inputs.js';
 import { localStatus } from './sql.js';
+import { TlsReloader } from './tls-files.js';
 import { agentCommand } from './self-command.js';
 
 const FULL_DISK_FREE_BYTES = 1024 * 1024;
@@ -71,6 +72,7 @@ export class MemberSupervisor {
   private lastReinit = 0;
   private noSpaceAt = 0;
   private lastFullDiskLog = 0;
+  private tls: TlsReloader;
   private stopped!: () => void;
   private readonly done = new Promise<void>((r) => (this.stopped = r));
 
@@ -92,6 +94,7 @@ export class MemberSupervisor {
     this.files = readMemberFiles(env);
     this.binDir = findPgBinDir(env.PGOPS_PG_BIN_DIR);
     this.paths = memberPaths(env);
+    this.tls = new TlsReloader(env.PGOPS_TLS_DIR);
     this.api = new PatroniApi(`http://127.0.0.1:${env.PGOPS_RESTAPI_PORT}`, {
       username: env.PGOPS_RESTAPI_USER,
       password: requireSecret(env, 'PGOPS_RESTAPI_PASSWORD', "to protect Patroni's REST API"),
@@ -240,6 +243,7 @@ export class MemberSupervisor {
       'PGOPS_REPLICATION_PASSWORD',
       'PGOPS_APP_PASSWORD',
       'PGOPS_RESTAPI_PASSWORD',
+      'PGOPS_MONITOR_PASSWORD',
     ];
     let ha = '';
     try {
@@ -393,6 +397,8 @@ export class MemberSupervisor {
     await this.readPostgres();
     this.checkDisk();
     await this.checkFailoverFence();
+    if (this.client && (await this.tls.check(this.client).catch(() => false)))
+      this.log.info('the TLS certificate changed: PostgreSQL reloaded it');
     if (s.accepting && s.inRecovery === false && Date.now() - this.lastLeaderDuty > LEADER_DUTY_MS) {
       this.lastLeaderDuty = Date.now();
       await this.leaderDuties();
@@ -542,9 +548,14 @@ export class MemberSupervisor {
       this.log.error(`could not apply a changed password: ${(err as Error).message}`);
     }
     try {
-      for (const slot of await dropLostSlots(this.client))
+      for (const change of await ensureMonitorRole(this.client, this.env)) this.log.info(change);
+    } catch (err) {
+      this.log.error(`could not set up the monitoring role: ${(err as Error).message}`);
+    }
+    try {
+      for (const slot of await renewLostSlots(this.client))
         this.log.warn(
-          `dropped replication slot ${slot}: the WAL it needed was removed (max_slot_wal_keep_size); Patroni creates it again and the member catches up from the archive or is cloned again`,
+          `renewed replication slot ${slot}: the WAL it held was removed (max_slot_wal_keep_size); its member catches up from the archive or is cloned again`,
         );
     } catch (err) {
       this.log.warn(`could not check replication slots: ${(err as Error).message}`);

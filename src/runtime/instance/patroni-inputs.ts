@@ -123,6 +123,8 @@ export function dcsSettings(env: AgentEnv): DcsSettings {
     kind: 'kubernetes',
     namespace: env.PGOPS_NAMESPACE,
     labels,
+    roleLabel: env.PGOPS_K8S_ROLE_LABEL,
+    scopeLabel: env.PGOPS_K8S_SCOPE_LABEL,
     podIp: env.PGOPS_POD_IP,
     port: env.PGOPS_PORT,
   };

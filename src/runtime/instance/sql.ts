@@ -8,6 +8,8 @@ export interface Login {
   user: string;
   password: string;
   database?: string;
+  /** Encrypt (without checking the certificate): members enforce hostssl when TLS is on. */
+  tls?: boolean;
 }
 
 export async function withClient<T>(
@@ -24,6 +26,8 @@ export async function withClient<T>(
     application_name: 'postgres-agent',
     connectionTimeoutMillis: timeoutMs,
     query_timeout: timeoutMs,
+    // A Unix socket never carries TLS (PostgreSQL refuses it there).
+    ...(login.tls && !login.host.startsWith('/') ? { ssl: { rejectUnauthorized: false } } : {}),
   });
   c.on('error', () => undefined);
   try {
