@@ -336,14 +336,26 @@ export class KubeCluster implements ClusterApi {
   }
 
   /** From the agent's settings in the primary StatefulSet (the chart gives every container the same). */
+  /**
+   * From the backup CronJob's settings (where the chart puts what backups cover), else the members'
+   * StatefulSet (the application database).
+   */
   async databases(): Promise<DatabaseScope> {
-    const sts = await this.api(`reading StatefulSet ${this.fullname}`, () =>
-      this.k.apps.readNamespacedStatefulSet({ name: this.fullname, namespace: this.namespace }),
-    );
     const env: Record<string, string> = {};
-    for (const c of sts.spec?.template.spec?.containers ?? [])
-      for (const e of c.env ?? [])
-        if (e.value !== undefined && /^PGOPS_(APP|BACKUP)_DATABASES?$/.test(e.name)) env[e.name] = e.value;
+    const collect = (containers: k8s.V1Container[] | undefined) => {
+      for (const c of containers ?? [])
+        for (const e of c.env ?? [])
+          if (e.value !== undefined && /^PGOPS_(APP|BACKUP)_DATABASES?$/.test(e.name))
+            env[e.name] ??= e.value;
+    };
+    const cj = await this.jobs.readCronJob(`${this.fullname}-backup`).catch(() => undefined);
+    collect(cj?.spec?.jobTemplate.spec?.template.spec?.containers);
+    if (!env.PGOPS_APP_DATABASE) {
+      const sts = await this.api(`reading StatefulSet ${this.fullname}`, () =>
+        this.k.apps.readNamespacedStatefulSet({ name: this.fullname, namespace: this.namespace }),
+      );
+      collect(sts.spec?.template.spec?.containers);
+    }
     return databaseScope(loadAgentEnv(env));
   }
 

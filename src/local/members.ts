@@ -246,11 +246,11 @@ export async function waitForCluster(
           .catch(() => undefined);
         if (!row || row.r !== true || row.s !== 'streaming') pending.push(inst.name);
       }
-      // Writable, and past Patroni's post-bootstrap hook (it creates pgops.backup_history last).
+      // Writable, and past Patroni's post-bootstrap hook (it creates the pgops tables last).
       const writable = await localQuery(
         root,
         leader.port,
-        "SELECT pg_is_in_recovery() AS r, to_regclass('pgops.backup_history') IS NOT NULL AS boot",
+        "SELECT pg_is_in_recovery() AS r, to_regclass('pgops.drill_history') IS NOT NULL AS boot",
       )
         .then((r) => r[0]?.r === false && r[0]?.boot === true)
         .catch(() => false);

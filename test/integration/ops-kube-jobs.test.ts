@@ -56,11 +56,13 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
       'helm/pyairtable-stack',
       '-n',
       'pyairtable',
+      '--set',
+      'databases.postgres.backup.databases={pyairtable,audit}',
       '--show-only',
       'templates/postgres/backup/cronjob.yaml',
     ]);
     const cronJob = parse(rendered) as { metadata: Record<string, unknown> };
-    // The chart's primary StatefulSet, rendered with backups of two databases.
+    // The chart's members' StatefulSet (the backup CronJob above covers two databases).
     const statefulSet = parse(
       helm([
         'template',
@@ -71,7 +73,7 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
         '--set',
         'databases.postgres.backup.databases={pyairtable,audit}',
         '--show-only',
-        'templates/postgres/primary/statefulset.yaml',
+        'templates/postgres/members/statefulset.yaml',
       ]),
     ) as unknown;
     cronJob.metadata.uid = '1b6f-cron-uid';
@@ -180,7 +182,7 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
     assert.equal(posted.length, 2);
   });
 
-  it('reads the application database and the databases backups cover from the primary StatefulSet', async () => {
+  it('reads the application database and the databases backups cover from the backup CronJob', async () => {
     assert.deepEqual(await cluster.databases(), {
       application: 'pyairtable',
       backedUp: ['pyairtable', 'audit'],

@@ -28,3 +28,41 @@ export const INSERT_BACKUP_HISTORY = `
 INSERT INTO pgops.backup_history
   (name, database, status, started_at, finished_at, duration_seconds, size_bytes, verified, error)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+
+/**
+ * Point-in-time recovery outcomes, read by the exporter's queries (files/monitoring/queries.yaml):
+ * physical backups per type and repository, the earliest restorable point per repository, and the
+ * restore drills. Created idempotently wherever they are written.
+ */
+export const PITR_HISTORY_DDL = `
+CREATE SCHEMA IF NOT EXISTS pgops;
+CREATE TABLE IF NOT EXISTS pgops.physical_backup_history (
+  id               bigserial PRIMARY KEY,
+  label            text,
+  type             text NOT NULL CHECK (type IN ('full', 'diff', 'incr')),
+  repo             text NOT NULL,
+  status           text NOT NULL CHECK (status IN ('success', 'failure')),
+  started_at       timestamptz NOT NULL,
+  finished_at      timestamptz NOT NULL,
+  duration_seconds double precision NOT NULL,
+  size_bytes       bigint NOT NULL DEFAULT 0,
+  repo_size_bytes  bigint NOT NULL DEFAULT 0,
+  error            text
+);
+CREATE TABLE IF NOT EXISTS pgops.recoverability (
+  repo       text PRIMARY KEY,
+  earliest   timestamptz,
+  updated_at timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pgops.drill_history (
+  id               bigserial PRIMARY KEY,
+  status           text NOT NULL CHECK (status IN ('success', 'failure')),
+  started_at       timestamptz NOT NULL,
+  finished_at      timestamptz NOT NULL,
+  backup_label     text,
+  recovered_to     timestamptz,
+  recovery_seconds double precision,
+  checks           jsonb,
+  error            text
+);
+`;

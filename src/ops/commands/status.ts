@@ -79,6 +79,14 @@ export async function collectStatus(cluster: ClusterApi, now = new Date()): Prom
   const probes = new Map(
     await Promise.all(members.map(async (m) => [m.name, await probe(cluster, m)] as const)),
   );
+  // Local mode sees the postmaster itself. A pod only says its container runs: there a postmaster
+  // runs when PostgreSQL answers, or when Patroni says it is up (starting, recovering).
+  if (cluster.mode !== 'local')
+    for (const m of members) {
+      if (!m.running || !(probes.get(m.name) instanceof Error)) continue;
+      const state = ha?.members.find((x) => x.name === m.name)?.patroniState;
+      m.running = state !== undefined && !/stopped|crashed|failed/.test(state);
+    }
   const instances = buildInstances(members, probes, ha);
   const extra: string[] = [];
   const [storage, backups, snapshots, databases, dataLoss] = await Promise.all([

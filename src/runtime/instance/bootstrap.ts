@@ -5,7 +5,7 @@
  * the new data directory and bootstraps again: nothing half-made survives.
  */
 import type pg from 'pg';
-import { BACKUP_HISTORY_DDL } from '../../core/backup/history-sql.js';
+import { BACKUP_HISTORY_DDL, PITR_HISTORY_DDL } from '../../core/backup/history-sql.js';
 import { scramVerifier } from '../../core/instance/scram.js';
 import { quoteIdent, quoteLiteral } from '../../core/pg/conninfo.js';
 
@@ -24,4 +24,5 @@ export async function createApplicationObjects(c: pg.Client, b: BootstrapRoles):
   if (!db.rowCount)
     await c.query(`CREATE DATABASE ${quoteIdent(b.appDatabase)} OWNER ${quoteIdent(b.appUser)}`);
   await c.query(BACKUP_HISTORY_DDL);
+  await c.query(PITR_HISTORY_DDL);
 }

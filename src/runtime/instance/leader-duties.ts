@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
 import { scramMatches, scramVerifier } from '../../core/instance/scram.js';
-import { BACKUP_HISTORY_DDL } from '../../core/backup/history-sql.js';
+import { BACKUP_HISTORY_DDL, PITR_HISTORY_DDL } from '../../core/backup/history-sql.js';
 import { quoteIdent, quoteLiteral } from '../../core/pg/conninfo.js';
 import { readSecret, type SecretName } from '../secrets.js';
 
@@ -63,9 +63,33 @@ export async function renewLostSlots(c: pg.Client): Promise<string[]> {
   return renewed;
 }
 
+/** The tables the exporter's queries read (files/monitoring/queries.yaml). */
+export const PGOPS_TABLES = [
+  'pgops.backup_history',
+  'pgops.physical_backup_history',
+  'pgops.recoverability',
+  'pgops.drill_history',
+];
+
+/**
+ * Creates the pgops tables the exporter reads when one is missing (a cluster that predates them):
+ * a query on a missing table would fail every scrape. DDL only when needed: with
+ * log_statement=ddl every statement here lands in the audit log.
+ */
+export async function ensurePgopsTables(c: pg.Client): Promise<boolean> {
+  const r = await c.query<{ missing: number }>(
+    'SELECT count(*)::int AS missing FROM unnest($1::text[]) t WHERE to_regclass(t) IS NULL',
+    [PGOPS_TABLES],
+  );
+  if (!r.rows[0]?.missing) return false;
+  await c.query(BACKUP_HISTORY_DDL);
+  await c.query(PITR_HISTORY_DDL);
+  return true;
+}
+
 /**
  * The metrics exporter's role (PGOPS_MONITOR_USER), when its password is set: it logs in, is a
- * member of pg_monitor and may read pgops.backup_history, and has nothing else. Created here on a
+ * member of pg_monitor and may read the pgops tables, and has nothing else. Created here on a
  * cluster that predates it; its password follows the secret like the others. Returns what changed.
  */
 export async function ensureMonitorRole(c: pg.Client, env: AgentEnv): Promise<string[]> {
@@ -94,19 +118,16 @@ export async function ensureMonitorRole(c: pg.Client, env: AgentEnv): Promise<st
       changed.push(`granted pg_monitor to ${role}`);
     }
   }
-  // The backup metrics come from this table; the exporter's queries read it. DDL only when it is
-  // missing: with log_statement=ddl every statement here lands in the audit log.
-  const t = await c.query<{ t: string | null }>("SELECT to_regclass('pgops.backup_history')::text AS t");
-  if (!t.rows[0]?.t) await c.query(BACKUP_HISTORY_DDL);
-  const p = await c.query<{ usage: boolean; sel: boolean }>(
+  await ensurePgopsTables(c);
+  const p = await c.query<{ usage: boolean; missing: string[] }>(
     `SELECT has_schema_privilege($1, 'pgops', 'USAGE') AS usage,
-            has_table_privilege($1, 'pgops.backup_history', 'SELECT') AS sel`,
-    [role],
+            array(SELECT t FROM unnest($2::text[]) t WHERE NOT has_table_privilege($1, t, 'SELECT')) AS missing`,
+    [role, PGOPS_TABLES],
   );
-  if (!p.rows[0]?.usage || !p.rows[0]?.sel) {
+  if (!p.rows[0]?.usage || p.rows[0].missing.length) {
     await c.query(`GRANT USAGE ON SCHEMA pgops TO ${q}`);
-    await c.query(`GRANT SELECT ON pgops.backup_history TO ${q}`);
-    changed.push(`granted ${role} read access to pgops.backup_history`);
+    for (const t of p.rows[0]?.missing ?? PGOPS_TABLES) await c.query(`GRANT SELECT ON ${t} TO ${q}`);
+    changed.push(`granted ${role} read access to ${(p.rows[0]?.missing ?? PGOPS_TABLES).join(', ')}`);
   }
   return changed;
 }

@@ -24,7 +24,7 @@ import { PatroniApi } from '../ha/patroni-api.js';
 import { PatroniProcess } from '../ha/patroni-process.js';
 import { inspectDataDir, isMountPoint, readControlData, volumeStats } from './datadir.js';
 import { startHealthServer } from './health-server.js';
-import { applyRolePasswords, ensureMonitorRole, renewLostSlots } from './leader-duties.js';
+import { applyRolePasswords, ensureMonitorRole, ensurePgopsTables, renewLostSlots } from './leader-duties.js';
 import {
   checkTimings,
   memberInputs,
@@ -548,6 +548,7 @@ export class MemberSupervisor {
       this.log.error(`could not apply a changed password: ${(err as Error).message}`);
     }
     try {
+      if (await ensurePgopsTables(this.client)) this.log.info('created the pgops tables the metrics read');
       for (const change of await ensureMonitorRole(this.client, this.env)) this.log.info(change);
     } catch (err) {
       this.log.error(`could not set up the monitoring role: ${(err as Error).message}`);
