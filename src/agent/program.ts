@@ -137,6 +137,16 @@ export function buildAgentProgram(): Command {
     });
 
   program
+    .command('repair')
+    .description(
+      'Undo what an interrupted restore left: reopen a database fenced next to its <db>__restoring copy, drop unfinished copies.',
+    )
+    .addOption(outputOption())
+    .action(async (opts) => {
+      await (await import('./commands/repair.js')).repair(opts, context());
+    });
+
+  program
     .command('snapshot')
     .description("Create a VolumeSnapshot of the primary's data PVC, wait until ready, apply retention.")
     .option('--name <name>', 'snapshot name')

@@ -12,6 +12,7 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { databaseScope } from '../core/backup/databases.js';
 import { loadAgentEnv } from '../core/config/load.js';
+import { type DiskUsage, diskUsageFromDf } from '../core/disk-usage.js';
 import { OperationFailed, OpsError, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
 import { opsDatabaseConninfo, toUri } from '../core/pg/conninfo.js';
@@ -277,26 +278,23 @@ export class KubeCluster implements ClusterApi {
       const pvc = await this.api(`reading PVC ${pvcName}`, () =>
         this.k.core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace: this.namespace }),
       ).catch(() => undefined);
-      const capacityBytes = parseQuantity(pvc?.status?.capacity?.storage);
-      let usedBytes: number | null = null;
-      let size: number | null = null;
+      const pvcCapacity = parseQuantity(pvc?.status?.capacity?.storage);
+      let usage: DiskUsage | undefined;
       if (m.running) {
         const df = await this.run(m.name, ['df', '-P', '-B1', DATA_MOUNT], `df in ${m.name}`, {
           timeoutMs: 30_000,
         }).catch(() => undefined);
-        const cols = df?.stdout.trim().split('\n').pop()?.split(/\s+/);
-        if (cols && cols.length >= 4) {
-          size = Number(cols[1]);
-          usedBytes = Number(cols[2]);
-        }
+        const cols = df?.stdout.trim().split('\n').pop()?.split(/\s+/).map(Number);
+        if (cols && cols.length >= 4 && cols.slice(1, 4).every(Number.isFinite))
+          usage = diskUsageFromDf(cols[1]!, cols[2]!, cols[3]!);
       }
-      const cap = size ?? capacityBytes;
       out.push({
         name: pvcName,
         member: m.name,
-        capacityBytes: capacityBytes ?? size,
-        usedBytes,
-        usedPercent: cap && usedBytes !== null ? Math.round((usedBytes / cap) * 1000) / 10 : null,
+        capacityBytes: usage?.capacityBytes ?? pvcCapacity ?? null,
+        usedBytes: usage?.usedBytes ?? null,
+        availableBytes: usage?.availableBytes ?? null,
+        usedPercent: usage?.usedPercent ?? null,
       });
     }
     return out;

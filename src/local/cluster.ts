@@ -7,6 +7,7 @@ import { get } from 'node:http';
 import { existsSync, lstatSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { haView, type HaView } from '../core/ha/view.js';
 import { join } from 'node:path';
+import { diskUsage, type DiskUsage } from '../core/disk-usage.js';
 import { OperationFailed, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
 import { databaseScope } from '../core/backup/databases.js';
@@ -28,6 +29,7 @@ import type {
 } from '../ops/cluster-api.js';
 import { agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
 import { baseEnv, runAgentJson } from './agent.js';
+import { findLocalDataLoss } from './data-loss.js';
 import { ensureEtcd, forgetCluster } from './etcd.js';
 import { ensureExporter, localDown, localUp, recordRoles } from './lifecycle.js';
 import { findLeader, instanceEnv, readCluster, scopeOfState } from './members.js';
@@ -149,12 +151,9 @@ export class LocalCluster implements ClusterApi {
       { member: 'backups', dir: this.paths.backupsDir },
     ];
     return dirs.map(({ member, dir }) => {
-      let capacityBytes: number | null = null;
-      let usedBytes: number | null = null;
+      let usage: DiskUsage | undefined;
       try {
-        const fs = statfsSync(dir);
-        capacityBytes = fs.blocks * fs.bsize;
-        usedBytes = (fs.blocks - fs.bfree) * fs.bsize;
+        usage = diskUsage(statfsSync(dir));
       } catch {
         /* not created yet */
       }
@@ -162,12 +161,16 @@ export class LocalCluster implements ClusterApi {
         name: dir,
         member,
         dataBytes: dirBytes(dir),
-        capacityBytes,
-        usedBytes,
-        usedPercent:
-          capacityBytes && usedBytes !== null ? Math.round((usedBytes / capacityBytes) * 1000) / 10 : null,
+        capacityBytes: usage?.capacityBytes ?? null,
+        usedBytes: usage?.usedBytes ?? null,
+        availableBytes: usage?.availableBytes ?? null,
+        usedPercent: usage?.usedPercent ?? null,
       };
     });
+  }
+
+  async dataLoss() {
+    return findLocalDataLoss(this.root);
   }
 
   /** The member that leads now, as Patroni says (the read-write Service on Kubernetes). */

@@ -73,6 +73,7 @@ export function instanceEnv(
     PGOPS_CONNECT_HOST: '127.0.0.1',
     PGOPS_SOCKET_DIR: p.instanceRunDir(inst.name),
     PGOPS_HEALTH_PORT: String(inst.healthPort),
+    PGOPS_HEALTH_ADDRESS: '127.0.0.1',
     PGOPS_HOST: '127.0.0.1',
     PGOPS_DCS: 'etcd3',
     PGOPS_ETCD_HOSTS: etcdHosts(state),

@@ -32,8 +32,11 @@ export interface VolumeUsage {
   member: string;
   /** Bytes the data directory itself takes, when known (local mode). */
   dataBytes?: number | null;
+  /** What PostgreSQL can use: used + available (root's reserved blocks excluded); see src/core/disk-usage.ts. */
   capacityBytes: number | null;
   usedBytes: number | null;
+  /** Still available to PostgreSQL (a non-root user). */
+  availableBytes?: number | null;
   usedPercent: number | null;
 }
 
@@ -48,6 +51,17 @@ export interface BackupEntry {
   verifiedAt: string | null;
   deepVerifiedAt: string | null;
   database?: string | string[] | null;
+  /** Its files do not match its manifest (size, sha256, missing file): never restore it. */
+  damaged?: boolean;
+  damagedReason?: string | null;
+}
+
+/** Local mode: the data directories that hold no database any more, while the state says they should. */
+export interface DataLoss {
+  members: string[];
+  dirs: string[];
+  /** Members whose data directory still holds a database. */
+  intactMembers: string[];
 }
 
 export interface SnapshotEntry {
@@ -125,6 +139,8 @@ export interface ClusterApi {
   preflightRestore?(file: string): void;
   listSnapshots(): Promise<SnapshotEntry[]>;
   snapshot(name: string | undefined, out: Output): Promise<SnapshotEntry | undefined>;
+  /** Local mode: the primary's data directory holds no database any more (lost or deleted). */
+  dataLoss?(): Promise<DataLoss | null>;
   /** Replaces the data with a snapshot (local mode; on Kubernetes see docs/operations.md). */
   restoreSnapshot?(name: string, out: Output): Promise<unknown>;
   /** The application database and the databases backups cover. */

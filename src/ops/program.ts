@@ -17,7 +17,12 @@ type RestoreFlagsArg = {
   snapshot?: string;
 };
 const out = consoleOutput(() => format);
-type LocalUpFlags = { replicas?: string; synchronous?: boolean; failover?: 'automatic' | 'manual' };
+type LocalUpFlags = {
+  replicas?: string;
+  synchronous?: boolean;
+  failover?: 'automatic' | 'manual';
+  fresh?: boolean;
+};
 
 const EXIT_CODES = `
 Exit codes:
@@ -251,12 +256,17 @@ export function buildOpsProgram(): Command {
         'automatic (Patroni promotes a replica when the primary is gone) or manual',
       ).choices(['automatic', 'manual']),
     )
+    .option(
+      '--fresh',
+      'start a new, empty cluster although the data of the earlier one is gone and backups or snapshots of it exist (restore one next)',
+    )
     .addHelpText(
       'after',
       example(
         'postgres-ops local up',
         'postgres-ops local up --replicas 2 --synchronous',
         'postgres-ops local up --failover manual',
+        'postgres-ops local up --fresh',
       ),
     )
     .action(

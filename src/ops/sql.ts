@@ -2,6 +2,8 @@
  * SQL text the operator commands run (read-only). Every statement is wrapped by `asJsonRows` so
  * that the local driver and `kubectl exec psql` return the same JSON-typed rows.
  */
+import { DATABASES_SQL } from '../core/backup/interrupted-restore.js';
+import { CLUSTER_OPERATION_HOLDER_SQL, CLUSTER_OPERATION_RECORD_SQL } from '../core/cluster-operation.js';
 
 import { OPS_APPLICATION_NAME, quoteLiteral } from '../core/pg/conninfo.js';
 
@@ -23,6 +25,29 @@ SELECT pg_is_in_recovery() AS in_recovery,
   CASE WHEN pg_is_in_recovery()
     THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS replay_age_seconds,
   (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS receiver_status`;
+
+/**
+ * PROBE_SQL plus what `status` warns about on each member: data checksum failures PostgreSQL has
+ * counted (pg_stat_database; the data directories are initialised with checksums).
+ */
+export const STATUS_PROBE_SQL = `
+SELECT p.*,
+  (SELECT coalesce(json_agg(json_build_object('database', coalesce(datname, '(shared catalogs)'),
+      'failures', checksum_failures, 'lastFailure', checksum_last_failure) ORDER BY datname), '[]'::json)
+   FROM pg_stat_database WHERE checksum_failures > 0) AS checksum_failures
+FROM (${PROBE_SQL}) p`;
+
+/**
+ * Cluster-wide facts `status` reads on the primary: every database with whether it accepts
+ * connections (an interrupted restore leaves its target refusing them), and the session holding
+ * the cluster's operation lock, if any.
+ */
+export const STATUS_CLUSTER_SQL = `
+SELECT
+  (SELECT coalesce(json_agg(d), '[]'::json) FROM (${DATABASES_SQL}) d) AS databases,
+  (SELECT row_to_json(h) FROM (${CLUSTER_OPERATION_HOLDER_SQL}) h LIMIT 1) AS operation`;
+
+export { CLUSTER_OPERATION_RECORD_SQL };
 
 /** Counters and gauges of one monitor sample, taken on the primary. */
 export const MONITOR_SQL = `

@@ -76,8 +76,10 @@ interface Scenario {
 }
 
 const pvc = (name: string) => ({ ...KUBELET, persistentvolumeclaim: name });
-const disk = (claim: string, used: number) => [
+/** A 100-byte volume with `used` bytes in files and `available` for PostgreSQL (the rest reserved for root). */
+const disk = (claim: string, used: number, available = 100 - used) => [
   series('kubelet_volume_stats_used_bytes', pvc(claim), `${used}x30`),
+  series('kubelet_volume_stats_available_bytes', pvc(claim), `${available}x30`),
   series('kubelet_volume_stats_capacity_bytes', pvc(claim), '100x30'),
 ];
 const dataPvc = `postgres-storage-${FN}-0`;
@@ -110,6 +112,13 @@ const scenarios: Record<string, Scenario> = {
         at: '10m',
         labels: { namespace: NS, persistentvolumeclaim: replicaPvc },
         value: 97,
+      },
+      {
+        // 60 used, 10 left for PostgreSQL, 30 reserved for root: 60/70 of what PostgreSQL can use.
+        input: disk(dataPvc, 60, 10),
+        at: '10m',
+        labels: { namespace: NS, persistentvolumeclaim: dataPvc },
+        value: (100 * 60) / 70,
       },
     ],
     quiet: [

@@ -34,7 +34,7 @@ after(cleanupAll);
 /** Metrics that come from the kubelet or kube-state-metrics, not from PostgreSQL's exporter. */
 const KUBERNETES_METRICS = [
   'kubelet_volume_stats_used_bytes',
-  'kubelet_volume_stats_capacity_bytes',
+  'kubelet_volume_stats_available_bytes',
   'kube_pod_status_ready',
   'kube_statefulset_replicas',
   'kube_statefulset_status_replicas_ready',

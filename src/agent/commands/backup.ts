@@ -7,6 +7,8 @@ import type { OutputFormat } from '../../core/output.js';
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
 import { connectionFromEnv, runBackup, verifyBackup, type BackupResult } from '../../runtime/backup/index.js';
 import { progressOptions } from '../../runtime/progress.js';
+import { defaultBackupName, validateBackupName } from '../../core/backup/names.js';
+import { withClusterOperation } from '../../runtime/cluster-operation.js';
 import type { AgentContext } from '../context.js';
 
 export interface BackupCommandOptions {
@@ -30,33 +32,37 @@ function render(r: BackupResult): string {
 export async function backup(opts: BackupCommandOptions, ctx: AgentContext): Promise<BackupResult> {
   const env = ctx.env;
   const conn = connectionFromEnv(env);
-  const result = await runBackup(
-    {
-      conn,
-      backupDir: env.PGOPS_BACKUP_DIR,
-      databases: backupDatabases(env.PGOPS_BACKUP_DATABASES, env.PGOPS_APP_DATABASE),
-      name: opts.name,
-      compression: env.PGOPS_BACKUP_COMPRESSION,
-      binDir: env.PGOPS_PG_BIN_DIR,
-      progress: progressOptions(env, ctx.log),
-      afterEach: env.PGOPS_BACKUP_DEEP_VERIFY
-        ? async (m) => {
-            await verifyBackup(
-              {
-                backupDir: env.PGOPS_BACKUP_DIR,
-                target: m.name,
-                deep: true,
-                conn,
-                jobs: env.PGOPS_RESTORE_JOBS,
-                binDir: env.PGOPS_PG_BIN_DIR,
-              },
-              { log: ctx.log },
-            );
-          }
-        : undefined,
-    },
-    { log: ctx.log },
-  );
+  // Named before the lock is taken, so a bad name is exit 2 and a refusal names the backup.
+  const name = validateBackupName(opts.name ?? defaultBackupName(new Date()));
+  const run = () =>
+    runBackup(
+      {
+        conn,
+        backupDir: env.PGOPS_BACKUP_DIR,
+        databases: backupDatabases(env.PGOPS_BACKUP_DATABASES, env.PGOPS_APP_DATABASE),
+        name,
+        compression: env.PGOPS_BACKUP_COMPRESSION,
+        binDir: env.PGOPS_PG_BIN_DIR,
+        progress: progressOptions(env, ctx.log),
+        afterEach: env.PGOPS_BACKUP_DEEP_VERIFY
+          ? async (m) => {
+              await verifyBackup(
+                {
+                  backupDir: env.PGOPS_BACKUP_DIR,
+                  target: m.name,
+                  deep: true,
+                  conn,
+                  jobs: env.PGOPS_RESTORE_JOBS,
+                  binDir: env.PGOPS_PG_BIN_DIR,
+                },
+                { log: ctx.log },
+              );
+            }
+          : undefined,
+      },
+      { log: ctx.log },
+    );
+  const result = await withClusterOperation(conn, `backup ${name}`, run, { log: ctx.log });
   ctx.out.result(result, opts.output ?? 'table', render);
   return result;
 }

@@ -19,6 +19,8 @@ import {
 import { connectAppDatabase } from '../../runtime/migrate/connect.js';
 import { readMigrationFiles } from '../../runtime/migrate/files.js';
 import { safetyBackupName, takeSafetyBackup } from '../../runtime/migrate/safety-backup.js';
+import { connectionFromEnv } from '../../runtime/backup/conn.js';
+import { withClusterOperation } from '../../runtime/cluster-operation.js';
 import type { AgentContext } from '../context.js';
 
 export interface MigrateOptions {
@@ -80,7 +82,23 @@ export function renderMigration(r: MigrateResult): string {
 }
 
 export async function migrate(opts: MigrateOptions, ctx: AgentContext): Promise<void> {
-  await runMigrate(opts, ctx);
+  if (opts.dryRun) {
+    await runMigrate(opts, ctx);
+    return;
+  }
+  const { env, log } = ctx;
+  const version = parseMigrationVersion(opts.version ?? env.PGOPS_MIGRATION_VERSION);
+  // Wait for the primary as the migration does (a fresh install starts the Job and the primary together).
+  const first = await connectAppDatabase(env, {
+    applicationName: 'postgres-agent migrate',
+    waitSeconds: env.PGOPS_MIGRATION_WAIT_SECONDS,
+    log,
+  });
+  await first.end().catch(() => undefined);
+  await withClusterOperation(connectionFromEnv(env), `migrate ${version}`, () => runMigrate(opts, ctx), {
+    log,
+    whenBusy: 'wait',
+  });
 }
 
 /** The command's work, returning the result model it printed. */

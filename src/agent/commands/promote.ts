@@ -1,6 +1,7 @@
 import type { OutputFormat } from '../../core/output.js';
 import { UsageError } from '../../core/errors.js';
 import { promoteMember, type PromoteResult } from '../../runtime/ha/promote.js';
+import { leaderLogin, withClusterOperation } from '../../runtime/cluster-operation.js';
 import type { AgentContext } from '../context.js';
 
 export interface PromoteOptions {
@@ -17,6 +18,20 @@ export interface PromoteOptions {
  * bound, saying how many bytes would be lost, unless --force. Running it again once done is a no-op.
  */
 export async function promote(opts: PromoteOptions, ctx: AgentContext): Promise<PromoteResult> {
+  // One backup, restore, migration or promotion at a time, held on the current primary when it answers.
+  const primary = opts.plan ? undefined : await leaderLogin(ctx.env);
+  const run = () => promoteNow(opts, ctx);
+  const what = `promote ${opts.candidate ?? ctx.env.PGOPS_POD_NAME}`;
+  return primary
+    ? withClusterOperation(primary, what, run, {
+        log: ctx.log,
+        whenUnreachable: 'proceed',
+        connectTimeoutMs: 5000,
+      })
+    : run();
+}
+
+async function promoteNow(opts: PromoteOptions, ctx: AgentContext): Promise<PromoteResult> {
   const timeoutSeconds = Number(opts.timeoutSeconds ?? '90');
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1)
     throw new UsageError(

@@ -72,6 +72,11 @@ export function isPartialFile(basename: string): boolean {
   return basename.startsWith('.') && basename.endsWith(PARTIAL_SUFFIX);
 }
 
+/** A restore argument with a slash (./x.dump, /backups/x.dump) is a path: it means that file. */
+export function isExplicitPath(ref: string): boolean {
+  return ref.includes('/');
+}
+
 /**
  * The backup name a restore argument may mean: `backup_20240101_020000`, `backup_20240101_020000.dump`,
  * or the guide's `backup_20240101_020000.sql.gz` (older scripts named backups that way).

@@ -94,6 +94,13 @@ export const agentEnvShape = {
       'Progress of backup, restore and snapshot waits: tty (one rewritten line), log (a log line each interval), off, or auto (tty when stderr is a terminal and logs are text). An optional :SECONDS sets the interval (default 0.25 on a terminal, 5 in logs).',
     ),
 
+  PGOPS_OPERATION_TOKEN: z
+    .string()
+    .optional()
+    .describe(
+      'Set by a running backup, restore, migration or promotion for the agent commands it starts itself (a migration runs its safety backup as postgres-agent backup), which then run within it instead of being refused as a second operation. Never set by hand.',
+    ),
+
   // --- instance: the PostgreSQL server this container supervises
   PGOPS_PORT: int(1, 65535).default(5432).describe('Port PostgreSQL listens on.'),
   PGOPS_LISTEN_ADDRESSES: z
@@ -114,6 +121,13 @@ export const agentEnvShape = {
   PGOPS_HEALTH_PORT: int(0, 65535)
     .default(8009)
     .describe("Port of the agent's health endpoint (0 disables it)."),
+  PGOPS_HEALTH_ADDRESS: z
+    .string()
+    .regex(/^(\*|[0-9A-Za-z.:_-]+)$/, { error: 'expected * or an IP address or host name' })
+    .default('*')
+    .describe(
+      'Address the health endpoint listens on: * (every interface, as in pods, where the kubelet probes the pod IP) or one address such as 127.0.0.1 (local mode: the endpoint answers with role, LSN and disk usage, so it stays on this machine).',
+    ),
   PGOPS_CONFIG_FILE: z
     .string()
     .optional()

@@ -1,4 +1,7 @@
+import { runAgentJson } from '../../local/agent.js';
 import { LocalCluster } from '../../local/cluster.js';
+import { guardLostCluster } from '../../local/data-loss.js';
+import type { RepairOutcome } from '../../runtime/backup/repair.js';
 import { localDestroy, localDown, localUp } from '../../local/lifecycle.js';
 import { placeDefaultStateDir, removeDanglingStateLink, requireTraversable } from '../../local/state-dir.js';
 import { withStateLock } from '../../local/lock.js';
@@ -25,12 +28,27 @@ export interface LocalUpResult {
   databases: DatabaseScope;
   metricsUrl: string | null;
   firstBackup: string | null;
+  /** What an interrupted restore had left and `local up` repaired. */
+  repaired: string[];
   warnings: string[];
+}
+
+/** Undoes what an interrupted restore left (postgres-agent repair, as the chart's Jobs would). */
+async function repairLeftovers(cluster: LocalCluster, warnings: string[]): Promise<string[]> {
+  try {
+    const r = await runAgentJson<RepairOutcome>({ args: ['repair'], env: await cluster.jobEnv() });
+    for (const x of r?.remaining ?? [])
+      warnings.push(`${x.message}: ${x.statements.join('; ')} (run it in: postgres-ops connect)`);
+    return (r?.repaired ?? []).map((x) => `${x.message} (${x.statements.join('; ')})`);
+  } catch (err) {
+    warnings.push(`could not check for an interrupted restore: ${(err as Error).message}`);
+    return [];
+  }
 }
 
 /** Starts what is not running: primary, N replicas, exporter; takes a first verified backup. */
 export async function localUpCommand(
-  flags: { replicas?: string; synchronous?: boolean; failover?: 'automatic' | 'manual' },
+  flags: { replicas?: string; synchronous?: boolean; failover?: 'automatic' | 'manual'; fresh?: boolean },
   opts: GlobalOptions,
   out: Output,
 ) {
@@ -46,15 +64,18 @@ export async function localUpCommand(
     );
   const replicas = flags.replicas === undefined ? undefined : Number(flags.replicas);
   requireTraversable(root);
-  const report = await withStateLock(root, 'local up', () =>
-    localUp(
+  const report = await withStateLock(root, 'local up', async () => {
+    // An empty cluster never silently replaces one whose data is gone (see src/local/data-loss.ts).
+    await guardLostCluster(root, { fresh: !!flags.fresh, command: (verb) => commandLine(opts, verb) }, out);
+    return localUp(
       root,
       { replicas, release: opts.release, synchronous: flags.synchronous, failover: flags.failover },
       out,
-    ),
-  );
+    );
+  });
   const cluster = new LocalCluster(root);
   const warnings: string[] = [];
+  const repaired = await repairLeftovers(cluster, warnings);
   let firstBackup: string | null = null;
   const backups = await cluster.listBackups().catch((err: Error) => {
     warnings.push(`could not list backups: ${err.message}`);
@@ -87,6 +108,7 @@ export async function localUpCommand(
     databases,
     metricsUrl: report.exporter.url,
     firstBackup,
+    repaired,
     warnings,
   };
   out.result(result, opts.output, (r) =>
@@ -103,6 +125,7 @@ export async function localUpCommand(
       `Database: ${r.databases.application} (${backupCoverage(r.databases)}; tables created in other databases, such as postgres, are not backed up)`,
       `Metrics:  ${r.metricsUrl ?? 'not running'}`,
       `Backup:   ${r.firstBackup ?? 'none yet'}`,
+      ...r.repaired.map((x) => `  repaired: ${x}`),
       ...r.warnings.map((w) => `  ! ${w}`),
     ]
       .filter((l, i, a) => l !== '' || a[i - 1] !== '')

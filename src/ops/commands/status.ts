@@ -1,16 +1,30 @@
+import { type DatabaseRow, findRestoreLeftovers } from '../../core/backup/interrupted-restore.js';
+import {
+  type HolderRow,
+  type RecordRow,
+  type RunningOperation,
+  runningOperation,
+} from '../../core/cluster-operation.js';
 import { withDatabase } from '../../core/pg/conninfo.js';
 import type { ClusterApi, Member } from '../cluster-api.js';
 import type { OpsDeps } from '../deps.js';
 import { renderStatus } from '../render/status.js';
-import { PROBE_SQL } from '../sql.js';
+import { CLUSTER_OPERATION_RECORD_SQL, STATUS_CLUSTER_SQL, STATUS_PROBE_SQL } from '../sql.js';
 import {
   buildInstances,
+  type ChecksumFailure,
+  type InstanceStatus,
   lastBackupOf,
   lastSnapshotOf,
   type Probe,
+  type StatusFacts,
   type StatusReport,
   statusWarnings,
 } from '../status-model.js';
+
+type StatusProbe = Probe & {
+  checksum_failures?: { database: string; failures: number; lastFailure: string | null }[];
+};
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout;
@@ -25,10 +39,37 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 async function probe(cluster: ClusterApi, m: Member): Promise<Probe | Error> {
   if (!m.running) return new Error('not running');
   try {
-    const [row] = await withTimeout(cluster.query(m.name, PROBE_SQL), 15_000, m.name);
+    const [row] = await withTimeout(cluster.query(m.name, STATUS_PROBE_SQL), 15_000, m.name);
     return row as unknown as Probe;
   } catch (err) {
     return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/** Databases (for leftovers of interrupted restores) and the running operation, read on the primary. */
+async function clusterFacts(
+  cluster: ClusterApi,
+  primary: InstanceStatus | undefined,
+  extra: string[],
+): Promise<Pick<StatusFacts, 'operation' | 'leftovers'>> {
+  if (!primary) return {};
+  try {
+    const [row] = await withTimeout(cluster.query(primary.name, STATUS_CLUSTER_SQL), 15_000, primary.name);
+    const databases = (row?.databases ?? []) as DatabaseRow[];
+    const holder = (row?.operation ?? null) as (HolderRow & { recorded: boolean }) | null;
+    let operation: RunningOperation | null = null;
+    if (holder) {
+      const records = holder.recorded
+        ? ((await cluster
+            .query(primary.name, CLUSTER_OPERATION_RECORD_SQL)
+            .catch(() => [])) as unknown as RecordRow[])
+        : [];
+      operation = runningOperation(holder, records);
+    }
+    return { operation, leftovers: findRestoreLeftovers(databases) };
+  } catch (err) {
+    extra.push(`could not read the databases of ${primary.name}: ${(err as Error).message}`);
+    return {};
   }
 }
 
@@ -48,12 +89,29 @@ export async function collectStatus(cluster: ClusterApi, now = new Date()): Prom
     }
   const instances = buildInstances(members, probes, ha);
   const extra: string[] = [];
-  const [storage, backups, snapshots, databases] = await Promise.all([
+  const [storage, backups, snapshots, databases, dataLoss] = await Promise.all([
     cluster.volumes().catch((err: Error) => (extra.push(`could not read volume usage: ${err.message}`), [])),
     cluster.listBackups().catch((err: Error) => (extra.push(`could not list backups: ${err.message}`), null)),
     cluster.listSnapshots().catch(() => []),
     cluster.databases().catch(() => null),
+    cluster.dataLoss ? cluster.dataLoss().catch(() => null) : Promise.resolve(null),
   ]);
+  const primary = instances.find((i) => i.role === 'primary' && i.ready);
+  const { operation, leftovers } = await clusterFacts(cluster, primary, extra);
+  const checksumFailures: ChecksumFailure[] = [];
+  for (const [instance, p] of probes) {
+    if (p instanceof Error) continue;
+    for (const f of (p as StatusProbe).checksum_failures ?? [])
+      checksumFailures.push({
+        instance,
+        database: f.database,
+        failures: Number(f.failures),
+        lastFailure: f.lastFailure ?? null,
+      });
+  }
+  const damagedBackups = (backups ?? [])
+    .filter((b) => b.damaged)
+    .map((b) => ({ name: b.name, reason: b.damagedReason ?? 'its files do not match its manifest' }));
   const base = {
     mode: cluster.mode,
     release: cluster.release,
@@ -66,13 +124,28 @@ export async function collectStatus(cluster: ClusterApi, now = new Date()): Prom
     storage,
     lastBackup: backups ? lastBackupOf(backups, now) : null,
     lastSnapshot: lastSnapshotOf(snapshots, now),
+    operation: operation ?? null,
+    checksumFailures,
+    damagedBackups,
+    dataLoss,
   };
   if (databases) for (const i of instances) i.appUri = withDatabase(i.uri, databases.application);
-  const start =
-    cluster.mode === 'local'
-      ? 'postgres-ops local up'
-      : `kubectl describe pod -n ${cluster.namespace} <name>`;
-  const warnings = statusWarnings(base, undefined, { start });
+  const local = cluster.mode === 'local';
+  const primaryPod =
+    primary?.name ?? members.find((m) => m.expectedRole === 'primary')?.name ?? '<primary pod>';
+  const warnings = statusWarnings(
+    base,
+    undefined,
+    {
+      start: local ? 'postgres-ops local up' : `kubectl describe pod -n ${cluster.namespace} <name>`,
+      repair: local
+        ? 'postgres-ops local up'
+        : `kubectl exec -n ${cluster.namespace} ${primaryPod} -c postgres -- postgres-agent repair`,
+      sql: 'run it in: postgres-ops connect',
+      fresh: 'postgres-ops local up --fresh',
+    },
+    { operation, leftovers, checksumFailures, damagedBackups, dataLoss },
+  );
   // When the backups could not be listed, "no backup yet" would be a guess: say what happened instead.
   return {
     ...base,

@@ -1,6 +1,6 @@
 /** `status` as a screen: members, storage, last backup and snapshot, warnings highlighted. */
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
-import type { StatusReport } from '../status-model.js';
+import { runningLine, type StatusReport } from '../status-model.js';
 
 const paint = (on: boolean, code: string, s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
 
@@ -61,6 +61,7 @@ export function renderStatus(r: StatusReport, color = false): string {
   lines.push(
     `Last snapshot: ${s ? `${s.name}  ${s.ageSeconds === null ? '' : `${formatDuration(s.ageSeconds)} ago  `}${s.readyToUse ? 'ready' : 'not ready'}` : 'none'}`,
   );
+  if (r.operation) lines.push(`Running:       ${runningLine(r.operation)}`);
   const primary = r.instances.find((i) => i.role === 'primary' && i.ready);
   if (primary) lines.push(`Connect:       psql "${primary.appUri ?? primary.uri}"`);
   if (r.databases)

@@ -5,6 +5,7 @@
  * so a backup found damaged stops counting as verified for retention.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { compareRowCounts, type BackupManifest } from '../../core/backup/manifest.js';
 import { OperationFailed, OpsError, UsageError } from '../../core/errors.js';
@@ -42,6 +43,10 @@ async function verifyOne(r: ResolvedBackup, opts: VerifyOptions, log: Logger): P
   const m = r.manifest;
   const problems: string[] = [];
   const name = m?.name ?? basename(r.file);
+  if (!existsSync(r.file)) {
+    problems.push(`archive ${r.file} is missing`);
+    return { name, file: r.file, ok: false, deep: false, problems };
+  }
   const { sha256, bytes } = await sha256File(r.file);
   if (m) {
     if (bytes !== m.sizeBytes) problems.push(`size is ${bytes} bytes, the manifest says ${m.sizeBytes}`);
@@ -149,7 +154,8 @@ async function deepVerify(
 export async function verifyBackup(opts: VerifyOptions, deps: { log: Logger }): Promise<VerifyResult[]> {
   let targets: ResolvedBackup[];
   if (opts.all) {
-    targets = scanBackupDir(opts.backupDir).backups.map((b) => ({
+    const scan = scanBackupDir(opts.backupDir);
+    targets = [...scan.backups, ...scan.damaged].map((b) => ({
       file: b.dumpPath,
       manifest: b.manifest,
       manifestPath: b.manifestPath,

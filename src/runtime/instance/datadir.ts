@@ -1,6 +1,7 @@
 /** Facts about the data directory and its volume, read from disk. */
 import { existsSync, readdirSync, statSync, statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { diskUsage } from '../../core/disk-usage.js';
 import { exec } from '../exec.js';
 
 /** What a data directory holds: nothing, a primary's or a standby's cluster, or something else. */
@@ -41,7 +42,9 @@ export async function readControlData(binDir: string, pgdata: string): Promise<C
 
 export interface VolumeStats {
   sizeBytes: number;
+  /** Available to PostgreSQL (non-root). */
   freeBytes: number;
+  /** As src/core/disk-usage.ts defines it. */
   usedPercent: number;
 }
 
@@ -52,8 +55,7 @@ export function volumeStats(path: string): VolumeStats {
   const s = statfsSync(p);
   const sizeBytes = s.blocks * s.bsize;
   const freeBytes = s.bavail * s.bsize;
-  const usedPercent = sizeBytes > 0 ? ((sizeBytes - freeBytes) / sizeBytes) * 100 : 0;
-  return { sizeBytes, freeBytes, usedPercent };
+  return { sizeBytes, freeBytes, usedPercent: diskUsage(s).usedPercent };
 }
 
 /** True when `pgdata` is itself a mount point (then it cannot be removed and re-created as a whole). */

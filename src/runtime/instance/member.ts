@@ -165,6 +165,7 @@ export class MemberSupervisor {
           this.env.PGOPS_HEALTH_PORT,
           () => this.snapshot,
           this.env.PGOPS_MAX_LAG_BYTES,
+          this.env.PGOPS_HEALTH_ADDRESS,
         ).catch((err) => {
           throw whileDoing(`starting the health endpoint on port ${this.env.PGOPS_HEALTH_PORT}`, err);
         });
