@@ -73,6 +73,8 @@ export class MemberSupervisor {
   private lastLeaderDuty = 0;
   private lostWal: { first: number; last: number; segment: string } | undefined;
   private lastReinit = 0;
+  /** Patroni is creating a new cluster (initdb, then our post_bootstrap hook). */
+  private bootstrapping = false;
   /** When Patroni's REST API last answered (the watchdog's clock). */
   private lastPatroniAnswer = Date.now();
   private noSpaceAt = 0;
@@ -347,6 +349,11 @@ export class MemberSupervisor {
       else this.lostWal.last = now;
     }
     if (c.noSpace) this.noSpaceAt = Date.now();
+    // Patroni's own words around its post_bootstrap hook: the leader's duties wait until it is done,
+    // or they would race the hook creating the same roles and tables.
+    if (line.includes('trying to bootstrap a new cluster')) this.bootstrapping = true;
+    else if (/initialized a new cluster|failed attempt to bootstrap|failed to bootstrap/.test(line))
+      this.bootstrapping = false;
     this.log.relay(line, c.level, c.source);
   }
 
@@ -411,7 +418,12 @@ export class MemberSupervisor {
     await this.checkFailoverFence();
     if (this.client && (await this.tls.check(this.client).catch(() => false)))
       this.log.info('the TLS certificate changed: PostgreSQL reloaded it');
-    if (s.accepting && s.inRecovery === false && Date.now() - this.lastLeaderDuty > LEADER_DUTY_MS) {
+    if (
+      s.accepting &&
+      s.inRecovery === false &&
+      !this.bootstrapping &&
+      Date.now() - this.lastLeaderDuty > LEADER_DUTY_MS
+    ) {
       this.lastLeaderDuty = Date.now();
       await this.leaderDuties();
     }
