@@ -6,13 +6,24 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
+import { ensureEtcd, forgetCluster } from '../../src/local/etcd.js';
+import { scopeOfState, startInstance } from '../../src/local/members.js';
+import { requirePgBinDir } from '../../src/local/state-dir.js';
 import { onCleanup } from '../support/cleanup.js';
-import { cleanupAll, FAST_HA, HaCluster, killAllUnderSync, sleep, startHaCluster } from '../support/ha.js';
+import {
+  cleanupAll,
+  FAST_HA,
+  HaCluster,
+  killAllUnderSync,
+  quietOutput,
+  sleep,
+  startHaCluster,
+} from '../support/ha.js';
 import { postgresUser } from '../support/os-user.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -63,6 +74,28 @@ describe('members heal themselves', () => {
     )) as [{ n: number }];
     assert.equal(n, 1000);
     assert.deepEqual(await c.writable(), [other]);
+  });
+
+  it('never lets a later member create a cluster: with an empty volume it waits for the first one and clones it', async () => {
+    const c = await startHaCluster({ replicas: 1 });
+    await c.down();
+    for (const n of c.names()) rmSync(c.paths.dataDir(n), { recursive: true, force: true });
+    // A fresh cluster whose second member happens to start first (an upgrade, a slow node).
+    const state = c.state();
+    await ensureEtcd(c.stateDir, state, quietOutput);
+    await forgetCluster(state, scopeOfState(state));
+    const second = state.instances[1]!;
+    startInstance(c.stateDir, state, second, requirePgBinDir(), quietOutput);
+    await sleep(FAST_HA.ttl * 1500);
+    assert.equal(
+      existsSync(join(c.paths.dataDir(second.name), 'PG_VERSION')),
+      false,
+      'no initdb on the second member',
+    );
+    assert.doesNotMatch(c.logs(second.name), /trying to bootstrap a new cluster/);
+    await c.up();
+    await c.waitStreaming(second.name);
+    assert.equal(await sysid(c, second.name), await sysid(c, state.instances[0]!.name));
   });
 
   it('clones again a replica that lost its place in the WAL while it was down, when no archive can feed it', async () => {

@@ -230,9 +230,12 @@ export class MemberSupervisor {
    * cluster the first member (ordinal 0) bootstraps: Patroni never lets a nofailover member do it.
    */
   private async initialNoFailover(kind: ReturnType<typeof inspectDataDir>): Promise<boolean> {
+    // Only the first member may create a cluster (Patroni never lets a nofailover member
+    // bootstrap): a later member that starts with an empty volume while the first one is not up
+    // yet (an upgrade, a slow node) must wait and clone, never initdb a second, empty cluster.
+    if (kind === 'empty' && !/-0$/.test(this.env.PGOPS_POD_NAME)) return true;
     if (this.env.PGOPS_FAILOVER === 'automatic') return false;
     if (this.failoverAllowedByFile()) return false;
-    if (kind === 'empty') return !/-0$/.test(this.env.PGOPS_POD_NAME);
     try {
       const c = await readControlData(this.binDir, this.pgdata);
       return !['in production', 'shut down', 'shutting down', 'in crash recovery'].includes(c.state);
@@ -293,8 +296,7 @@ export class MemberSupervisor {
     try {
       this.env = withHaFile(this.baseEnv);
       this.files = readMemberFiles(this.env);
-      if (this.noFailover && (this.env.PGOPS_FAILOVER === 'automatic' || this.failoverAllowedByFile()))
-        this.noFailover = false;
+      if (this.noFailover && this.failoverAllowedByFile()) this.noFailover = false;
       this.writeUserPassfile();
       if (this.writePatroniConfig()) {
         this.log.info('Patroni configuration changed: reloading Patroni');
@@ -553,7 +555,9 @@ export class MemberSupervisor {
    */
   private async checkFailoverFence() {
     if (this.env.PGOPS_FAILOVER !== 'manual') {
-      if (this.noFailover) this.setNoFailover(false);
+      // Lifted once this member holds a copy of the cluster (see initialNoFailover).
+      if (this.noFailover && inspectDataDir(this.pgdata) !== 'empty' && this.snapshot.accepting)
+        this.setNoFailover(false);
       return;
     }
     let leader: string | undefined;
