@@ -236,6 +236,7 @@ export class MemberSupervisor {
     if (kind === 'empty' && !/-0$/.test(this.env.PGOPS_POD_NAME)) return true;
     if (this.env.PGOPS_FAILOVER === 'automatic') return false;
     if (this.failoverAllowedByFile()) return false;
+    if (kind === 'empty') return false; // the first member, on a new cluster
     try {
       const c = await readControlData(this.binDir, this.pgdata);
       return !['in production', 'shut down', 'shutting down', 'in crash recovery'].includes(c.state);
