@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import { BACKUP_HISTORY_DDL } from '../../core/backup/history-sql.js';
+import { PITR_HISTORY_DDL } from '../../core/pitr/history-sql.js';
 import { scramVerifier } from '../../core/instance/scram.js';
 import { quoteIdent, quoteLiteral } from '../../core/pg/conninfo.js';
 
@@ -24,4 +25,5 @@ export async function createApplicationObjects(c: pg.Client, b: BootstrapRoles):
   if (!db.rowCount)
     await c.query(`CREATE DATABASE ${quoteIdent(b.appDatabase)} OWNER ${quoteIdent(b.appUser)}`);
   await c.query(BACKUP_HISTORY_DDL);
+  await c.query(PITR_HISTORY_DDL);
 }

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
 import { scramMatches, scramVerifier } from '../../core/instance/scram.js';
 import { BACKUP_HISTORY_DDL } from '../../core/backup/history-sql.js';
+import { PITR_HISTORY_DDL, PITR_TABLES } from '../../core/pitr/history-sql.js';
 import { quoteIdent, quoteLiteral } from '../../core/pg/conninfo.js';
 import { readSecret, type SecretName } from '../secrets.js';
 
@@ -107,6 +108,17 @@ export async function ensureMonitorRole(c: pg.Client, env: AgentEnv): Promise<st
     await c.query(`GRANT USAGE ON SCHEMA pgops TO ${q}`);
     await c.query(`GRANT SELECT ON pgops.backup_history TO ${q}`);
     changed.push(`granted ${role} read access to pgops.backup_history`);
+  }
+  // The point-in-time recovery tables (physical backups, window, drills): created where missing
+  // (a cluster made before them), readable by the exporter.
+  const pt = await c.query<{ t: string | null }>("SELECT to_regclass('pgops.drill_history')::text AS t");
+  if (!pt.rows[0]?.t) await c.query(PITR_HISTORY_DDL);
+  for (const table of PITR_TABLES) {
+    const g = await c.query<{ sel: boolean }>(`SELECT has_table_privilege($1, $2, 'SELECT') AS sel`, [role, table]);
+    if (!g.rows[0]?.sel) {
+      await c.query(`GRANT SELECT ON ${table} TO ${q}`);
+      changed.push(`granted ${role} read access to ${table}`);
+    }
   }
   return changed;
 }

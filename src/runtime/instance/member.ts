@@ -36,6 +36,7 @@ import {
 import { localStatus } from './sql.js';
 import { TlsReloader } from './tls-files.js';
 import { agentCommand } from './self-command.js';
+import { MemberArchive } from '../pitr/member-archive.js';
 
 const FULL_DISK_FREE_BYTES = 1024 * 1024;
 const TICK_MS = 2000;
@@ -73,6 +74,9 @@ export class MemberSupervisor {
   private noSpaceAt = 0;
   private lastFullDiskLog = 0;
   private tls: TlsReloader;
+  private readonly archive: MemberArchive;
+  private lastArchiveNote = 0;
+  private lastHoldsCheck = { at: 0, segment: '', holds: false };
   private stopped!: () => void;
   private readonly done = new Promise<void>((r) => (this.stopped = r));
 
@@ -95,6 +99,7 @@ export class MemberSupervisor {
     this.binDir = findPgBinDir(env.PGOPS_PG_BIN_DIR);
     this.paths = memberPaths(env);
     this.tls = new TlsReloader(env.PGOPS_TLS_DIR);
+    this.archive = new MemberArchive(env, process.env, log);
     this.api = new PatroniApi(`http://127.0.0.1:${env.PGOPS_RESTAPI_PORT}`, {
       username: env.PGOPS_RESTAPI_USER,
       password: requireSecret(env, 'PGOPS_RESTAPI_PASSWORD', "to protect Patroni's REST API"),
@@ -161,6 +166,7 @@ export class MemberSupervisor {
         });
       }
       this.writePatroniConfig();
+      this.archive.startServer();
       this.setPhase('starting');
       this.ticker = setInterval(() => void this.tick(), TICK_MS);
       void this.superviseLoop();
@@ -263,6 +269,8 @@ export class MemberSupervisor {
     if (ignoredParameters.length && !this.yamlText)
       this.log.warn(`ignoring parameters Patroni sets itself: ${ignoredParameters.join(', ')}`);
     // Patroni reads YAML 1.1, where a bare on/off/yes/no is a boolean: quote such strings.
+    // pgBackRest's file first: archive_command and restore_command name it.
+    if (this.archive.writeConfig(this.env)) this.log.info('pgBackRest configuration written');
     const text = stringify(patroniConfig(inputs), { lineWidth: 0, version: '1.1' });
     this.secretsSeen = this.secretsFingerprint();
     if (text === this.yamlText) return false;
@@ -322,7 +330,8 @@ export class MemberSupervisor {
   private childEnv(): NodeJS.ProcessEnv {
     const env = { ...process.env };
     for (const k of Object.keys(env)) if (k.startsWith('PATRONI_')) delete env[k];
-    return env;
+    // repo2's keys reach PostgreSQL's archive_command and restore_command through Patroni.
+    return { ...env, ...this.archive.extraEnv() };
   }
 
   private onLine(line: string) {
@@ -341,6 +350,7 @@ export class MemberSupervisor {
     if (this.stopping) return;
     this.stopping = true;
     this.setPhase('stopping');
+    this.archive.stopServer();
     const p = this.patroni;
     if (p?.alive) {
       // Patroni stops PostgreSQL (fast) and hands the lead over before it exits.
@@ -525,6 +535,8 @@ export class MemberSupervisor {
   }
 
   private async leaderDuties() {
+    // The stanza first: until it exists no WAL is archived.
+    await this.archive.leaderDuty();
     // Cluster-wide settings (timings, synchronous mode, max_connections, ...) follow ours.
     try {
       const wanted = dynamicConfig(
@@ -571,6 +583,18 @@ export class MemberSupervisor {
     if (!lw || s.walReceiverStatus === 'streaming') return;
     if (Date.now() - lw.last > 10_000 || lw.last - lw.first < LOST_WAL_GRACE_MS) return;
     if (Date.now() - this.lastReinit < REINIT_COOLDOWN_MS) return;
+    // With an archive that holds the segment, restore_command feeds the replica: no re-clone.
+    if (Date.now() - this.lastHoldsCheck.at > 30_000 || this.lastHoldsCheck.segment !== lw.segment)
+      this.lastHoldsCheck = { at: Date.now(), segment: lw.segment, holds: await this.archive.holds(lw.segment) };
+    if (this.lastHoldsCheck.holds) {
+      if (Date.now() - this.lastArchiveNote > 60_000) {
+        this.lastArchiveNote = Date.now();
+        this.log.info(
+          `this replica needs WAL segment ${lw.segment}, which the primary has removed; it reads it from the archive and catches up by itself`,
+        );
+      }
+      return;
+    }
     this.lastReinit = Date.now();
     this.log.warn(
       `this replica needs WAL segment ${lw.segment}, which the primary has removed (it fell further behind than max_slot_wal_keep_size allows) and no archive can provide: cloning it again from the leader`,
