@@ -181,8 +181,10 @@ export function archiveCommand(configFile: string | undefined, stanza: string): 
 }
 
 /** restore_command: a replica (or a recovering copy) reads what streaming cannot give it from the archive. */
-export function restoreCommand(configFile: string, stanza: string): string {
-  return `pgbackrest --config=${shellQuote(configFile)} --stanza=${stanza} archive-get %f "%p"`;
+export function restoreCommand(configFile: string, stanza: string, pgPath?: string): string {
+  // pgBackRest checks that the server's data directory is its pg1-path: a copy names its own.
+  const path = pgPath ? ` --pg1-path=${shellQuote(pgPath)}` : '';
+  return `pgbackrest --config=${shellQuote(configFile)}${path} --stanza=${stanza} archive-get %f "%p"`;
 }
 
 /**

@@ -117,14 +117,23 @@ export function parseInfo(json: string, stanza: string): StanzaInfo {
   };
 }
 
-/** The oldest moment each repository can restore to: the stop time of its oldest backup. */
+/**
+ * The first moment a backup can be recovered to: pgBackRest records its stop time in whole seconds
+ * (truncated), and a target before the real stop is refused by PostgreSQL, so the next second.
+ */
+export function restorableFrom(b: PhysicalBackup): string {
+  return new Date(new Date(b.stoppedAt).getTime() + 1000).toISOString();
+}
+
+/** The oldest moment each repository can restore to: just after the stop of its oldest backup. */
 export function earliestRecoverable(info: StanzaInfo): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   for (const r of info.repos) out[r.repo] = null;
   for (const b of info.backups) {
     if (b.error) continue;
     const cur = out[b.repo];
-    if (!cur || b.stoppedAt < cur) out[b.repo] = b.stoppedAt;
+    const from = restorableFrom(b);
+    if (!cur || from < cur) out[b.repo] = from;
   }
   return out;
 }

@@ -10,7 +10,7 @@
  */
 import { SafetyRefusal, UsageError } from '../errors.js';
 import { parseLsn } from '../pg/wal.js';
-import type { PhysicalBackup } from './info.js';
+import { restorableFrom, type PhysicalBackup } from './info.js';
 
 export type RecoveryTarget =
   | { kind: 'time'; at: Date; iso: string }
@@ -190,7 +190,7 @@ export function planRestore(
     if (b.error || !ancestry.some((a) => a.timeline === b.timeline)) return false;
     const leave = leaves.get(b.timeline);
     if (leave && !lsnLE(b.stopLsn, leave)) return false;
-    if (target.kind === 'time') return new Date(b.stoppedAt).getTime() <= target.at.getTime();
+    if (target.kind === 'time') return new Date(restorableFrom(b)).getTime() <= target.at.getTime();
     if (target.kind === 'lsn') return lsnLE(b.stopLsn, target.lsn);
     return true;
   });
@@ -200,12 +200,12 @@ export function planRestore(
     throw new SafetyRefusal(
       'E_TARGET_BEFORE_WINDOW',
       oldest
-        ? `${describeTarget(target)} is before the recoverability window, which starts at ${oldest.stoppedAt} (the end of the oldest physical backup, ${oldest.label}); nothing was changed`
+        ? `${describeTarget(target)} is before the recoverability window, which starts at ${restorableFrom(oldest)} (just after the end of the oldest physical backup, ${oldest.label}); nothing was changed`
         : 'there is no physical backup to restore from; nothing was changed',
-      { target: describeTarget(target), earliest: oldest?.stoppedAt ?? null },
+      { target: describeTarget(target), earliest: oldest ? restorableFrom(oldest) : null },
       {
         hint: oldest
-          ? `Choose a time from ${oldest.stoppedAt} on (postgres-ops list-backups shows every physical backup); older data is only in the logical backups: postgres-ops restore NAME`
+          ? `Choose a time from ${restorableFrom(oldest)} on (postgres-ops list-backups shows every physical backup); older data is only in the logical backups: postgres-ops restore NAME`
           : 'Take one: postgres-ops backup --physical --type full',
       },
     );

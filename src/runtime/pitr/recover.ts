@@ -62,7 +62,7 @@ export function cleanAutoConf(dir: string): void {
 
 export function restoreArgs(r: Pick<RecoverRequest, 'dir' | 'set' | 'target' | 'targetTimeline'>): string[] {
   const args = [`--pg1-path=${r.dir}`, `--set=${r.set}`, '--archive-mode=off', `--target-timeline=${r.targetTimeline}`];
-  if (r.target.kind === 'time') args.push('--type=time', `--target=${r.target.iso}`, '--target-action=promote');
+  if (r.target.kind === 'time') args.push('--type=time', `--target=${r.target.iso.replace('T', ' ').replace('Z', '+00')}`, '--target-action=promote');
   else if (r.target.kind === 'lsn') args.push('--type=lsn', `--target=${r.target.lsn}`, '--target-action=promote');
   else args.push('--type=default');
   return args;
@@ -87,7 +87,7 @@ export async function restoreAndRecover(r: RecoverRequest): Promise<Recovered> {
     hba_file: hba,
     ssl: 'off',
     archive_mode: 'off',
-    restore_command: restoreCommand(r.runner.configFile, r.runner.stanza),
+    restore_command: restoreCommand(r.runner.configFile, r.runner.stanza, r.dir),
     hot_standby: 'off',
     synchronous_standby_names: '',
     primary_conninfo: '',
