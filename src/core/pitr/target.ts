@@ -160,25 +160,28 @@ export interface RestorePlan {
 /**
  * Picks the timeline and the newest usable backup for a target.
  * @param latestTimeline newest timeline in the archive
- * @param starts when each timeline (above 1) began; undefined: it holds no timestamped record yet
+ * @param starts when each timeline (above 1) began; undefined: it holds no timestamped record yet;
+ *   null: none of its WAL reached the archive (a restored copy that never archived), so no recovery
+ *   can follow it
  */
 export function planRestore(
   target: RecoveryTarget,
   backups: PhysicalBackup[],
   latestTimeline: number,
   switches: TimelineSwitch[],
-  starts: Map<number, Date | undefined>,
+  starts: Map<number, Date | undefined | null>,
 ): RestorePlan {
   const line = lineage(latestTimeline, switches);
-  let idx = 0;
+  const followable = (l: (typeof line)[number]) => !l.from || starts.get(l.timeline) !== null;
+  let idx = line.findIndex(followable);
   if (target.kind === 'time') {
     idx = line.findIndex((l) => {
       if (!l.from) return true;
       const s = starts.get(l.timeline);
-      return s === undefined || s.getTime() <= target.at.getTime();
+      return s !== null && (s === undefined || s.getTime() <= target.at.getTime());
     });
   } else if (target.kind === 'lsn') {
-    idx = line.findIndex((l) => !l.from || lsnLE(l.from.switchLsn, target.lsn));
+    idx = line.findIndex((l) => !l.from || (followable(l) && lsnLE(l.from.switchLsn, target.lsn)));
   }
   if (idx < 0) idx = line.length - 1;
   const chosen = line[idx]!;

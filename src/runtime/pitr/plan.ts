@@ -90,7 +90,7 @@ function futureTarget(target: RecoveryTarget & { kind: 'time' }) {
 export interface Timelines {
   latest: number;
   switches: TimelineSwitch[];
-  starts: Map<number, Date | undefined>;
+  starts: Map<number, Date | undefined | null>;
 }
 
 /** The timelines in the archive, how they branched, and (for time targets) when each began. */
@@ -98,7 +98,6 @@ export async function readTimelines(
   runner: PgbackrestRunner,
   info: StanzaInfo,
   binDir: string,
-  withStarts: boolean,
 ): Promise<Timelines> {
   const repo = info.repos.find((r) => r.code === 0) ?? info.repos[0];
   const repoNo = repo ? Number(repo.repo.replace('repo', '')) : 1;
@@ -120,9 +119,8 @@ export async function readTimelines(
       if (await archiveGet(runner, name, join(work, name)))
         switches = parseHistoryFile(latest, readFileSync(join(work, name), 'utf8'));
     }
-    const starts = new Map<number, Date | undefined>();
-    if (withStarts)
-      for (const l of lineage(latest, switches))
+    const starts = new Map<number, Date | undefined | null>();
+    for (const l of lineage(latest, switches))
         if (l.from) starts.set(l.timeline, await timelineStart(runner, binDir, work, l.timeline, l.from.switchLsn));
     return { latest, switches, starts };
   } finally {
@@ -130,18 +128,18 @@ export async function readTimelines(
   }
 }
 
-/** The first timestamped record of a timeline, from its first segments in the archive. */
+/** The first timestamped record of a timeline, from its first segments in the archive (null: none archived). */
 async function timelineStart(
   runner: PgbackrestRunner,
   binDir: string,
   work: string,
   timeline: number,
   switchLsn: string,
-): Promise<Date | undefined> {
+): Promise<Date | undefined | null> {
   let lsn = switchLsn;
   for (let i = 0; i < 3; i++) {
     const seg = segmentOf(timeline, lsn);
-    if (!(await archiveGet(runner, seg, join(work, seg)))) return undefined;
+    if (!(await archiveGet(runner, seg, join(work, seg)))) return i === 0 ? null : undefined;
     const r = await exec(join(binDir, 'pg_waldump'), ['-p', work, '-t', String(timeline), '-s', lsn], {
       env: { ...process.env, TZ: 'UTC' },
       timeoutMs: 60_000,
@@ -167,7 +165,7 @@ export async function planPointInTime(
   binDir: string,
 ): Promise<CheckedPlan> {
   const info = await pgbackrestInfo(runner);
-  const tl = await readTimelines(runner, info, binDir, target.kind === 'time');
+  const tl = await readTimelines(runner, info, binDir);
   const plan = planRestore(target, info.backups, tl.latest, tl.switches, tl.starts);
   return { ...plan, info, latestTimeline: tl.latest };
 }
