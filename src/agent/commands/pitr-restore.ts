@@ -11,7 +11,7 @@ import { describeTarget, parseTarget } from '../../core/pitr/target.js';
 import { connect, connectionFromEnv } from '../../runtime/backup/conn.js';
 import { jobConf } from '../../runtime/pitr/config.js';
 import { bringArchiveUpToDate, planPointInTime } from '../../runtime/pitr/plan.js';
-import { restoreAndRecover } from '../../runtime/pitr/recover.js';
+import { archiveNewTimeline, restoreAndRecover } from '../../runtime/pitr/recover.js';
 import { findPgBinDir } from '../../runtime/pgbin.js';
 import type { AgentContext } from '../context.js';
 import { requirePitr } from './physical.js';
@@ -95,6 +95,7 @@ export async function pitrRestore(flags: PitrRestoreFlags, ctx: AgentContext): P
           log: ctx.log,
         });
         await rec.stop();
+        if (rec.timeline !== null) await archiveNewTimeline(runner, flags.into, rec.timeline);
         Object.assign(result, {
           dir: flags.into,
           recoveredTo: rec.recoveredTo,

@@ -5,7 +5,7 @@
  * it came from), until it promotes at the target. Used by point-in-time restores and by drills.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { OperationFailed, SafetyRefusal } from '../../core/errors.js';
@@ -146,6 +146,9 @@ export async function restoreAndRecover(r: RecoverRequest): Promise<Recovered> {
   let recoveredTo: string | null = null;
   let timeline: number | null = null;
   try {
+    // A commit stamped now opens the copy's timeline: later restores read from it when the
+    // timeline began (a time before it belongs to the history this restore replaced).
+    if (!r.scratch) await c.query('SELECT txid_current()');
     const row = (
       await c.query<{ t: Date | null; tl: number }>(
         'SELECT pg_last_xact_replay_timestamp() AS t, (SELECT timeline_id FROM pg_control_checkpoint()) AS tl',
@@ -172,6 +175,25 @@ export async function restoreAndRecover(r: RecoverRequest): Promise<Recovered> {
       cleanAutoConf(r.dir);
     },
   };
+}
+
+/**
+ * Pushes the copy's new timeline (its history file and WAL, written with archiving off) into the
+ * archive once it is shut down: the next timeline PostgreSQL picks is then above it (no two
+ * timelines share a number), and recoveries can follow it. Its WAL is final: the members promote
+ * to a further timeline when they adopt the directory.
+ */
+export async function archiveNewTimeline(runner: PgbackrestRunner, dir: string, timeline: number): Promise<string[]> {
+  const tl = timeline.toString(16).toUpperCase().padStart(8, '0');
+  const wal = join(dir, 'pg_wal');
+  const files = readdirSync(wal)
+    .filter((f) => f === `${tl}.history` || new RegExp(`^${tl}[0-9A-F]{16}$`).test(f))
+    .sort((a, b) => (a.endsWith('.history') ? -1 : b.endsWith('.history') ? 1 : a.localeCompare(b)));
+  for (const f of files)
+    await pgbackrest(runner, 'archive-push', [`--pg1-path=${dir}`, join(wal, f)], {
+      what: `archiving ${f} of the restored timeline`,
+    });
+  return files;
 }
 
 function readLog(file: string): string {
