@@ -135,6 +135,25 @@ export function buildAgentProgram(): Command {
     });
 
   program
+    .command('repo-host')
+    .description(
+      "The repository pod: repo1 on its volume, pgBackRest's TLS server for the members, the stanza created once the primary answers.",
+    )
+    .action(async () => {
+      await (await import('./commands/repo-host.js')).repoHost(context());
+    });
+
+  program
+    .command('scheduled')
+    .description('What the physical backup and drill CronJobs run: the same command in the repository pod.')
+    .argument('<what>', 'physical-backup or drill')
+    .option('--type <type>', 'physical-backup: full, diff or incr', 'full')
+    .addOption(outputOption())
+    .action(async (what, opts) => {
+      await (await import('./commands/repo-host.js')).scheduled(what, opts, context());
+    });
+
+  program
     .command('verify')
     .description(
       "Check a backup's checksum and archive contents; --deep restores it into a scratch database.",

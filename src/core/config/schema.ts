@@ -279,6 +279,12 @@ export const agentEnvShape = {
   PGOPS_PGBACKREST_REPO2_VERIFY_TLS: bool
     .default(true)
     .describe("Verify repo2's TLS certificate (turn off only for a test store with a self-signed one)."),
+  PGOPS_PGBACKREST_REPO_POD: z
+    .string()
+    .default('')
+    .describe(
+      "The repository pod's name, where the scheduled physical backups and drills run (Kubernetes CronJobs exec into it).",
+    ),
   PGOPS_DRILL_DIR: z
     .string()
     .default('')

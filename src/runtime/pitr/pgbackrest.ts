@@ -29,9 +29,10 @@ export async function pgbackrest(
   r: PgbackrestRunner,
   command: string,
   args: string[] = [],
-  opts: { timeoutMs?: number; what?: string; onStderr?: (c: string) => void } = {},
+  opts: { timeoutMs?: number; what?: string; onStderr?: (c: string) => void; params?: string[] } = {},
 ): Promise<string> {
-  const res = await exec(PGBACKREST_BIN, [`--config=${r.configFile}`, `--stanza=${r.stanza}`, ...args, command], {
+  const argv = [`--config=${r.configFile}`, `--stanza=${r.stanza}`, ...args, command, ...(opts.params ?? [])];
+  const res = await exec(PGBACKREST_BIN, argv, {
     env: { ...process.env, ...r.env },
     timeoutMs: opts.timeoutMs,
     onStderr: opts.onStderr,
@@ -76,7 +77,8 @@ export async function archiveGet(r: PgbackrestRunner, name: string, dest: string
 
 /** Names in a repository folder (`repo-ls`), e.g. the history files of an archive id. */
 export async function repoLs(r: PgbackrestRunner, path: string, repo = 1): Promise<string[]> {
-  const out = await pgbackrest(r, 'repo-ls', ['--output=json', `--repo=${repo}`, path], {
+  const out = await pgbackrest(r, 'repo-ls', ['--output=json', `--repo=${repo}`], {
+    params: [path],
     timeoutMs: 120_000,
     what: `listing ${path} in repo${repo}`,
   });

@@ -190,7 +190,8 @@ export async function archiveNewTimeline(runner: PgbackrestRunner, dir: string, 
     .filter((f) => f === `${tl}.history` || new RegExp(`^${tl}[0-9A-F]{16}$`).test(f))
     .sort((a, b) => (a.endsWith('.history') ? -1 : b.endsWith('.history') ? 1 : a.localeCompare(b)));
   for (const f of files)
-    await pgbackrest(runner, 'archive-push', [`--pg1-path=${dir}`, join(wal, f)], {
+    await pgbackrest(runner, 'archive-push', [`--pg1-path=${dir}`], {
+      params: [join(wal, f)],
       what: `archiving ${f} of the restored timeline`,
     });
   return files;
