@@ -4,6 +4,7 @@
  * Used by the scheduled CronJobs (in-cluster account allowed exactly this pod's exec) and by
  * postgres-ops.
  */
+import type * as k8s from '@kubernetes/client-node';
 import { OperationFailed, OpsError } from '../core/errors.js';
 import { kubeClients } from './client.js';
 import { execInPod } from './exec.js';
@@ -12,12 +13,12 @@ export const REPO_CONTAINER = 'repo';
 
 /** Runs `postgres-agent <args> -o json` in the repository pod; returns its JSON, or throws its error. */
 export async function runInRepoPod<T>(
-  opts: { namespace: string; pod: string; kubeconfig?: string; context?: string },
+  opts: { namespace: string; pod: string; kc?: k8s.KubeConfig },
   args: string[],
   onStderr?: (s: string) => void,
   timeoutMs = 6 * 3600_000,
 ): Promise<T> {
-  const { kc } = kubeClients({ namespace: opts.namespace, kubeconfig: opts.kubeconfig, context: opts.context });
+  const kc = opts.kc ?? kubeClients({ namespace: opts.namespace }).kc;
   const r = await execInPod(kc, opts.namespace, opts.pod, REPO_CONTAINER, ['postgres-agent', ...args, '-o', 'json'], {
     onStderr,
     timeoutMs,
