@@ -111,11 +111,29 @@ async function stopPostmasterOn(dir: string) {
   if (pid) await stopPid(pid, 30_000, 'SIGQUIT');
 }
 
-/** Moves every data directory aside, the restored one into place; idempotent, so a rerun completes it. */
+/**
+ * Moves every data directory aside, the restored one into place; idempotent, so a rerun completes
+ * it. Without a restored directory nothing is moved (what was moved goes back): members with empty
+ * directories and no leader would start a new, empty cluster.
+ */
 function switchDirectories(j: Journal, dataDirOf: (name: string) => string) {
+  const target = dataDirOf(j.first);
+  const firstAside = j.moves.find((m) => m.dir === target)?.aside;
+  // Either still beside the data, or already in place (the first member's own went aside before).
+  const restored =
+    existsSync(join(j.newDir, 'PG_VERSION')) ||
+    (firstAside !== undefined && existsSync(firstAside) && existsSync(join(target, 'PG_VERSION')));
+  if (!restored) {
+    for (const m of j.moves) if (!existsSync(m.dir) && existsSync(m.aside)) renameSync(m.aside, m.dir);
+    throw new OperationFailed(
+      'E_RESTORED_COPY_MISSING',
+      `the restored data directory ${j.newDir} is missing: the previous data directories were left (or put back) in place`,
+      { newDir: j.newDir },
+      { hint: 'Start the cluster as it was: postgres-ops local up; then run the restore again.' },
+    );
+  }
   for (const m of j.moves) if (existsSync(m.dir) && !existsSync(m.aside)) renameSync(m.dir, m.aside);
   for (const s of j.spools) rmSync(s, { recursive: true, force: true });
-  const target = dataDirOf(j.first);
   if (existsSync(j.newDir) && !existsSync(target)) renameSync(j.newDir, target);
 }
 
@@ -268,6 +286,14 @@ export async function localUndoRestore(c: LocalCluster, out: Output): Promise<Pi
     restored.push(m.dir);
   }
   for (const s of j.spools) rmSync(s, { recursive: true, force: true });
+  // The restore's timelines are in the archive now: the data put back gets a timeline above them.
+  const first = c.paths.dataDir(j.first);
+  if (existsSync(join(first, 'PG_VERSION')))
+    await runAgentJson({
+      args: ['pitr-restore', '--reopen', first],
+      env: { ...(await c.jobEnv().catch(() => ({}))), ...baseEnv({ ...pitrEnv(c.root, state), ...asPostgresEnv() }) },
+      onLog: forwardLog,
+    });
   await ensureEtcd(c.root, state, out);
   await forgetCluster(state, scopeOfState(state));
   writeJournal(c.root, { ...j, phase: 'undone' });

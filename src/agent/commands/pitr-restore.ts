@@ -40,8 +40,43 @@ export interface PitrRestoreResult {
   seconds: number | null;
 }
 
-export async function pitrRestore(flags: PitrRestoreFlags, ctx: AgentContext): Promise<PitrRestoreResult> {
+/**
+ * --reopen DIR: a cleanly stopped data directory (put back by `restore --undo`) promoted onto a
+ * timeline of its own above every one in the archive, its history archived; under Patroni it would
+ * otherwise start as a standby and follow the timelines of the restore it replaces.
+ */
+async function reopen(dir: string, ctx: AgentContext, output: OutputFormat | undefined) {
+  const binDir = findPgBinDir(ctx.env.PGOPS_PG_BIN_DIR);
+  const conf = jobConf(ctx.env, ctx.rawEnv);
+  const runner = { configFile: conf.file, stanza: ctx.env.PGOPS_PGBACKREST_STANZA, env: conf.env };
+  const workDir = `${dir}.work`;
+  try {
+    const rec = await restoreAndRecover({
+      runner,
+      binDir,
+      dir,
+      workDir,
+      target: { kind: 'latest' },
+      targetTimeline: 'current',
+      log: ctx.log,
+    });
+    await rec.stop();
+    if (rec.timeline !== null) await archiveNewTimeline(runner, dir, rec.timeline);
+    const r = { dir, timeline: rec.timeline };
+    ctx.out.result(r, output ?? 'table', (x) => `reopened ${x.dir} on timeline ${x.timeline}`);
+    return r;
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+    conf.dispose();
+  }
+}
+
+export async function pitrRestore(
+  flags: PitrRestoreFlags & { reopen?: string },
+  ctx: AgentContext,
+): Promise<PitrRestoreResult | { dir: string; timeline: number | null }> {
   requirePitr(ctx, 'a point-in-time restore');
+  if (flags.reopen) return reopen(flags.reopen, ctx, flags.output);
   const target = parseTarget(flags);
   if (!flags.plan && !flags.into)
     throw new UsageError('E_USAGE', 'pitr-restore needs --into DIR (a new data directory) or --plan', {}, {

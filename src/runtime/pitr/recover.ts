@@ -21,7 +21,8 @@ export interface RecoverRequest {
   dir: string;
   /** Private folder for the socket, the log and the access rules (0700). */
   workDir: string;
-  set: string;
+  /** The backup to restore; without one, `dir` is an existing data directory to reopen (see below). */
+  set?: string;
   target: RecoveryTarget;
   targetTimeline: string;
   /** Smaller memory settings for a scratch copy (drills) than for the cluster's own restore. */
@@ -60,7 +61,7 @@ export function cleanAutoConf(dir: string): void {
   writeFileSync(file, kept.join('\n'), { mode: 0o600 });
 }
 
-export function restoreArgs(r: Pick<RecoverRequest, 'dir' | 'set' | 'target' | 'targetTimeline'>): string[] {
+export function restoreArgs(r: Pick<RecoverRequest, 'dir' | 'target' | 'targetTimeline'> & { set: string }): string[] {
   const args = [`--pg1-path=${r.dir}`, `--set=${r.set}`, '--archive-mode=off', `--target-timeline=${r.targetTimeline}`];
   if (r.target.kind === 'time') args.push('--type=time', `--target=${r.target.iso.replace('T', ' ').replace('Z', '+00')}`, '--target-action=promote');
   else if (r.target.kind === 'lsn') args.push('--type=lsn', `--target=${r.target.lsn}`, '--target-action=promote');
@@ -72,8 +73,15 @@ export async function restoreAndRecover(r: RecoverRequest): Promise<Recovered> {
   const started = Date.now();
   mkdirSync(r.workDir, { recursive: true, mode: 0o700 });
   mkdirSync(r.dir, { recursive: true, mode: 0o700 });
-  r.log.info(`restoring backup ${r.set} into ${r.dir}`, { target: describeTarget(r.target), timeline: r.targetTimeline });
-  await pgbackrest(r.runner, 'restore', restoreArgs(r), { what: `restoring backup ${r.set}` });
+  const reopen = r.set === undefined;
+  if (!reopen) {
+    r.log.info(`restoring backup ${r.set} into ${r.dir}`, { target: describeTarget(r.target), timeline: r.targetTimeline });
+    await pgbackrest(r.runner, 'restore', restoreArgs({ ...r, set: r.set! }), { what: `restoring backup ${r.set}` });
+  } else {
+    // An existing, cleanly stopped directory: recovered only to its own end, then promoted onto a
+    // timeline above every one in the archive (a standby start would follow newer ones).
+    writeFileSync(join(r.dir, 'recovery.signal'), '', { mode: 0o600 });
+  }
   const socketDir = join(r.workDir, 'socket');
   mkdirSync(socketDir, { recursive: true, mode: 0o700 });
   // Only this OS user can reach the socket (0700 folder): the copy admits it without a password.
@@ -96,6 +104,9 @@ export async function restoreAndRecover(r: RecoverRequest): Promise<Recovered> {
     logging_collector: 'off',
     log_destination: 'stderr',
     ...(r.scratch ? { shared_buffers: '128MB', max_connections: '20', max_wal_size: '1GB' } : {}),
+    ...(reopen
+      ? { recovery_target: 'immediate', recovery_target_action: 'promote', recovery_target_timeline: 'current' }
+      : {}),
   };
   const args = ['-D', r.dir, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
   const out = openSync(logFile, 'a', 0o600);
