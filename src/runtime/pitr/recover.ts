@@ -52,6 +52,22 @@ const PRIVATE_PORT = 5432;
 /** Lines in postgresql.auto.conf that pgBackRest wrote for the recovery, removed once it is done. */
 const RECOVERY_KEYS = /^\s*(archive_mode|restore_command|recovery_target\w*)\s*=/;
 
+/**
+ * Patroni's postgresql.conf may carry a standby's recovery section (empty targets included, which
+ * PostgreSQL counts against ours: "multiple recovery targets specified"). Patroni writes the file
+ * again when it starts the directory, so the copy drops those lines before its own recovery.
+ */
+const STANDBY_KEYS =
+  /^\s*(recovery_target\w*|restore_command|archive_cleanup_command|recovery_end_command|recovery_min_apply_delay|primary_conninfo|primary_slot_name|promote_trigger_file)\s*=/;
+
+export function dropStandbySettings(dir: string): void {
+  const file = join(dir, 'postgresql.conf');
+  if (!existsSync(file)) return;
+  const text = readFileSync(file, 'utf8');
+  const kept = text.split('\n').filter((l) => !STANDBY_KEYS.test(l));
+  writeFileSync(file, kept.join('\n'), { mode: 0o600 });
+}
+
 export function cleanAutoConf(dir: string): void {
   const file = join(dir, 'postgresql.auto.conf');
   if (!existsSync(file)) return;
@@ -82,6 +98,7 @@ export async function restoreAndRecover(r: RecoverRequest): Promise<Recovered> {
     // timeline above every one in the archive (a standby start would follow newer ones).
     writeFileSync(join(r.dir, 'recovery.signal'), '', { mode: 0o600 });
   }
+  dropStandbySettings(r.dir);
   const socketDir = join(r.workDir, 'socket');
   mkdirSync(socketDir, { recursive: true, mode: 0o700 });
   // Only this OS user can reach the socket (0700 folder): the copy admits it without a password.
