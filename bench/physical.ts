@@ -78,7 +78,12 @@ try {
     PGDATABASE: db,
   });
   const q = (sql: string, db = 'postgres') =>
-    spawnSync(join(BIN, 'psql'), ['-XAtc', sql], { env: env(db), encoding: 'utf8', uid: pgUid(), gid: pgGid() }).stdout.trim();
+    spawnSync(join(BIN, 'psql'), ['-XAtc', sql], {
+      env: env(db),
+      encoding: 'utf8',
+      uid: pgUid(),
+      gid: pgGid(),
+    }).stdout.trim();
   run(`pgbench -i -s ${scale}`, join(BIN, 'pgbench'), ['-i', '-q', '-s', String(scale)], env('pyairtable'));
   const size = Number(q(`SELECT pg_database_size('pyairtable')`));
   q('CHECKPOINT');
@@ -89,7 +94,10 @@ try {
   const times = { dump: [] as number[], physical: [] as number[] };
   for (const side of ['raw', 'physical', 'physical', 'raw'] as const) {
     q('CHECKPOINT');
-    if (side === 'raw') times.dump.push(run('pg_dump -Fc', join(BIN, 'pg_dump'), ['-Fc', '-f', dump, 'pyairtable'], env('pyairtable')));
+    if (side === 'raw')
+      times.dump.push(
+        run('pg_dump -Fc', join(BIN, 'pg_dump'), ['-Fc', '-f', dump, 'pyairtable'], env('pyairtable')),
+      );
     else {
       const t0 = Date.now();
       await cluster.physicalBackup({ type: 'full' }, quiet);
@@ -111,17 +119,37 @@ try {
   }
   q('DROP DATABASE IF EXISTS bench_restore');
   const t0 = Date.now();
-  const outcome = await cluster.restorePointInTime({ target: { kind: 'latest' }, confirm: async () => undefined }, quiet);
+  const outcome = await cluster.restorePointInTime(
+    { target: { kind: 'latest' }, confirm: async () => undefined },
+    quiet,
+  );
   const restoreTotal = (Date.now() - t0) / 1000;
-  process.stderr.write(`restore --latest (to writable, with the full backup after it): ${restoreTotal.toFixed(2)} s\n`);
+  process.stderr.write(
+    `restore --latest (to writable, with the full backup after it): ${restoreTotal.toFixed(2)} s\n`,
+  );
 
   // Archive throughput under load.
   const leader2 = await cluster.leader();
-  const env2 = (db: string): NodeJS.ProcessEnv => ({ ...env(db), PGHOST: join(root, 'run', leader2.name), PGPORT: String(leader2.port) });
-  const q2 = (sql: string) => spawnSync(join(BIN, 'psql'), ['-XAtc', sql], { env: env2('postgres'), encoding: 'utf8', uid: pgUid(), gid: pgGid() }).stdout.trim();
+  const env2 = (db: string): NodeJS.ProcessEnv => ({
+    ...env(db),
+    PGHOST: join(root, 'run', leader2.name),
+    PGPORT: String(leader2.port),
+  });
+  const q2 = (sql: string) =>
+    spawnSync(join(BIN, 'psql'), ['-XAtc', sql], {
+      env: env2('postgres'),
+      encoding: 'utf8',
+      uid: pgUid(),
+      gid: pgGid(),
+    }).stdout.trim();
   const before = q2("SELECT archived_count || ' ' || pg_current_wal_lsn() FROM pg_stat_archiver").split(' ');
   const tl0 = Date.now();
-  run(`pgbench -T ${loadSeconds} -c 4`, join(BIN, 'pgbench'), ['-n', '-T', String(loadSeconds), '-c', '4', '-j', '2'], env2('pyairtable'));
+  run(
+    `pgbench -T ${loadSeconds} -c 4`,
+    join(BIN, 'pgbench'),
+    ['-n', '-T', String(loadSeconds), '-c', '4', '-j', '2'],
+    env2('pyairtable'),
+  );
   const walBytes = Number(q2(`SELECT pg_current_wal_lsn() - '${before[1]}'::pg_lsn`));
   // Wait until what the load wrote is archived.
   const target = q2('SELECT pg_walfile_name(pg_switch_wal())');
@@ -136,7 +164,9 @@ try {
   await sleep(Math.min(archiveTimeout, 70) * 1000 + 2000);
   const rpo: number[] = [];
   for (let i = 0; i < 2; i++) {
-    const seg = q2("INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, 1, 0, now()) RETURNING pg_walfile_name(pg_current_wal_insert_lsn())");
+    const seg = q2(
+      'INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, 1, 0, now()) RETURNING pg_walfile_name(pg_current_wal_insert_lsn())',
+    );
     const tc = Date.now();
     for (;;) {
       const last = q2('SELECT last_archived_wal FROM pg_stat_archiver');
@@ -152,7 +182,11 @@ try {
     date: new Date().toISOString(),
     scale,
     databaseBytes: size,
-    backup: { pgDumpFc: mean(times.dump), physicalFull: mean(times.physical), ratio: mean(times.physical) / mean(times.dump) },
+    backup: {
+      pgDumpFc: mean(times.dump),
+      physicalFull: mean(times.physical),
+      ratio: mean(times.physical) / mean(times.dump),
+    },
     restore: {
       createdbPgRestoreJ2: mean(rawRestore),
       restoreLatestRecoverySeconds: outcome.recoveredTo ? null : null,
@@ -168,7 +202,10 @@ try {
     recoveryPointSeconds: { archiveTimeout, samples: rpo },
   };
   mkdirSync(join(repoRoot, 'bench', 'results'), { recursive: true });
-  writeFileSync(join(repoRoot, 'bench', 'results', `physical-${Date.now()}.json`), JSON.stringify(result, null, 2));
+  writeFileSync(
+    join(repoRoot, 'bench', 'results', `physical-${Date.now()}.json`),
+    JSON.stringify(result, null, 2),
+  );
   process.stdout.write(JSON.stringify(result, null, 2) + '\n');
 } finally {
   await cleanupAll();

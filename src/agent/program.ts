@@ -119,7 +119,10 @@ export function buildAgentProgram(): Command {
     .option('--latest', 'recover everything archived')
     .option('--into <dir>', 'new data directory to restore into')
     .option('--plan', 'only check the target and say what would be restored')
-    .option('--reopen <dir>', 'put a cleanly stopped data directory on a timeline of its own (restore --undo)')
+    .option(
+      '--reopen <dir>',
+      'put a cleanly stopped data directory on a timeline of its own (restore --undo)',
+    )
     .addOption(outputOption())
     .action(async (opts) => {
       await (await import('./commands/pitr-restore.js')).pitrRestore(opts, context());

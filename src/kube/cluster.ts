@@ -600,7 +600,12 @@ export class KubeCluster implements ClusterApi {
   async physicalInfo(): Promise<PhysicalInfo | null> {
     const pod = await this.repoPod('listing physical backups').catch(() => undefined);
     if (!pod) return null;
-    return runInRepoPod<PhysicalInfo>({ namespace: this.namespace, pod, kc: this.k.kc }, ['physical-info'], undefined, 120_000);
+    return runInRepoPod<PhysicalInfo>(
+      { namespace: this.namespace, pod, kc: this.k.kc },
+      ['physical-info'],
+      undefined,
+      120_000,
+    );
   }
 
   async drill(_out: Output): Promise<DrillResult> {

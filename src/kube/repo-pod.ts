@@ -19,10 +19,17 @@ export async function runInRepoPod<T>(
   timeoutMs = 6 * 3600_000,
 ): Promise<T> {
   const kc = opts.kc ?? kubeClients({ namespace: opts.namespace }).kc;
-  const r = await execInPod(kc, opts.namespace, opts.pod, REPO_CONTAINER, ['postgres-agent', ...args, '-o', 'json'], {
-    onStderr,
-    timeoutMs,
-  });
+  const r = await execInPod(
+    kc,
+    opts.namespace,
+    opts.pod,
+    REPO_CONTAINER,
+    ['postgres-agent', ...args, '-o', 'json'],
+    {
+      onStderr,
+      timeoutMs,
+    },
+  );
   if (r.code !== 0) {
     const msg = /^error: (.*)$/m.exec(r.stderr)?.[1] ?? r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`;
     throw new OpsError(
@@ -36,6 +43,10 @@ export async function runInRepoPod<T>(
   try {
     return JSON.parse(r.stdout) as T;
   } catch {
-    throw new OperationFailed('E_REPO_POD', `postgres-agent ${args[0]} in pod ${opts.pod} printed no result`, {});
+    throw new OperationFailed(
+      'E_REPO_POD',
+      `postgres-agent ${args[0]} in pod ${opts.pod} printed no result`,
+      {},
+    );
   }
 }

@@ -33,7 +33,13 @@ import type {
   PitrUndoOutcome,
   DrillResult,
 } from '../ops/cluster-api.js';
-import { localDrill, localPhysicalBackup, localPhysicalInfo, localRestorePointInTime, localUndoRestore } from './pitr.js';
+import {
+  localDrill,
+  localPhysicalBackup,
+  localPhysicalInfo,
+  localRestorePointInTime,
+  localUndoRestore,
+} from './pitr.js';
 import { agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
 import { baseEnv, runAgentJson } from './agent.js';
 import { ensureEtcd, forgetCluster } from './etcd.js';

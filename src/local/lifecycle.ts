@@ -221,7 +221,15 @@ export async function localUp(root: string, opts: UpOptions, out: Output): Promi
   const leader = await waitForCluster(root, state, READY_TIMEOUT_MS);
   recordRoles(root, state, leader);
   const exporter = await ensureExporter(root, state, out);
-  return { stateDir: root, created, started, alreadyRunning, leader: leader.name, exporter, resumedRestore: resumed };
+  return {
+    stateDir: root,
+    created,
+    started,
+    alreadyRunning,
+    leader: leader.name,
+    exporter,
+    resumedRestore: resumed,
+  };
 }
 
 /** Running agents re-read their settings and passwords (they also notice changed secret files). */

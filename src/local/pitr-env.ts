@@ -21,7 +21,8 @@ export function pitrEnv(root: string, state: LocalState): Record<string, string 
   const env: Record<string, string | undefined> = {
     PGOPS_PITR: 'true',
     PGOPS_PGBACKREST_REPO1_PATH: p.pgbackrestDir,
-    PGOPS_ARCHIVE_TIMEOUT_SECONDS: s.archiveTimeoutSeconds === undefined ? undefined : String(s.archiveTimeoutSeconds),
+    PGOPS_ARCHIVE_TIMEOUT_SECONDS:
+      s.archiveTimeoutSeconds === undefined ? undefined : String(s.archiveTimeoutSeconds),
     PGOPS_PGBACKREST_RETENTION_FULL: s.retentionFull === undefined ? undefined : String(s.retentionFull),
   };
   if (s.repo2) {

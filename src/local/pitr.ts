@@ -48,12 +48,20 @@ export async function pitrJobEnv(c: LocalCluster): Promise<NodeJS.ProcessEnv> {
 
 function requireLocalPitr(c: LocalCluster, what: string) {
   if (!pitrEnabled(c.state()))
-    throw new UsageError('E_PITR_OFF', `${what} needs point-in-time recovery, which is off in ${c.paths.stateFile}`, {}, {
-      hint: 'Remove "pitr": {"enabled": false} from state.json and run postgres-ops local up.',
-    });
+    throw new UsageError(
+      'E_PITR_OFF',
+      `${what} needs point-in-time recovery, which is off in ${c.paths.stateFile}`,
+      {},
+      {
+        hint: 'Remove "pitr": {"enabled": false} from state.json and run postgres-ops local up.',
+      },
+    );
 }
 
-export async function localPhysicalBackup(c: LocalCluster, req: PhysicalBackupRequest): Promise<PhysicalBackupResult> {
+export async function localPhysicalBackup(
+  c: LocalCluster,
+  req: PhysicalBackupRequest,
+): Promise<PhysicalBackupResult> {
   requireLocalPitr(c, 'a physical backup');
   return runAgentJson<PhysicalBackupResult>({
     args: ['physical-backup', '--type', req.type, ...(req.name ? ['--name', req.name] : [])],
@@ -142,7 +150,11 @@ function switchDirectories(j: Journal, dataDirOf: (name: string) => string) {
  * old cluster (killed while recovering: the partial copy is removed) or the new one (killed while
  * switching: the switch is completed). Returns what happened, for the person.
  */
-export async function resumeInterruptedRestore(root: string, state: LocalState, out: Output): Promise<string | null> {
+export async function resumeInterruptedRestore(
+  root: string,
+  state: LocalState,
+  out: Output,
+): Promise<string | null> {
   const j = readJournal(root);
   if (!j || j.phase === 'done' || j.phase === 'undone') return null;
   const p = new StatePaths(root);
@@ -187,7 +199,11 @@ export async function localRestorePointInTime(
     ...(await c.jobEnv().catch(() => ({}))),
     ...baseEnv({ ...pitrEnv(c.root, state), ...asPostgresEnv() }),
   }));
-  const plan = await runAgentJson<PitrRestoreResult>({ args: ['pitr-restore', '--plan', ...targetArgs], env, onLog: forwardLog });
+  const plan = await runAgentJson<PitrRestoreResult>({
+    args: ['pitr-restore', '--plan', ...targetArgs],
+    env,
+    onLog: forwardLog,
+  });
   const first = state.primary;
   await req.confirm(
     `restore the whole cluster of release ${c.release} (local) to ${plan.target} from physical backup ${plan.backup} (timeline ${plan.timeline}): every member stops, every data directory is moved aside (kept, not deleted), ${first} adopts the restored data and the others clone it`,
@@ -218,13 +234,19 @@ export async function localRestorePointInTime(
     rmSync(journalPath(c.root), { force: true });
     throw err;
   }
-  out.line(`recovered a copy to ${result.recoveredTo ?? result.target} in ${result.seconds?.toFixed(1)} s; stopping the members to put it in place`);
+  out.line(
+    `recovered a copy to ${result.recoveredTo ?? result.target} in ${result.seconds?.toFixed(1)} s; stopping the members to put it in place`,
+  );
   writeJournal(c.root, { ...j, phase: 'switching' });
   await localDown(c.root, out);
   switchDirectories(j, (n) => c.paths.dataDir(n));
   await ensureEtcd(c.root, state, out);
   await forgetCluster(state, scopeOfState(state));
-  recordRoles(c.root, state, state.instances.find((i) => i.name === first)!);
+  recordRoles(
+    c.root,
+    state,
+    state.instances.find((i) => i.name === first)!,
+  );
   writeJournal(c.root, { ...j, phase: 'done' });
   await localUp(c.root, { release: state.release }, out);
   const warnings: string[] = [];
@@ -291,7 +313,10 @@ export async function localUndoRestore(c: LocalCluster, out: Output): Promise<Pi
   if (existsSync(join(first, 'PG_VERSION')))
     await runAgentJson({
       args: ['pitr-restore', '--reopen', first],
-      env: { ...(await c.jobEnv().catch(() => ({}))), ...baseEnv({ ...pitrEnv(c.root, state), ...asPostgresEnv() }) },
+      env: {
+        ...(await c.jobEnv().catch(() => ({}))),
+        ...baseEnv({ ...pitrEnv(c.root, state), ...asPostgresEnv() }),
+      },
       onLog: forwardLog,
     });
   await ensureEtcd(c.root, state, out);

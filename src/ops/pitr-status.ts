@@ -49,7 +49,13 @@ const iso = (v: string | Date | null) => (v === null ? null : new Date(v).toISOS
 export const READY_WARN = 8;
 
 export function pitrStatus(row: ArchiveRow | undefined): PitrStatus {
-  if (!row || row.mode === 'off' || !row.command || row.command.trim() === 'true' || row.command.trim() === '')
+  if (
+    !row ||
+    row.mode === 'off' ||
+    !row.command ||
+    row.command.trim() === 'true' ||
+    row.command.trim() === ''
+  )
     return { recoverability: null, archive: null };
   const archive: ArchiveHealth = {
     lastArchivedAt: iso(row.last_archived_time),
@@ -100,5 +106,13 @@ export function timeoutSeconds(text: string): number {
   if (!m) return 60;
   const n = Number(m[1]);
   const unit = m[2] ?? 's';
-  return unit === 'ms' ? n / 1000 : unit === 'min' ? n * 60 : unit === 'h' ? n * 3600 : unit === 'd' ? n * 86400 : n;
+  return unit === 'ms'
+    ? n / 1000
+    : unit === 'min'
+      ? n * 60
+      : unit === 'h'
+        ? n * 3600
+        : unit === 'd'
+          ? n * 86400
+          : n;
 }

@@ -84,7 +84,10 @@ export function buildOpsProgram(): Command {
       'Take a verified backup now (Kubernetes: a Job from the backup CronJob, followed to the end).',
     )
     .argument('[name]', 'backup name (default backup_YYYYMMDD_HHMMSS)')
-    .option('--physical', 'a physical backup with pgBackRest (point-in-time recovery) instead of a logical dump')
+    .option(
+      '--physical',
+      'a physical backup with pgBackRest (point-in-time recovery) instead of a logical dump',
+    )
     .option('--type <type>', 'with --physical: full, diff or incr', 'full')
     .addHelpText(
       'after',

@@ -67,7 +67,9 @@ describe('members StatefulSet', () => {
       [render(set('replication.enabled=false', 'replication.replicas=4')), 1],
     ] as const) {
       // The repository pod of point-in-time recovery (values-prod.yaml) is a StatefulSet of its own.
-      const sets = objs.filter((o) => o.kind === 'StatefulSet' && o.metadata.name !== 'pyairtable-stack-postgres-repo');
+      const sets = objs.filter(
+        (o) => o.kind === 'StatefulSet' && o.metadata.name !== 'pyairtable-stack-postgres-repo',
+      );
       assert.deepEqual(
         sets.map((o) => o.metadata.name),
         ['pyairtable-stack-postgres'],

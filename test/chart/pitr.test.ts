@@ -21,7 +21,9 @@ const REPO_HOST = `${FN}-repo-0.${FN}-repo.pyairtable.svc.cluster.local`;
 
 /** Plain env values of a container (references stay out: the contract test checks those). */
 const envOf = (c: any): Record<string, string> =>
-  Object.fromEntries((c.env ?? []).filter((e: any) => 'value' in e).map((e: any) => [e.name, String(e.value)]));
+  Object.fromEntries(
+    (c.env ?? []).filter((e: any) => 'value' in e).map((e: any) => [e.name, String(e.value)]),
+  );
 const member = (objs: K8sObject[]) => find(objs, 'StatefulSet', FN).spec.template.spec;
 const container = (spec: any, name: string) => spec.containers.find((c: any) => c.name === name);
 
@@ -29,7 +31,9 @@ describe('point-in-time recovery in the chart', () => {
   it('renders nothing of it when off, and the members archive with `true`', () => {
     const objs = render([]);
     assert.deepEqual(
-      objs.filter((o) => /-repo|-pitr|pgbackrest|-drill/.test(o.metadata.name)).map((o) => `${o.kind}/${o.metadata.name}`),
+      objs
+        .filter((o) => /-repo|-pitr|pgbackrest|-drill/.test(o.metadata.name))
+        .map((o) => `${o.kind}/${o.metadata.name}`),
       [],
     );
     assert.equal(envOf(container(member(objs), 'postgres')).PGOPS_PITR, undefined);
@@ -52,7 +56,10 @@ describe('point-in-time recovery in the chart', () => {
     assert.deepEqual(sts.spec.volumeClaimTemplates[0].spec.resources.requests, { storage: '50Gi' });
     const svc = find(objs, 'Service', `${FN}-repo`);
     assert.equal(svc.spec.clusterIP, 'None');
-    assert.deepEqual(svc.spec.ports.map((p: any) => p.port), [8432]);
+    assert.deepEqual(
+      svc.spec.ports.map((p: any) => p.port),
+      [8432],
+    );
     assert.equal(sts.spec.template.spec.automountServiceAccountToken, false);
   });
 
@@ -81,7 +88,10 @@ describe('point-in-time recovery in the chart', () => {
       assert.ok(cert.checkHost(host), host);
     assert.match(pem('tls.key'), /PRIVATE KEY/);
     const existing = render(set('pitr.enabled=true', 'pitr.tls.existingSecret=pgbackrest-certs'));
-    assert.equal(existing.some((o) => o.kind === 'Secret' && o.metadata.name === `${FN}-pgbackrest-tls`), false);
+    assert.equal(
+      existing.some((o) => o.kind === 'Secret' && o.metadata.name === `${FN}-pgbackrest-tls`),
+      false,
+    );
     const vol = member(existing).volumes.find((v: any) => v.name === 'pgbackrest-tls');
     assert.equal(vol.secret.secretName, 'pgbackrest-certs');
   });
@@ -95,7 +105,10 @@ describe('point-in-time recovery in the chart', () => {
     assert.deepEqual(args('drill'), ['scheduled', 'drill']);
     assert.equal(cron('pitr-full').spec.schedule, '0 1 * * 0');
     assert.equal(cron('drill').spec.schedule, '0 4 * * 3');
-    assert.equal(objs.some((o) => o.kind === 'CronJob' && o.metadata.name === `${FN}-pitr-incr`), false);
+    assert.equal(
+      objs.some((o) => o.kind === 'CronJob' && o.metadata.name === `${FN}-pitr-incr`),
+      false,
+    );
     for (const n of ['pitr-full', 'pitr-diff', 'drill']) {
       assert.equal(cron(n).spec.concurrencyPolicy, 'Forbid');
       const env = envOf(containersOf(cron(n).spec.jobTemplate.spec.template.spec)[0]);
@@ -110,12 +123,23 @@ describe('point-in-time recovery in the chart', () => {
     const role = find(objs, 'Role', `${FN}-pitr`);
     assert.deepEqual(role.rules, [
       { apiGroups: [''], resources: ['pods'], resourceNames: [`${FN}-repo-0`], verbs: ['get'] },
-      { apiGroups: [''], resources: ['pods/exec'], resourceNames: [`${FN}-repo-0`], verbs: ['create', 'get'] },
+      {
+        apiGroups: [''],
+        resources: ['pods/exec'],
+        resourceNames: [`${FN}-repo-0`],
+        verbs: ['create', 'get'],
+      },
     ]);
     const binding = find(objs, 'RoleBinding', `${FN}-pitr`);
-    assert.deepEqual(binding.subjects.map((s: any) => s.name), [`${FN}-pitr`]);
+    assert.deepEqual(
+      binding.subjects.map((s: any) => s.name),
+      [`${FN}-pitr`],
+    );
     for (const n of ['pitr-full', 'pitr-diff', 'drill'])
-      assert.equal(find(objs, 'CronJob', `${FN}-${n}`).spec.jobTemplate.spec.template.spec.serviceAccountName, `${FN}-pitr`);
+      assert.equal(
+        find(objs, 'CronJob', `${FN}-${n}`).spec.jobTemplate.spec.template.spec.serviceAccountName,
+        `${FN}-pitr`,
+      );
   });
 
   it('admits the repository pod to the members’ pgBackRest port when a NetworkPolicy is on', () => {
@@ -141,6 +165,10 @@ describe('point-in-time recovery in the chart', () => {
     const env = container(member(r2), 'postgres').env;
     assert.ok(env.some((e: any) => e.name === 'PGOPS_PGBACKREST_REPO2' && e.value === 'true'));
     const key = env.find((e: any) => e.name === 'AWS_SECRET_ACCESS_KEY');
-    assert.deepEqual(key.valueFrom.secretKeyRef, { name: 's3-keys', key: 'AWS_SECRET_ACCESS_KEY' }, 'by reference');
+    assert.deepEqual(
+      key.valueFrom.secretKeyRef,
+      { name: 's3-keys', key: 'AWS_SECRET_ACCESS_KEY' },
+      'by reference',
+    );
   });
 });

@@ -67,8 +67,15 @@ const unrelated: Record<string, string[]> = {
     'pitr.retentionFull=4',
     'pitr.activeDeadlineSeconds=7200',
   ),
-  'the recovery drill': set('pitr.drill.enabled=false', 'pitr.drill.schedule=0 5 * * 1', 'pitr.drill.scratchSizeLimit=200Gi'),
-  "the repository pod's volume and resources": set('pitr.repo1.storageSize=500Gi', 'pitr.resources.limits.memory=4Gi'),
+  'the recovery drill': set(
+    'pitr.drill.enabled=false',
+    'pitr.drill.schedule=0 5 * * 1',
+    'pitr.drill.scratchSizeLimit=200Gi',
+  ),
+  "the repository pod's volume and resources": set(
+    'pitr.repo1.storageSize=500Gi',
+    'pitr.resources.limits.memory=4Gi',
+  ),
 };
 
 describe("the members' pod template", () => {

@@ -29,7 +29,10 @@ async function standIn(withRepoPod: boolean) {
         {
           metadata: {
             name: 'pyairtable-stack-postgres',
-            labels: { 'app.kubernetes.io/instance': 'pyairtable-stack', 'app.kubernetes.io/component': 'postgres-primary' },
+            labels: {
+              'app.kubernetes.io/instance': 'pyairtable-stack',
+              'app.kubernetes.io/component': 'postgres-primary',
+            },
           },
         },
       ],
@@ -37,7 +40,11 @@ async function standIn(withRepoPod: boolean) {
   );
   api.route(/^\/api\/v1\/namespaces\/[^/]+\/pods\/pyairtable-stack-postgres-repo-0$/, (_req, res) =>
     withRepoPod
-      ? sendJson(res, { kind: 'Pod', metadata: { name: 'pyairtable-stack-postgres-repo-0' }, status: { phase: 'Running' } })
+      ? sendJson(res, {
+          kind: 'Pod',
+          metadata: { name: 'pyairtable-stack-postgres-repo-0' },
+          status: { phase: 'Running' },
+        })
       : sendStatus(res, 404, 'NotFound', 'pods "pyairtable-stack-postgres-repo-0" not found'),
   );
   api.onExec((r) => {
@@ -46,7 +53,15 @@ async function standIn(withRepoPod: boolean) {
       return {
         stdout: JSON.stringify({
           type: 'full',
-          outcomes: [{ repo: 'repo1', status: 'success', backup: { label: '20260101-010000F' }, error: null, durationSeconds: 3 }],
+          outcomes: [
+            {
+              repo: 'repo1',
+              status: 'success',
+              backup: { label: '20260101-010000F' },
+              error: null,
+              durationSeconds: 3,
+            },
+          ],
           recoverability: { repo1: '2026-01-01T01:00:06.000Z' },
           expired: [],
         }),
@@ -54,10 +69,17 @@ async function standIn(withRepoPod: boolean) {
         exitCode: 0,
       };
     if (r.command[1] === 'drill')
-      return { stderr: 'error: the recovery drill failed: index i_x: corrupt\nhint: investigate\n', exitCode: 1 };
+      return {
+        stderr: 'error: the recovery drill failed: index i_x: corrupt\nhint: investigate\n',
+        exitCode: 1,
+      };
     return { stdout: JSON.stringify({ backups: [], windowStart: null }), exitCode: 0 };
   });
-  const cluster = await KubeCluster.connect({ release: 'pyairtable-stack', kubeconfig: api.kubeconfig, pollMs: 20 });
+  const cluster = await KubeCluster.connect({
+    release: 'pyairtable-stack',
+    kubeconfig: api.kubeconfig,
+    pollMs: 20,
+  });
   return { api, cluster, execs };
 }
 
@@ -66,18 +88,24 @@ describe('point-in-time recovery on Kubernetes', () => {
     const s = await standIn(true);
     const r = await s.cluster.physicalBackup({ type: 'full', name: 'before-migration' }, out);
     assert.equal(r.outcomes[0]!.backup?.label, '20260101-010000F');
-    assert.deepEqual(s.execs.map((e) => [e.pod, e.container, e.command]), [
+    assert.deepEqual(
+      s.execs.map((e) => [e.pod, e.container, e.command]),
       [
-        'pyairtable-stack-postgres-repo-0',
-        'repo',
-        ['postgres-agent', 'physical-backup', '--type', 'full', '--name', 'before-migration', '-o', 'json'],
+        [
+          'pyairtable-stack-postgres-repo-0',
+          'repo',
+          ['postgres-agent', 'physical-backup', '--type', 'full', '--name', 'before-migration', '-o', 'json'],
+        ],
       ],
-    ]);
+    );
   });
 
   it("reports a failed drill with the agent's own message and exit code", async () => {
     const s = await standIn(true);
-    await assert.rejects(s.cluster.drill(out), (e: any) => e.exitCode === 1 && /index i_x: corrupt/.test(e.message) && e.hint === 'investigate');
+    await assert.rejects(
+      s.cluster.drill(out),
+      (e: any) => e.exitCode === 1 && /index i_x: corrupt/.test(e.message) && e.hint === 'investigate',
+    );
   });
 
   it('tells a release without a repository pod how to turn point-in-time recovery on, and lists no physical backups', async () => {

@@ -34,17 +34,21 @@ async function dbNow(c: HaCluster): Promise<string> {
 }
 
 function asideDirs(c: HaCluster): string[] {
-  return readdirSync(`${c.stateDir}/data`).filter((d) => d.includes('.before-restore-') || d.includes('.restoring-'));
+  return readdirSync(`${c.stateDir}/data`).filter(
+    (d) => d.includes('.before-restore-') || d.includes('.restoring-'),
+  );
 }
 
 async function fullBackup(c: HaCluster) {
   const r = await c.ops(['backup', '--physical', '--type', 'full', '-o', 'json']);
   assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as { outcomes: { repo: string; status: string; backup: { label: string } | null }[] };
+  return JSON.parse(r.stdout) as {
+    outcomes: { repo: string; status: string; backup: { label: string } | null }[];
+  };
 }
 
 describe('point-in-time recovery (local mode)', () => {
-  it('restores exactly the rows committed before the target, and a later target on the old timeline returns the old timeline\'s rows', async () => {
+  it("restores exactly the rows committed before the target, and a later target on the old timeline returns the old timeline's rows", async () => {
     const c = await startHaCluster({ replicas: 1, pitr: { archiveTimeoutSeconds: 5 } });
     const leader = await c.leader();
     await c.query(leader, 'CREATE TABLE marks (id int PRIMARY KEY)', APP);
@@ -83,7 +87,11 @@ describe('point-in-time recovery (local mode)', () => {
 
     const r1 = await c.ops(['restore', '--time', t1, '--yes', '-o', 'json']);
     assert.equal(r1.code, 0, r1.stderr);
-    const out1 = JSON.parse(r1.stdout) as { targetTimeline: string; keptAside: string[]; fullBackup: string | null };
+    const out1 = JSON.parse(r1.stdout) as {
+      targetTimeline: string;
+      keptAside: string[];
+      fullBackup: string | null;
+    };
     assert.equal(out1.targetTimeline, 'current');
     assert.equal(out1.keptAside.length, 2, 'both data directories kept aside');
     for (const d of out1.keptAside) assert.ok(existsSync(d));
@@ -134,12 +142,19 @@ describe('point-in-time recovery (local mode)', () => {
     const leader = await c.leader();
     const replica = c.names().find((n) => n !== leader)!;
     await c.waitStreaming(replica);
-    const [{ s: sysidBefore }] = (await c.query<{ s: string }>(replica, 'SELECT system_identifier::text AS s FROM pg_control_system()')) as [{ s: string }];
+    const [{ s: sysidBefore }] = (await c.query<{ s: string }>(
+      replica,
+      'SELECT system_identifier::text AS s FROM pg_control_system()',
+    )) as [{ s: string }];
     c.kill9Member(replica);
     for (let i = 0; i < 100 && c.postmasterPid(replica); i++) await sleep(50);
     await c.query(leader, 'CREATE TABLE filler (id int, pad text)', APP);
     for (let i = 0; i < 4; i++) {
-      await c.query(leader, "INSERT INTO filler SELECT g, repeat('x', 200) FROM generate_series(1, 150000) g", APP);
+      await c.query(
+        leader,
+        "INSERT INTO filler SELECT g, repeat('x', 200) FROM generate_series(1, 150000) g",
+        APP,
+      );
       await c.query(leader, 'SELECT pg_switch_wal()');
       await c.query(leader, 'CHECKPOINT');
     }
@@ -147,13 +162,18 @@ describe('point-in-time recovery (local mode)', () => {
     const [a] = await c.query<{ n: number }>(leader, 'SELECT count(*)::int AS n FROM filler', APP);
     let b: { n: number } | undefined;
     for (let i = 0; i < 600; i++) {
-      [b] = await c.query<{ n: number }>(replica, 'SELECT count(*)::int AS n FROM filler', APP).catch(() => [{ n: -1 }]);
+      [b] = await c
+        .query<{ n: number }>(replica, 'SELECT count(*)::int AS n FROM filler', APP)
+        .catch(() => [{ n: -1 }]);
       if (b!.n === a!.n) break;
       await sleep(300);
     }
     assert.equal(b!.n, a!.n, 'the replica has every row');
     assert.doesNotMatch(c.logs(replica), /cloning it again from the leader/);
-    const [{ s: sysidAfter }] = (await c.query<{ s: string }>(replica, 'SELECT system_identifier::text AS s FROM pg_control_system()')) as [{ s: string }];
+    const [{ s: sysidAfter }] = (await c.query<{ s: string }>(
+      replica,
+      'SELECT system_identifier::text AS s FROM pg_control_system()',
+    )) as [{ s: string }];
     assert.equal(sysidAfter, sysidBefore);
     assert.match(c.logs(replica), /restored log file|archive-get/i, 'WAL came from the archive');
   });
@@ -170,10 +190,14 @@ describe('point-in-time recovery (local mode)', () => {
     await mark(c, 2);
 
     const killAt = async (phase: 'recovering' | 'switching') => {
-      const child = spawn(process.execPath, [opsMain, 'restore', '--time', t, '--yes', '--state-dir', c.stateDir], {
-        detached: true,
-        stdio: 'ignore',
-      });
+      const child = spawn(
+        process.execPath,
+        [opsMain, 'restore', '--time', t, '--yes', '--state-dir', c.stateDir],
+        {
+          detached: true,
+          stdio: 'ignore',
+        },
+      );
       const journal = `${c.stateDir}/restore.json`;
       for (let i = 0; i < 3000; i++) {
         try {
@@ -206,15 +230,28 @@ describe('point-in-time recovery (local mode)', () => {
       status: string;
       recorded: boolean;
       recoverySeconds: number;
-      checks: { indexes: { checked: number; failed: unknown[] }; tables: { compared: number; mismatched: unknown[] } };
+      checks: {
+        indexes: { checked: number; failed: unknown[] };
+        tables: { compared: number; mismatched: unknown[] };
+      };
     };
     assert.equal(drill.status, 'success');
     assert.ok(drill.checks.indexes.checked > 0);
     assert.ok(drill.checks.tables.compared >= 1);
     assert.deepEqual(drill.checks.tables.mismatched, []);
     assert.ok(drill.recoverySeconds > 0);
-    const rows = await c.query<{ status: string }>(await c.leader(), 'SELECT status FROM pgops.drill_history');
-    assert.deepEqual(rows.map((r) => r.status), ['success']);
-    assert.ok(!readdirSync('/tmp').some((n) => n.startsWith('pgops-drill-') && existsSync(`/tmp/${n}/data/postmaster.pid`)));
+    const rows = await c.query<{ status: string }>(
+      await c.leader(),
+      'SELECT status FROM pgops.drill_history',
+    );
+    assert.deepEqual(
+      rows.map((r) => r.status),
+      ['success'],
+    );
+    assert.ok(
+      !readdirSync('/tmp').some(
+        (n) => n.startsWith('pgops-drill-') && existsSync(`/tmp/${n}/data/postmaster.pid`),
+      ),
+    );
   });
 });

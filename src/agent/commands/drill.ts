@@ -40,9 +40,14 @@ export async function drill(opts: { output?: OutputFormat }, ctx: AgentContext):
   try {
     const r = await runDrill(ctx.env, ctx.rawEnv, ctx.log, (d) => (scratch = d));
     if (r.status !== 'success')
-      throw new OperationFailed('E_DRILL_FAILED', `the recovery drill failed: ${r.error ?? 'unknown'}`, { backup: r.backupLabel }, {
-        hint: 'A failed index check or row count means the backups may not restore what you expect: investigate before relying on them (docs/backups.md, "Recovery drills").',
-      });
+      throw new OperationFailed(
+        'E_DRILL_FAILED',
+        `the recovery drill failed: ${r.error ?? 'unknown'}`,
+        { backup: r.backupLabel },
+        {
+          hint: 'A failed index check or row count means the backups may not restore what you expect: investigate before relying on them (docs/backups.md, "Recovery drills").',
+        },
+      );
     ctx.out.result(r, opts.output ?? 'table', renderDrill);
     return r;
   } finally {

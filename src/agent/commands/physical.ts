@@ -47,20 +47,32 @@ export async function physicalBackup(
   requirePitr(ctx, 'a physical backup');
   const type = (opts.type ?? 'full') as PhysicalType;
   if (!TYPES.includes(type))
-    throw new UsageError('E_USAGE', `--type must be full, diff or incr, not "${opts.type}"`, {}, {
-      hint: 'Example: postgres-ops backup --physical --type diff',
-    });
+    throw new UsageError(
+      'E_USAGE',
+      `--type must be full, diff or incr, not "${opts.type}"`,
+      {},
+      {
+        hint: 'Example: postgres-ops backup --physical --type diff',
+      },
+    );
   const repos = localRepos(ctx.env);
   if (repos.length === 0)
     throw new UsageError(
       'E_NO_REPOSITORY',
       'no repository is on this machine: pgBackRest 2.45 backs up only where a repository is local',
       {},
-      { hint: "On Kubernetes backups run in the repository pod: postgres-ops backup --physical does that for you." },
+      {
+        hint: 'On Kubernetes backups run in the repository pod: postgres-ops backup --physical does that for you.',
+      },
     );
   const { conf, runner } = runnerOf(ctx);
   try {
-    const result = await runPhysicalBackup({ type, name: opts.name, repos }, runner, connectionFromEnv(ctx.env), ctx.log);
+    const result = await runPhysicalBackup(
+      { type, name: opts.name, repos },
+      runner,
+      connectionFromEnv(ctx.env),
+      ctx.log,
+    );
     ctx.out.result(result, opts.output ?? 'table', (r) =>
       renderTable(
         ['REPO', 'STATUS', 'LABEL', 'SIZE', 'DURATION'],
@@ -90,7 +102,10 @@ export interface PhysicalInfo {
   windowStart: string | null;
 }
 
-export async function physicalInfo(opts: { output?: OutputFormat }, ctx: AgentContext): Promise<PhysicalInfo> {
+export async function physicalInfo(
+  opts: { output?: OutputFormat },
+  ctx: AgentContext,
+): Promise<PhysicalInfo> {
   requirePitr(ctx, 'listing physical backups');
   const { conf, runner } = runnerOf(ctx);
   try {
@@ -108,7 +123,14 @@ export async function physicalInfo(opts: { output?: OutputFormat }, ctx: AgentCo
         ? `No physical backups (${r.status.message}).`
         : renderTable(
             ['LABEL', 'TYPE', 'REPO', 'STOPPED', 'SIZE', 'TIMELINE'],
-            r.backups.map((b) => [b.name, b.type, b.repo, b.createdAt, formatBytes(b.sizeBytes), String(b.timeline)]),
+            r.backups.map((b) => [
+              b.name,
+              b.type,
+              b.repo,
+              b.createdAt,
+              formatBytes(b.sizeBytes),
+              String(b.timeline),
+            ]),
           ),
     );
     return result;

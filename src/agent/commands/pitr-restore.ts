@@ -79,13 +79,23 @@ export async function pitrRestore(
   if (flags.reopen) return reopen(flags.reopen, ctx, flags.output);
   const target = parseTarget(flags);
   if (!flags.plan && !flags.into)
-    throw new UsageError('E_USAGE', 'pitr-restore needs --into DIR (a new data directory) or --plan', {}, {
-      hint: 'postgres-ops restore --time ... does this for you.',
-    });
+    throw new UsageError(
+      'E_USAGE',
+      'pitr-restore needs --into DIR (a new data directory) or --plan',
+      {},
+      {
+        hint: 'postgres-ops restore --time ... does this for you.',
+      },
+    );
   if (flags.into && existsSync(flags.into) && readdirSync(flags.into).length > 0)
-    throw new UsageError('E_TARGET_DIR', `${flags.into} is not empty; a restore never writes over data`, { dir: flags.into }, {
-      hint: 'Give a new directory.',
-    });
+    throw new UsageError(
+      'E_TARGET_DIR',
+      `${flags.into} is not empty; a restore never writes over data`,
+      { dir: flags.into },
+      {
+        hint: 'Give a new directory.',
+      },
+    );
   const binDir = findPgBinDir(ctx.env.PGOPS_PG_BIN_DIR);
   const conf = jobConf(ctx.env, ctx.rawEnv);
   const runner = { configFile: conf.file, stanza: ctx.env.PGOPS_PGBACKREST_STANZA, env: conf.env };
@@ -151,7 +161,9 @@ export async function pitrRestore(
         `target:   ${r.target}`,
         `backup:   ${r.backup} (stopped ${r.backupStoppedAt})`,
         `timeline: ${r.timeline} (--target-timeline=${r.targetTimeline})`,
-        ...(r.dir ? [`restored: ${r.dir}, recovered to ${r.recoveredTo ?? '?'} in ${r.seconds?.toFixed(1)} s`] : []),
+        ...(r.dir
+          ? [`restored: ${r.dir}, recovered to ${r.recoveredTo ?? '?'} in ${r.seconds?.toFixed(1)} s`]
+          : []),
       ].join('\n'),
     );
     return result;

@@ -32,14 +32,22 @@ export async function repoHost(ctx: AgentContext): Promise<void> {
   mkdirSync(env.PGOPS_PGBACKREST_REPO1_PATH, { recursive: true, mode: 0o750 });
   const conf = join(dir, 'pgbackrest.conf');
   writePrivate(conf, pgbackrestConf(confInputs(env, ctx.rawEnv, 'repo-host', join(dir, 'pgbackrest-lock'))));
-  const runner = { configFile: conf, stanza: env.PGOPS_PGBACKREST_STANZA, env: pgbackrestEnv(env, ctx.rawEnv) };
+  const runner = {
+    configFile: conf,
+    stanza: env.PGOPS_PGBACKREST_STANZA,
+    env: pgbackrestEnv(env, ctx.rawEnv),
+  };
   const child = spawn('pgbackrest', [`--config=${conf}`, 'server'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...runner.env },
   });
   for (const s of [child.stdout!, child.stderr!])
-    createInterface({ input: s }).on('line', (l) => log.relay(l, /ERROR/.test(l) ? 'error' : 'info', 'pgbackrest'));
-  log.info(`pgBackRest TLS server started on port ${env.PGOPS_PGBACKREST_TLS_PORT}; repo1 in ${env.PGOPS_PGBACKREST_REPO1_PATH}`);
+    createInterface({ input: s }).on('line', (l) =>
+      log.relay(l, /ERROR/.test(l) ? 'error' : 'info', 'pgbackrest'),
+    );
+  log.info(
+    `pgBackRest TLS server started on port ${env.PGOPS_PGBACKREST_TLS_PORT}; repo1 in ${env.PGOPS_PGBACKREST_REPO1_PATH}`,
+  );
   let stopping = false;
   const stop = () => {
     stopping = true;
@@ -60,7 +68,8 @@ export async function repoHost(ctx: AgentContext): Promise<void> {
         );
         return;
       } catch (err) {
-        if (attempt % 10 === 0) log.warn(`stanza not created yet (the primary may still be starting): ${(err as Error).message}`);
+        if (attempt % 10 === 0)
+          log.warn(`stanza not created yet (the primary may still be starting): ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, 15_000));
       }
     }
@@ -78,9 +87,14 @@ export async function scheduled(
   if (what !== 'physical-backup' && what !== 'drill')
     throw new UsageError('E_USAGE', `scheduled runs physical-backup or drill, not "${what}"`);
   if (!ctx.env.PGOPS_PGBACKREST_REPO_POD)
-    throw new UsageError('E_USAGE', 'PGOPS_PGBACKREST_REPO_POD names no repository pod', {}, {
-      hint: 'The chart sets it on the physical backup and drill CronJobs.',
-    });
+    throw new UsageError(
+      'E_USAGE',
+      'PGOPS_PGBACKREST_REPO_POD names no repository pod',
+      {},
+      {
+        hint: 'The chart sets it on the physical backup and drill CronJobs.',
+      },
+    );
   const args = what === 'drill' ? ['drill'] : ['physical-backup', '--type', opts.type ?? 'full'];
   const r = await runInRepoPod(
     { namespace: ctx.env.PGOPS_NAMESPACE, pod: ctx.env.PGOPS_PGBACKREST_REPO_POD },

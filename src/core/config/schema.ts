@@ -288,7 +288,9 @@ export const agentEnvShape = {
   PGOPS_DRILL_DIR: z
     .string()
     .default('')
-    .describe('Scratch folder where a recovery drill restores (default: a temporary folder); removed afterwards.'),
+    .describe(
+      'Scratch folder where a recovery drill restores (default: a temporary folder); removed afterwards.',
+    ),
 
   // --- roles and database (from the chart's Secret)
   PGOPS_SUPERUSER: pgIdent.default('postgres').describe('Name of the superuser role.'),

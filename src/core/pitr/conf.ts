@@ -241,7 +241,10 @@ export function repo2FromSync(s: {
  * Object store credentials as pgBackRest reads them (environment, never the command line or the
  * file), from the vendors' own variables the cross-region copies use.
  */
-export function repo2Env(provider: Repo2['provider'], env: Record<string, string | undefined>): Record<string, string> {
+export function repo2Env(
+  provider: Repo2['provider'],
+  env: Record<string, string | undefined>,
+): Record<string, string> {
   const out: Record<string, string> = {};
   if (provider === 's3') {
     if (env.AWS_ACCESS_KEY_ID) out.PGBACKREST_REPO2_S3_KEY = env.AWS_ACCESS_KEY_ID;

@@ -13,9 +13,7 @@ import { parseLsn } from '../pg/wal.js';
 import { restorableFrom, type PhysicalBackup } from './info.js';
 
 export type RecoveryTarget =
-  | { kind: 'time'; at: Date; iso: string }
-  | { kind: 'lsn'; lsn: string }
-  | { kind: 'latest' };
+  { kind: 'time'; at: Date; iso: string } | { kind: 'lsn'; lsn: string } | { kind: 'latest' };
 
 const TIME_RE =
   /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?\s*(Z|UTC|[+-]\d{2}(?::?\d{2})?)?$/i;
@@ -32,7 +30,9 @@ export function parseTime(text: string): Date {
       'E_BAD_TARGET',
       `--time "${text}" is not a date and time; nothing was changed`,
       { time: text },
-      { hint: 'Example: postgres-ops restore --time "2026-11-30 14:02:00+00:00" (ISO 8601; UTC with Z or +00:00)' },
+      {
+        hint: 'Example: postgres-ops restore --time "2026-11-30 14:02:00+00:00" (ISO 8601; UTC with Z or +00:00)',
+      },
     );
   if (!m) throw bad();
   const [, y, mo, d, h, mi, s = '0', frac = '', zone] = m;
@@ -51,14 +51,22 @@ export function parseTime(text: string): Date {
   // Date silently turns February 31st into March 3rd: refuse what does not read back the same.
   const shifted = new Date(date.getTime() + offsetMin * 60_000);
   const back = zone
-    ? [shifted.getUTCFullYear(), shifted.getUTCMonth(), shifted.getUTCDate(), shifted.getUTCHours(), shifted.getUTCMinutes()]
+    ? [
+        shifted.getUTCFullYear(),
+        shifted.getUTCMonth(),
+        shifted.getUTCDate(),
+        shifted.getUTCHours(),
+        shifted.getUTCMinutes(),
+      ]
     : [date.getFullYear(), date.getMonth(), date.getDate(), date.getHours(), date.getMinutes()];
   if (Number.isNaN(date.getTime()) || back.some((v, i) => v !== parts[i]) || Number(s) > 59) throw bad();
   return date;
 }
 
 export function parseTarget(flags: { time?: string; lsn?: string; latest?: boolean }): RecoveryTarget {
-  const given = [flags.time !== undefined, flags.lsn !== undefined, flags.latest === true].filter(Boolean).length;
+  const given = [flags.time !== undefined, flags.lsn !== undefined, flags.latest === true].filter(
+    Boolean,
+  ).length;
   if (given !== 1)
     throw new UsageError(
       'E_USAGE',
@@ -108,11 +116,18 @@ export function parseHistoryFile(timeline: number, text: string): TimelineSwitch
     if (m) rows.push({ parent: Number(m[1]), lsn: m[2]!.toUpperCase() });
   }
   // Row i says: timeline rows[i].parent ended at rows[i].lsn, where its child began.
-  return rows.map((r, i) => ({ timeline: rows[i + 1]?.parent ?? timeline, parent: r.parent, switchLsn: r.lsn }));
+  return rows.map((r, i) => ({
+    timeline: rows[i + 1]?.parent ?? timeline,
+    parent: r.parent,
+    switchLsn: r.lsn,
+  }));
 }
 
 /** Timelines from `latest` back to 1, with the switch that started each (undefined for the first). */
-export function lineage(latest: number, switches: TimelineSwitch[]): { timeline: number; from?: TimelineSwitch }[] {
+export function lineage(
+  latest: number,
+  switches: TimelineSwitch[],
+): { timeline: number; from?: TimelineSwitch }[] {
   const byTl = new Map(switches.map((s) => [s.timeline, s]));
   const out: { timeline: number; from?: TimelineSwitch }[] = [];
   let tl: number | undefined = latest;

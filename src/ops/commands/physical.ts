@@ -12,9 +12,14 @@ import { renderDrill } from '../../agent/commands/drill.js';
 import { validateBackupName } from '../../core/backup/names.js';
 
 function unsupported(cluster: ClusterApi, what: string): never {
-  throw new UsageError('E_NOT_SUPPORTED', `${what} is not available here (${cluster.mode})`, {}, {
-    hint: 'Point-in-time recovery needs databases.postgres.pitr.enabled (docs/backups.md).',
-  });
+  throw new UsageError(
+    'E_NOT_SUPPORTED',
+    `${what} is not available here (${cluster.mode})`,
+    {},
+    {
+      hint: 'Point-in-time recovery needs databases.postgres.pitr.enabled (docs/backups.md).',
+    },
+  );
 }
 
 export async function physicalBackup(
@@ -24,9 +29,14 @@ export async function physicalBackup(
 ): Promise<PhysicalBackupResult> {
   const type = flags.type ?? 'full';
   if (!['full', 'diff', 'incr'].includes(type))
-    throw new UsageError('E_USAGE', `--type must be full, diff or incr, not "${type}"`, {}, {
-      hint: 'Example: postgres-ops backup --physical --type diff',
-    });
+    throw new UsageError(
+      'E_USAGE',
+      `--type must be full, diff or incr, not "${type}"`,
+      {},
+      {
+        hint: 'Example: postgres-ops backup --physical --type diff',
+      },
+    );
   if (name !== undefined) validateBackupName(name);
   const { cluster } = deps;
   if (!cluster.physicalBackup) unsupported(cluster, 'a physical backup');
@@ -96,10 +106,16 @@ export async function restorePointInTime(ref: string | undefined, flags: PitrFla
   const target = parseTarget(flags);
   if (!cluster.restorePointInTime) unsupported(cluster, 'a point-in-time restore');
   const retry = `${commandLine(deps.opts, 'restore')} ${
-    target.kind === 'time' ? `--time "${target.iso}"` : target.kind === 'lsn' ? `--lsn ${target.lsn}` : '--latest'
+    target.kind === 'time'
+      ? `--time "${target.iso}"`
+      : target.kind === 'lsn'
+        ? `--lsn ${target.lsn}`
+        : '--latest'
   }`;
   if (target.kind === 'time' && flags.time && !/(Z|UTC|[+-]\d{2}(:?\d{2})?)\s*$/i.test(flags.time.trim()))
-    deps.out.line(`--time "${flags.time}" has no offset: understood as this machine's local time, ${target.iso}`);
+    deps.out.line(
+      `--time "${flags.time}" has no offset: understood as this machine's local time, ${target.iso}`,
+    );
   deps.out.line(`checking ${describeTarget(target)} against the archive…`);
   const r = await cluster.restorePointInTime(
     { target, confirm: (action) => deps.confirm({ action, retry }) },

@@ -2,7 +2,14 @@ import { withDatabase } from '../../core/pg/conninfo.js';
 import type { ClusterApi, Member } from '../cluster-api.js';
 import type { OpsDeps } from '../deps.js';
 import { renderStatus } from '../render/status.js';
-import { ARCHIVE_SQL, pitrStatus, pitrWarnings, timeoutSeconds, type ArchiveRow, type PitrStatus } from '../pitr-status.js';
+import {
+  ARCHIVE_SQL,
+  pitrStatus,
+  pitrWarnings,
+  timeoutSeconds,
+  type ArchiveRow,
+  type PitrStatus,
+} from '../pitr-status.js';
 import { PROBE_SQL } from '../sql.js';
 import {
   buildInstances,
@@ -41,16 +48,27 @@ async function collectPitr(
 ): Promise<PitrStatus & { warnings: string[] }> {
   if (!leader) return { recoverability: null, archive: null, warnings: [] };
   try {
-    const [row] = (await withTimeout(cluster.query(leader, ARCHIVE_SQL), 15_000, leader)) as unknown as ArchiveRow[];
+    const [row] = (await withTimeout(
+      cluster.query(leader, ARCHIVE_SQL),
+      15_000,
+      leader,
+    )) as unknown as ArchiveRow[];
     const p = pitrStatus(row);
     return { ...p, warnings: pitrWarnings(p, now, row ? timeoutSeconds(row.timeout) : 60) };
   } catch (err) {
-    return { recoverability: null, archive: null, warnings: [`could not read the archive's state: ${(err as Error).message}`] };
+    return {
+      recoverability: null,
+      archive: null,
+      warnings: [`could not read the archive's state: ${(err as Error).message}`],
+    };
   }
 }
 
 /** Builds the status report (the model both renderers use). */
-export async function collectStatus(cluster: ClusterApi, now = new Date()): Promise<StatusReport & PitrStatus> {
+export async function collectStatus(
+  cluster: ClusterApi,
+  now = new Date(),
+): Promise<StatusReport & PitrStatus> {
   const [members, ha] = await Promise.all([cluster.members(), cluster.ha().catch(() => null)]);
   const probes = new Map(
     await Promise.all(members.map(async (m) => [m.name, await probe(cluster, m)] as const)),

@@ -114,7 +114,10 @@ export async function ensureMonitorRole(c: pg.Client, env: AgentEnv): Promise<st
   const pt = await c.query<{ t: string | null }>("SELECT to_regclass('pgops.drill_history')::text AS t");
   if (!pt.rows[0]?.t) await c.query(PITR_HISTORY_DDL);
   for (const table of PITR_TABLES) {
-    const g = await c.query<{ sel: boolean }>(`SELECT has_table_privilege($1, $2, 'SELECT') AS sel`, [role, table]);
+    const g = await c.query<{ sel: boolean }>(`SELECT has_table_privilege($1, $2, 'SELECT') AS sel`, [
+      role,
+      table,
+    ]);
     if (!g.rows[0]?.sel) {
       await c.query(`GRANT SELECT ON ${table} TO ${q}`);
       changed.push(`granted ${role} read access to ${table}`);

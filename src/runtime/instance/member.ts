@@ -585,7 +585,11 @@ export class MemberSupervisor {
     if (Date.now() - this.lastReinit < REINIT_COOLDOWN_MS) return;
     // With an archive that holds the segment, restore_command feeds the replica: no re-clone.
     if (Date.now() - this.lastHoldsCheck.at > 30_000 || this.lastHoldsCheck.segment !== lw.segment)
-      this.lastHoldsCheck = { at: Date.now(), segment: lw.segment, holds: await this.archive.holds(lw.segment) };
+      this.lastHoldsCheck = {
+        at: Date.now(),
+        segment: lw.segment,
+        holds: await this.archive.holds(lw.segment),
+      };
     if (this.lastHoldsCheck.holds) {
       if (Date.now() - this.lastArchiveNote > 60_000) {
         this.lastArchiveNote = Date.now();

@@ -11,7 +11,12 @@ import {
   PITR_HISTORY_DDL,
   UPSERT_RECOVERABILITY,
 } from '../../core/pitr/history-sql.js';
-import { earliestRecoverable, type PhysicalBackup, type PhysicalType, type StanzaInfo } from '../../core/pitr/info.js';
+import {
+  earliestRecoverable,
+  type PhysicalBackup,
+  type PhysicalType,
+  type StanzaInfo,
+} from '../../core/pitr/info.js';
 import { BACKUP_HISTORY_DATABASE } from '../../core/backup/history-sql.js';
 import { BACKUP_LOCK_KEY } from '../backup/backup.js';
 import { connect, type PgConnection } from '../backup/conn.js';
@@ -52,7 +57,9 @@ export async function withOperationLock<T>(c: pg.Client, what: string, fn: () =>
       'E_BACKUP_RUNNING',
       `another backup of this cluster is running; ${what} did not start`,
       {},
-      { hint: 'Wait for it to finish, then run the command again (postgres-ops list-backups shows what completed).' },
+      {
+        hint: 'Wait for it to finish, then run the command again (postgres-ops list-backups shows what completed).',
+      },
     );
   try {
     return await fn();
@@ -76,7 +83,10 @@ export async function recordingClient(conn: PgConnection, appName: string): Prom
 }
 
 /** pgops.recoverability from what the repositories hold now. */
-export async function recordRecoverability(c: pg.Client, info: StanzaInfo): Promise<Record<string, string | null>> {
+export async function recordRecoverability(
+  c: pg.Client,
+  info: StanzaInfo,
+): Promise<Record<string, string | null>> {
   const earliest = earliestRecoverable(info);
   for (const [repo, at] of Object.entries(earliest)) await c.query(UPSERT_RECOVERABILITY, [repo, at]);
   return earliest;
@@ -95,7 +105,9 @@ export async function runPhysicalBackup(
       const outcomes: RepoOutcome[] = [];
       for (const repo of req.repos) {
         const started = new Date();
-        const before = new Set((await pgbackrestInfo(runner, repo).catch(() => undefined))?.backups.map((b) => b.label));
+        const before = new Set(
+          (await pgbackrestInfo(runner, repo).catch(() => undefined))?.backups.map((b) => b.label),
+        );
         let outcome: RepoOutcome;
         try {
           log.info(`physical ${req.type} backup to repo${repo} started`);
@@ -167,16 +179,18 @@ export async function expireAndRecord(
   const before = await pgbackrestInfo(runner).catch(() => undefined);
   const errors: OpsError[] = [];
   for (const repo of repos) {
-    await pgbackrest(runner, 'expire', [`--repo=${repo}`], { what: `expiring old backups in repo${repo}` }).catch(
-      (err: OpsError) => {
-        errors.push(err);
-        log.error(err.message);
-      },
-    );
+    await pgbackrest(runner, 'expire', [`--repo=${repo}`], {
+      what: `expiring old backups in repo${repo}`,
+    }).catch((err: OpsError) => {
+      errors.push(err);
+      log.error(err.message);
+    });
   }
   const info = await pgbackrestInfo(runner);
   const now = new Set(info.backups.map((b) => `${b.repo}:${b.label}`));
-  const expired = (before?.backups ?? []).filter((b) => !now.has(`${b.repo}:${b.label}`)).map((b) => `${b.repo}:${b.label}`);
+  const expired = (before?.backups ?? [])
+    .filter((b) => !now.has(`${b.repo}:${b.label}`))
+    .map((b) => `${b.repo}:${b.label}`);
   if (expired.length) log.info(`expired ${expired.join(', ')} (retention: full backups kept per repository)`);
   const recoverability = await recordRecoverability(c, info);
   return { expired, recoverability };

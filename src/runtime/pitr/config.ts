@@ -26,7 +26,9 @@ export type PitrRole = 'member' | 'job' | 'repo-host';
 
 /** The spool of the asynchronous archive: on the data volume, beside PGDATA (a re-clone removes PGDATA). */
 export function spoolPath(env: AgentEnv): string {
-  return env.PGOPS_PGBACKREST_SPOOL_PATH ?? join(dirname(env.PGDATA), `${basename(env.PGDATA)}.pgbackrest-spool`);
+  return (
+    env.PGOPS_PGBACKREST_SPOOL_PATH ?? join(dirname(env.PGDATA), `${basename(env.PGDATA)}.pgbackrest-spool`)
+  );
 }
 
 function repo1Of(env: AgentEnv): Repo1 | undefined {
@@ -59,26 +61,43 @@ export function repo2Of(env: AgentEnv, raw: NodeJS.ProcessEnv): Repo2 | undefine
       webIdentity: Boolean(raw.AWS_WEB_IDENTITY_TOKEN_FILE),
     });
   } catch (err) {
-    throw new UsageError('E_REPO2_SETTINGS', `repo2 cannot be used: ${(err as Error).message}`, {}, {
-      hint: 'Use an https:// endpoint (PGOPS_SYNC_ENDPOINT, crossRegion.endpoint).',
-    });
+    throw new UsageError(
+      'E_REPO2_SETTINGS',
+      `repo2 cannot be used: ${(err as Error).message}`,
+      {},
+      {
+        hint: 'Use an https:// endpoint (PGOPS_SYNC_ENDPOINT, crossRegion.endpoint).',
+      },
+    );
   }
 }
 
 function tlsFiles(env: AgentEnv): TlsFiles | undefined {
   const d = env.PGOPS_PGBACKREST_TLS_DIR;
-  return d ? { caFile: join(d, 'ca.crt'), certFile: join(d, 'tls.crt'), keyFile: join(d, 'tls.key') } : undefined;
+  return d
+    ? { caFile: join(d, 'ca.crt'), certFile: join(d, 'tls.crt'), keyFile: join(d, 'tls.key') }
+    : undefined;
 }
 
 /** The inputs of pgBackRest's configuration for `role`; lockPath is where its lock files go. */
-export function confInputs(env: AgentEnv, raw: NodeJS.ProcessEnv, role: PitrRole, lockPath: string): PgbackrestConfInputs {
+export function confInputs(
+  env: AgentEnv,
+  raw: NodeJS.ProcessEnv,
+  role: PitrRole,
+  lockPath: string,
+): PgbackrestConfInputs {
   const tls = tlsFiles(env);
   let pg: PgTarget[];
   if (role === 'repo-host') {
     const hosts = env.PGOPS_PGBACKREST_PG_HOSTS.split(',')
       .map((h) => h.trim())
       .filter(Boolean);
-    pg = hosts.map((host) => ({ path: env.PGDATA, port: env.PGOPS_PORT, host, hostPort: env.PGOPS_PGBACKREST_TLS_PORT }));
+    pg = hosts.map((host) => ({
+      path: env.PGDATA,
+      port: env.PGOPS_PORT,
+      host,
+      hostPort: env.PGOPS_PGBACKREST_TLS_PORT,
+    }));
   } else pg = [{ path: env.PGDATA, port: env.PGOPS_PORT, socketPath: env.PGOPS_SOCKET_DIR }];
   return {
     stanza: env.PGOPS_PGBACKREST_STANZA,
@@ -123,7 +142,9 @@ export function memberConfPath(env: AgentEnv): string {
  * repository is configured; `true` otherwise (archive_mode stays on).
  */
 export function memberArchiveSettings(env: AgentEnv): { archiveCommand: string; restoreCommand?: string } {
-  const on = env.PGOPS_PITR && Boolean(env.PGOPS_PGBACKREST_REPO1_PATH || env.PGOPS_PGBACKREST_REPO1_HOST || env.PGOPS_PGBACKREST_REPO2);
+  const on =
+    env.PGOPS_PITR &&
+    Boolean(env.PGOPS_PGBACKREST_REPO1_PATH || env.PGOPS_PGBACKREST_REPO1_HOST || env.PGOPS_PGBACKREST_REPO2);
   if (!on) return { archiveCommand: archiveCommand(undefined, env.PGOPS_PGBACKREST_STANZA) };
   const conf = memberConfPath(env);
   return {
@@ -144,7 +165,12 @@ export function jobConf(env: AgentEnv, raw: NodeJS.ProcessEnv, role: PitrRole = 
   mkdirSync(lock, { mode: 0o700 });
   const file = join(dir, 'pgbackrest.conf');
   writeFileSync(file, pgbackrestConf(confInputs(env, raw, role, lock)), { mode: 0o600 });
-  return { file, dir, env: pgbackrestEnv(env, raw), dispose: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    file,
+    dir,
+    env: pgbackrestEnv(env, raw),
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /** repo numbers a job on this machine can back up into: repo1 when it is a folder here, repo2 when set. */

@@ -25,7 +25,11 @@ const HEAPALLINDEXED_MAX_BYTES = 1024 * 1024 * 1024;
 
 export interface DrillChecks {
   indexes: { checked: number; heapallindexed: number; failed: { index: string; error: string }[] };
-  tables: { compared: number; mismatched: { table: string; source: number; copy: number }[]; note: string | null };
+  tables: {
+    compared: number;
+    mismatched: { table: string; source: number; copy: number }[];
+    note: string | null;
+  };
 }
 
 export interface DrillResult {
@@ -50,7 +54,8 @@ interface SourceSnapshot {
 async function sourceSnapshot(c: pg.Client): Promise<SourceSnapshot> {
   await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
-    const lsn = (await c.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
+    const lsn = (await c.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!
+      .lsn;
     const counts = new Map<string, number>();
     for (const t of await applicationTables(c))
       counts.set(t, Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${t}`)).rows[0]!.n));
@@ -94,7 +99,12 @@ export async function checkIndexes(c: pg.Client): Promise<DrillChecks['indexes']
   return out;
 }
 
-export async function runDrill(env: AgentEnv, raw: NodeJS.ProcessEnv, log: Logger, onScratch?: (dir: string) => void): Promise<DrillResult> {
+export async function runDrill(
+  env: AgentEnv,
+  raw: NodeJS.ProcessEnv,
+  log: Logger,
+  onScratch?: (dir: string) => void,
+): Promise<DrillResult> {
   const startedAt = new Date();
   const result: DrillResult = {
     status: 'failure',
@@ -119,7 +129,9 @@ export async function runDrill(env: AgentEnv, raw: NodeJS.ProcessEnv, log: Logge
   try {
     app = await connect(conn, env.PGOPS_APP_DATABASE, 'postgres-agent drill').catch(() => undefined);
     const snap = app ? await sourceSnapshot(app) : undefined;
-    const target = snap ? ({ kind: 'lsn', lsn: snap.lsn.toUpperCase() } as const) : ({ kind: 'latest' } as const);
+    const target = snap
+      ? ({ kind: 'lsn', lsn: snap.lsn.toUpperCase() } as const)
+      : ({ kind: 'latest' } as const);
     await bringArchiveUpToDate(app, target, log);
     const binDir = findPgBinDir(env.PGOPS_PG_BIN_DIR);
     const plan = await planPointInTime(runner, target, binDir);

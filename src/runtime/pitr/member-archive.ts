@@ -40,7 +40,11 @@ export class MemberArchive {
   }
 
   private get runner(): PgbackrestRunner {
-    return { configFile: memberConfPath(this.env), stanza: this.env.PGOPS_PGBACKREST_STANZA, env: this.extraEnv() };
+    return {
+      configFile: memberConfPath(this.env),
+      stanza: this.env.PGOPS_PGBACKREST_STANZA,
+      env: this.extraEnv(),
+    };
   }
 
   /** repo2's keys, for PostgreSQL's archive_command and restore_command (inherited through Patroni). */
@@ -67,7 +71,11 @@ export class MemberArchive {
   async leaderDuty(): Promise<void> {
     if (!this.enabled || this.busy) return;
     // Over TLS the repository pod creates the stanza (2.45 runs it where the repository is).
-    if (!this.env.PGOPS_PGBACKREST_REPO1_PATH && this.env.PGOPS_PGBACKREST_REPO1_HOST && !this.env.PGOPS_PGBACKREST_REPO2)
+    if (
+      !this.env.PGOPS_PGBACKREST_REPO1_PATH &&
+      this.env.PGOPS_PGBACKREST_REPO1_HOST &&
+      !this.env.PGOPS_PGBACKREST_REPO2
+    )
       return;
     this.busy = true;
     try {
@@ -89,12 +97,17 @@ export class MemberArchive {
       if (this.stanzaReady && now - this.lastCheck > CHECK_INTERVAL_MS) {
         this.lastCheck = now;
         try {
-          await pgbackrest(this.runner, 'check', ['--archive-timeout=60'], { timeoutMs: 120_000, what: 'pgbackrest check' });
+          await pgbackrest(this.runner, 'check', ['--archive-timeout=60'], {
+            timeoutMs: 120_000,
+            what: 'pgbackrest check',
+          });
           if (!this.lastCheckOk) this.log.info('pgbackrest check passes again: WAL reaches every repository');
           this.lastCheckOk = true;
         } catch (err) {
           this.lastCheckOk = false;
-          this.log.error(`${(err as Error).message} (WAL may not reach every repository; postgres-ops status shows the archive)`);
+          this.log.error(
+            `${(err as Error).message} (WAL may not reach every repository; postgres-ops status shows the archive)`,
+          );
         }
       }
     } finally {
@@ -125,14 +138,18 @@ export class MemberArchive {
     this.server = child;
     const started = Date.now();
     for (const s of [child.stdout!, child.stderr!])
-      createInterface({ input: s }).on('line', (l) => this.log.relay(l, /ERROR/.test(l) ? 'error' : 'info', 'pgbackrest'));
+      createInterface({ input: s }).on('line', (l) =>
+        this.log.relay(l, /ERROR/.test(l) ? 'error' : 'info', 'pgbackrest'),
+      );
     child.on('error', (err) => this.log.error(`could not run pgbackrest server: ${err.message}`));
     child.on('close', (code, signal) => {
       this.server = undefined;
       if (this.serverStopping) return;
       this.serverFailures = Date.now() - started > 60_000 ? 0 : this.serverFailures + 1;
       const wait = Math.min(30_000, 1000 * 2 ** Math.min(this.serverFailures, 5));
-      this.log.error(`pgbackrest server exited (${signal ?? `code ${code}`}); starting it again in ${wait / 1000} s`);
+      this.log.error(
+        `pgbackrest server exited (${signal ?? `code ${code}`}); starting it again in ${wait / 1000} s`,
+      );
       setTimeout(() => this.startServer(), wait).unref();
     });
     this.log.info(`pgBackRest TLS server started on port ${this.env.PGOPS_PGBACKREST_TLS_PORT}`);

@@ -62,10 +62,14 @@ export async function stanzaCreate(r: PgbackrestRunner): Promise<void> {
 
 /** A file from the archive (a history file or a WAL segment) into `dest`; false when it is not there. */
 export async function archiveGet(r: PgbackrestRunner, name: string, dest: string): Promise<boolean> {
-  const res = await exec(PGBACKREST_BIN, [`--config=${r.configFile}`, `--stanza=${r.stanza}`, 'archive-get', name, dest], {
-    env: { ...process.env, ...r.env },
-    timeoutMs: 300_000,
-  });
+  const res = await exec(
+    PGBACKREST_BIN,
+    [`--config=${r.configFile}`, `--stanza=${r.stanza}`, 'archive-get', name, dest],
+    {
+      env: { ...process.env, ...r.env },
+      timeoutMs: 300_000,
+    },
+  );
   if (res.code === 0) return true;
   if (res.code === 1) return false; // pgBackRest: not found in any repository
   throw new OperationFailed(

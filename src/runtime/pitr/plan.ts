@@ -42,11 +42,17 @@ export async function bringArchiveUpToDate(
   timeoutMs = 180_000,
 ): Promise<boolean> {
   if (!c) {
-    if (target.kind === 'time' && target.at.getTime() > Date.now() + FUTURE_SLACK_MS) throw futureTarget(target);
+    if (target.kind === 'time' && target.at.getTime() > Date.now() + FUTURE_SLACK_MS)
+      throw futureTarget(target);
     return false;
   }
-  const now = (await c.query<{ now: Date; lsn: string }>('SELECT clock_timestamp() AS now, pg_current_wal_lsn()::text AS lsn')).rows[0]!;
-  if (target.kind === 'time' && target.at.getTime() > new Date(now.now).getTime() + FUTURE_SLACK_MS) throw futureTarget(target);
+  const now = (
+    await c.query<{ now: Date; lsn: string }>(
+      'SELECT clock_timestamp() AS now, pg_current_wal_lsn()::text AS lsn',
+    )
+  ).rows[0]!;
+  if (target.kind === 'time' && target.at.getTime() > new Date(now.now).getTime() + FUTURE_SLACK_MS)
+    throw futureTarget(target);
   if (target.kind === 'lsn' && parseLsn(target.lsn)! > parseLsn(now.lsn)!)
     throw new SafetyRefusal(
       'E_TARGET_IN_FUTURE',
@@ -62,7 +68,12 @@ export async function bringArchiveUpToDate(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const a = (
-      await c.query<{ last: string | null; failed: string | null; failed_at: Date | null; archived_at: Date | null }>(
+      await c.query<{
+        last: string | null;
+        failed: string | null;
+        failed_at: Date | null;
+        archived_at: Date | null;
+      }>(
         'SELECT last_archived_wal AS last, last_failed_wal AS failed, last_failed_time AS failed_at, last_archived_time AS archived_at FROM pg_stat_archiver',
       )
     ).rows[0]!;
@@ -72,7 +83,9 @@ export async function bringArchiveUpToDate(
         'E_ARCHIVE_BEHIND',
         `WAL segment ${sw} was not archived within ${timeoutMs / 1000} s (last archived: ${a.last ?? 'none'}; last failure: ${a.failed ?? 'none'}): the archive does not reach ${describeTarget(target)}; nothing was changed`,
         { segment: sw, lastArchived: a.last, lastFailed: a.failed },
-        { hint: 'See why archiving fails: postgres-ops status (archive), the primary\'s log; fix it and run the restore again.' },
+        {
+          hint: "See why archiving fails: postgres-ops status (archive), the primary's log; fix it and run the restore again.",
+        },
       );
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -121,7 +134,8 @@ export async function readTimelines(
     }
     const starts = new Map<number, Date | undefined | null>();
     for (const l of lineage(latest, switches))
-        if (l.from) starts.set(l.timeline, await timelineStart(runner, binDir, work, l.timeline, l.from.switchLsn));
+      if (l.from)
+        starts.set(l.timeline, await timelineStart(runner, binDir, work, l.timeline, l.from.switchLsn));
     return { latest, switches, starts };
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -5,7 +5,15 @@
  * it came from), until it promotes at the target. Used by point-in-time restores and by drills.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { OperationFailed, SafetyRefusal } from '../../core/errors.js';
@@ -77,10 +85,23 @@ export function cleanAutoConf(dir: string): void {
   writeFileSync(file, kept.join('\n'), { mode: 0o600 });
 }
 
-export function restoreArgs(r: Pick<RecoverRequest, 'dir' | 'target' | 'targetTimeline'> & { set: string }): string[] {
-  const args = [`--pg1-path=${r.dir}`, `--set=${r.set}`, '--archive-mode=off', `--target-timeline=${r.targetTimeline}`];
-  if (r.target.kind === 'time') args.push('--type=time', `--target=${r.target.iso.replace('T', ' ').replace('Z', '+00')}`, '--target-action=promote');
-  else if (r.target.kind === 'lsn') args.push('--type=lsn', `--target=${r.target.lsn}`, '--target-action=promote');
+export function restoreArgs(
+  r: Pick<RecoverRequest, 'dir' | 'target' | 'targetTimeline'> & { set: string },
+): string[] {
+  const args = [
+    `--pg1-path=${r.dir}`,
+    `--set=${r.set}`,
+    '--archive-mode=off',
+    `--target-timeline=${r.targetTimeline}`,
+  ];
+  if (r.target.kind === 'time')
+    args.push(
+      '--type=time',
+      `--target=${r.target.iso.replace('T', ' ').replace('Z', '+00')}`,
+      '--target-action=promote',
+    );
+  else if (r.target.kind === 'lsn')
+    args.push('--type=lsn', `--target=${r.target.lsn}`, '--target-action=promote');
   else args.push('--type=default');
   return args;
 }
@@ -91,8 +112,13 @@ export async function restoreAndRecover(r: RecoverRequest): Promise<Recovered> {
   mkdirSync(r.dir, { recursive: true, mode: 0o700 });
   const reopen = r.set === undefined;
   if (!reopen) {
-    r.log.info(`restoring backup ${r.set} into ${r.dir}`, { target: describeTarget(r.target), timeline: r.targetTimeline });
-    await pgbackrest(r.runner, 'restore', restoreArgs({ ...r, set: r.set! }), { what: `restoring backup ${r.set}` });
+    r.log.info(`restoring backup ${r.set} into ${r.dir}`, {
+      target: describeTarget(r.target),
+      timeline: r.targetTimeline,
+    });
+    await pgbackrest(r.runner, 'restore', restoreArgs({ ...r, set: r.set! }), {
+      what: `restoring backup ${r.set}`,
+    });
   } else {
     // An existing, cleanly stopped directory: recovered only to its own end, then promoted onto a
     // timeline above every one in the archive (a standby start would follow newer ones).
@@ -122,7 +148,11 @@ export async function restoreAndRecover(r: RecoverRequest): Promise<Recovered> {
     log_destination: 'stderr',
     ...(r.scratch ? { shared_buffers: '128MB', max_connections: '20', max_wal_size: '1GB' } : {}),
     ...(reopen
-      ? { recovery_target: 'immediate', recovery_target_action: 'promote', recovery_target_timeline: 'current' }
+      ? {
+          recovery_target: 'immediate',
+          recovery_target_action: 'promote',
+          recovery_target_timeline: 'current',
+        }
       : {}),
   };
   const args = ['-D', r.dir, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
@@ -189,7 +219,9 @@ export async function restoreAndRecover(r: RecoverRequest): Promise<Recovered> {
   }
   const text = readLog(logFile);
   const lsn = /redo done at ([0-9A-F]+\/[0-9A-F]+)/.exec(text)?.[1] ?? null;
-  r.log.info(`recovered to ${recoveredTo ?? 'the start of the backup'} (timeline ${timeline ?? '?'}) in ${seconds.toFixed(1)} s`);
+  r.log.info(
+    `recovered to ${recoveredTo ?? 'the start of the backup'} (timeline ${timeline ?? '?'}) in ${seconds.toFixed(1)} s`,
+  );
   return {
     recoveredTo,
     recoveredLsn: lsn,
@@ -211,7 +243,11 @@ export async function restoreAndRecover(r: RecoverRequest): Promise<Recovered> {
  * timelines share a number), and recoveries can follow it. Its WAL is final: the members promote
  * to a further timeline when they adopt the directory.
  */
-export async function archiveNewTimeline(runner: PgbackrestRunner, dir: string, timeline: number): Promise<string[]> {
+export async function archiveNewTimeline(
+  runner: PgbackrestRunner,
+  dir: string,
+  timeline: number,
+): Promise<string[]> {
   const tl = timeline.toString(16).toUpperCase().padStart(8, '0');
   const wal = join(dir, 'pg_wal');
   const files = readdirSync(wal)
@@ -251,6 +287,8 @@ export function recoveryFailure(log: string, target: RecoveryTarget): Error {
     'E_RECOVERY',
     `the restored copy stopped during recovery:\n${tail}`,
     {},
-    { hint: 'Nothing was changed. Check the repository (postgres-ops list-backups) and run the restore again.' },
+    {
+      hint: 'Nothing was changed. Check the repository (postgres-ops list-backups) and run the restore again.',
+    },
   );
 }
