@@ -106,10 +106,16 @@ try {
   writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
   const line = (name: string, s: ReturnType<typeof stats>, unit: string) =>
     `  ${name}: min ${s.min}${unit}, median ${s.median}${unit}, max ${s.max}${unit} (${s.runs} runs)\n`;
-  process.stdout.write(`failover and switchover (lease ${ha.ttl} s, loop ${ha.loopWait} s, retry ${ha.retryTimeout} s):\n`);
-  process.stdout.write(line('failover, asynchronous: kill -9 to first write', asynchronous.secondsToFirstWrite, ' s'));
+  process.stdout.write(
+    `failover and switchover (lease ${ha.ttl} s, loop ${ha.loopWait} s, retry ${ha.retryTimeout} s):\n`,
+  );
+  process.stdout.write(
+    line('failover, asynchronous: kill -9 to first write', asynchronous.secondsToFirstWrite, ' s'),
+  );
   process.stdout.write(line('  acknowledged commits lost', asynchronous.acknowledgedCommitsLost, ''));
-  process.stdout.write(line('failover, synchronous: kill -9 to first write', synchronous.secondsToFirstWrite, ' s'));
+  process.stdout.write(
+    line('failover, synchronous: kill -9 to first write', synchronous.secondsToFirstWrite, ' s'),
+  );
   process.stdout.write(line('  acknowledged commits lost', synchronous.acknowledgedCommitsLost, ''));
   process.stdout.write(line('switchover write pause', sw.writePauseSeconds, ' s'));
   process.stdout.write(`saved ${file}\nreproduce: ${result.command}\n`);

@@ -20,6 +20,29 @@ import type { AgentContext } from '../context.js';
 
 const TYPES: PhysicalType[] = ['full', 'diff', 'incr'];
 
+/** Each repository's outcome, the window and what retention removed. */
+export function renderPhysicalBackup(r: PhysicalBackupResult): string {
+  return [
+    renderTable(
+      ['REPO', 'STATUS', 'LABEL', 'SIZE', 'DURATION'],
+      r.outcomes.map((o) => [
+        o.repo,
+        o.status,
+        o.backup?.label ?? '-',
+        o.backup ? formatBytes(o.backup.repoSizeBytes) : '-',
+        formatDuration(o.durationSeconds),
+      ]),
+    ),
+    '',
+    `recoverable from: ${
+      Object.entries(r.recoverability)
+        .map(([repo, at]) => `${repo} ${at ?? '-'}`)
+        .join(', ') || '-'
+    }`,
+    ...(r.expired.length ? [`expired (retention): ${r.expired.join(', ')}`] : []),
+  ].join('\n');
+}
+
 export function requirePitr(ctx: AgentContext, what: string) {
   if (!ctx.env.PGOPS_PITR)
     throw new UsageError(
@@ -73,18 +96,7 @@ export async function physicalBackup(
       connectionFromEnv(ctx.env),
       ctx.log,
     );
-    ctx.out.result(result, opts.output ?? 'table', (r) =>
-      renderTable(
-        ['REPO', 'STATUS', 'LABEL', 'SIZE', 'DURATION'],
-        r.outcomes.map((o) => [
-          o.repo,
-          o.status,
-          o.backup?.label ?? '-',
-          o.backup ? formatBytes(o.backup.repoSizeBytes) : '-',
-          formatDuration(o.durationSeconds),
-        ]),
-      ),
-    );
+    ctx.out.result(result, opts.output ?? 'table', renderPhysicalBackup);
     return result;
   } finally {
     conf.dispose();

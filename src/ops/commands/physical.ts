@@ -4,11 +4,11 @@
  * data, and prints what was kept and what to type next.
  */
 import { UsageError } from '../../core/errors.js';
-import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
 import { describeTarget, parseTarget } from '../../core/pitr/target.js';
 import type { ClusterApi, PhysicalBackupResult, PitrRestoreOutcome } from '../cluster-api.js';
 import { commandLine, type OpsDeps } from '../deps.js';
 import { renderDrill } from '../../agent/commands/drill.js';
+import { renderPhysicalBackup } from '../../agent/commands/physical.js';
 import { validateBackupName } from '../../core/backup/names.js';
 
 function unsupported(cluster: ClusterApi, what: string): never {
@@ -42,27 +42,7 @@ export async function physicalBackup(
   if (!cluster.physicalBackup) unsupported(cluster, 'a physical backup');
   deps.out.line(`taking a physical ${type} backup${name ? ` ${name}` : ''}…`);
   const r = await cluster.physicalBackup({ type: type as 'full' | 'diff' | 'incr', name }, deps.out);
-  deps.out.result(r, deps.opts.output, (x) =>
-    [
-      renderTable(
-        ['REPO', 'STATUS', 'LABEL', 'SIZE', 'DURATION'],
-        x.outcomes.map((o) => [
-          o.repo,
-          o.status,
-          o.backup?.label ?? '-',
-          o.backup ? formatBytes(o.backup.repoSizeBytes) : '-',
-          formatDuration(o.durationSeconds),
-        ]),
-      ),
-      '',
-      `recoverable from: ${
-        Object.entries(x.recoverability)
-          .map(([repo, at]) => `${repo} ${at ?? '-'}`)
-          .join(', ') || '-'
-      }`,
-      ...(x.expired.length ? [`expired (retention): ${x.expired.join(', ')}`] : []),
-    ].join('\n'),
-  );
+  deps.out.result(r, deps.opts.output, renderPhysicalBackup);
   return r;
 }
 
