@@ -124,7 +124,11 @@ export async function localUpCommand(
       `Database: ${r.databases.application} (${backupCoverage(r.databases)}; tables created in other databases, such as postgres, are not backed up)`,
       `Metrics:  ${r.metricsUrl ?? 'not running'}`,
       `Backup:   ${r.firstBackup ?? 'none yet'}`,
-      `Physical: ${r.physicalBackup ?? 'none yet'} (WAL archived to ${cluster.paths.pgbackrestDir}; postgres-ops restore --time ... restores to any moment since)`,
+      ...(physical === null
+        ? []
+        : [
+            `Physical: ${r.physicalBackup ?? 'none yet'} (WAL archived to ${cluster.paths.pgbackrestDir}; postgres-ops restore --time ... restores to any moment since)`,
+          ]),
       ...r.warnings.map((w) => `  ! ${w}`),
     ]
       .filter((l, i, a) => l !== '' || a[i - 1] !== '')
