@@ -92,6 +92,9 @@ export async function recordRecoverability(
   return earliest;
 }
 
+/** pgBackRest's error when the stanza does not exist in a repository yet. */
+const MISSING_STANZA = /FileMissingError|missing stanza/i;
+
 export async function runPhysicalBackup(
   req: PhysicalBackupRequest,
   runner: PgbackrestRunner,
@@ -101,24 +104,30 @@ export async function runPhysicalBackup(
   const c = await recordingClient(conn, 'postgres-agent physical-backup');
   try {
     return await withOperationLock(c, 'the physical backup', async () => {
-      await stanzaCreate(runner);
       const outcomes: RepoOutcome[] = [];
       for (const repo of req.repos) {
         const started = new Date();
-        const before = new Set(
-          (await pgbackrestInfo(runner, repo).catch(() => undefined))?.backups.map((b) => b.label),
-        );
         let outcome: RepoOutcome;
         try {
           log.info(`physical ${req.type} backup to repo${repo} started`);
-          await pgbackrest(
-            runner,
-            'backup',
-            [`--type=${req.type}`, `--repo=${repo}`, ...(req.name ? [`--annotation=name=${req.name}`] : [])],
-            { what: `the ${req.type} backup to repo${repo}` },
-          );
+          const backup = () =>
+            pgbackrest(
+              runner,
+              'backup',
+              [`--type=${req.type}`, `--repo=${repo}`, ...(req.name ? [`--annotation=name=${req.name}`] : [])],
+              { what: `the ${req.type} backup to repo${repo}` },
+            );
+          // Each call to an unreachable object store waits out pgBackRest's retries: the stanza is
+          // created only when the backup says it is missing (a new repository).
+          await backup().catch(async (err: Error) => {
+            if (!MISSING_STANZA.test(err.message)) throw err;
+            log.info(`creating the stanza in repo${repo}`);
+            await stanzaCreate(runner);
+            await backup();
+          });
           const info = await pgbackrestInfo(runner, repo);
-          const made = info.backups.filter((b) => !before.has(b.label)).at(-1) ?? null;
+          // Labels sort by time: the newest is the one just made.
+          const made = [...info.backups].sort((a, b) => a.label.localeCompare(b.label)).at(-1) ?? null;
           outcome = { repo: `repo${repo}`, status: 'success', backup: made, error: null, durationSeconds: 0 };
         } catch (err) {
           outcome = {
@@ -146,7 +155,12 @@ export async function runPhysicalBackup(
         ]);
         outcomes.push(outcome);
       }
-      const { expired, recoverability } = await expireAndRecord(runner, req.repos, c, log);
+      // Retention and the window where the backup worked (a repository that is down would only
+      // make every call wait out its retries).
+      const reachable = req.repos.filter((_, i) => outcomes[i]!.status === 'success');
+      const { expired, recoverability } = reachable.length
+        ? await expireAndRecord(runner, reachable, c, log)
+        : { expired: [], recoverability: {} };
       const failed = outcomes.filter((o) => o.status === 'failure');
       if (failed.length) {
         const ok = outcomes.filter((o) => o.status === 'success').map((o) => o.repo);
@@ -176,7 +190,11 @@ export async function expireAndRecord(
   c: pg.Client,
   log: Logger,
 ): Promise<{ expired: string[]; recoverability: Record<string, string | null> }> {
-  const before = await pgbackrestInfo(runner).catch(() => undefined);
+  const infoOf = async () => {
+    const all = await Promise.all(repos.map((r) => pgbackrestInfo(runner, r)));
+    return { ...all[0]!, repos: all.flatMap((i) => i.repos), backups: all.flatMap((i) => i.backups) };
+  };
+  const before = await infoOf().catch(() => undefined);
   const errors: OpsError[] = [];
   for (const repo of repos) {
     await pgbackrest(runner, 'expire', [`--repo=${repo}`], {
@@ -186,7 +204,7 @@ export async function expireAndRecord(
       log.error(err.message);
     });
   }
-  const info = await pgbackrestInfo(runner);
+  const info = await infoOf();
   const now = new Set(info.backups.map((b) => `${b.repo}:${b.label}`));
   const expired = (before?.backups ?? [])
     .filter((b) => !now.has(`${b.repo}:${b.label}`))
