@@ -23,6 +23,7 @@ import {
 } from '../../src/core/pitr/target.js';
 import { OpsError } from '../../src/core/errors.js';
 import { pitrStatus, pitrWarnings, timeoutSeconds } from '../../src/ops/pitr-status.js';
+import { pgbackrestMessage } from '../../src/runtime/pitr/pgbackrest.js';
 
 const INFO = JSON.stringify([
   {
@@ -336,5 +337,18 @@ describe('archive health in status', () => {
       pitrWarnings(pitrStatus({ ...row, earliest: null }), new Date())[0]!,
       /no physical backup yet/,
     );
+  });
+});
+
+describe("pgBackRest's messages", () => {
+  it('keeps an error with its continuation lines, so the cause (a missing file, a refused connection) is in the message', () => {
+    const stderr = [
+      "P00  ERROR: [055]: unable to load info file '/r/backup/db/backup.info' or '/r/backup/db/backup.info.copy':",
+      "       FileMissingError: unable to open missing file '/r/backup/db/backup.info' for read",
+      'P00   INFO: backup command end: aborted with exception [055]',
+    ].join('\n');
+    assert.match(pgbackrestMessage(stderr), /\[055\].*FileMissingError: unable to open missing file/);
+    assert.doesNotMatch(pgbackrestMessage(stderr), /command end/);
+    assert.equal(pgbackrestMessage('', 'a\nb\nc\nd'), 'b c d');
   });
 });

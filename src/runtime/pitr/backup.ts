@@ -114,7 +114,11 @@ export async function runPhysicalBackup(
             pgbackrest(
               runner,
               'backup',
-              [`--type=${req.type}`, `--repo=${repo}`, ...(req.name ? [`--annotation=name=${req.name}`] : [])],
+              [
+                `--type=${req.type}`,
+                `--repo=${repo}`,
+                ...(req.name ? [`--annotation=name=${req.name}`] : []),
+              ],
               { what: `the ${req.type} backup to repo${repo}` },
             );
           // Each call to an unreachable object store waits out pgBackRest's retries: the stanza is

@@ -17,12 +17,24 @@ export interface PgbackrestRunner {
 
 /** pgBackRest's own message ("ERROR: [055]: ...") without its noise. */
 export function pgbackrestMessage(stderr: string, stdout = ''): string {
-  const lines = `${stderr}\n${stdout}`
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-  const errors = lines.filter((l) => /\b(ERROR|ASSERT)\b/.test(l));
-  return (errors.length ? errors : lines.slice(-3)).join('; ').replace(/^P\d+\s+/, '') || 'no output';
+  const raw = `${stderr}\n${stdout}`.split('\n');
+  const out: string[] = [];
+  let inError = false;
+  for (const l of raw) {
+    if (/\b(ERROR|ASSERT)\b/.test(l)) {
+      inError = true;
+      out.push(l.trim());
+    } else if (inError && /^\s+\S/.test(l))
+      out.push(l.trim()); // its continuation lines
+    else inError = false;
+  }
+  const lines = out.length
+    ? out
+    : raw
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .slice(-3);
+  return lines.join(' ').replace(/^P\d+\s+/, '') || 'no output';
 }
 
 export async function pgbackrest(
