@@ -14,8 +14,8 @@ import {
 } from '../../core/pitr/info.js';
 import { connectionFromEnv } from '../../runtime/backup/conn.js';
 import { runPhysicalBackup, type PhysicalBackupResult } from '../../runtime/pitr/backup.js';
-import { jobConf, localRepos, repoLocations } from '../../runtime/pitr/config.js';
-import { pgbackrestInfo } from '../../runtime/pitr/pgbackrest.js';
+import { configuredRepos, jobConf, localRepos, repoLocations } from '../../runtime/pitr/config.js';
+import { pgbackrestInfoEach } from '../../runtime/pitr/pgbackrest.js';
 import type { AgentContext } from '../context.js';
 
 const TYPES: PhysicalType[] = ['full', 'diff', 'incr'];
@@ -121,7 +121,7 @@ export async function physicalInfo(
   requirePitr(ctx, 'listing physical backups');
   const { conf, runner } = runnerOf(ctx);
   try {
-    const info = await pgbackrestInfo(runner);
+    const info = await pgbackrestInfoEach(runner, configuredRepos(ctx.env));
     const result: PhysicalInfo = {
       stanza: info.stanza,
       status: { code: info.code, message: info.message },

@@ -9,7 +9,7 @@ import { UsageError } from '../../core/errors.js';
 import type { OutputFormat } from '../../core/output.js';
 import { describeTarget, parseTarget } from '../../core/pitr/target.js';
 import { connect, connectionFromEnv } from '../../runtime/backup/conn.js';
-import { jobConf } from '../../runtime/pitr/config.js';
+import { configuredRepos, jobConf } from '../../runtime/pitr/config.js';
 import { bringArchiveUpToDate, planPointInTime } from '../../runtime/pitr/plan.js';
 import { archiveNewTimeline, restoreAndRecover } from '../../runtime/pitr/recover.js';
 import { findPgBinDir } from '../../runtime/pgbin.js';
@@ -112,7 +112,7 @@ export async function pitrRestore(
   try {
     const live = await bringArchiveUpToDate(primary, target, ctx.log);
     if (!live) ctx.log.warn('no primary answered: restoring from what the archive holds');
-    const plan = await planPointInTime(runner, target, binDir);
+    const plan = await planPointInTime(runner, target, binDir, configuredRepos(ctx.env));
     const result: PitrRestoreResult = {
       target: describeTarget(target),
       backup: plan.backup.label,

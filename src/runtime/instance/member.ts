@@ -535,8 +535,10 @@ export class MemberSupervisor {
   }
 
   private async leaderDuties() {
-    // The stanza first: until it exists no WAL is archived.
-    await this.archive.leaderDuty();
+    // The stanza (until it exists no WAL is archived) and pgBackRest's check, in the background:
+    // a repository that does not answer makes them wait for minutes, which must not hold up the
+    // duties below.
+    void this.archive.leaderDuty();
     // Cluster-wide settings (timings, synchronous mode, max_connections, ...) follow ours.
     try {
       const wanted = dynamicConfig(

@@ -21,7 +21,14 @@ import { BACKUP_HISTORY_DATABASE } from '../../core/backup/history-sql.js';
 import { BACKUP_LOCK_KEY } from '../backup/backup.js';
 import { connect, type PgConnection } from '../backup/conn.js';
 import type { Logger } from '../log.js';
-import { pgbackrest, pgbackrestInfo, stanzaCreate, type PgbackrestRunner } from './pgbackrest.js';
+import {
+  pgbackrest,
+  pgbackrestInfo,
+  pgbackrestInfoEach,
+  REPO_ANSWER_MS,
+  stanzaCreate,
+  type PgbackrestRunner,
+} from './pgbackrest.js';
 
 export interface PhysicalBackupRequest {
   type: PhysicalType;
@@ -109,6 +116,12 @@ export async function runPhysicalBackup(
         const started = new Date();
         let outcome: RepoOutcome;
         try {
+          // An object store that does not answer makes pgBackRest retry for many minutes: find out
+          // first, within a bound, and report it as this repository's failure.
+          await pgbackrest(runner, 'repo-ls', [`--repo=${repo}`, '--output=json'], {
+            timeoutMs: REPO_ANSWER_MS,
+            what: `reaching repo${repo}`,
+          });
           log.info(`physical ${req.type} backup to repo${repo} started`);
           const backup = () =>
             pgbackrest(
@@ -194,10 +207,7 @@ export async function expireAndRecord(
   c: pg.Client,
   log: Logger,
 ): Promise<{ expired: string[]; recoverability: Record<string, string | null> }> {
-  const infoOf = async () => {
-    const all = await Promise.all(repos.map((r) => pgbackrestInfo(runner, r)));
-    return { ...all[0]!, repos: all.flatMap((i) => i.repos), backups: all.flatMap((i) => i.backups) };
-  };
+  const infoOf = () => pgbackrestInfoEach(runner, repos);
   const before = await infoOf().catch(() => undefined);
   const errors: OpsError[] = [];
   for (const repo of repos) {

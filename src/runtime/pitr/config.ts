@@ -178,6 +178,14 @@ export function localRepos(env: AgentEnv): number[] {
   return [...(env.PGOPS_PGBACKREST_REPO1_PATH ? [1] : []), ...(env.PGOPS_PGBACKREST_REPO2 ? [2] : [])];
 }
 
+/** Every repository this machine's configuration names (repo1 local or over TLS, repo2). */
+export function configuredRepos(env: AgentEnv): number[] {
+  return [
+    ...(env.PGOPS_PGBACKREST_REPO1_PATH || env.PGOPS_PGBACKREST_REPO1_HOST ? [1] : []),
+    ...(env.PGOPS_PGBACKREST_REPO2 ? [2] : []),
+  ];
+}
+
 /** How list-backups names where a physical backup is: repo1's folder, repo2's URL. */
 export function repoLocations(env: AgentEnv, raw: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};

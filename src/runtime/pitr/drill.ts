@@ -16,7 +16,7 @@ import { connect, connectionFromEnv } from '../backup/conn.js';
 import type { Logger } from '../log.js';
 import { findPgBinDir } from '../pgbin.js';
 import { recordingClient } from './backup.js';
-import { jobConf } from './config.js';
+import { configuredRepos, jobConf } from './config.js';
 import { bringArchiveUpToDate, planPointInTime, scratchDir } from './plan.js';
 import { restoreAndRecover, type Recovered } from './recover.js';
 
@@ -134,7 +134,7 @@ export async function runDrill(
       : ({ kind: 'latest' } as const);
     await bringArchiveUpToDate(app, target, log);
     const binDir = findPgBinDir(env.PGOPS_PG_BIN_DIR);
-    const plan = await planPointInTime(runner, target, binDir);
+    const plan = await planPointInTime(runner, target, binDir, configuredRepos(env));
     result.backupLabel = plan.backup.label;
     recovered = await restoreAndRecover({
       runner,

@@ -52,19 +52,63 @@ export async function pgbackrest(
   if (res.code !== 0)
     throw new OperationFailed(
       'E_PGBACKREST',
-      `${opts.what ?? `pgbackrest ${command}`} failed: ${pgbackrestMessage(res.stderr, res.stdout)}`,
+      `${opts.what ?? `pgbackrest ${command}`} failed: ${
+        res.signal && opts.timeoutMs
+          ? `no answer within ${opts.timeoutMs / 1000} s`
+          : pgbackrestMessage(res.stderr, res.stdout)
+      }`,
       { command, exitCode: res.code },
       { hint: 'Check the repository (postgres-ops status shows archive health) and run the command again.' },
     );
   return res.stdout;
 }
 
+/** A repository that does not answer makes pgBackRest retry for minutes: each is asked within this. */
+export const REPO_ANSWER_MS = 60_000;
+
 export async function pgbackrestInfo(r: PgbackrestRunner, repo?: number): Promise<StanzaInfo> {
   const out = await pgbackrest(r, 'info', ['--output=json', ...(repo ? [`--repo=${repo}`] : [])], {
-    timeoutMs: 120_000,
-    what: 'reading the repositories (pgbackrest info)',
+    timeoutMs: REPO_ANSWER_MS,
+    what: `reading ${repo ? `repo${repo}` : 'the repositories'} (pgbackrest info)`,
   });
   return parseInfo(out, r.stanza);
+}
+
+/**
+ * Every repository, each asked on its own (one that is down must not hold up the others); one
+ * that does not answer is listed with its error (code 99) and no backups. Throws only when none
+ * answered.
+ */
+export async function pgbackrestInfoEach(r: PgbackrestRunner, repos: number[]): Promise<StanzaInfo> {
+  const answers = await Promise.all(
+    repos.map((repo) =>
+      pgbackrestInfo(r, repo).then(
+        (info) => ({ repo, info, error: undefined }),
+        (err: Error) => ({ repo, info: undefined, error: err }),
+      ),
+    ),
+  );
+  const ok = answers.filter((a) => a.info);
+  if (!ok.length) throw answers[0]?.error ?? new Error('no repository is configured');
+  const first = ok[0]!.info!;
+  return {
+    ...first,
+    repos: answers.flatMap((a) =>
+      a.info
+        ? a.info.repos
+        : [
+            {
+              repo: `repo${a.repo}`,
+              code: 99,
+              message: a.error!.message,
+              archiveMin: null,
+              archiveMax: null,
+              archiveIds: [],
+            },
+          ],
+    ),
+    backups: ok.flatMap((a) => a.info!.backups),
+  };
 }
 
 /** Creates the stanza where it is missing (idempotent: an existing one is left as it is). */

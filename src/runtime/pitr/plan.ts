@@ -24,7 +24,7 @@ import { timelineOfWalFile, parseLsn } from '../../core/pg/wal.js';
 import { readFileSync } from 'node:fs';
 import { exec } from '../exec.js';
 import type { Logger } from '../log.js';
-import { archiveGet, pgbackrestInfo, repoLs, type PgbackrestRunner } from './pgbackrest.js';
+import { archiveGet, pgbackrestInfoEach, repoLs, type PgbackrestRunner } from './pgbackrest.js';
 
 /** Clock skew allowed between this machine and the database before a target counts as future. */
 const FUTURE_SLACK_MS = 5_000;
@@ -177,8 +177,9 @@ export async function planPointInTime(
   runner: PgbackrestRunner,
   target: RecoveryTarget,
   binDir: string,
+  repos: number[],
 ): Promise<CheckedPlan> {
-  const info = await pgbackrestInfo(runner);
+  const info = await pgbackrestInfoEach(runner, repos);
   const tl = await readTimelines(runner, info, binDir);
   const plan = planRestore(target, info.backups, tl.latest, tl.switches, tl.starts);
   return { ...plan, info, latestTimeline: tl.latest };
