@@ -92,9 +92,11 @@ export function confInputs(
     const hosts = env.PGOPS_PGBACKREST_PG_HOSTS.split(',')
       .map((h) => h.trim())
       .filter(Boolean);
+    // The member's TLS server runs pgBackRest with these options: its socket is at the same path.
     pg = hosts.map((host) => ({
       path: env.PGDATA,
       port: env.PGOPS_PORT,
+      socketPath: env.PGOPS_SOCKET_DIR,
       host,
       hostPort: env.PGOPS_PGBACKREST_TLS_PORT,
     }));
