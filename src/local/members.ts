@@ -12,6 +12,7 @@ import { agentMainPath, baseEnv } from './agent.js';
 import { etcdHosts } from './etcd.js';
 import { postgresOsUser } from './os-user.js';
 import { pitrEnv } from './pitr-env.js';
+import { stopAsyncWorkers } from '../runtime/pitr/member-archive.js';
 import { localQuery } from './pg.js';
 import { postmasterPid, removePidFile, runningPid, spawnDetached, stopPid, tailFile } from './processes.js';
 import {
@@ -149,6 +150,8 @@ export async function stopInstance(root: string, name: string, out: Output): Pro
     await stopPid(pm, STOP_TIMEOUT_MS, 'SIGINT');
     stopped = true;
   }
+  // pgBackRest's asynchronous archive workers of a member whose agent was killed.
+  stopAsyncWorkers(join(p.instanceRunDir(name), 'pgops', 'pgbackrest.conf'));
   return stopped;
 }
 

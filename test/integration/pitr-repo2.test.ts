@@ -5,13 +5,11 @@
  * store is back.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { onCleanup } from '../support/cleanup.js';
-import { cleanupAll, FAST_HA, HaCluster, killAllUnderSync, sleep } from '../support/ha.js';
+import { cleanupAll, sleep, startHaCluster } from '../support/ha.js';
 import { startS3Https } from '../support/objectstores.js';
-import { tempDir } from '../support/tmp.js';
 
 after(cleanupAll);
 
@@ -23,30 +21,22 @@ interface StatusJson {
 describe('repo2 on an object store', () => {
   it('backs up into both repositories; while repo2 is down says so and records each outcome; taken out of archiving, repo1 works alone; put back, both work', async () => {
     const s3 = await startS3Https();
-    const dir = join(tempDir('pgops-ha-'), 'state');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      join(dir, 'objectstore.env'),
-      [
-        'PGOPS_SYNC_PROVIDER=s3',
-        `PGOPS_SYNC_BUCKET=${s3.bucket}`,
-        `PGOPS_SYNC_ENDPOINT=${s3.endpoint}`,
-        'PGOPS_SYNC_REGION=us-east-1',
-        `AWS_ACCESS_KEY_ID=${s3.env.AWS_ACCESS_KEY_ID}`,
-        `AWS_SECRET_ACCESS_KEY=${s3.env.AWS_SECRET_ACCESS_KEY}`,
-      ].join('\n') + '\n',
-      { mode: 0o600 },
+    const c = await startHaCluster(
+      { replicas: 0, pitr: { archiveTimeoutSeconds: 5, repo2: true, repo2VerifyTls: false } },
+      (dir) =>
+        writeFileSync(
+          join(dir, 'objectstore.env'),
+          [
+            'PGOPS_SYNC_PROVIDER=s3',
+            `PGOPS_SYNC_BUCKET=${s3.bucket}`,
+            `PGOPS_SYNC_ENDPOINT=${s3.endpoint}`,
+            'PGOPS_SYNC_REGION=us-east-1',
+            `AWS_ACCESS_KEY_ID=${s3.env.AWS_ACCESS_KEY_ID}`,
+            `AWS_SECRET_ACCESS_KEY=${s3.env.AWS_SECRET_ACCESS_KEY}`,
+          ].join('\n') + '\n',
+          { mode: 0o600 },
+        ),
     );
-    const c = new HaCluster(dir);
-    onCleanup(
-      `stop the cluster in ${dir}`,
-      async () => {
-        await c.down().catch(() => undefined);
-        killAllUnderSync(dir);
-      },
-      () => killAllUnderSync(dir),
-    );
-    await c.up({ ha: FAST_HA, replicas: 0, pitr: { archiveTimeoutSeconds: 5, repo2: true, repo2VerifyTls: false } });
     const first = await c.ops(['backup', '--physical', '--type', 'full', '-o', 'json']);
     assert.equal(first.code, 0, first.stderr);
     const ok = JSON.parse(first.stdout) as { outcomes: { repo: string; status: string }[] };
@@ -57,7 +47,11 @@ describe('repo2 on an object store', () => {
         ['repo2', 'success'],
       ],
     );
-    const listed = JSON.parse((await c.ops(['list-backups', '-o', 'json'])).stdout) as { kind: string; repo?: string; file: string }[];
+    const listed = JSON.parse((await c.ops(['list-backups', '-o', 'json'])).stdout) as {
+      kind: string;
+      repo?: string;
+      file: string;
+    }[];
     const r2 = listed.find((b) => b.kind === 'physical' && b.repo === 'repo2');
     assert.match(r2?.file ?? '', new RegExp(`^s3://${s3.bucket}/postgres/pgbackrest/backup/db/`));
 
@@ -71,7 +65,10 @@ describe('repo2 on an object store', () => {
       if (st.warnings.some((w) => /WAL archiving fails/.test(w))) break;
       await sleep(1000);
     }
-    assert.ok(st!.warnings.some((w) => /^CRITICAL: WAL archiving fails/.test(w)), JSON.stringify(st!.warnings));
+    assert.ok(
+      st!.warnings.some((w) => /^CRITICAL: WAL archiving fails/.test(w)),
+      JSON.stringify(st!.warnings),
+    );
 
     // pgBackRest 2.45 stalls archiving for every repository while one is down (documented): a
     // backup now fails, and each repository's outcome is recorded.
@@ -107,7 +104,10 @@ describe('repo2 on an object store', () => {
     const alone = await c.ops(['backup', '--physical', '--type', 'full', '-o', 'json']);
     assert.equal(alone.code, 0, alone.stderr);
     assert.deepEqual(
-      (JSON.parse(alone.stdout) as { outcomes: { repo: string; status: string }[] }).outcomes.map((o) => [o.repo, o.status]),
+      (JSON.parse(alone.stdout) as { outcomes: { repo: string; status: string }[] }).outcomes.map((o) => [
+        o.repo,
+        o.status,
+      ]),
       [['repo1', 'success']],
     );
 

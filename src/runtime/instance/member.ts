@@ -368,6 +368,8 @@ export class MemberSupervisor {
       clearTimeout(t);
     }
     this.stopPostmaster('SIGINT');
+    for (const pid of this.archive.stopAsyncWorkers())
+      this.log.info(`stopped pgBackRest's asynchronous archive worker ${pid}`);
     this.stopped();
   }
 

@@ -6,7 +6,7 @@
  * `check`. A replica asks whether the archive holds a segment before its agent re-clones it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { AgentEnv } from '../../core/config/schema.js';
@@ -159,4 +159,37 @@ export class MemberArchive {
     this.serverStopping = true;
     this.server?.kill('SIGTERM');
   }
+
+  /**
+   * pgBackRest's asynchronous archive-push and archive-get workers outlive PostgreSQL; one left from
+   * before a restart holds the archive lock with the old configuration (a repository since taken
+   * out, say), and the new workers wait behind it. Stopped with the member.
+   */
+  stopAsyncWorkers(): number[] {
+    return stopAsyncWorkers(memberConfPath(this.env));
+  }
+}
+
+/** Stops the asynchronous archive workers started with this configuration file; returns their pids. */
+export function stopAsyncWorkers(configFile: string): number[] {
+  const stopped: number[] = [];
+  let names: string[] = [];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return stopped;
+  }
+  for (const d of names) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const args = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (args.includes(`--config=${configFile}`) && args.some((a) => /^archive-(push|get):async$/.test(a))) {
+        process.kill(Number(d), 'SIGTERM');
+        stopped.push(Number(d));
+      }
+    } catch {
+      /* gone, or not ours */
+    }
+  }
+  return stopped;
 }
