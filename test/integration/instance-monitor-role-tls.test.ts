@@ -108,6 +108,10 @@ describe("the exporter's monitoring role", () => {
       'applied the new password of role pgops_monitor',
       'granted pg_monitor to pgops_monitor',
       'granted pgops_monitor read access to pgops.backup_history',
+      // The point-in-time recovery tables the exporter's queries read as well.
+      'granted pgops_monitor read access to pgops.physical_backup_history',
+      'granted pgops_monitor read access to pgops.recoverability',
+      'granted pgops_monitor read access to pgops.drill_history',
     ]);
     const m = await loginAs(server, 'pgops_monitor', 'third-password');
     await m.query('SELECT count(*) FROM pgops.backup_history');

@@ -45,7 +45,9 @@ export async function drill(opts: { output?: OutputFormat }, ctx: AgentContext):
         `the recovery drill failed: ${r.error ?? 'unknown'}`,
         { backup: r.backupLabel },
         {
-          hint: 'A failed index check or row count means the backups may not restore what you expect: investigate before relying on them (docs/backups.md, "Recovery drills").',
+          hint: r.checks
+            ? 'A failed index check or row count means the backups may not restore what you expect: investigate before relying on them (docs/pitr.md, "Recovery drills").'
+            : 'The copy could not be made: fix what the message names and run the drill again (postgres-ops drill); the cluster was not touched.',
         },
       );
     ctx.out.result(r, opts.output ?? 'table', renderDrill);

@@ -48,7 +48,7 @@ export async function bringArchiveUpToDate(
   }
   const now = (
     await c.query<{ now: Date; lsn: string }>(
-      'SELECT clock_timestamp() AS now, pg_current_wal_lsn()::text AS lsn',
+      'SELECT clock_timestamp() AS now, pg_current_wal_insert_lsn()::text AS lsn',
     )
   ).rows[0]!;
   if (target.kind === 'time' && target.at.getTime() > new Date(now.now).getTime() + FUTURE_SLACK_MS)
