@@ -70,6 +70,7 @@ export class MemberSupervisor {
   private noFailover = false;
   private lastLeaderDuty = 0;
   private lostWal: { first: number; last: number; segment: string } | undefined;
+  private diverged: { first: number; last: number } | undefined;
   private lastReinit = 0;
   private noSpaceAt = 0;
   private lastFullDiskLog = 0;
@@ -343,6 +344,12 @@ export class MemberSupervisor {
       else this.lostWal.last = now;
     }
     if (c.noSpace) this.noSpaceAt = Date.now();
+    if (c.diverged) {
+      const now = Date.now();
+      if (!this.diverged || now - this.diverged.last > LOST_WAL_GRACE_MS * 3)
+        this.diverged = { first: now, last: now };
+      else this.diverged.last = now;
+    }
     this.log.relay(line, c.level, c.source);
   }
 
@@ -415,6 +422,7 @@ export class MemberSupervisor {
       await this.leaderDuties();
     }
     if (s.inRecovery) await this.healLostWal();
+    if (s.inRecovery) await this.healDiverged();
   }
 
   private async readPatroni() {
@@ -614,6 +622,32 @@ export class MemberSupervisor {
     if (answer.status === 200) {
       this.setPhase('reinitializing', `re-cloning after losing WAL segment ${lw.segment}`);
       this.lostWal = undefined;
+    } else this.log.error(`re-clone request refused: ${answer.status} ${String(answer.body)}`);
+  }
+
+  /**
+   * After an asynchronous failover a replica can replay, from the WAL archive, what the old primary
+   * wrote and archived before it died but the new leader never received: it is then ahead of the
+   * leader's timeline switch and can never follow it (Patroni 3.0.2 does not rewind a replica).
+   * Re-clone it, as for lost WAL.
+   */
+  private async healDiverged() {
+    const d = this.diverged;
+    const s = this.snapshot;
+    if (!d || s.walReceiverStatus === 'streaming') return;
+    if (Date.now() - d.last > 10_000 || d.last - d.first < LOST_WAL_GRACE_MS) return;
+    if (Date.now() - this.lastReinit < REINIT_COOLDOWN_MS) return;
+    this.lastReinit = Date.now();
+    this.log.warn(
+      "this replica replayed WAL that the leader's timeline does not have (the old primary's, archived before a failover): it cannot follow the leader; cloning it again from the leader",
+    );
+    const answer = await this.api.call('POST', '/reinitialize', { force: true }).catch((e: Error) => ({
+      status: 0,
+      body: e.message,
+    }));
+    if (answer.status === 200) {
+      this.setPhase('reinitializing', 're-cloning a replica that diverged from the leader');
+      this.diverged = undefined;
     } else this.log.error(`re-clone request refused: ${answer.status} ${String(answer.body)}`);
   }
 
