@@ -90,6 +90,74 @@ export function buildAgentProgram(): Command {
     });
 
   program
+    .command('physical-backup')
+    .description(
+      'A physical backup with pgBackRest into every repository on this machine, then retention (expire); every outcome is recorded on the primary.',
+    )
+    .option('--type <type>', 'full, diff or incr', 'full')
+    .option('--name <name>', "a name, kept as the backup's annotation")
+    .addOption(outputOption())
+    .action(async (opts) => {
+      await (await import('./commands/physical.js')).physicalBackup(opts, context());
+    });
+
+  program
+    .command('physical-info')
+    .description("pgBackRest's physical backups, the archive and the recoverability window.")
+    .addOption(outputOption())
+    .action(async (opts) => {
+      await (await import('./commands/physical.js')).physicalInfo(opts, context());
+    });
+
+  program
+    .command('pitr-restore')
+    .description(
+      'Check a point-in-time target (window, archive up to date, timeline); with --into, restore and recover a new data directory there, shut down cleanly.',
+    )
+    .option('--time <timestamp>', 'recover to this time (ISO 8601)')
+    .option('--lsn <lsn>', 'recover to this WAL position')
+    .option('--latest', 'recover everything archived')
+    .option('--into <dir>', 'new data directory to restore into')
+    .option('--plan', 'only check the target and say what would be restored')
+    .option(
+      '--reopen <dir>',
+      'put a cleanly stopped data directory on a timeline of its own (restore --undo)',
+    )
+    .addOption(outputOption())
+    .action(async (opts) => {
+      await (await import('./commands/pitr-restore.js')).pitrRestore(opts, context());
+    });
+
+  program
+    .command('drill')
+    .description(
+      'Recovery drill: restore the newest physical backup and WAL into scratch space, recover, run amcheck and compare row counts with the source, record the result, clean up.',
+    )
+    .addOption(outputOption())
+    .action(async (opts) => {
+      await (await import('./commands/drill.js')).drill(opts, context());
+    });
+
+  program
+    .command('repo-host')
+    .description(
+      "The repository pod: repo1 on its volume, pgBackRest's TLS server for the members, the stanza created once the primary answers.",
+    )
+    .action(async () => {
+      await (await import('./commands/repo-host.js')).repoHost(context());
+    });
+
+  program
+    .command('scheduled')
+    .description('What the physical backup and drill CronJobs run: the same command in the repository pod.')
+    .argument('<what>', 'physical-backup or drill')
+    .option('--type <type>', 'physical-backup: full, diff or incr', 'full')
+    .addOption(outputOption())
+    .action(async (what, opts) => {
+      await (await import('./commands/repo-host.js')).scheduled(what, opts, context());
+    });
+
+  program
     .command('verify')
     .description(
       "Check a backup's checksum and archive contents; --deep restores it into a scratch database.",

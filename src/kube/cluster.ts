@@ -28,7 +28,12 @@ import type {
   Row,
   SnapshotEntry,
   VolumeUsage,
+  DrillResult,
+  PhysicalBackupRequest,
+  PhysicalBackupResult,
+  PhysicalInfo,
 } from '../ops/cluster-api.js';
+import { runInRepoPod } from './repo-pod.js';
 import { agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
 import { asJsonRows } from '../ops/sql.js';
 import { type KubeClients, kubeClients } from './client.js';
@@ -563,6 +568,49 @@ export class KubeCluster implements ClusterApi {
       if (r?.code === 0) return JSON.parse(r.stdout) as HaView;
     }
     return null;
+  }
+
+  /** The repository pod of point-in-time recovery, when the release has one. */
+  private async repoPod(what: string): Promise<string> {
+    const pod = `${this.fullname}-repo-0`;
+    const found = await this.api(`reading pod ${pod}`, () =>
+      this.k.core.readNamespacedPod({ name: pod, namespace: this.namespace }),
+    ).catch(() => undefined);
+    if (!found)
+      throw new UsageError(
+        'E_PITR_OFF',
+        `${what} needs point-in-time recovery: release ${this.release} has no repository pod (${pod})`,
+        { pod },
+        { hint: 'Set databases.postgres.pitr.enabled=true and upgrade the release (docs/backups.md).' },
+      );
+    return pod;
+  }
+
+  async physicalBackup(req: PhysicalBackupRequest, _out: Output): Promise<PhysicalBackupResult> {
+    const pod = await this.repoPod('a physical backup');
+    return runInRepoPod<PhysicalBackupResult>(
+      { namespace: this.namespace, pod, kc: this.k.kc },
+      ['physical-backup', '--type', req.type, ...(req.name ? ['--name', req.name] : [])],
+      (s) => process.stderr.write(s),
+    );
+  }
+
+  async physicalInfo(): Promise<PhysicalInfo | null> {
+    const pod = await this.repoPod('listing physical backups').catch(() => undefined);
+    if (!pod) return null;
+    return runInRepoPod<PhysicalInfo>(
+      { namespace: this.namespace, pod, kc: this.k.kc },
+      ['physical-info'],
+      undefined,
+      120_000,
+    );
+  }
+
+  async drill(_out: Output): Promise<DrillResult> {
+    const pod = await this.repoPod('a recovery drill');
+    return runInRepoPod<DrillResult>({ namespace: this.namespace, pod, kc: this.k.kc }, ['drill'], (s) =>
+      process.stderr.write(s),
+    );
   }
 
   /**

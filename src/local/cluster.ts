@@ -26,7 +26,21 @@ import type {
   Row,
   SnapshotEntry,
   VolumeUsage,
+  PhysicalBackupRequest,
+  PhysicalBackupResult,
+  PhysicalInfo,
+  PitrRestoreRequest,
+  PitrRestoreOutcome,
+  PitrUndoOutcome,
+  DrillResult,
 } from '../ops/cluster-api.js';
+import {
+  localDrill,
+  localPhysicalBackup,
+  localPhysicalInfo,
+  localRestorePointInTime,
+  localUndoRestore,
+} from './pitr.js';
 import { agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
 import { baseEnv, runAgentJson } from './agent.js';
 import { findLocalDataLoss } from './data-loss.js';
@@ -316,6 +330,26 @@ export class LocalCluster implements ClusterApi {
     await forgetCluster(s, scopeOfState(s));
     await localUp(this.root, { release: s.release }, out);
     return { snapshot: name, keptAside };
+  }
+
+  async physicalBackup(req: PhysicalBackupRequest, _out: Output): Promise<PhysicalBackupResult> {
+    return localPhysicalBackup(this, req);
+  }
+
+  async physicalInfo(): Promise<PhysicalInfo | null> {
+    return localPhysicalInfo(this);
+  }
+
+  async restorePointInTime(req: PitrRestoreRequest, out: Output): Promise<PitrRestoreOutcome> {
+    return withStateLock(this.root, 'restore (point in time)', () => localRestorePointInTime(this, req, out));
+  }
+
+  async undoRestore(out: Output): Promise<PitrUndoOutcome> {
+    return withStateLock(this.root, 'restore --undo', () => localUndoRestore(this, out));
+  }
+
+  async drill(_out: Output): Promise<DrillResult> {
+    return localDrill(this);
   }
 
   async connect(member: Member, database: string): Promise<number> {

@@ -24,6 +24,7 @@ import {
   writeHaFile,
 } from './members.js';
 import { asPostgres } from './os-user.js';
+import { resumeInterruptedRestore } from './pitr.js';
 import { freePort } from './ports.js';
 import { postmasterPid, removePidFile, runningPid, spawnDetached, stopPid } from './processes.js';
 import {
@@ -54,6 +55,8 @@ export interface UpOptions {
   ha?: HaTimings;
   /** PostgreSQL settings over the chart's defaults for a new state; unchanged when undefined. */
   settings?: LocalState['settings'];
+  /** Point-in-time recovery settings for a new state (tests shorten archive_timeout); unchanged when undefined. */
+  pitr?: LocalState['pitr'];
 }
 
 export interface UpReport {
@@ -63,6 +66,8 @@ export interface UpReport {
   alreadyRunning: string[];
   leader: string;
   exporter: { url: string | null; note: string };
+  /** What a point-in-time restore killed earlier left, and how it was settled. */
+  resumedRestore: string | null;
 }
 
 async function allocatePorts(taken: number[], n: number): Promise<number[]> {
@@ -167,6 +172,7 @@ export async function localUp(root: string, opts: UpOptions, out: Output): Promi
   if (opts.failsafe !== undefined) state.failsafe = opts.failsafe;
   if (opts.ha && created) state.ha = opts.ha;
   if (opts.settings && created) state.settings = opts.settings;
+  if (opts.pitr && created) state.pitr = opts.pitr;
   prepareStateDir(root);
   writeFragment(fragmentPath(root), state.settings?.parameters);
   writeHaFile(root, state);
@@ -178,6 +184,8 @@ export async function localUp(root: string, opts: UpOptions, out: Output): Promi
     );
   await addReplicas(state, wanted);
   writeState(root, state);
+  // A point-in-time restore killed earlier is settled first: the old cluster or the new one.
+  const resumed = await resumeInterruptedRestore(root, state, out);
 
   await ensureEtcd(root, state, out);
   const started: string[] = [];
@@ -213,7 +221,15 @@ export async function localUp(root: string, opts: UpOptions, out: Output): Promi
   const leader = await waitForCluster(root, state, READY_TIMEOUT_MS);
   recordRoles(root, state, leader);
   const exporter = await ensureExporter(root, state, out);
-  return { stateDir: root, created, started, alreadyRunning, leader: leader.name, exporter };
+  return {
+    stateDir: root,
+    created,
+    started,
+    alreadyRunning,
+    leader: leader.name,
+    exporter,
+    resumedRestore: resumed,
+  };
 }
 
 /** Running agents re-read their settings and passwords (they also notice changed secret files). */

@@ -11,6 +11,8 @@ import { PatroniApi, type PatroniCluster } from '../runtime/ha/patroni-api.js';
 import { agentMainPath, baseEnv } from './agent.js';
 import { etcdHosts } from './etcd.js';
 import { postgresOsUser } from './os-user.js';
+import { pitrEnv } from './pitr-env.js';
+import { stopAsyncWorkers } from '../runtime/pitr/member-archive.js';
 import { localQuery } from './pg.js';
 import { postmasterPid, removePidFile, runningPid, spawnDetached, stopPid, tailFile } from './processes.js';
 import {
@@ -92,6 +94,8 @@ export function instanceEnv(
     // As root, the agent starts as root (so it can load itself from any checkout) and switches to
     // the postgres OS user before touching data: PostgreSQL refuses root.
     PGOPS_RUN_AS_USER: postgresOsUser().uid === undefined ? undefined : 'postgres',
+    // Continuous WAL archive into <state>/pgbackrest (and repo2 when set).
+    ...pitrEnv(root, state),
   });
 }
 
@@ -147,6 +151,8 @@ export async function stopInstance(root: string, name: string, out: Output): Pro
     await stopPid(pm, STOP_TIMEOUT_MS, 'SIGINT');
     stopped = true;
   }
+  // pgBackRest's asynchronous archive workers of a member whose agent was killed.
+  stopAsyncWorkers(join(p.instanceRunDir(name), 'pgops', 'pgbackrest.conf'));
   return stopped;
 }
 

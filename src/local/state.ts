@@ -54,6 +54,19 @@ export interface LocalState {
   ha?: HaTimings;
   /** PostgreSQL settings over the chart's defaults, and the slot WAL bound (empty: sized from the disk). */
   settings?: { parameters?: Record<string, string>; maxSlotWalKeepSize?: string };
+  /** Point-in-time recovery (on unless `enabled: false`): repo1 in <state>/pgbackrest. */
+  pitr?: LocalPitrSettings;
+}
+
+export interface LocalPitrSettings {
+  enabled?: boolean;
+  /** archive_timeout in seconds (default 60). */
+  archiveTimeoutSeconds?: number;
+  retentionFull?: number;
+  /** repo2 on the object store named in objectstore.env (PGOPS_SYNC_*), credentials from it too. */
+  repo2?: boolean;
+  /** Only for a test store with a self-signed certificate. */
+  repo2VerifyTls?: boolean;
 }
 
 /** A state file written before the members ran under Patroni (version 1). */
@@ -113,6 +126,10 @@ export class StatePaths {
   }
   get snapshotsDir() {
     return join(this.root, 'snapshots');
+  }
+  /** repo1 of pgBackRest: physical backups and the WAL archive. */
+  get pgbackrestDir() {
+    return join(this.root, 'pgbackrest');
   }
   get passfile() {
     return join(this.root, 'pgpass');
@@ -218,6 +235,7 @@ export function prepareStateDir(root: string): StatePaths {
   ensureDir(p.runDir, 0o755, true);
   ensureDir(p.logsDir, 0o755);
   ensureDir(p.backupsDir, 0o750);
+  ensureDir(p.pgbackrestDir, 0o750, true);
   ensureDir(p.secretsDir, 0o711);
   for (const name of SECRET_FILES) {
     if (!existsSync(p.secret(name)))

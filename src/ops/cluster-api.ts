@@ -6,6 +6,12 @@
 import type { HaView } from '../core/ha/view.js';
 import type { MigrateResult } from '../agent/commands/migrate.js';
 import type { Output } from '../core/output.js';
+import type { PhysicalBackupResult } from '../runtime/pitr/backup.js';
+import type { PhysicalInfo } from '../agent/commands/physical.js';
+import type { DrillResult } from '../runtime/pitr/drill.js';
+import type { RecoveryTarget } from '../core/pitr/target.js';
+
+export type { PhysicalBackupResult, PhysicalInfo, DrillResult };
 
 export type { HaView };
 
@@ -152,4 +158,44 @@ export interface ClusterApi {
   promote(candidate: string, opts: PromoteOptions, out: Output): Promise<PromoteOutcome>;
   /** Patroni's view of the members, the failover mode and the synchronous standby (null: no answer). */
   ha(): Promise<HaView | null>;
+  /** A physical backup with pgBackRest (local: as the postgres OS user; Kubernetes: in the repository pod). */
+  physicalBackup?(req: PhysicalBackupRequest, out: Output): Promise<PhysicalBackupResult>;
+  /** pgBackRest's backups and window; null when point-in-time recovery is off. */
+  physicalInfo?(): Promise<PhysicalInfo | null>;
+  /** Restores the whole cluster to a point in time (never in place). */
+  restorePointInTime?(req: PitrRestoreRequest, out: Output): Promise<PitrRestoreOutcome>;
+  /** Puts back the data directories a point-in-time restore kept aside. */
+  undoRestore?(out: Output): Promise<PitrUndoOutcome>;
+  /** A recovery drill: restore the newest backup and WAL into scratch space and check it. */
+  drill?(out: Output): Promise<DrillResult>;
+}
+
+export interface PhysicalBackupRequest {
+  type: 'full' | 'diff' | 'incr';
+  name?: string;
+}
+
+export interface PitrRestoreRequest {
+  target: RecoveryTarget;
+  /** The person confirmed (asked after the target was checked against the window). */
+  confirm: (action: string) => Promise<void>;
+}
+
+export interface PitrRestoreOutcome {
+  target: string;
+  backup: string;
+  timeline: number;
+  targetTimeline: string;
+  recoveredTo: string | null;
+  recoveredLsn: string | null;
+  newTimeline: number | null;
+  keptAside: string[];
+  fullBackup: string | null;
+  next: string[];
+  warnings: string[];
+}
+
+export interface PitrUndoOutcome {
+  restored: string[];
+  keptAside: string[];
 }

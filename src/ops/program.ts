@@ -11,6 +11,10 @@ import { DEFAULT_RELEASE, type GlobalOptions } from './options.js';
 let format: OutputFormat = 'table';
 
 type RestoreFlagsArg = {
+  time?: string;
+  lsn?: string;
+  latest?: boolean;
+  undo?: boolean;
   targetDatabase?: string;
   safetyBackup?: boolean;
   force?: boolean;
@@ -85,10 +89,24 @@ export function buildOpsProgram(): Command {
       'Take a verified backup now (Kubernetes: a Job from the backup CronJob, followed to the end).',
     )
     .argument('[name]', 'backup name (default backup_YYYYMMDD_HHMMSS)')
-    .addHelpText('after', example('postgres-ops backup critical-point-backup'))
+    .option(
+      '--physical',
+      'a physical backup with pgBackRest (point-in-time recovery) instead of a logical dump',
+    )
+    .option('--type <type>', 'with --physical: full, diff or incr', 'full')
+    .addHelpText(
+      'after',
+      example(
+        'postgres-ops backup critical-point-backup',
+        'postgres-ops backup --physical --type full',
+        'postgres-ops backup before-migration --physical --type diff',
+      ),
+    )
     .action(
-      run(async (deps, name: string | undefined) =>
-        (await import('./commands/backup.js')).backup(name, deps),
+      run(async (deps, name: string | undefined, flags: { physical?: boolean; type?: string }) =>
+        flags.physical
+          ? (await import('./commands/physical.js')).physicalBackup(name, flags, deps)
+          : (await import('./commands/backup.js')).backup(name, deps),
       ),
     );
 
@@ -111,10 +129,16 @@ export function buildOpsProgram(): Command {
     .option('--target-database <db>', 'database to restore into (default: the one in the backup)')
     .option('--no-safety-backup', 'do not back up the current data first')
     .option('--force', 'restore even if the checksum does not match')
+    .option('--time <timestamp>', 'point in time: restore the whole cluster to this moment (ISO 8601)')
+    .option('--lsn <lsn>', 'point in time: restore the whole cluster to this WAL position')
+    .option('--latest', 'point in time: restore the whole cluster to the last archived commit')
+    .option('--undo', 'put back the data directories the last point-in-time restore kept aside')
     .addHelpText(
       'after',
       example(
         'postgres-ops restore critical-point-backup',
+        'postgres-ops restore --time "2026-11-30 14:02:00+00:00"',
+        'postgres-ops restore --latest --yes',
         'postgres-ops restore ./cluster-migration-backup.sql.gz --yes',
         'postgres-ops restore --snapshot emergency-snapshot --local',
       ),
@@ -124,6 +148,14 @@ export function buildOpsProgram(): Command {
         (await import('./commands/restore.js')).restore(file, flags, deps),
       ),
     );
+
+  program
+    .command('drill')
+    .description(
+      'Recovery drill: restore the newest physical backup and WAL into scratch space, recover, check indexes (amcheck) and row counts, report the recovery time, clean up.',
+    )
+    .addHelpText('after', example('postgres-ops drill', 'postgres-ops drill -o json'))
+    .action(run(async (deps) => (await import('./commands/physical.js')).drill(deps)));
 
   program
     .command('verify')

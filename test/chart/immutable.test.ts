@@ -45,6 +45,13 @@ const EXPECTED: Record<string, string[]> = {
     'databases.postgres.persistence.storageClass',
     'nameOverride',
   ],
+  // The repository pod of point-in-time recovery (values-prod.yaml turns it on).
+  'StatefulSet/pyairtable-stack-postgres-repo spec.selector': ['nameOverride'],
+  'StatefulSet/pyairtable-stack-postgres-repo spec.volumeClaimTemplates': [
+    'databases.postgres.pitr.repo1.storageClass',
+    'databases.postgres.pitr.repo1.storageSize',
+    'nameOverride',
+  ],
   'StorageClass/* provisioner': ['databases.postgres.storageClasses.provisioner'],
   'StorageClass/* parameters': [
     'databases.postgres.storageClasses.backup.parameters.type',

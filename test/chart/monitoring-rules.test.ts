@@ -849,6 +849,7 @@ function allOnArgs(): string[] {
     'databases.postgres.monitoring.enabled=true',
     'databases.postgres.backup.enabled=true',
     'databases.postgres.snapshots.enabled=true',
+    'databases.postgres.pitr.enabled=true',
     'databases.postgres.replication.enabled=true',
     `databases.postgres.replication.replicas=${REPLICAS}`,
     ...Object.entries(T)

@@ -60,6 +60,22 @@ const unrelated: Record<string, string[]> = {
   failsafe: set('replication.failsafe=false'),
   'PodDisruptionBudgets and NetworkPolicy': set('pdb.create=false', 'networkPolicy.enabled=true'),
   'the number of replicas': set('replication.replicas=4'),
+  'physical backup schedules and retention': set(
+    'pitr.schedules.full=0 2 * * 6',
+    'pitr.schedules.diff=',
+    'pitr.schedules.incr=0 */4 * * *',
+    'pitr.retentionFull=4',
+    'pitr.activeDeadlineSeconds=7200',
+  ),
+  'the recovery drill': set(
+    'pitr.drill.enabled=false',
+    'pitr.drill.schedule=0 5 * * 1',
+    'pitr.drill.scratchSizeLimit=200Gi',
+  ),
+  "the repository pod's volume and resources": set(
+    'pitr.repo1.storageSize=500Gi',
+    'pitr.resources.limits.memory=4Gi',
+  ),
 };
 
 describe("the members' pod template", () => {
@@ -88,6 +104,7 @@ describe("the members' pod template", () => {
       set('resources.limits.memory=16Gi'),
       set('replication.ttl=60'),
       set('tls.enabled=true', 'tls.existingSecret=postgres-tls'),
+      set('pitr.archiveTimeoutSeconds=30'),
     ]) {
       const after = sts(render([...base, ...change]));
       assert.equal(isDeepStrictEqual(after.spec.template, before.spec.template), false, change.join(' '));

@@ -64,6 +64,7 @@ export const toggles: Record<string, string[]> = {
   /** A cluster that serves the prometheus-operator's API: ServiceMonitor and PrometheusRule render. */
   prometheusOperator: PROMETHEUS_OPERATOR_API,
   manualFailover: set(pg('replication.failover=manual'), pg('replication.enabled=true')),
+  pitr: set(pg('pitr.enabled=true')),
 };
 
 /** A production release with every CronJob and the monitoring objects (values-prod.yaml + toggles). */
@@ -84,6 +85,7 @@ const allOn = [
   ...toggles.migration!,
   ...toggles.tls!,
   ...toggles.networkPolicy!,
+  ...toggles.pitr!,
 ];
 
 /** The guide's command lines, verbatim after the chart path (install/upgrade rendered as template). */

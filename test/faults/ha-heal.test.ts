@@ -101,6 +101,8 @@ describe('members heal themselves', () => {
   it('clones again a replica that lost its place in the WAL while it was down, when no archive can feed it', async () => {
     const c = await startHaCluster({
       replicas: 1,
+      // No WAL archive (with one, the replica catches up from it: test/integration/pitr-local.test.ts).
+      pitr: { enabled: false },
       settings: {
         maxSlotWalKeepSize: '32MB',
         parameters: { wal_keep_size: '16MB', max_wal_size: '64MB', min_wal_size: '32MB' },

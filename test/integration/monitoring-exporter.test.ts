@@ -8,11 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
-import {
-  BACKUP_HISTORY_DDL,
-  INSERT_BACKUP_HISTORY,
-  PITR_HISTORY_DDL,
-} from '../../src/core/backup/history-sql.js';
+import { BACKUP_HISTORY_DDL, INSERT_BACKUP_HISTORY } from '../../src/core/backup/history-sql.js';
+import { PITR_HISTORY_DDL } from '../../src/core/pitr/history-sql.js';
 import { loadAgentEnv } from '../../src/core/config/load.js';
 import { ensureMonitorRole } from '../../src/runtime/instance/leader-duties.js';
 import { cleanupAll } from '../support/cleanup.js';

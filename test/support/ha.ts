@@ -6,7 +6,7 @@
  * leaves nothing running even when a test fails.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { Output } from '../../src/core/output.js';
@@ -279,9 +279,19 @@ export class HaCluster {
   }
 }
 
-/** A new cluster in a temp state folder, stopped (and every process under it killed) at cleanup. */
-export async function startHaCluster(opts: Partial<UpOptions> = {}): Promise<HaCluster> {
+/**
+ * A new cluster in a temp state folder, stopped (and every process under it killed) at cleanup.
+ * `prepare` gets the state folder (created, still empty) before the first start.
+ */
+export async function startHaCluster(
+  opts: Partial<UpOptions> = {},
+  prepare?: (stateDir: string) => void,
+): Promise<HaCluster> {
   const dir = join(tempDir('pgops-ha-'), 'state');
+  if (prepare) {
+    mkdirSync(dir, { recursive: true });
+    prepare(dir);
+  }
   const c = new HaCluster(dir);
   onCleanup(
     `stop the cluster in ${dir}`,

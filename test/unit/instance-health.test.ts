@@ -132,6 +132,27 @@ describe('log lines Patroni and PostgreSQL print', () => {
     assert.equal(classifyLine('2026-11-30 11:53:07,194 ERROR: Exception during execution').level, 'error');
   });
 
+  it('notices a replica that replayed WAL the leader does not have (it can never follow it)', () => {
+    assert.equal(
+      classifyLine(
+        '2026-11-30 14:48:31.974 UTC [4195] LOG:  new timeline 2 forked off current database system timeline 1 before current recovery point 0/6000000',
+      ).diverged,
+      true,
+    );
+    assert.equal(
+      classifyLine(
+        "2026-11-30 14:48:31.908 UTC [10813] FATAL:  could not start WAL streaming: ERROR:  requested starting point 0/6000000 on timeline 1 is not in this server's history",
+      ).diverged,
+      true,
+    );
+    assert.equal(
+      classifyLine(
+        '2026-11-30 14:48:31.930 UTC [4195] LOG:  restored log file "00000002.history" from archive',
+      ).diverged,
+      undefined,
+    );
+  });
+
   it('gives PostgreSQL lines their level', () => {
     assert.equal(
       classifyLine('2026-11-30 11:52:39.320 UTC [12636] LOG:  started streaming WAL').level,

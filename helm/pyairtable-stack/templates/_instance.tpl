@@ -175,6 +175,15 @@ spec:
         - name: PGOPS_TLS_DIR
           value: /etc/pgops/tls
         {{- end }}
+        {{- if $pg.pitr.enabled }}
+        # WAL to the repository pod over TLS (and to repo2 directly); its TLS server lets the
+        # repository pod back up whichever member leads.
+        {{- include "pyairtable-stack.postgres.pitrEnv" . | nindent 8 }}
+        - name: PGOPS_PGBACKREST_REPO1_HOST
+          value: {{ include "pyairtable-stack.postgres.repoHost" . | quote }}
+        - name: PGOPS_ARCHIVE_TIMEOUT_SECONDS
+          value: {{ $pg.pitr.archiveTimeoutSeconds | quote }}
+        {{- end }}
       ports:
         - name: postgresql
           containerPort: 5432
@@ -182,6 +191,10 @@ spec:
           containerPort: 8008
         - name: agent
           containerPort: 8009
+        {{- if $pg.pitr.enabled }}
+        - name: pgbackrest
+          containerPort: 8432
+        {{- end }}
       # Started once Patroni answers: cloning a large database is progress, however long it takes.
       startupProbe:
         httpGet:
@@ -233,6 +246,12 @@ spec:
         - name: tls
           mountPath: /etc/pgops/tls
           readOnly: true
+        {{- end }}
+        {{- if $pg.pitr.enabled }}
+        {{- include "pyairtable-stack.postgres.pgbackrestTlsMount" . | nindent 8 }}
+        {{- if $pg.pitr.repo2 }}
+        {{- include "pyairtable-stack.postgres.objectStoreMount" . | nindent 8 }}
+        {{- end }}
         {{- end }}
     {{- if $pg.monitoring.enabled }}
     - name: metrics
@@ -292,6 +311,12 @@ spec:
         secretName: {{ $pg.tls.existingSecret }}
         # PostgreSQL accepts a root-owned key only when it is not world-readable.
         defaultMode: 0640
+    {{- end }}
+    {{- if $pg.pitr.enabled }}
+    {{- include "pyairtable-stack.postgres.pgbackrestTlsVolume" . | nindent 4 }}
+    {{- if $pg.pitr.repo2 }}
+    {{- include "pyairtable-stack.postgres.objectStoreVolume" . | nindent 4 }}
+    {{- end }}
     {{- end }}
     {{- if $pg.monitoring.enabled }}
     # The exporter sees its own password only.

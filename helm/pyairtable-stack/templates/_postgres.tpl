@@ -293,3 +293,74 @@ Credentials come from crossRegion.credentialsSecret by reference, or from worklo
         path: credentials.json
 {{- end }}
 {{- end -}}
+
+{{/* Point-in-time recovery: the Secret with pgBackRest's CA, certificate and key. */}}
+{{- define "pyairtable-stack.postgres.pgbackrestTlsSecret" -}}
+{{- default (printf "%s-pgbackrest-tls" (include "pyairtable-stack.postgres.fullname" .)) .Values.databases.postgres.pitr.tls.existingSecret -}}
+{{- end -}}
+
+{{/* The repository pod (repo1 on its volume, pgBackRest's TLS server) and its stable DNS name. */}}
+{{- define "pyairtable-stack.postgres.repoName" -}}
+{{- printf "%s-repo" (include "pyairtable-stack.postgres.fullname" .) -}}
+{{- end -}}
+
+{{- define "pyairtable-stack.postgres.repoHost" -}}
+{{- $r := include "pyairtable-stack.postgres.repoName" . -}}
+{{- printf "%s-0.%s.%s.svc.%s" $r $r .Release.Namespace .Values.clusterDomain -}}
+{{- end -}}
+
+{{/* Every member's stable DNS name, comma-separated: pgBackRest backs up whichever is the primary. */}}
+{{- define "pyairtable-stack.postgres.memberHosts" -}}
+{{- $fn := include "pyairtable-stack.postgres.fullname" . -}}
+{{- $hosts := list -}}
+{{- range $i := until (int (include "pyairtable-stack.postgres.members" .)) -}}
+{{- $hosts = append $hosts (printf "%s-%d.%s-hl.%s.svc.%s" $fn $i $fn $.Release.Namespace $.Values.clusterDomain) -}}
+{{- end -}}
+{{- join "," $hosts -}}
+{{- end -}}
+
+{{/*
+pgBackRest settings of the members and of the repository pod. Schedules and retention are not
+here: the members never read them, so changing them restarts no member.
+*/}}
+{{- define "pyairtable-stack.postgres.pitrEnv" -}}
+{{- $p := .Values.databases.postgres.pitr -}}
+- name: PGOPS_PITR
+  value: "true"
+- name: PGOPS_PGBACKREST_STANZA
+  value: db
+- name: PGOPS_PGBACKREST_TLS_DIR
+  value: /etc/pgops/pgbackrest-tls
+- name: PGOPS_PGBACKREST_TLS_PORT
+  value: "8432"
+- name: PGOPS_PGBACKREST_TLS_CLIENT_CN
+  value: pgbackrest-client
+- name: PGOPS_PGBACKREST_PROCESS_MAX
+  value: {{ $p.processMax | quote }}
+{{- if $p.repo2 }}
+# repo2: the object store and credentials of crossRegion.
+- name: PGOPS_PGBACKREST_REPO2
+  value: "true"
+{{ include "pyairtable-stack.postgres.objectStoreEnv" . }}
+{{- end }}
+{{- end -}}
+
+{{- define "pyairtable-stack.postgres.pgbackrestTlsMount" -}}
+- name: pgbackrest-tls
+  mountPath: /etc/pgops/pgbackrest-tls
+  readOnly: true
+{{- end -}}
+
+{{- define "pyairtable-stack.postgres.pgbackrestTlsVolume" -}}
+- name: pgbackrest-tls
+  secret:
+    secretName: {{ include "pyairtable-stack.postgres.pgbackrestTlsSecret" . }}
+    defaultMode: 0440
+    items:
+      - key: ca.crt
+        path: ca.crt
+      - key: tls.crt
+        path: tls.crt
+      - key: tls.key
+        path: tls.key
+{{- end -}}

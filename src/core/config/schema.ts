@@ -224,6 +224,88 @@ export const agentEnvShape = {
     .describe('max_slot_wal_keep_size; empty lets the agent size it from the data volume.'),
   PGOPS_TLS_DIR: z.string().optional().describe('Directory with tls.crt and tls.key; enables ssl when set.'),
 
+  // --- point-in-time recovery: continuous WAL archive and physical backups (pgBackRest)
+  PGOPS_PITR: bool
+    .default(false)
+    .describe(
+      'Continuous WAL archive and physical backups with pgBackRest. Off: archive_command is `true` (archive_mode stays on, so turning it on needs no restart).',
+    ),
+  PGOPS_PGBACKREST_STANZA: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, { error: 'expected letters, digits, _ . -' })
+    .default('db')
+    .describe("pgBackRest's stanza: the name of this cluster in the repositories."),
+  PGOPS_ARCHIVE_TIMEOUT_SECONDS: int(0, 86400)
+    .default(60)
+    .describe(
+      'archive_timeout: a quiet primary still switches to a new WAL segment, and so archives its last commits, at least this often (it bounds the recovery point).',
+    ),
+  PGOPS_PGBACKREST_REPO1_PATH: z
+    .string()
+    .default('')
+    .describe(
+      'Where repo1 lives when it is on this machine (local mode: <state>/pgbackrest; the repository pod: its volume). Empty on members that reach it over TLS.',
+    ),
+  PGOPS_PGBACKREST_REPO1_HOST: z
+    .string()
+    .default('')
+    .describe(
+      "Host name of the repository pod's pgBackRest TLS server, when repo1 is not on this machine (members on Kubernetes).",
+    ),
+  PGOPS_PGBACKREST_TLS_PORT: int(1, 65535)
+    .default(8432)
+    .describe("Port of pgBackRest's TLS servers (the repository pod's and every member's)."),
+  PGOPS_PGBACKREST_TLS_DIR: z
+    .string()
+    .optional()
+    .describe(
+      "Directory with ca.crt, tls.crt and tls.key for pgBackRest's TLS server and client (Kubernetes). Unset: no TLS server runs.",
+    ),
+  PGOPS_PGBACKREST_TLS_CLIENT_CN: z
+    .string()
+    .default('pgbackrest-client')
+    .describe("Common name of the client certificate pgBackRest's TLS servers admit (tls-server-auth)."),
+  PGOPS_PGBACKREST_PG_HOSTS: z
+    .string()
+    .default('')
+    .describe(
+      "Members' host names, comma-separated, for the repository pod: pgBackRest backs up whichever of them is the primary.",
+    ),
+  PGOPS_PGBACKREST_RETENTION_FULL: int(1, 1000)
+    .default(2)
+    .describe(
+      'Full physical backups kept in each repository, with every WAL segment they need (the recoverability window starts at the oldest).',
+    ),
+  PGOPS_PGBACKREST_PROCESS_MAX: int(1, 64)
+    .default(2)
+    .describe('Parallel processes of archive-push and archive-get.'),
+  PGOPS_PGBACKREST_SPOOL_PATH: z
+    .string()
+    .optional()
+    .describe(
+      'Spool of the asynchronous archive, on the data volume next to PGDATA (default: <PGDATA>.pgbackrest-spool; never inside PGDATA, which a re-clone removes).',
+    ),
+  PGOPS_PGBACKREST_REPO2: bool
+    .default(false)
+    .describe(
+      'A second repository (repo2) on the object store of the cross-region settings (PGOPS_SYNC_PROVIDER, PGOPS_SYNC_BUCKET, PGOPS_SYNC_ENDPOINT, PGOPS_SYNC_REGION, credentials), under <PGOPS_SYNC_PREFIX>pgbackrest.',
+    ),
+  PGOPS_PGBACKREST_REPO2_VERIFY_TLS: bool
+    .default(true)
+    .describe("Verify repo2's TLS certificate (turn off only for a test store with a self-signed one)."),
+  PGOPS_PGBACKREST_REPO_POD: z
+    .string()
+    .default('')
+    .describe(
+      "The repository pod's name, where the scheduled physical backups and drills run (Kubernetes CronJobs exec into it).",
+    ),
+  PGOPS_DRILL_DIR: z
+    .string()
+    .default('')
+    .describe(
+      'Scratch folder where a recovery drill restores (default: a temporary folder); removed afterwards.',
+    ),
+
   // --- roles and database (from the chart's Secret)
   PGOPS_SUPERUSER: pgIdent.default('postgres').describe('Name of the superuser role.'),
   PGOPS_SUPERUSER_PASSWORD: z

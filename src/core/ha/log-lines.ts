@@ -13,6 +13,11 @@ export interface ClassifiedLine {
   lostWalSegment?: string;
   /** A write failed for lack of space. */
   noSpace?: boolean;
+  /**
+   * This replica replayed WAL the leader's timeline does not have (after an asynchronous failover,
+   * from the old primary's archived WAL): it can never follow the leader as it is.
+   */
+  diverged?: boolean;
 }
 
 // Patroni: "2026-11-30 11:42:35,354 INFO: no action. I am (m1), ..."
@@ -51,5 +56,12 @@ export function classifyLine(line: string): ClassifiedLine {
   const lost = /requested WAL segment ([0-9A-F]{24}) has already been removed/.exec(line);
   if (lost) out.lostWalSegment = lost[1];
   if (/No space left on device|could not extend file|Check free disk space/i.test(line)) out.noSpace = true;
+  if (
+    /forked off current database system timeline \d+ before current recovery point/.test(line) ||
+    /could not start WAL streaming: ERROR:\s+requested starting point \S+ on timeline \d+ is not in this server's history/.test(
+      line,
+    )
+  )
+    out.diverged = true;
   return out;
 }

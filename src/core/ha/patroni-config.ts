@@ -90,6 +90,8 @@ export interface PatroniInputs {
     parameters: Record<string, ParamValue>;
     hba: string[];
     ident: string[];
+    /** Recovery settings of replicas (restore_command from the WAL archive). */
+    recoveryConf?: Record<string, string>;
   };
   /** Command Patroni runs once after initdb, with the superuser connection string appended. */
   postBootstrap: string;
@@ -171,6 +173,9 @@ export function patroniConfig(p: PatroniInputs): Record<string, unknown> {
     parameters: { ...p.postgres.parameters },
     pg_hba: [...p.postgres.hba],
     pg_ident: [...p.postgres.ident],
+    // Patroni writes these for replicas (postgresql.conf on PostgreSQL 12+): a replica that lapsed
+    // past its slot reads the missing WAL from the archive instead of stopping.
+    ...(p.postgres.recoveryConf ? { recovery_conf: { ...p.postgres.recoveryConf } } : {}),
     // Without a fast checkpoint a clone waits for a spread one (minutes on a quiet primary).
     basebackup: [{ checkpoint: 'fast' }],
     // A member whose history cannot be rewound onto the leader's is cloned again rather than left

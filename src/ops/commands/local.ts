@@ -30,6 +30,8 @@ export interface LocalUpResult {
   firstBackup: string | null;
   /** What an interrupted restore had left and `local up` repaired. */
   repaired: string[];
+  /** Newest physical backup (the first one is taken by local up); null when PITR is off or it failed. */
+  physicalBackup: string | null;
   warnings: string[];
 }
 
@@ -90,6 +92,24 @@ export async function localUpCommand(
       warnings.push(`the first backup failed: ${(err as Error).message} (retry: postgres-ops backup NAME)`);
     }
   } else if (backups) firstBackup = backups[0]?.name ?? null;
+  // The recoverability window starts with a first full physical backup.
+  let physicalBackup: string | null = null;
+  const physical = await cluster.physicalInfo().catch((err: Error) => {
+    warnings.push(`could not read the physical backups: ${err.message}`);
+    return undefined;
+  });
+  if (physical && physical.backups.length === 0) {
+    out.line('taking a first full physical backup (point-in-time recovery starts there)…');
+    try {
+      const r = await cluster.physicalBackup({ type: 'full' }, out);
+      physicalBackup = r.outcomes.find((o) => o.backup)?.backup?.label ?? null;
+    } catch (err) {
+      warnings.push(
+        `the first physical backup failed: ${(err as Error).message} (retry: postgres-ops backup --physical --type full)`,
+      );
+    }
+  } else if (physical) physicalBackup = physical.backups[0]?.name ?? null;
+  if (report.resumedRestore) warnings.push(report.resumedRestore);
   const members = await cluster.members();
   const primary = members.find((m) => m.expectedRole === 'primary');
   if (report.exporter.url === null) warnings.push(report.exporter.note);
@@ -109,6 +129,7 @@ export async function localUpCommand(
     metricsUrl: report.exporter.url,
     firstBackup,
     repaired,
+    physicalBackup,
     warnings,
   };
   out.result(result, opts.output, (r) =>
@@ -126,6 +147,11 @@ export async function localUpCommand(
       `Metrics:  ${r.metricsUrl ?? 'not running'}`,
       `Backup:   ${r.firstBackup ?? 'none yet'}`,
       ...r.repaired.map((x) => `  repaired: ${x}`),
+      ...(physical === null
+        ? []
+        : [
+            `Physical: ${r.physicalBackup ?? 'none yet'} (WAL archived to ${cluster.paths.pgbackrestDir}; postgres-ops restore --time ... restores to any moment since)`,
+          ]),
       ...r.warnings.map((w) => `  ! ${w}`),
     ]
       .filter((l, i, a) => l !== '' || a[i - 1] !== '')

@@ -2,8 +2,9 @@ import { UsageError } from '../../core/errors.js';
 import { refuseUnsupportedUrl } from '../../core/sync/url.js';
 import { resolveBackupRef } from '../backup-ref.js';
 import { commandLine, type OpsDeps } from '../deps.js';
+import { restorePointInTime, wantsPointInTime, type PitrFlags } from './physical.js';
 
-export interface RestoreFlags {
+export interface RestoreFlags extends PitrFlags {
   snapshot?: string;
   targetDatabase?: string;
   safetyBackup?: boolean;
@@ -16,6 +17,7 @@ export interface RestoreFlags {
  */
 export async function restore(ref: string | undefined, flags: RestoreFlags, deps: OpsDeps) {
   const { cluster } = deps;
+  if (wantsPointInTime(flags)) return restorePointInTime(ref, flags, deps);
   if (flags.snapshot !== undefined) return restoreSnapshot(flags.snapshot, deps);
   if (!ref)
     throw new UsageError(

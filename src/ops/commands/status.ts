@@ -9,6 +9,14 @@ import { withDatabase } from '../../core/pg/conninfo.js';
 import type { ClusterApi, Member } from '../cluster-api.js';
 import type { OpsDeps } from '../deps.js';
 import { renderStatus } from '../render/status.js';
+import {
+  ARCHIVE_SQL,
+  pitrStatus,
+  pitrWarnings,
+  timeoutSeconds,
+  type ArchiveRow,
+  type PitrStatus,
+} from '../pitr-status.js';
 import { CLUSTER_OPERATION_RECORD_SQL, STATUS_CLUSTER_SQL, STATUS_PROBE_SQL } from '../sql.js';
 import {
   buildInstances,
@@ -73,8 +81,35 @@ async function clusterFacts(
   }
 }
 
+/** The archive and the window, read on the leader (null fields without an archive or a leader). */
+async function collectPitr(
+  cluster: ClusterApi,
+  leader: string | undefined,
+  now: Date,
+): Promise<PitrStatus & { warnings: string[] }> {
+  if (!leader) return { recoverability: null, archive: null, warnings: [] };
+  try {
+    const [row] = (await withTimeout(
+      cluster.query(leader, ARCHIVE_SQL),
+      15_000,
+      leader,
+    )) as unknown as ArchiveRow[];
+    const p = pitrStatus(row);
+    return { ...p, warnings: pitrWarnings(p, now, row ? timeoutSeconds(row.timeout) : 60) };
+  } catch (err) {
+    return {
+      recoverability: null,
+      archive: null,
+      warnings: [`could not read the archive's state: ${(err as Error).message}`],
+    };
+  }
+}
+
 /** Builds the status report (the model both renderers use). */
-export async function collectStatus(cluster: ClusterApi, now = new Date()): Promise<StatusReport> {
+export async function collectStatus(
+  cluster: ClusterApi,
+  now = new Date(),
+): Promise<StatusReport & PitrStatus> {
   const [members, ha] = await Promise.all([cluster.members(), cluster.ha().catch(() => null)]);
   const probes = new Map(
     await Promise.all(members.map(async (m) => [m.name, await probe(cluster, m)] as const)),
@@ -88,7 +123,8 @@ export async function collectStatus(cluster: ClusterApi, now = new Date()): Prom
       m.running = state !== undefined && !/stopped|crashed|failed/.test(state);
     }
   const instances = buildInstances(members, probes, ha);
-  const extra: string[] = [];
+  const pitr = await collectPitr(cluster, instances.find((i) => i.role === 'primary' && !i.error)?.name, now);
+  const extra: string[] = [...pitr.warnings];
   const [storage, backups, snapshots, databases, dataLoss] = await Promise.all([
     cluster.volumes().catch((err: Error) => (extra.push(`could not read volume usage: ${err.message}`), [])),
     cluster.listBackups().catch((err: Error) => (extra.push(`could not list backups: ${err.message}`), null)),
@@ -149,6 +185,8 @@ export async function collectStatus(cluster: ClusterApi, now = new Date()): Prom
   // When the backups could not be listed, "no backup yet" would be a guess: say what happened instead.
   return {
     ...base,
+    recoverability: pitr.recoverability,
+    archive: pitr.archive,
     databases,
     warnings: backups
       ? [...warnings, ...extra]
@@ -156,7 +194,7 @@ export async function collectStatus(cluster: ClusterApi, now = new Date()): Prom
   };
 }
 
-export async function status(deps: OpsDeps): Promise<StatusReport> {
+export async function status(deps: OpsDeps): Promise<StatusReport & PitrStatus> {
   const report = await collectStatus(deps.cluster);
   deps.out.result(report, deps.opts.output, (r) => renderStatus(r, !!process.stdout.isTTY));
   return report;

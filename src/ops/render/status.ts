@@ -1,10 +1,11 @@
 /** `status` as a screen: members, storage, last backup and snapshot, warnings highlighted. */
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
 import { runningLine, type StatusReport } from '../status-model.js';
+import type { PitrStatus } from '../pitr-status.js';
 
 const paint = (on: boolean, code: string, s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
 
-export function renderStatus(r: StatusReport, color = false): string {
+export function renderStatus(r: StatusReport & Partial<PitrStatus>, color = false): string {
   const lines: string[] = [];
   lines.push(
     `PostgreSQL of release ${r.release} — ${r.mode === 'local' ? 'local mode (processes on this machine)' : `Kubernetes, namespace ${r.namespace}`}`,
@@ -62,6 +63,19 @@ export function renderStatus(r: StatusReport, color = false): string {
     `Last snapshot: ${s ? `${s.name}  ${s.ageSeconds === null ? '' : `${formatDuration(s.ageSeconds)} ago  `}${s.readyToUse ? 'ready' : 'not ready'}` : 'none'}`,
   );
   if (r.operation) lines.push(`Running:       ${runningLine(r.operation)}`);
+  if (r.archive !== undefined)
+    lines.push(
+      `Recoverable:   ${
+        r.recoverability
+          ? `from ${r.recoverability.earliest ?? 'no physical backup yet'} to ${r.recoverability.latest ?? 'nothing archived yet'}`
+          : 'no WAL archive (point-in-time recovery is off)'
+      }`,
+      ...(r.archive
+        ? [
+            `Archive:       last archived ${r.archive.lastArchivedAt ?? 'never'}${r.archive.lastFailedAt ? `, last failure ${r.archive.lastFailedAt} (${r.archive.failedCount} failures)` : ''}${r.archive.readyCount ? `, ${r.archive.readyCount} segments waiting` : ''}`,
+          ]
+        : []),
+    );
   const primary = r.instances.find((i) => i.role === 'primary' && i.ready);
   if (primary) lines.push(`Connect:       psql "${primary.appUri ?? primary.uri}"`);
   if (r.databases)

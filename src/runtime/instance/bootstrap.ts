@@ -5,7 +5,8 @@
  * the new data directory and bootstraps again: nothing half-made survives.
  */
 import type pg from 'pg';
-import { BACKUP_HISTORY_DDL, PITR_HISTORY_DDL } from '../../core/backup/history-sql.js';
+import { BACKUP_HISTORY_DDL } from '../../core/backup/history-sql.js';
+import { PITR_HISTORY_DDL } from '../../core/pitr/history-sql.js';
 import { scramVerifier } from '../../core/instance/scram.js';
 import { quoteIdent, quoteLiteral } from '../../core/pg/conninfo.js';
 

@@ -6,7 +6,8 @@
 import type pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
 import { scramMatches, scramVerifier } from '../../core/instance/scram.js';
-import { BACKUP_HISTORY_DDL, PITR_HISTORY_DDL } from '../../core/backup/history-sql.js';
+import { BACKUP_HISTORY_DDL } from '../../core/backup/history-sql.js';
+import { PITR_HISTORY_DDL, PITR_TABLES } from '../../core/pitr/history-sql.js';
 import { quoteIdent, quoteLiteral } from '../../core/pg/conninfo.js';
 import { readSecret, type SecretName } from '../secrets.js';
 
@@ -64,12 +65,7 @@ export async function renewLostSlots(c: pg.Client): Promise<string[]> {
 }
 
 /** The tables the exporter's queries read (files/monitoring/queries.yaml). */
-export const PGOPS_TABLES = [
-  'pgops.backup_history',
-  'pgops.physical_backup_history',
-  'pgops.recoverability',
-  'pgops.drill_history',
-];
+export const PGOPS_TABLES = ['pgops.backup_history', ...PITR_TABLES];
 
 /**
  * Creates the pgops tables the exporter reads when one is missing (a cluster that predates them):

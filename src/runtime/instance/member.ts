@@ -36,6 +36,7 @@ import {
 import { localStatus } from './sql.js';
 import { TlsReloader } from './tls-files.js';
 import { agentCommand } from './self-command.js';
+import { MemberArchive } from '../pitr/member-archive.js';
 
 const FULL_DISK_FREE_BYTES = 1024 * 1024;
 const TICK_MS = 2000;
@@ -72,6 +73,7 @@ export class MemberSupervisor {
   private noFailover = false;
   private lastLeaderDuty = 0;
   private lostWal: { first: number; last: number; segment: string } | undefined;
+  private diverged: { first: number; last: number } | undefined;
   private lastReinit = 0;
   /** Patroni is creating a new cluster (initdb, then our post_bootstrap hook). */
   private bootstrapping = false;
@@ -80,6 +82,9 @@ export class MemberSupervisor {
   private noSpaceAt = 0;
   private lastFullDiskLog = 0;
   private tls: TlsReloader;
+  private readonly archive: MemberArchive;
+  private lastArchiveNote = 0;
+  private lastHoldsCheck = { at: 0, segment: '', holds: false };
   private stopped!: () => void;
   private readonly done = new Promise<void>((r) => (this.stopped = r));
 
@@ -102,6 +107,7 @@ export class MemberSupervisor {
     this.binDir = findPgBinDir(env.PGOPS_PG_BIN_DIR);
     this.paths = memberPaths(env);
     this.tls = new TlsReloader(env.PGOPS_TLS_DIR);
+    this.archive = new MemberArchive(env, process.env, log);
     this.api = new PatroniApi(
       `http://127.0.0.1:${env.PGOPS_RESTAPI_PORT}`,
       {
@@ -173,6 +179,7 @@ export class MemberSupervisor {
         });
       }
       this.writePatroniConfig();
+      this.archive.startServer();
       this.setPhase('starting');
       this.ticker = setInterval(() => void this.tick(), TICK_MS);
       // Its own timer: the agent loop may be waiting on a Patroni that does not answer.
@@ -282,6 +289,8 @@ export class MemberSupervisor {
     if (ignoredParameters.length && !this.yamlText)
       this.log.warn(`ignoring parameters Patroni sets itself: ${ignoredParameters.join(', ')}`);
     // Patroni reads YAML 1.1, where a bare on/off/yes/no is a boolean: quote such strings.
+    // pgBackRest's file first: archive_command and restore_command name it.
+    if (this.archive.writeConfig(this.env)) this.log.info('pgBackRest configuration written');
     const text = stringify(patroniConfig(inputs), { lineWidth: 0, version: '1.1' });
     this.secretsSeen = this.secretsFingerprint();
     if (text === this.yamlText) return false;
@@ -340,7 +349,8 @@ export class MemberSupervisor {
   private childEnv(): NodeJS.ProcessEnv {
     const env = { ...process.env };
     for (const k of Object.keys(env)) if (k.startsWith('PATRONI_')) delete env[k];
-    return env;
+    // repo2's keys reach PostgreSQL's archive_command and restore_command through Patroni.
+    return { ...env, ...this.archive.extraEnv() };
   }
 
   private onLine(line: string) {
@@ -357,6 +367,12 @@ export class MemberSupervisor {
     if (line.includes('trying to bootstrap a new cluster')) this.bootstrapping = true;
     else if (/initialized a new cluster|failed attempt to bootstrap|failed to bootstrap/.test(line))
       this.bootstrapping = false;
+    if (c.diverged) {
+      const now = Date.now();
+      if (!this.diverged || now - this.diverged.last > LOST_WAL_GRACE_MS * 3)
+        this.diverged = { first: now, last: now };
+      else this.diverged.last = now;
+    }
     this.log.relay(line, c.level, c.source);
   }
 
@@ -364,6 +380,7 @@ export class MemberSupervisor {
     if (this.stopping) return;
     this.stopping = true;
     this.setPhase('stopping');
+    this.archive.stopServer();
     const p = this.patroni;
     if (p?.alive) {
       // Patroni stops PostgreSQL (fast) and hands the lead over before it exits.
@@ -381,6 +398,8 @@ export class MemberSupervisor {
       clearTimeout(t);
     }
     this.stopPostmaster('SIGINT');
+    for (const pid of this.archive.stopAsyncWorkers())
+      this.log.info(`stopped pgBackRest's asynchronous archive worker ${pid}`);
     this.stopped();
   }
 
@@ -431,6 +450,7 @@ export class MemberSupervisor {
       await this.leaderDuties();
     }
     if (s.inRecovery) await this.healLostWal();
+    if (s.inRecovery) await this.healDiverged();
   }
 
   private async readPatroni() {
@@ -583,6 +603,10 @@ export class MemberSupervisor {
   }
 
   private async leaderDuties() {
+    // The stanza (until it exists no WAL is archived) and pgBackRest's check, in the background:
+    // a repository that does not answer makes them wait for minutes, which must not hold up the
+    // duties below.
+    void this.archive.leaderDuty();
     // Cluster-wide settings (timings, synchronous mode, max_connections, ...) follow ours.
     try {
       const wanted = dynamicConfig(
@@ -630,6 +654,22 @@ export class MemberSupervisor {
     if (!lw || s.walReceiverStatus === 'streaming') return;
     if (Date.now() - lw.last > 10_000 || lw.last - lw.first < LOST_WAL_GRACE_MS) return;
     if (Date.now() - this.lastReinit < REINIT_COOLDOWN_MS) return;
+    // With an archive that holds the segment, restore_command feeds the replica: no re-clone.
+    if (Date.now() - this.lastHoldsCheck.at > 30_000 || this.lastHoldsCheck.segment !== lw.segment)
+      this.lastHoldsCheck = {
+        at: Date.now(),
+        segment: lw.segment,
+        holds: await this.archive.holds(lw.segment),
+      };
+    if (this.lastHoldsCheck.holds) {
+      if (Date.now() - this.lastArchiveNote > 60_000) {
+        this.lastArchiveNote = Date.now();
+        this.log.info(
+          `this replica needs WAL segment ${lw.segment}, which the primary has removed; it reads it from the archive and catches up by itself`,
+        );
+      }
+      return;
+    }
     this.lastReinit = Date.now();
     this.log.warn(
       `this replica needs WAL segment ${lw.segment}, which the primary has removed (it fell further behind than max_slot_wal_keep_size allows) and no archive can provide: cloning it again from the leader`,
@@ -641,6 +681,32 @@ export class MemberSupervisor {
     if (answer.status === 200) {
       this.setPhase('reinitializing', `re-cloning after losing WAL segment ${lw.segment}`);
       this.lostWal = undefined;
+    } else this.log.error(`re-clone request refused: ${answer.status} ${String(answer.body)}`);
+  }
+
+  /**
+   * After an asynchronous failover a replica can replay, from the WAL archive, what the old primary
+   * wrote and archived before it died but the new leader never received: it is then ahead of the
+   * leader's timeline switch and can never follow it (Patroni 3.0.2 does not rewind a replica).
+   * Re-clone it, as for lost WAL.
+   */
+  private async healDiverged() {
+    const d = this.diverged;
+    const s = this.snapshot;
+    if (!d || s.walReceiverStatus === 'streaming') return;
+    if (Date.now() - d.last > 10_000 || d.last - d.first < LOST_WAL_GRACE_MS) return;
+    if (Date.now() - this.lastReinit < REINIT_COOLDOWN_MS) return;
+    this.lastReinit = Date.now();
+    this.log.warn(
+      "this replica replayed WAL that the leader's timeline does not have (the old primary's, archived before a failover): it cannot follow the leader; cloning it again from the leader",
+    );
+    const answer = await this.api.call('POST', '/reinitialize', { force: true }).catch((e: Error) => ({
+      status: 0,
+      body: e.message,
+    }));
+    if (answer.status === 200) {
+      this.setPhase('reinitializing', 're-cloning a replica that diverged from the leader');
+      this.diverged = undefined;
     } else this.log.error(`re-clone request refused: ${answer.status} ${String(answer.body)}`);
   }
 

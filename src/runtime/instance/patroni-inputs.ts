@@ -19,6 +19,7 @@ import {
 } from '../../core/ha/patroni-config.js';
 import { defaultSlotWalKeepSize, hbaRules, validateExtraHba } from '../../core/instance/settings.js';
 import { requireSecret } from '../secrets.js';
+import { memberArchiveSettings } from '../pitr/config.js';
 import { volumeStats } from './datadir.js';
 
 export interface MemberPaths {
@@ -144,6 +145,11 @@ export function enforcedParameters(env: AgentEnv): Record<string, ParamValue> {
     // lost-WAL detection read it).
     logging_collector: false,
     log_destination: 'stderr',
+    // Always on, so that turning point-in-time recovery on later needs no restart; the command is
+    // `true` while it is off.
+    archive_mode: 'on',
+    archive_command: memberArchiveSettings(env).archiveCommand,
+    archive_timeout: `${env.PGOPS_ARCHIVE_TIMEOUT_SECONDS}s`,
   };
   if (env.PGOPS_TLS_DIR) {
     p.ssl = true;
@@ -199,6 +205,7 @@ export function memberInputs(
     password: requireSecret(env, 'PGOPS_SUPERUSER_PASSWORD', "for Patroni's connections"),
   };
   const osUser = osUserName();
+  const { restoreCommand } = memberArchiveSettings(env);
   const inputs: PatroniInputs = {
     scope: scopeOf(env),
     name: env.PGOPS_POD_NAME,
@@ -231,6 +238,7 @@ export function memberInputs(
         tls: Boolean(env.PGOPS_TLS_DIR),
       }),
       ident: osUser ? [`pgops ${osUser} ${env.PGOPS_SUPERUSER}`] : [],
+      recoveryConf: restoreCommand ? { restore_command: restoreCommand } : undefined,
     },
     postBootstrap: opts.postBootstrap,
     dynamic: dynamicSettings(env, clusterWide),
