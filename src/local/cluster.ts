@@ -40,7 +40,9 @@ import {
   localPhysicalInfo,
   localRestorePointInTime,
   localUndoRestore,
+  reopenOnOwnTimeline,
 } from './pitr.js';
+import { pitrEnabled } from './pitr-env.js';
 import { agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
 import { baseEnv, runAgentJson } from './agent.js';
 import { findLocalDataLoss } from './data-loss.js';
@@ -325,6 +327,7 @@ export class LocalCluster implements ClusterApi {
       throw err;
     }
     out.line(`restored snapshot ${name} into ${this.paths.dataDir(s.primary)}; the replicas clone again`);
+    if (pitrEnabled(s)) await reopenOnOwnTimeline(this, this.paths.dataDir(s.primary));
     // Patroni keeps the old cluster's identifier in etcd and would refuse the restored directory.
     await ensureEtcd(this.root, s, out);
     await forgetCluster(s, scopeOfState(s));

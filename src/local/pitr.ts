@@ -281,6 +281,23 @@ export async function localRestorePointInTime(
 }
 
 /** Puts back the directories the last point-in-time restore kept aside (the restored ones are kept aside in turn). */
+/**
+ * Recovers a stopped data directory put back from elsewhere (an undone restore, a snapshot) outside
+ * Patroni and promotes it onto a timeline above every one in the archive, its history archived.
+ * Under Patroni it would start as a standby that reads the archive, follows newer timelines, and
+ * stops at the first segment whose content differs from its own.
+ */
+export async function reopenOnOwnTimeline(c: LocalCluster, dir: string): Promise<void> {
+  await runAgentJson({
+    args: ['pitr-restore', '--reopen', dir],
+    env: {
+      ...(await c.jobEnv().catch(() => ({}))),
+      ...baseEnv({ ...pitrEnv(c.root, c.state()), ...asPostgresEnv() }),
+    },
+    onLog: forwardLog,
+  });
+}
+
 export async function localUndoRestore(c: LocalCluster, out: Output): Promise<PitrUndoOutcome> {
   const j = readJournal(c.root);
   if (!j || j.phase !== 'done' || !j.moves.some((m) => existsSync(m.aside)))
@@ -310,15 +327,7 @@ export async function localUndoRestore(c: LocalCluster, out: Output): Promise<Pi
   for (const s of j.spools) rmSync(s, { recursive: true, force: true });
   // The restore's timelines are in the archive now: the data put back gets a timeline above them.
   const first = c.paths.dataDir(j.first);
-  if (existsSync(join(first, 'PG_VERSION')))
-    await runAgentJson({
-      args: ['pitr-restore', '--reopen', first],
-      env: {
-        ...(await c.jobEnv().catch(() => ({}))),
-        ...baseEnv({ ...pitrEnv(c.root, state), ...asPostgresEnv() }),
-      },
-      onLog: forwardLog,
-    });
+  if (existsSync(join(first, 'PG_VERSION'))) await reopenOnOwnTimeline(c, first);
   await ensureEtcd(c.root, state, out);
   await forgetCluster(state, scopeOfState(state));
   writeJournal(c.root, { ...j, phase: 'undone' });

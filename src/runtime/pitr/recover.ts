@@ -124,6 +124,9 @@ export async function restoreAndRecover(r: RecoverRequest): Promise<Recovered> {
     // timeline above every one in the archive (a standby start would follow newer ones).
     writeFileSync(join(r.dir, 'recovery.signal'), '', { mode: 0o600 });
   }
+  // A base backup's copy (a local snapshot) stops where it is consistent: the archive's WAL after
+  // that point is the history the restore goes back from.
+  const copyOfBackup = reopen && existsSync(join(r.dir, 'backup_label'));
   dropStandbySettings(r.dir);
   const socketDir = join(r.workDir, 'socket');
   mkdirSync(socketDir, { recursive: true, mode: 0o700 });
@@ -150,6 +153,7 @@ export async function restoreAndRecover(r: RecoverRequest): Promise<Recovered> {
     // Its own WAL to the end (it was the last to write on its timeline), then a promotion: a
     // target of 'immediate' would never be reached from a clean shutdown checkpoint.
     ...(reopen ? { recovery_target_timeline: 'current' } : {}),
+    ...(copyOfBackup ? { recovery_target: 'immediate', recovery_target_action: 'promote' } : {}),
   };
   const args = ['-D', r.dir, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
   const out = openSync(logFile, 'a', 0o600);
