@@ -1,7 +1,10 @@
 /**
  * postgres-agent backup: one verified, checksummed backup per configured database (the CronJob's
- * command). Exit 0 only if every backup succeeded.
+ * command). Exit 0 only if every backup succeeded. SIGINT, SIGTERM and SIGHUP stop it cleanly: its
+ * programs are stopped, its temporary files removed and the outcome recorded in
+ * pgops.backup_history before it exits 1 (SIGKILL cannot be caught: the next run cleans up).
  */
+import { UsageError } from '../../core/errors.js';
 import type { OutputFormat } from '../../core/output.js';
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
 import { connectionFromEnv, runBackup, verifyBackup, type BackupResult } from '../../runtime/backup/index.js';
@@ -10,6 +13,7 @@ import type { AgentContext } from '../context.js';
 
 export interface BackupCommandOptions {
   name?: string;
+  jobs?: string;
   output?: OutputFormat;
 }
 
@@ -20,6 +24,20 @@ export function backupDatabases(list: string, appDatabase: string): string[] {
     .map((s) => s.trim())
     .filter(Boolean);
   return dbs.length ? [...new Set(dbs)] : [appDatabase];
+}
+
+/** --jobs N (1 to 64), else PGOPS_BACKUP_JOBS. */
+export function parseBackupJobs(v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < 1 || n > 64)
+    throw new UsageError(
+      'E_USAGE',
+      `--jobs must be a whole number from 1 to 64, not "${v}"`,
+      {},
+      { hint: 'Example: --jobs 4 (parallel pg_dump; 1 writes one custom-format archive)' },
+    );
+  return n;
 }
 
 function render(r: BackupResult): string {
@@ -35,35 +53,66 @@ function render(r: BackupResult): string {
   );
 }
 
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Turns the stop signals into an abort for the duration of `fn`. Repeats are ignored: cleaning up
+ * takes a moment, and a second Ctrl-C (or the same SIGINT forwarded by postgres-ops) must not cut it
+ * short. Writes to a closed terminal or pipe (the caller went away) must not end it either.
+ */
+async function stoppable<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!ac.signal.aborted) ac.abort(sig);
+  };
+  const ignoreEpipe = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  };
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
+  process.stdout.on('error', ignoreEpipe);
+  process.stderr.on('error', ignoreEpipe);
+  try {
+    return await fn(ac.signal);
+  } finally {
+    for (const s of STOP_SIGNALS) process.off(s, onSignal);
+  }
+}
+
 export async function backup(opts: BackupCommandOptions, ctx: AgentContext): Promise<BackupResult> {
   const env = ctx.env;
   const conn = connectionFromEnv(env);
-  const result = await runBackup(
-    {
-      conn,
-      backupDir: env.PGOPS_BACKUP_DIR,
-      databases: backupDatabases(env.PGOPS_BACKUP_DATABASES, env.PGOPS_APP_DATABASE),
-      name: opts.name,
-      compression: env.PGOPS_BACKUP_COMPRESSION,
-      binDir: env.PGOPS_PG_BIN_DIR,
-      progress: progressOptions(env, ctx.log),
-      afterEach: env.PGOPS_BACKUP_DEEP_VERIFY
-        ? async (m) => {
-            await verifyBackup(
-              {
-                backupDir: env.PGOPS_BACKUP_DIR,
-                target: m.name,
-                deep: true,
-                conn,
-                jobs: env.PGOPS_RESTORE_JOBS,
-                binDir: env.PGOPS_PG_BIN_DIR,
-              },
-              { log: ctx.log },
-            );
-          }
-        : undefined,
-    },
-    { log: ctx.log },
+  const jobs = parseBackupJobs(opts.jobs, env.PGOPS_BACKUP_JOBS);
+  const result = await stoppable((signal) =>
+    runBackup(
+      {
+        conn,
+        backupDir: env.PGOPS_BACKUP_DIR,
+        databases: backupDatabases(env.PGOPS_BACKUP_DATABASES, env.PGOPS_APP_DATABASE),
+        name: opts.name,
+        compression: env.PGOPS_BACKUP_COMPRESSION,
+        jobs,
+        signal,
+        binDir: env.PGOPS_PG_BIN_DIR,
+        progress: progressOptions(env, ctx.log),
+        afterEach: env.PGOPS_BACKUP_DEEP_VERIFY
+          ? async (m) => {
+              await verifyBackup(
+                {
+                  backupDir: env.PGOPS_BACKUP_DIR,
+                  target: m.name,
+                  deep: true,
+                  conn,
+                  jobs: env.PGOPS_RESTORE_JOBS,
+                  binDir: env.PGOPS_PG_BIN_DIR,
+                  signal,
+                },
+                { log: ctx.log },
+              );
+            }
+          : undefined,
+      },
+      { log: ctx.log },
+    ),
   );
   ctx.out.result(result, opts.output ?? 'table', render);
   return result;

@@ -80,6 +80,7 @@ export async function restore(
       replace: !!opts.replace,
       safetyBackup: opts.safetyBackup !== false && env.PGOPS_RESTORE_SAFETY_BACKUP,
       safetyBackupCompression: env.PGOPS_BACKUP_COMPRESSION,
+      safetyBackupJobs: env.PGOPS_BACKUP_JOBS,
       force: !!opts.force,
       yes: !!opts.yes,
       confirm: tty ? askAtTerminal : undefined,
