@@ -16,6 +16,7 @@ import type { Output } from '../core/output.js';
 import { toUri } from '../core/pg/conninfo.js';
 import type {
   BackupEntry,
+  BackupRequest,
   ClusterApi,
   Member,
   PromoteOutcome,
@@ -24,7 +25,7 @@ import type {
   SnapshotEntry,
   VolumeUsage,
 } from '../ops/cluster-api.js';
-import { agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
+import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
 import { asJsonRows } from '../ops/sql.js';
 import { type KubeClients, kubeClients } from './client.js';
 import { listSnapshots as listReleaseSnapshots } from '../core/snapshot/list.js';
@@ -450,8 +451,9 @@ export class KubeCluster implements ClusterApi {
     );
   }
 
-  async backup(name: string | undefined, out: Output): Promise<void> {
-    await this.jobFromCronJob(`${this.fullname}-backup`, 'backup', name, name ? ['--name', name] : [], out);
+  async backup(name: string | undefined, out: Output, req: BackupRequest = {}): Promise<void> {
+    const args = agentBackupArgs(name, req).slice(1);
+    await this.jobFromCronJob(`${this.fullname}-backup`, 'backup', name, args, out);
   }
 
   async restore(req: RestoreRequest, out: Output) {

@@ -40,15 +40,28 @@ export interface AgentRun {
   gid?: number;
   /** Progress lines from the agent's stderr. */
   onLog?: (chunk: string) => void;
+  /**
+   * While the agent runs, SIGINT/SIGTERM/SIGHUP received here are passed on to it and this process
+   * waits for its outcome, so that it can stop cleanly and its error is reported.
+   */
+  forwardSignals?: boolean;
 }
 
 /** Runs `postgres-agent <args> -o json` and returns its parsed JSON result. */
 export async function runAgentJson<T = unknown>(run: AgentRun): Promise<T> {
+  const forward = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => forward.abort(sig);
+  const signals: NodeJS.Signals[] = run.forwardSignals ? ['SIGINT', 'SIGTERM', 'SIGHUP'] : [];
+  for (const s of signals) process.on(s, onSignal);
   const r = await exec(process.execPath, [agentMainPath(), ...run.args, '-o', 'json'], {
     env: run.env,
     uid: run.uid,
     gid: run.gid,
     onStderr: run.onLog,
+    signal: run.forwardSignals ? forward.signal : undefined,
+    killSignal: () => forward.signal.reason as NodeJS.Signals,
+  }).finally(() => {
+    for (const s of signals) process.off(s, onSignal);
   });
   const text = r.stdout.trim();
   let parsed: unknown = undefined;

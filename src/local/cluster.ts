@@ -11,6 +11,7 @@ import type { Output } from '../core/output.js';
 import { toUri } from '../core/pg/conninfo.js';
 import type {
   BackupEntry,
+  BackupRequest,
   ClusterApi,
   Member,
   PromoteOutcome,
@@ -19,7 +20,7 @@ import type {
   SnapshotEntry,
   VolumeUsage,
 } from '../ops/cluster-api.js';
-import { agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
+import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
 import { PROBE_SQL } from '../ops/sql.js';
 import { baseEnv, runAgentJson } from './agent.js';
 import {
@@ -181,11 +182,13 @@ export class LocalCluster implements ClusterApi {
     return Array.isArray(r) ? r : [];
   }
 
-  async backup(name: string | undefined, _out: Output): Promise<void> {
+  async backup(name: string | undefined, _out: Output, req: BackupRequest = {}): Promise<void> {
     await runAgentJson({
-      args: ['backup', ...(name ? ['--name', name] : [])],
+      args: agentBackupArgs(name, req),
       env: this.jobEnv(),
       onLog: forwardLog,
+      // Ctrl-C reaches the agent too: wait for it to clean up and report, instead of leaving it.
+      forwardSignals: true,
     });
   }
 

@@ -78,10 +78,17 @@ export function buildOpsProgram(): Command {
       'Take a verified backup now (Kubernetes: a Job from the backup CronJob, followed to the end).',
     )
     .argument('[name]', 'backup name (default backup_YYYYMMDD_HHMMSS)')
-    .addHelpText('after', example('postgres-ops backup critical-point-backup'))
+    .option(
+      '--jobs <n>',
+      'dump tables with N parallel pg_dump jobs (still one file; default: the chart value backup.jobs)',
+    )
+    .addHelpText(
+      'after',
+      example('postgres-ops backup critical-point-backup', 'postgres-ops backup before-upgrade --jobs 4'),
+    )
     .action(
-      run(async (deps, name: string | undefined) =>
-        (await import('./commands/backup.js')).backup(name, deps),
+      run(async (deps, name: string | undefined, flags: { jobs?: string }) =>
+        (await import('./commands/backup.js')).backup(name, deps, flags),
       ),
     );
 

@@ -23,6 +23,8 @@ export interface ExecOptions {
   onStderr?: (chunk: string) => void;
   /** Aborting it stops the program (SIGTERM); the result then carries the signal. */
   signal?: AbortSignal;
+  /** The signal `signal` sends (default SIGTERM). */
+  killSignal?: () => NodeJS.Signals;
 }
 
 /** Runs a program to completion and collects its output; never throws on a non-zero exit. */
@@ -40,7 +42,7 @@ export function exec(file: string, args: string[], opts: ExecOptions = {}): Prom
     let stderr = '';
     let timer: NodeJS.Timeout | undefined;
     if (opts.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
-    const stop = () => child.kill('SIGTERM');
+    const stop = () => child.kill(opts.killSignal?.() ?? 'SIGTERM');
     if (opts.signal?.aborted) stop();
     opts.signal?.addEventListener('abort', stop, { once: true });
     child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));

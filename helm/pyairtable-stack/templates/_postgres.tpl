@@ -103,6 +103,8 @@ Call with (dict "ctx" $ "host" "<host the commands connect to>").
   value: {{ join "," $pg.backup.databases | quote }}
 - name: PGOPS_BACKUP_COMPRESSION
   value: {{ $pg.backup.compression | quote }}
+- name: PGOPS_BACKUP_JOBS
+  value: {{ $pg.backup.jobs | quote }}
 - name: PGOPS_BACKUP_DEEP_VERIFY
   value: {{ $pg.backup.deepVerify | quote }}
 {{- if $pg.snapshots.enabled }}

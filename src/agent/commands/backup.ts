@@ -4,7 +4,7 @@
  * programs are stopped, its temporary files removed and the outcome recorded in
  * pgops.backup_history before it exits 1 (SIGKILL cannot be caught: the next run cleans up).
  */
-import { UsageError } from '../../core/errors.js';
+import { parseJobs } from '../../core/jobs.js';
 import type { OutputFormat } from '../../core/output.js';
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
 import { connectionFromEnv, runBackup, verifyBackup, type BackupResult } from '../../runtime/backup/index.js';
@@ -24,20 +24,6 @@ export function backupDatabases(list: string, appDatabase: string): string[] {
     .map((s) => s.trim())
     .filter(Boolean);
   return dbs.length ? [...new Set(dbs)] : [appDatabase];
-}
-
-/** --jobs N (1 to 64), else PGOPS_BACKUP_JOBS. */
-export function parseBackupJobs(v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < 1 || n > 64)
-    throw new UsageError(
-      'E_USAGE',
-      `--jobs must be a whole number from 1 to 64, not "${v}"`,
-      {},
-      { hint: 'Example: --jobs 4 (parallel pg_dump; 1 writes one custom-format archive)' },
-    );
-  return n;
 }
 
 function render(r: BackupResult): string {
@@ -81,7 +67,8 @@ async function stoppable<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T>
 export async function backup(opts: BackupCommandOptions, ctx: AgentContext): Promise<BackupResult> {
   const env = ctx.env;
   const conn = connectionFromEnv(env);
-  const jobs = parseBackupJobs(opts.jobs, env.PGOPS_BACKUP_JOBS);
+  const jobs =
+    parseJobs(opts.jobs, 'Example: --jobs 4 (1 writes one custom-format archive)') ?? env.PGOPS_BACKUP_JOBS;
   const result = await stoppable((signal) =>
     runBackup(
       {
