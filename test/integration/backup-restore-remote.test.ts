@@ -16,60 +16,64 @@ function agent(pg: PgServer, dir: string, args: string[], extra: Record<string, 
 }
 
 describe('restore from an object store URL', () => {
-  it('downloads a backup from s3:// with its manifest and globals, checks it and restores it', async (t) => {
-    // The object store support is its own part of the product; without it there is nothing to test.
-    const support = '../support/objectstores.js';
-    let startS3: typeof import('../support/objectstores.js').startS3;
-    try {
-      ({ startS3 } = (await import(support)) as typeof import('../support/objectstores.js'));
-    } catch (err) {
-      t.skip(`object store test support is not available: ${(err as Error).message}`);
-      return;
-    }
-    const pg = await startPostgres();
-    const s3 = await startS3();
-    const dir = tempDir();
-    await pg.query('CREATE DATABASE app');
-    await pg.query('CREATE ROLE remote_reader NOLOGIN');
-    await pg.query(
-      'CREATE TABLE t (x int); INSERT INTO t SELECT generate_series(1, 77); GRANT SELECT ON t TO remote_reader',
-      [],
-      'app',
-    );
-    const env = {
-      PGOPS_SYNC_PROVIDER: 's3',
-      PGOPS_SYNC_BUCKET: s3.bucket,
-      PGOPS_SYNC_ENDPOINT: s3.endpoint,
-      PGOPS_SYNC_REGION: 'us-east-1',
-      ...s3.env,
-    };
-    assert.equal((await agent(pg, dir, ['backup', '--name', 'offsite'], env)).code, 0);
-    const client = new S3Client({
-      endpoint: s3.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: s3.env.AWS_ACCESS_KEY_ID, secretAccessKey: s3.env.AWS_SECRET_ACCESS_KEY },
-    });
-    for (const f of ['offsite.dump', 'offsite.globals.sql', 'offsite.manifest.json'])
-      await client.send(
-        new PutObjectCommand({ Bucket: s3.bucket, Key: `postgres/${f}`, Body: readFileSync(join(dir, f)) }),
+  for (const [what, jobs] of [
+    ['a backup', []],
+    ['a parallel backup', ['--jobs', '2']],
+  ] as const)
+    it(`downloads ${what} from s3:// with its manifest and globals, checks it and restores it`, async (t) => {
+      // The object store support is its own part of the product; without it there is nothing to test.
+      const support = '../support/objectstores.js';
+      let startS3: typeof import('../support/objectstores.js').startS3;
+      try {
+        ({ startS3 } = (await import(support)) as typeof import('../support/objectstores.js'));
+      } catch (err) {
+        t.skip(`object store test support is not available: ${(err as Error).message}`);
+        return;
+      }
+      const pg = await startPostgres();
+      const s3 = await startS3();
+      const dir = tempDir();
+      await pg.query('CREATE DATABASE app');
+      await pg.query('CREATE ROLE remote_reader NOLOGIN');
+      await pg.query(
+        'CREATE TABLE t (x int); INSERT INTO t SELECT generate_series(1, 77); GRANT SELECT ON t TO remote_reader',
+        [],
+        'app',
       );
-    client.destroy();
+      const env = {
+        PGOPS_SYNC_PROVIDER: 's3',
+        PGOPS_SYNC_BUCKET: s3.bucket,
+        PGOPS_SYNC_ENDPOINT: s3.endpoint,
+        PGOPS_SYNC_REGION: 'us-east-1',
+        ...s3.env,
+      };
+      assert.equal((await agent(pg, dir, ['backup', '--name', 'offsite', ...jobs], env)).code, 0);
+      const client = new S3Client({
+        endpoint: s3.endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: s3.env.AWS_ACCESS_KEY_ID, secretAccessKey: s3.env.AWS_SECRET_ACCESS_KEY },
+      });
+      for (const f of ['offsite.dump', 'offsite.globals.sql', 'offsite.manifest.json'])
+        await client.send(
+          new PutObjectCommand({ Bucket: s3.bucket, Key: `postgres/${f}`, Body: readFileSync(join(dir, f)) }),
+        );
+      client.destroy();
 
-    await pg.query('DROP DATABASE app');
-    await pg.query('DROP ROLE remote_reader');
-    const empty = tempDir();
-    const r = await agent(pg, empty, ['restore', `s3://${s3.bucket}/postgres/offsite.dump`], env);
-    assert.equal(r.code, 0, r.stderr);
-    const [row] = await pg.query<{ n: string }>('SELECT count(*) AS n FROM t', [], 'app');
-    assert.equal(row!.n, '77');
-    const [grant] = await pg.query<{ ok: boolean }>(
-      `SELECT has_table_privilege('remote_reader', 't', 'SELECT') AS ok`,
-      [],
-      'app',
-    );
-    assert.equal(grant!.ok, true);
-    // The download was temporary: nothing is left in the backup directory.
-    assert.deepEqual(readdirSync(empty), []);
-  });
+      await pg.query('DROP DATABASE app');
+      await pg.query('DROP ROLE remote_reader');
+      const empty = tempDir();
+      const r = await agent(pg, empty, ['restore', `s3://${s3.bucket}/postgres/offsite.dump`], env);
+      assert.equal(r.code, 0, r.stderr);
+      const [row] = await pg.query<{ n: string }>('SELECT count(*) AS n FROM t', [], 'app');
+      assert.equal(row!.n, '77');
+      const [grant] = await pg.query<{ ok: boolean }>(
+        `SELECT has_table_privilege('remote_reader', 't', 'SELECT') AS ok`,
+        [],
+        'app',
+      );
+      assert.equal(grant!.ok, true);
+      // The download was temporary: nothing is left in the backup directory.
+      assert.deepEqual(readdirSync(empty), []);
+    });
 });
