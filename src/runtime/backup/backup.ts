@@ -251,6 +251,7 @@ async function explainFailure(
   run: PartsRun,
   client: pg.Client,
   database: string,
+  dir: string,
   warnings: string[],
   checksumFailuresBefore: number | null,
 ): Promise<OpsError> {
@@ -270,6 +271,9 @@ async function explainFailure(
     return pageCorruptionError(corruption, relation, database, seen);
   }
   if (cause.error) return cause.error;
+  // pg_dump writing its own files (parallel backups) reports a full volume in its words.
+  if (/No space left on device|Disk quota exceeded/i.test(cause.message))
+    return noSpace({ code: 'ENOSPC' }, dir)!;
   const code =
     cause.part === 'pg_dump'
       ? 'E_PG_DUMP'
@@ -431,6 +435,7 @@ async function backupOne(
         run,
         client,
         database,
+        dir,
         [...notices, ...(dump?.warnings ?? [])],
         snap.checksumFailures,
       );
