@@ -442,7 +442,6 @@ async function backupOne(
     }
     progress.finish(dump.bytes);
     await client.query('COMMIT').catch(() => undefined);
-    if (jobs === 1) fsyncPath(params.outPath); // the packer syncs its archive itself
     const verifiedAt = now();
 
     renameSync(join(dir, f.dumpPartial), join(dir, f.dump));

@@ -11,10 +11,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream, readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { dataEntriesOfToc, dataMemberNames } from '../../core/backup/tar.js';
 import { OperationFailed, type OpsError } from '../../core/errors.js';
 import { exec } from '../exec.js';
@@ -44,6 +43,8 @@ export interface DumpOutput {
   /** pg_dump's warnings (a page that failed its checksum is reported as one). */
   warnings: string[];
 }
+
+const BATCH = 1 << 20;
 
 /** pg_dump/pg_restore --verbose lines that are progress, not problems. */
 const INFO_LINE = (tool: string) =>
@@ -99,7 +100,7 @@ function stopOnAbort(run: PartsRun, children: ChildProcess[]): () => void {
 const failed = (tool: string, r: { code: number | null; signal: NodeJS.Signals | null }, why: string) =>
   `${tool} failed: ${why || (r.signal ? `stopped by ${r.signal}` : `exit ${r.code}`)}`;
 
-/** pg_dump --format=custom streamed through sha256 into `outPath`, its TOC read while it runs. */
+/** pg_dump --format=custom streamed through sha256 into `outPath` (fsynced), its TOC read while it runs. */
 export async function dumpCustom(p: DumpParams, run: PartsRun): Promise<DumpOutput | undefined> {
   const dump = spawn(p.pgDump, [...p.args, '--format=custom', '--verbose'], {
     env: p.env,
@@ -122,21 +123,33 @@ export async function dumpCustom(p: DumpParams, run: PartsRun): Promise<DumpOutp
 
   const hash = createHash('sha256');
   let bytes = 0;
-  const tee = new Transform({
-    transform(chunk: Buffer, _e, cb) {
+  // pg_dump writes a few KiB at a time: hashing each piece as it comes and writing them to the file
+  // in 1 MiB batches keeps this process's share of the CPU small.
+  const out = await open(p.outPath, 'wx', 0o644);
+  let batch: Buffer[] = [];
+  let batched = 0;
+  const flush = async () => {
+    const buf = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+    batch = [];
+    batched = 0;
+    for (let off = 0; off < buf.length;) off += (await out.write(buf, off)).bytesWritten;
+  };
+  try {
+    for await (const chunk of dump.stdout! as AsyncIterable<Buffer>) {
       hash.update(chunk);
       bytes += chunk.length;
-      if (!feeding || toc.stdin!.write(chunk)) return cb(null, chunk);
       // Wait for pg_restore to take more, or to be done with the stream.
-      void Promise.race([
-        once(toc.stdin!, 'drain').catch(() => undefined),
-        tocExit.catch(() => undefined),
-      ]).then(() => cb(null, chunk));
-    },
-  });
-  const out = createWriteStream(p.outPath, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 });
-  try {
-    await pipeline(dump.stdout!, tee, out);
+      if (feeding && !toc.stdin!.write(chunk))
+        await Promise.race([
+          once(toc.stdin!, 'drain').catch(() => undefined),
+          tocExit.catch(() => undefined),
+        ]);
+      batch.push(chunk);
+      batched += chunk.length;
+      if (batched >= BATCH) await flush();
+    }
+    await flush();
+    await out.sync();
   } catch (err) {
     dump.kill('SIGKILL');
     toc.kill('SIGKILL');
@@ -145,6 +158,7 @@ export async function dumpCustom(p: DumpParams, run: PartsRun): Promise<DumpOutp
   } finally {
     toc.stdin!.end();
     unwatch();
+    await out.close();
   }
   const [d, t] = await Promise.all([dumpExit, tocExit]);
   dumpErr.end();

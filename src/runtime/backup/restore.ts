@@ -273,6 +273,14 @@ function refuseConnect(): Transform {
   });
 }
 
+/**
+ * pg_restore commits each item (table data, index) on its own: those commits need not wait for the
+ * WAL flush. Nothing restored is visible before the swap (or the rename of a new database), whose
+ * commit is synchronous and so flushes every earlier record with it; a crash before that leaves a
+ * <db>__restoring that the next restore drops.
+ */
+export const RESTORE_SESSION_OPTIONS = '-c synchronous_commit=off';
+
 async function restoreInto(
   db: string,
   file: string,
@@ -283,7 +291,7 @@ async function restoreInto(
   tocItems: number | undefined,
   label: string,
 ): Promise<void> {
-  const env = tools.env(db);
+  const env = { ...tools.env(db), PGOPTIONS: RESTORE_SESSION_OPTIONS };
   const pgRestore = pgBin('pg_restore', opts.binDir);
   const jobs = opts.jobs ?? 1;
   let r: { code: number | null; signal: NodeJS.Signals | null; stderr: string; inputError?: Error };

@@ -19,6 +19,7 @@ import { type PgConnection, toolEnv, withClient } from './conn.js';
 import { identifyBackupFile } from './identify.js';
 import { DamagedArchive, unpackDir, unpackDump } from './packed.js';
 import { resolveBackupRef, type ResolvedBackup } from './resolve.js';
+import { RESTORE_SESSION_OPTIONS } from './restore.js';
 import { sha256File, stderrTail } from './stream.js';
 
 export interface VerifyOptions {
@@ -193,7 +194,8 @@ async function deepVerify(
         scratch,
         file,
       ],
-      { env: tools.env(scratch), signal: opts.signal },
+      // A scratch database, dropped afterwards: its commits need not wait for the WAL flush.
+      { env: { ...tools.env(scratch), PGOPTIONS: RESTORE_SESSION_OPTIONS }, signal: opts.signal },
     );
     if (r.code !== 0) return [`restore into a scratch database failed: ${stderrTail(r.stderr, 3)}`];
     const actual = await withClient(conn, scratch, async (c) => {
