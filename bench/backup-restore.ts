@@ -22,7 +22,7 @@ function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
-const scale = arg('scale', 20);
+const scale = arg('scale', 10);
 const rounds = arg('rounds', 5);
 const jobs = arg('jobs', 2);
 const compression = arg('compression', 6);

@@ -1,8 +1,11 @@
 /**
- * Taking a backup: pg_dump (custom format) in an exported snapshot whose per-table row counts are
- * recorded, streamed through sha256 into a hidden temp file, fsynced, checked with
- * `pg_restore --list`, renamed into place, and described by a manifest written last. Every outcome
- * is recorded in pgops.backup_history.
+ * Taking a backup: pg_dump in an exported snapshot (one custom-format archive, or with --jobs a
+ * directory-format dump packed into one file) written under a hidden temp name with its sha256 and
+ * table-of-contents check done while it writes (dump.ts); meanwhile a second connection counts every
+ * table's rows in the same snapshot and the globals are dumped. Then fsync, rename into place, and a
+ * manifest written last. The first failure stops the other parts and the cause is reported (a
+ * damaged page by its table and block); an abort (SIGINT/SIGTERM) stops it all and removes the temp
+ * files. Every outcome is recorded in pgops.backup_history.
  */
 import { mkdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -182,7 +185,14 @@ async function countInSnapshot(
   run: PartsRun,
   notices: string[],
 ): Promise<Record<string, number>> {
-  const c = await connect(conn, database, 'postgres-agent backup (row counts)');
+  const failed = (err: unknown) =>
+    new OperationFailed(
+      'E_ROW_COUNTS',
+      `counting rows in the dump's snapshot failed: ${(err as Error).message}`,
+    );
+  const c = await connect(conn, database, 'postgres-agent backup (row counts)').catch((err) => {
+    throw failed(err);
+  });
   const { rows } = await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   c.on('notice', (n: { message?: string; severity?: string }) =>
     notices.push(`${n.severity ?? 'NOTICE'}:  ${n.message ?? ''}`),
@@ -199,10 +209,7 @@ async function countInSnapshot(
     await c.query('COMMIT');
     return counts;
   } catch (err) {
-    throw new OperationFailed(
-      'E_ROW_COUNTS',
-      `counting rows in the dump's snapshot failed: ${(err as Error).message}`,
-    );
+    throw failed(err);
   } finally {
     run.signal.removeEventListener('abort', cancel);
     await c.end().catch(() => undefined);

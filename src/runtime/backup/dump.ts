@@ -102,6 +102,7 @@ const failed = (tool: string, r: { code: number | null; signal: NodeJS.Signals |
 
 /** pg_dump --format=custom streamed through sha256 into `outPath` (fsynced), its TOC read while it runs. */
 export async function dumpCustom(p: DumpParams, run: PartsRun): Promise<DumpOutput | undefined> {
+  const out = await open(p.outPath, 'wx', 0o644);
   const dump = spawn(p.pgDump, [...p.args, '--format=custom', '--verbose'], {
     env: p.env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -109,6 +110,7 @@ export async function dumpCustom(p: DumpParams, run: PartsRun): Promise<DumpOutp
   const dumpErr = stderrLines('pg_dump');
   dump.stderr!.setEncoding('utf8').on('data', dumpErr.push);
   const dumpExit = exitOf(dump, 'pg_dump');
+  dumpExit.catch(() => undefined); // awaited below; a failure to start must not go unhandled meanwhile
 
   const toc = spawn(p.pgRestore, ['--list'], { env: p.env, stdio: ['pipe', 'pipe', 'pipe'] });
   let tocOut = '';
@@ -118,6 +120,7 @@ export async function dumpCustom(p: DumpParams, run: PartsRun): Promise<DumpOutp
   // It reads the header and the table of contents, then exits: the rest is not for it.
   let feeding = true;
   const tocExit = exitOf(toc, 'pg_restore').finally(() => (feeding = false));
+  tocExit.catch(() => undefined);
   toc.stdin!.on('error', () => (feeding = false));
   const unwatch = stopOnAbort(run, [dump, toc]);
 
@@ -125,7 +128,6 @@ export async function dumpCustom(p: DumpParams, run: PartsRun): Promise<DumpOutp
   let bytes = 0;
   // pg_dump writes a few KiB at a time: hashing each piece as it comes and writing them to the file
   // in 1 MiB batches keeps this process's share of the CPU small.
-  const out = await open(p.outPath, 'wx', 0o644);
   let batch: Buffer[] = [];
   let batched = 0;
   const flush = async () => {
