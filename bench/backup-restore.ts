@@ -7,11 +7,14 @@
  * Every round runs every variant once, in a rotated order, after a CHECKPOINT; min and median of
  * each are reported, with the ratios of the medians, of the minimums and the median of the
  * per-round ratios (a round's variants ran close together, so that ratio suffers least from a
- * machine whose load changes). Reported, never asserted.
+ * machine whose load changes). CPU seconds (the program with its children, plus the server backends
+ * that served it) are reported too: unlike wall time they hardly depend on what else the machine
+ * runs. Reported, never asserted.
  * Usage: npm run build && npx tsx bench/backup-restore.ts [--scale N] [--rounds R] [--jobs J] [--compression Z]
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { cleanupAll } from '../test/support/cleanup.js';
 import { startPostgres, TEST_PASSWORD } from '../test/support/postgres.js';
@@ -34,6 +37,25 @@ function timed(what: string, file: string, args: string[], env: NodeJS.ProcessEn
   if (r.status !== 0) throw new Error(`${what} failed (${r.status}): ${r.stderr}`);
   process.stderr.write(`  ${what}: ${s.toFixed(2)} s\n`);
   return s;
+}
+
+/** CPU seconds used by the waited-for children of `pid` (and by it), from /proc: Linux only. */
+const TICK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
+  } catch {
+    return 100;
+  }
+})();
+function cpuSeconds(pid: number | 'self', withOwn: boolean): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime stime cutime cstime are fields 14-17 (here 11-14, after pid and comm).
+    const own = withOwn ? Number(f[11]) + Number(f[12]) : 0;
+    return (own + Number(f[13]) + Number(f[14])) / TICK;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 const median = (xs: number[]) => {
@@ -112,16 +134,27 @@ try {
 
   const backupVariants: Variant[] = ['raw-dump', 'agent-backup', 'agent-backup-parallel', 'raw-dump-dir'];
   const times: Record<string, number[]> = {};
-  const record = (k: string, s: number) => (times[k] ??= []).push(s);
+  // CPU of each run, load-independent: the program and its children (pg_dump, ...) plus the server
+  // backends that served it (reaped by the postmaster once they exit).
+  const cpu: Record<string, number[]> = {};
+  const serverCpu = () => cpuSeconds(pg.postmasterPid()!, true);
+  let before = { client: 0, server: 0 };
+  const start = () => (before = { client: cpuSeconds('self', false), server: serverCpu() });
+  const record = async (k: string, s: number) => {
+    (times[k] ??= []).push(s);
+    await new Promise((r) => setTimeout(r, 300)); // let the backends exit
+    (cpu[k] ??= []).push(cpuSeconds('self', false) - before.client + serverCpu() - before.server);
+  };
   const rawDump = join(dir, 'raw.dump');
   for (let round = 0; round < rounds; round++) {
     process.stderr.write(`backup round ${round + 1}/${rounds}\n`);
     const order = backupVariants.map((_, i) => backupVariants[(i + round) % backupVariants.length]!);
     for (const v of order) {
       await pg.query('CHECKPOINT');
+      start();
       if (v === 'raw-dump') {
         rmSync(rawDump, { force: true });
-        record(
+        await record(
           v,
           timed(
             `pg_dump -Fc -Z${compression}`,
@@ -133,7 +166,7 @@ try {
       } else if (v === 'raw-dump-dir') {
         const d = join(dir, 'raw-dir');
         rmSync(d, { recursive: true, force: true });
-        record(
+        await record(
           v,
           timed(
             `pg_dump -Fd -j${jobs} -Z${compression}`,
@@ -146,7 +179,7 @@ try {
       } else {
         const parallel = v === 'agent-backup-parallel';
         const name = `${parallel ? 'par' : 'one'}${round}`;
-        record(
+        await record(
           v,
           timed(
             `postgres-agent backup${parallel ? ` --jobs ${jobs}` : ''}`,
@@ -165,11 +198,12 @@ try {
     const order = restoreVariants.map((_, i) => restoreVariants[(i + round) % restoreVariants.length]!);
     for (const v of order) {
       await pg.query('CHECKPOINT');
+      start();
       if (v === 'raw-restore') {
         const t0 = process.hrtime.bigint();
         await pg.query('CREATE DATABASE bench_raw');
         const created = Number(process.hrtime.bigint() - t0) / 1e9;
-        record(
+        await record(
           v,
           created +
             timed(
@@ -182,7 +216,7 @@ try {
         await pg.query('DROP DATABASE bench_raw');
       } else {
         const from = v === 'agent-restore' ? `one${rounds - 1}` : `par${rounds - 1}`;
-        record(
+        await record(
           v,
           timed(
             `postgres-agent restore ${from}`,
@@ -223,6 +257,7 @@ try {
       ratioOfMedians: median(o) / median(r),
       ratioOfMins: min(o) / min(r),
       medianPairedRatio: median(o.map((x, i) => x / r[i]!)),
+      cpu: { raw: median(cpu[p.raw]!), ours: median(cpu[p.ours]!) },
       aim: Number.isNaN(p.aim) ? null : p.aim,
     };
   });
@@ -232,13 +267,18 @@ try {
   );
   const f = (n: number) => n.toFixed(2);
   console.log(
-    '| step | raw min / median (s) | ours min / median (s) | ratio of medians | ratio of mins | median paired ratio | aim |',
+    '| step | raw min / median (s) | ours min / median (s) | ratio of medians | ratio of mins | median paired ratio | aim | CPU s raw / ours (ratio) |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows)
     console.log(
-      `| ${r.step} | ${f(r.raw.min)} / ${f(r.raw.median)} | ${f(r.ours.min)} / ${f(r.ours.median)} | ${r.ratioOfMedians.toFixed(3)} | ${r.ratioOfMins.toFixed(3)} | ${r.medianPairedRatio.toFixed(3)} | ${r.aim === null ? '' : `≤ ${r.aim}`} |`,
+      `| ${r.step} | ${f(r.raw.min)} / ${f(r.raw.median)} | ${f(r.ours.min)} / ${f(r.ours.median)} | ${r.ratioOfMedians.toFixed(3)} | ${r.ratioOfMins.toFixed(3)} | ${r.medianPairedRatio.toFixed(3)} | ${r.aim === null ? '' : `≤ ${r.aim}`} | ${f(r.cpu.raw)} / ${f(r.cpu.ours)} (${(r.cpu.ours / r.cpu.raw).toFixed(2)}) |`,
     );
+  console.log(
+    `load average at the end: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} (${cpus().length} cores)`,
+  );
   console.log(`reproduce: npm run build && ${command}`);
   const outDir = join(repoRoot, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
@@ -246,7 +286,7 @@ try {
   writeFileSync(
     out,
     JSON.stringify(
-      { scale, rounds, jobs, compression, databaseBytes: Number(size), times, rows, command },
+      { scale, rounds, jobs, compression, databaseBytes: Number(size), times, cpu, rows, command },
       null,
       2,
     ),
