@@ -14,6 +14,7 @@ import { once } from 'node:events';
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
 import { dataEntriesOfToc, dataMemberNames } from '../../core/backup/tar.js';
 import { OperationFailed, type OpsError } from '../../core/errors.js';
 import { exec } from '../exec.js';
@@ -126,31 +127,44 @@ export async function dumpCustom(p: DumpParams, run: PartsRun): Promise<DumpOutp
 
   const hash = createHash('sha256');
   let bytes = 0;
-  // pg_dump writes a few KiB at a time: hashing each piece as it comes and writing them to the file
-  // in 1 MiB batches keeps this process's share of the CPU small.
+  // pg_dump writes a few KiB at a time: each piece is hashed as it comes (a 'data' handler, the
+  // cheapest way to take them) and the file is written in 1 MiB batches, pausing the pipe while a
+  // batch is written or while pg_restore has not taken what it was given.
+  const src = dump.stdout!;
+  let holds = 0;
+  const hold = (p: Promise<unknown>) => {
+    if (holds++ === 0) src.pause();
+    void p.finally(() => {
+      if (--holds === 0) src.resume();
+    });
+  };
   let batch: Buffer[] = [];
   let batched = 0;
-  const flush = async () => {
+  let writing: Promise<void> = Promise.resolve();
+  const flush = () => {
     const buf = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
     batch = [];
     batched = 0;
-    for (let off = 0; off < buf.length;) off += (await out.write(buf, off)).bytesWritten;
+    writing = writing.then(async () => {
+      for (let off = 0; off < buf.length;) off += (await out.write(buf, off)).bytesWritten;
+    });
+    // A write that fails (no space) stops pg_dump: nothing more can be kept.
+    writing.catch(() => dump.kill('SIGKILL'));
+    hold(writing.catch(() => undefined));
   };
+  src.on('data', (chunk: Buffer) => {
+    hash.update(chunk);
+    bytes += chunk.length;
+    if (feeding && !toc.stdin!.write(chunk))
+      hold(Promise.race([once(toc.stdin!, 'drain').catch(() => undefined), tocExit.catch(() => undefined)]));
+    batch.push(chunk);
+    batched += chunk.length;
+    if (batched >= BATCH) flush();
+  });
   try {
-    for await (const chunk of dump.stdout! as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      // Wait for pg_restore to take more, or to be done with the stream.
-      if (feeding && !toc.stdin!.write(chunk))
-        await Promise.race([
-          once(toc.stdin!, 'drain').catch(() => undefined),
-          tocExit.catch(() => undefined),
-        ]);
-      batch.push(chunk);
-      batched += chunk.length;
-      if (batched >= BATCH) await flush();
-    }
-    await flush();
+    await finished(src);
+    flush();
+    await writing;
     await out.sync();
   } catch (err) {
     dump.kill('SIGKILL');
