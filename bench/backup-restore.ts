@@ -10,7 +10,7 @@
  * machine whose load changes). CPU seconds (the program with its children, plus the server backends
  * that served it) are reported too: unlike wall time they hardly depend on what else the machine
  * runs. Reported, never asserted.
- * Usage: npm run build && npx tsx bench/backup-restore.ts [--scale N] [--rounds R] [--jobs J] [--compression Z]
+ * Usage: npm run build && npx tsx bench/backup-restore.ts [--scale N] [--rounds R] [--jobs J] [--compression Z] [--shape mixed|even]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +29,14 @@ const scale = arg('scale', 10);
 const rounds = arg('rounds', 5);
 const jobs = arg('jobs', 2);
 const compression = arg('compression', 6);
+/**
+ * mixed (default): pgbench plus events, documents and measurements, of unequal dump cost (documents
+ * takes about half of it, which bounds what 2 jobs can gain); even: pgbench plus four tables of the
+ * same kind and size, the case parallel dumps are for.
+ */
+const shapeArg = process.argv.indexOf('--shape');
+const shape = shapeArg >= 0 ? process.argv[shapeArg + 1] : 'mixed';
+if (shape !== 'mixed' && shape !== 'even') throw new Error('--shape is mixed or even');
 
 function timed(what: string, file: string, args: string[], env: NodeJS.ProcessEnv): number {
   const t0 = process.hrtime.bigint();
@@ -65,6 +73,19 @@ const median = (xs: number[]) => {
 };
 const min = (xs: number[]) => Math.min(...xs);
 
+/** Four tables alike: orders_1..4, `rows` rows each. */
+const EVEN_TABLES = (rows: number) =>
+  [1, 2, 3, 4]
+    .map(
+      (k) => `
+CREATE TABLE orders_${k} (id bigint PRIMARY KEY, at timestamptz NOT NULL, customer text NOT NULL, items jsonb, note text);
+INSERT INTO orders_${k}
+SELECT i, '2024-01-01'::timestamptz + i * interval '1 minute', 'customer ' || (i % 50000),
+       jsonb_build_array(jsonb_build_object('sku', i % 9000, 'qty', 1 + i % 7)), md5((i * ${k})::text)
+  FROM generate_series(1, ${rows}) i;`,
+    )
+    .join('\n');
+
 /** Rows per generated table: as many as pgbench_accounts has. */
 const TABLES = (rows: number) => `
 CREATE TABLE events (id bigint PRIMARY KEY, at timestamptz NOT NULL, kind text NOT NULL, payload jsonb);
@@ -99,9 +120,19 @@ try {
     pg.pgEnv('bench'),
   );
   timed(
-    'three more large tables',
+    shape === 'even' ? 'four large tables alike' : 'three more large tables',
     bin('psql'),
-    ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', TABLES(scale * 100_000), '-c', 'VACUUM ANALYZE', 'bench'],
+    [
+      '-X',
+      '-q',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-c',
+      (shape === 'even' ? EVEN_TABLES : TABLES)(scale * 100_000),
+      '-c',
+      'VACUUM ANALYZE',
+      'bench',
+    ],
     pg.pgEnv('bench'),
   );
   const [{ size }] = (await pg.query<{ size: string }>(`SELECT pg_database_size('bench')::text AS size`)) as [
@@ -121,14 +152,15 @@ try {
     PGOPS_LOG_FORMAT: 'text',
   };
   // Warm the cache once so that no variant pays for the first read.
+  const tables = await pg.query<{ t: string }>(
+    `SELECT quote_ident(relname) AS t FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace`,
+    [],
+    'bench',
+  );
   timed(
     'warm-up (count rows)',
     bin('psql'),
-    [
-      '-Xqc',
-      'SELECT count(*) FROM pgbench_accounts; SELECT count(*) FROM events; SELECT count(*) FROM documents; SELECT count(*) FROM measurements',
-      'bench',
-    ],
+    ['-Xqc', tables.map(({ t }) => `SELECT count(*) FROM ${t};`).join(' '), 'bench'],
     pg.pgEnv('bench'),
   );
 
@@ -261,9 +293,9 @@ try {
       aim: Number.isNaN(p.aim) ? null : p.aim,
     };
   });
-  const command = `npx tsx bench/backup-restore.ts --scale ${scale} --rounds ${rounds} --jobs ${jobs} --compression ${compression}`;
+  const command = `npx tsx bench/backup-restore.ts --scale ${scale} --rounds ${rounds} --jobs ${jobs} --compression ${compression} --shape ${shape}`;
   console.log(
-    `\ndatabase ${(Number(size) / 2 ** 20).toFixed(0)} MiB (pgbench scale ${scale} + events, documents, measurements: ${scale * 100_000} rows each), ${rounds} rounds, jobs ${jobs}, compression ${compression}`,
+    `\ndatabase ${(Number(size) / 2 ** 20).toFixed(0)} MiB (pgbench scale ${scale} + ${shape === 'even' ? 'orders_1..4' : 'events, documents, measurements'}: ${scale * 100_000} rows each), ${rounds} rounds, jobs ${jobs}, compression ${compression}`,
   );
   const f = (n: number) => n.toFixed(2);
   console.log(
@@ -286,7 +318,7 @@ try {
   writeFileSync(
     out,
     JSON.stringify(
-      { scale, rounds, jobs, compression, databaseBytes: Number(size), times, cpu, rows, command },
+      { scale, shape, rounds, jobs, compression, databaseBytes: Number(size), times, cpu, rows, command },
       null,
       2,
     ),
