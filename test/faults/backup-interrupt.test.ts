@@ -37,15 +37,19 @@ interface Interrupted {
   stderr: string;
 }
 
-/** Starts `postgres-agent backup`, waits until pg_dump has streamed over 1 MB, then signals it. */
+/**
+ * Starts `postgres-agent backup` (or `command`, which runs it), waits until pg_dump has streamed
+ * over 1 MB, then signals it.
+ */
 async function interruptBackup(
   pg: PgServer,
   dir: string,
   name: string,
   extraArgs: string[],
   send: (pid: number) => void,
+  command: string[] = [agentMain, 'backup', '--name', name, ...extraArgs],
 ): Promise<Interrupted> {
-  const child = spawn(process.execPath, [agentMain, 'backup', '--name', name, ...extraArgs], {
+  const child = spawn(process.execPath, command, {
     cwd: repoRoot,
     // Its own process group, as a command started from a shell: Ctrl-C signals the whole group.
     detached: true,
@@ -136,5 +140,34 @@ describe('backup interrupted by a signal', () => {
       process.kill(pid, 'SIGTERM'),
     );
     await assertCleanlyStopped(pg, dir, 'sigterm', r, 'SIGTERM');
+  });
+
+  it('lets the agent stop cleanly when postgres-ops, running it in local mode, gets SIGTERM', async () => {
+    const dir = tempDir();
+    // What LocalCluster.backup does: run the agent and pass stop signals on to it.
+    const ops = `
+      const { runAgentJson } = await import(${JSON.stringify(join(repoRoot, 'dist', 'local', 'agent.js'))});
+      try {
+        await runAgentJson({ args: ['backup', '--name', 'from-ops'], env: process.env, forwardSignals: true });
+      } catch (e) {
+        process.stderr.write('error: ' + e.message + '\\n');
+        process.exitCode = 1;
+      }`;
+    const r = await interruptBackup(pg, dir, 'from-ops', [], (pid) => process.kill(pid, 'SIGTERM'), [
+      '--input-type=module',
+      '-e',
+      ops,
+    ]);
+    assert.equal(r.signal, null, r.stderr);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /postgres-agent backup: backup from-ops failed: interrupted by SIGTERM/);
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.includes('from-ops')),
+      [],
+    );
+    const [h] = await pg.query<{ error: string }>(
+      `SELECT error FROM pgops.backup_history WHERE name = 'from-ops' ORDER BY id DESC LIMIT 1`,
+    );
+    assert.match(h!.error, /interrupted by SIGTERM/);
   });
 });
