@@ -10,7 +10,8 @@
  * machine whose load changes). CPU seconds (the program with its children, plus the server backends
  * that served it) are reported too: unlike wall time they hardly depend on what else the machine
  * runs. Reported, never asserted.
- * Usage: npm run build && npx tsx bench/backup-restore.ts [--scale N] [--rounds R] [--jobs J] [--compression Z] [--shape mixed|even]
+ * Usage: npm run build && npx tsx bench/backup-restore.ts [--scale N] [--rounds R] [--jobs J] [--compression Z]
+ *        [--shape mixed|even] [--wait-idle]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,6 +64,32 @@ function cpuSeconds(pid: number | 'self', withOwn: boolean): number {
     return (own + Number(f[13]) + Number(f[14])) / TICK;
   } catch {
     return Number.NaN;
+  }
+}
+
+/**
+ * --wait-idle: before each run, wait (at most two minutes) until the machine's CPUs were at least
+ * 85% idle over the last two seconds (/proc/stat), so that fewer runs share the machine with other
+ * work. It cannot keep other work from starting during a run: min and median are still reported.
+ */
+const waitIdle = process.argv.includes('--wait-idle');
+let waitedOut = 0;
+function cpuTimes(): { idle: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { idle: line[3]! + (line[4] ?? 0), total: line.reduce((a, b) => a + b, 0) };
+}
+async function untilIdle(): Promise<void> {
+  if (!waitIdle) return;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const a = cpuTimes();
+    await new Promise((r) => setTimeout(r, 2000));
+    const b = cpuTimes();
+    if ((b.idle - a.idle) / Math.max(1, b.total - a.total) >= 0.85) return;
+    if (Date.now() > deadline) {
+      waitedOut++;
+      return;
+    }
   }
 }
 
@@ -171,7 +198,10 @@ try {
   const cpu: Record<string, number[]> = {};
   const serverCpu = () => cpuSeconds(pg.postmasterPid()!, true);
   let before = { client: 0, server: 0 };
-  const start = () => (before = { client: cpuSeconds('self', false), server: serverCpu() });
+  const start = async () => {
+    await untilIdle();
+    before = { client: cpuSeconds('self', false), server: serverCpu() };
+  };
   const record = async (k: string, s: number) => {
     (times[k] ??= []).push(s);
     await new Promise((r) => setTimeout(r, 300)); // let the backends exit
@@ -183,7 +213,7 @@ try {
     const order = backupVariants.map((_, i) => backupVariants[(i + round) % backupVariants.length]!);
     for (const v of order) {
       await pg.query('CHECKPOINT');
-      start();
+      await start();
       if (v === 'raw-dump') {
         rmSync(rawDump, { force: true });
         await record(
@@ -230,7 +260,7 @@ try {
     const order = restoreVariants.map((_, i) => restoreVariants[(i + round) % restoreVariants.length]!);
     for (const v of order) {
       await pg.query('CHECKPOINT');
-      start();
+      await start();
       if (v === 'raw-restore') {
         const t0 = process.hrtime.bigint();
         await pg.query('CREATE DATABASE bench_raw');
@@ -293,7 +323,7 @@ try {
       aim: Number.isNaN(p.aim) ? null : p.aim,
     };
   });
-  const command = `npx tsx bench/backup-restore.ts --scale ${scale} --rounds ${rounds} --jobs ${jobs} --compression ${compression} --shape ${shape}`;
+  const command = `npx tsx bench/backup-restore.ts --scale ${scale} --rounds ${rounds} --jobs ${jobs} --compression ${compression} --shape ${shape}${waitIdle ? ' --wait-idle' : ''}`;
   console.log(
     `\ndatabase ${(Number(size) / 2 ** 20).toFixed(0)} MiB (pgbench scale ${scale} + ${shape === 'even' ? 'orders_1..4' : 'events, documents, measurements'}: ${scale * 100_000} rows each), ${rounds} rounds, jobs ${jobs}, compression ${compression}`,
   );
@@ -306,6 +336,8 @@ try {
     console.log(
       `| ${r.step} | ${f(r.raw.min)} / ${f(r.raw.median)} | ${f(r.ours.min)} / ${f(r.ours.median)} | ${r.ratioOfMedians.toFixed(3)} | ${r.ratioOfMins.toFixed(3)} | ${r.medianPairedRatio.toFixed(3)} | ${r.aim === null ? '' : `≤ ${r.aim}`} | ${f(r.cpu.raw)} / ${f(r.cpu.ours)} (${(r.cpu.ours / r.cpu.raw).toFixed(2)}) |`,
     );
+  if (waitIdle)
+    console.log(`--wait-idle: ${waitedOut} runs started without an idle machine (after 2 minutes)`);
   console.log(
     `load average at the end: ${loadavg()
       .map((l) => l.toFixed(1))
