@@ -46,6 +46,7 @@ export interface DumpOutput {
 }
 
 const BATCH = 1 << 20;
+const MAX_UNWRITTEN = 8 * BATCH;
 
 /** pg_dump/pg_restore --verbose lines that are progress, not problems. */
 const INFO_LINE = (tool: string) =>
@@ -141,16 +142,20 @@ export async function dumpCustom(p: DumpParams, run: PartsRun): Promise<DumpOutp
   let batch: Buffer[] = [];
   let batched = 0;
   let writing: Promise<void> = Promise.resolve();
+  let unwritten = 0;
   const flush = () => {
     const buf = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
     batch = [];
     batched = 0;
+    unwritten += buf.length;
     writing = writing.then(async () => {
       for (let off = 0; off < buf.length;) off += (await out.write(buf, off)).bytesWritten;
+      unwritten -= buf.length;
     });
     // A write that fails (no space) stops pg_dump: nothing more can be kept.
     writing.catch(() => dump.kill('SIGKILL'));
-    hold(writing.catch(() => undefined));
+    // pg_dump keeps writing while batches are written; only a slow disk makes it wait.
+    if (unwritten >= MAX_UNWRITTEN) hold(writing.catch(() => undefined));
   };
   src.on('data', (chunk: Buffer) => {
     hash.update(chunk);
