@@ -1,6 +1,6 @@
 /**
- * Replication lag under write load, through the real supervisor: a primary and two replicas run by
- * `postgres-agent instance`, pgbench (TPC-B like) on the primary for --seconds, and every 100 ms the
+ * Replication lag under write load, through the real members: a primary and two replicas under
+ * Patroni (local mode's machinery), pgbench (TPC-B like) on the primary for --seconds, and every 100 ms the
  * primary's pg_stat_replication is sampled for each replica's replay lag in bytes
  * (pg_current_wal_lsn() - replay_lsn) and in seconds (replay_lag). Reports p50/p99/max per replica.
  * Reported, not asserted.  Usage: npx tsx bench/replication-lag.ts [--seconds 30] [--scale 5] [--clients 4]
@@ -11,9 +11,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { passfileLine } from '../src/core/pg/conninfo.js';
 import { findPgBinDir } from '../src/runtime/pgbin.js';
-import { startInstance } from '../test/support/agent.js';
 import { cleanupAll } from '../test/support/cleanup.js';
-import { TEST_PASSWORD } from '../test/support/postgres.js';
+import { startHaCluster } from '../test/support/ha.js';
 import { tempDir } from '../test/support/tmp.js';
 import { repoRoot } from '../test/support/tools.js';
 
@@ -48,19 +47,18 @@ function summary(values: number[]) {
 }
 
 try {
-  const primary = await startInstance({ name: 'postgres-0' });
-  const replicas = await Promise.all(
-    ['postgres-replica-0', 'postgres-replica-1'].map((name) =>
-      startInstance({ name, role: 'replica', primary }),
-    ),
-  );
+  const cluster = await startHaCluster({ replicas: 2 });
+  const primary = await cluster.leader();
+  const replicas = cluster.names().filter((n) => n !== primary);
   const dir = tempDir('pgops-bench-');
   const passfile = join(dir, 'pgpass');
-  writeFileSync(passfile, passfileLine('*', '*', '*', 'postgres', TEST_PASSWORD) + '\n', { mode: 0o600 });
+  writeFileSync(passfile, passfileLine('*', '*', '*', 'postgres', cluster.password()) + '\n', {
+    mode: 0o600,
+  });
   const env = {
     ...process.env,
     PGHOST: '127.0.0.1',
-    PGPORT: String(primary.port),
+    PGPORT: String(cluster.port(primary)),
     PGUSER: 'postgres',
     PGDATABASE: 'postgres',
     PGPASSFILE: passfile,
@@ -70,14 +68,17 @@ try {
   await run(pgbench, ['-i', '-s', String(scale), '-q'], env);
   for (const r of replicas) {
     for (;;) {
-      const [row] = await r.query<{ n: string | null }>("SELECT to_regclass('pgbench_accounts')::text AS n");
+      const [row] = await cluster.query<{ n: string | null }>(
+        r,
+        "SELECT to_regclass('pgbench_accounts')::text AS n",
+      );
       if (row?.n) break;
       await new Promise((res) => setTimeout(res, 100));
     }
   }
 
   const samples = new Map<string, { bytes: number[]; seconds: number[] }>();
-  const monitor = await primary.connect();
+  const monitor = await cluster.connect(primary, 'postgres', 10_000);
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {

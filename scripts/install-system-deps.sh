@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests and the local mode need on a Debian machine, skipping what
-# is already there: PostgreSQL 15 server binaries, promtool, postgres_exporter, unzip. Run as root
-# (or with sudo). Safe to re-run.
+# is already there: PostgreSQL 15 server binaries, Patroni, etcd, pgBackRest, promtool,
+# postgres_exporter, unzip. Run as root (or with sudo). Safe to re-run.
 set -euo pipefail
 
 need=()
@@ -10,6 +10,11 @@ command -v psql >/dev/null 2>&1 || need+=(postgresql-client-15)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-postgres-exporter >/dev/null 2>&1 || command -v postgres_exporter >/dev/null 2>&1 || need+=(prometheus-postgres-exporter)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
+command -v patroni >/dev/null 2>&1 || need+=(patroni)
+# Patroni's etcd3 store module imports python3-etcd; local mode runs a single-node etcd.
+/usr/bin/python3 -c 'import etcd' >/dev/null 2>&1 || need+=(python3-etcd)
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v pgbackrest >/dev/null 2>&1 || need+=(pgbackrest)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
 
 if [ ${#need[@]} -eq 0 ]; then

@@ -35,26 +35,49 @@ export function buildAgentProgram(): Command {
     .description(
       'In-pod commands of the pyairtable-stack PostgreSQL chart. Configuration comes from PGOPS_* environment variables.',
     )
-    .option('--debug', 'print stack traces')
-    .showHelpAfterError();
+    .option('--debug', 'print stack traces');
 
   program
     .command('instance')
     .description(
-      'Supervise PostgreSQL in this container: initdb or clone on an empty volume, start, health endpoints, clean shutdown.',
+      "Run this member: PostgreSQL under Patroni (configured from the PGOPS_* settings), the agent's probes, full-disk reporting and healing.",
     )
     .action(async () => {
       await (await import('./commands/instance.js')).instance(context());
     });
 
   program
+    .command('bootstrap-hook')
+    .description(
+      "Patroni's post_bootstrap hook: create the application role and database and the pgops schema.",
+    )
+    .argument('[connstring]', 'connection string Patroni appends (the member socket is used instead)')
+    .action(async () => {
+      await (await import('./commands/bootstrap-hook.js')).bootstrapHook(context());
+    });
+
+  program
     .command('promote')
-    .description('Promote this replica to primary; refuses while the old primary still accepts writes.')
-    .option('--force', 'promote even though the old primary still answers (risk of two primaries)')
-    .option('--wait-seconds <n>', 'how long pg_promote may take', '60')
+    .description(
+      'Make a member the primary through Patroni: switchover when the primary is healthy, failover when it is gone; refuses a candidate that is not streaming or lags.',
+    )
+    .option('--candidate <name>', 'member to promote (default: this member, PGOPS_POD_NAME)')
+    .option('--force', 'promote even though the candidate lags or does not stream (what it lacks is lost)')
+    .option('--plan', 'check and print what would happen; change nothing')
+    .option('--timeout-seconds <n>', 'how long to wait for the new primary to accept writes', '90')
     .addOption(outputOption())
     .action(async (opts) => {
       await (await import('./commands/promote.js')).promote(opts, context());
+    });
+
+  program
+    .command('ha')
+    .description(
+      "The cluster as this member's Patroni sees it: leader, members, lag, failover mode, synchronous standby.",
+    )
+    .addOption(outputOption())
+    .action(async (opts) => {
+      await (await import('./commands/ha.js')).ha(opts, context());
     });
 
   program
@@ -65,6 +88,74 @@ export function buildAgentProgram(): Command {
     .addOption(outputOption())
     .action(async (opts) => {
       await (await import('./commands/backup.js')).backup(opts, context());
+    });
+
+  program
+    .command('physical-backup')
+    .description(
+      'A physical backup with pgBackRest into every repository on this machine, then retention (expire); every outcome is recorded on the primary.',
+    )
+    .option('--type <type>', 'full, diff or incr', 'full')
+    .option('--name <name>', "a name, kept as the backup's annotation")
+    .addOption(outputOption())
+    .action(async (opts) => {
+      await (await import('./commands/physical.js')).physicalBackup(opts, context());
+    });
+
+  program
+    .command('physical-info')
+    .description("pgBackRest's physical backups, the archive and the recoverability window.")
+    .addOption(outputOption())
+    .action(async (opts) => {
+      await (await import('./commands/physical.js')).physicalInfo(opts, context());
+    });
+
+  program
+    .command('pitr-restore')
+    .description(
+      'Check a point-in-time target (window, archive up to date, timeline); with --into, restore and recover a new data directory there, shut down cleanly.',
+    )
+    .option('--time <timestamp>', 'recover to this time (ISO 8601)')
+    .option('--lsn <lsn>', 'recover to this WAL position')
+    .option('--latest', 'recover everything archived')
+    .option('--into <dir>', 'new data directory to restore into')
+    .option('--plan', 'only check the target and say what would be restored')
+    .option(
+      '--reopen <dir>',
+      'put a cleanly stopped data directory on a timeline of its own (restore --undo)',
+    )
+    .addOption(outputOption())
+    .action(async (opts) => {
+      await (await import('./commands/pitr-restore.js')).pitrRestore(opts, context());
+    });
+
+  program
+    .command('drill')
+    .description(
+      'Recovery drill: restore the newest physical backup and WAL into scratch space, recover, run amcheck and compare row counts with the source, record the result, clean up.',
+    )
+    .addOption(outputOption())
+    .action(async (opts) => {
+      await (await import('./commands/drill.js')).drill(opts, context());
+    });
+
+  program
+    .command('repo-host')
+    .description(
+      "The repository pod: repo1 on its volume, pgBackRest's TLS server for the members, the stanza created once the primary answers.",
+    )
+    .action(async () => {
+      await (await import('./commands/repo-host.js')).repoHost(context());
+    });
+
+  program
+    .command('scheduled')
+    .description('What the physical backup and drill CronJobs run: the same command in the repository pod.')
+    .argument('<what>', 'physical-backup or drill')
+    .option('--type <type>', 'physical-backup: full, diff or incr', 'full')
+    .addOption(outputOption())
+    .action(async (what, opts) => {
+      await (await import('./commands/repo-host.js')).scheduled(what, opts, context());
     });
 
   program
@@ -112,6 +203,16 @@ export function buildAgentProgram(): Command {
     .addOption(outputOption())
     .action(async (file, opts) => {
       await (await import('./commands/restore.js')).restore(file, opts, context());
+    });
+
+  program
+    .command('repair')
+    .description(
+      'Undo what an interrupted restore left: reopen a database fenced next to its <db>__restoring copy, drop unfinished copies.',
+    )
+    .addOption(outputOption())
+    .action(async (opts) => {
+      await (await import('./commands/repair.js')).repair(opts, context());
     });
 
   program

@@ -1,6 +1,7 @@
 /**
  * The only module family that imports the Kubernetes client. In a pod it uses the in-cluster
- * service account; elsewhere the kubeconfig (KUBECONFIG or ~/.kube/config) and an optional context.
+ * service account; elsewhere the kubeconfig (--kubeconfig, KUBECONFIG or ~/.kube/config) and an
+ * optional context.
  */
 import * as k8s from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
@@ -16,9 +17,12 @@ export interface KubeClients {
 
 const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
-export function kubeClients(opts: { context?: string; namespace?: string } = {}): KubeClients {
+export function kubeClients(
+  opts: { context?: string; namespace?: string; kubeconfig?: string } = {},
+): KubeClients {
   const kc = new k8s.KubeConfig();
-  if (process.env.KUBERNETES_SERVICE_HOST && !process.env.KUBECONFIG) kc.loadFromCluster();
+  if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+  else if (process.env.KUBERNETES_SERVICE_HOST && !process.env.KUBECONFIG) kc.loadFromCluster();
   else kc.loadFromDefault();
   if (opts.context) kc.setCurrentContext(opts.context);
   let namespace = opts.namespace;

@@ -1,46 +1,59 @@
 /**
  * ClusterApi over the Kubernetes API, for a Helm release of the chart. Thin on purpose: it finds
- * objects by the chart's names and labels, runs agent commands in Jobs made from the chart's
- * CronJobs (what `kubectl create job --from=cronjob/...` does), and runs `psql` / `postgres-agent`
- * inside pods. Everything above it is tested for real against the local implementation.
+ * objects by the chart's labels (whatever fullnameOverride made of their names), runs agent
+ * commands in Jobs made from the chart's CronJobs (what `kubectl create job --from=cronjob/...`
+ * does: src/kube/jobs.ts), and runs `psql` / `postgres-agent` inside member pods. Everything above
+ * it is tested for real against the local implementation.
  */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { Writable } from 'node:stream';
-import { OperationFailed, UsageError } from '../core/errors.js';
+import { databaseScope } from '../core/backup/databases.js';
+import { loadAgentEnv } from '../core/config/load.js';
+import { type DiskUsage, diskUsageFromDf } from '../core/disk-usage.js';
+import { OperationFailed, OpsError, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
-import { toUri } from '../core/pg/conninfo.js';
+import { opsDatabaseConninfo, toUri } from '../core/pg/conninfo.js';
 import type {
   BackupEntry,
   BackupRequest,
   ClusterApi,
+  DatabaseScope,
+  HaView,
   Member,
+  PromoteOptions,
   PromoteOutcome,
   RestoreRequest,
   Row,
   SnapshotEntry,
   VolumeUsage,
+  DrillResult,
+  PhysicalBackupRequest,
+  PhysicalBackupResult,
+  PhysicalInfo,
 } from '../ops/cluster-api.js';
+import { runInRepoPod } from './repo-pod.js';
 import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
 import { asJsonRows } from '../ops/sql.js';
 import { type KubeClients, kubeClients } from './client.js';
 import { listSnapshots as listReleaseSnapshots } from '../core/snapshot/list.js';
-import { isNotFound, kubeError, noKubeconfig } from './errors.js';
-import { execInPod } from './exec.js';
+import { kubeError, noKubeconfig } from './errors.js';
+import { execInPod, type ExecOptions } from './exec.js';
+import { KubeJobs, lastJsonDocument } from './jobs.js';
+import { readLeaderRecord } from './leader.js';
 import { volumeSnapshotApi } from './volume-snapshots.js';
 
+export { jobName } from './jobs.js';
+
+/** The pod label Patroni writes (the chart's PGOPS_K8S_ROLE_LABEL): master on the leader (primary from Patroni 4), replica. */
 export const ROLE_LABEL = 'pyairtable-stack/role';
+/** Members carry postgres-primary (the StatefulSet's selector); postgres-replica is the layout before Patroni. */
 const COMPONENTS = 'app.kubernetes.io/component in (postgres-primary,postgres-replica)';
 const CONTAINER = 'postgres';
 const DATA_MOUNT = '/var/lib/postgresql/data';
 export const BACKUP_DIR = '/backups/postgres';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 /** "10Gi" -> bytes. */
 export function parseQuantity(q: string | undefined): number | null {
@@ -71,21 +84,14 @@ export function parseQuantity(q: string | undefined): number | null {
   return Math.round(n * (bin[unit] ?? pow[unit] ?? 1));
 }
 
-/** A Job name from a prefix and a person's name for the run (DNS label, <= 63, unique). */
-export function jobName(prefix: string, name: string | undefined): string {
-  const clean = (name ?? '')
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/^-+|-+$/g, '');
-  const suffix = randomBytes(3).toString('hex');
-  const base = clean ? `${prefix}-${clean}` : prefix;
-  return `${base.slice(0, 63 - suffix.length - 1).replace(/-+$/, '')}-${suffix}`;
-}
-
 export interface KubeOptions {
   context?: string;
   namespace?: string;
+  /** A kubeconfig file (--kubeconfig), instead of KUBECONFIG or ~/.kube/config. */
+  kubeconfig?: string;
   release: string;
+  /** Pause between looks at a Job (tests shorten it). */
+  pollMs?: number;
 }
 
 export class KubeCluster implements ClusterApi {
@@ -94,19 +100,29 @@ export class KubeCluster implements ClusterApi {
   readonly namespace: string;
   private readonly k: KubeClients;
   private readonly server: string | undefined;
+  private readonly jobs: KubeJobs;
+  private readonly pollMs: number | undefined;
+  private kubeconfigFile: string | undefined;
+  /** The members' StatefulSet name: "<fullname>-postgres", found by label at connect. */
+  private setName: string;
 
-  private constructor(k: KubeClients, release: string) {
+  private constructor(k: KubeClients, release: string, pollMs?: number) {
     this.k = k;
     this.release = release;
     this.namespace = k.namespace;
     this.server = k.kc.getCurrentCluster()?.server;
+    this.setName = `${release}-postgres`.slice(0, 63).replace(/-+$/, '');
+    this.pollMs = pollMs;
+    this.jobs = new KubeJobs(k.kc, k.core, k.batch, k.namespace, (what, call) => this.api(what, call));
   }
 
   /** Connects and checks that the release exists (listing the ones that do when it does not). */
   static async connect(opts: KubeOptions): Promise<KubeCluster> {
     let k: KubeClients;
+    if (opts.kubeconfig && !existsSync(opts.kubeconfig))
+      throw noKubeconfig(`no kubeconfig at ${opts.kubeconfig}`);
     try {
-      k = kubeClients({ context: opts.context, namespace: opts.namespace });
+      k = kubeClients({ context: opts.context, namespace: opts.namespace, kubeconfig: opts.kubeconfig });
     } catch (err) {
       const msg = (err as Error).message;
       throw noKubeconfig(
@@ -115,16 +131,21 @@ export class KubeCluster implements ClusterApi {
             ? `context "${opts.context}" not found in the kubeconfig`
             : 'the kubeconfig names no current cluster'
           : /Cannot read prop|undefined/.test(msg)
-            ? `${process.env.KUBECONFIG ?? '~/.kube/config'} is empty or not a kubeconfig`
+            ? `${opts.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config'} is empty or not a kubeconfig`
             : msg,
       );
     }
     if (!k.kc.getCurrentCluster()) throw noKubeconfig('the kubeconfig names no current cluster');
     // Without any kubeconfig the client falls back to http://localhost:8080: say so instead.
-    const kubeconfig = process.env.KUBECONFIG ?? join(homedir(), '.kube', 'config');
-    if (!process.env.KUBERNETES_SERVICE_HOST && !kubeconfig.split(delimiter).some((f) => f && existsSync(f)))
+    const kubeconfig = opts.kubeconfig ?? process.env.KUBECONFIG ?? join(homedir(), '.kube', 'config');
+    if (
+      !opts.kubeconfig &&
+      !process.env.KUBERNETES_SERVICE_HOST &&
+      !kubeconfig.split(delimiter).some((f) => f && existsSync(f))
+    )
       throw noKubeconfig(`no kubeconfig at ${kubeconfig}`);
-    const c = new KubeCluster(k, opts.release);
+    const c = new KubeCluster(k, opts.release, opts.pollMs);
+    c.kubeconfigFile = opts.kubeconfig;
     await c.checkRelease();
     return c;
   }
@@ -137,19 +158,30 @@ export class KubeCluster implements ClusterApi {
     }
   }
 
+  /** The chart's "<fullname>-postgres": the StatefulSet, the read-write Service, the prefix of the CronJobs. */
   get fullname() {
-    return `${this.release}-postgres`.slice(0, 63).replace(/-+$/, '');
+    return this.setName;
   }
 
   private selector(extra?: string) {
     return [`app.kubernetes.io/instance=${this.release}`, COMPONENTS, ...(extra ? [extra] : [])].join(',');
   }
 
+  /**
+   * Finds the release's StatefulSet by its labels, so names follow whatever fullnameOverride made
+   * of them; lists the releases that exist when this one does not.
+   */
   async checkRelease(): Promise<void> {
     const sets = await this.api(`looking for release ${this.release} in namespace ${this.namespace}`, () =>
       this.k.apps.listNamespacedStatefulSet({ namespace: this.namespace, labelSelector: this.selector() }),
     );
-    if (sets.items.length > 0) return;
+    const members =
+      sets.items.find((s) => s.metadata?.labels?.['app.kubernetes.io/component'] === 'postgres-primary') ??
+      sets.items[0];
+    if (members?.metadata?.name) {
+      this.setName = members.metadata.name;
+      return;
+    }
     const all = await this.api('listing pyairtable-stack releases', () =>
       this.k.apps.listStatefulSetForAllNamespaces({
         labelSelector: `app.kubernetes.io/part-of=pyairtable-stack,${COMPONENTS}`,
@@ -191,7 +223,10 @@ export class KubeCluster implements ClusterApi {
         const sts = p.metadata?.ownerReferences?.find((o) => o.kind === 'StatefulSet')?.name ?? this.fullname;
         return {
           name,
-          expectedRole: p.metadata?.labels?.[ROLE_LABEL] === 'primary' ? 'primary' : 'replica',
+          // Patroni labels the leader's pod (3.0: "master"); before Patroni the chart's own label said "primary".
+          expectedRole: ['master', 'primary'].includes(p.metadata?.labels?.[ROLE_LABEL] ?? '')
+            ? 'primary'
+            : 'replica',
           running: p.status?.phase === 'Running' && !!status?.state?.running,
           restarts: status?.restartCount ?? null,
           // In-cluster address of the pod (its StatefulSet's headless Service); the password stays in the Secret.
@@ -210,8 +245,8 @@ export class KubeCluster implements ClusterApi {
       );
   }
 
-  private async run(pod: string, command: string[], what: string, onStderr?: (s: string) => void) {
-    return this.api(what, () => execInPod(this.k.kc, this.namespace, pod, CONTAINER, command, onStderr));
+  private async run(pod: string, command: string[], what: string, opts: ExecOptions = {}) {
+    return this.api(what, () => execInPod(this.k.kc, this.namespace, pod, CONTAINER, command, opts));
   }
 
   async query(member: string, sql: string, database = 'postgres'): Promise<Row[]> {
@@ -222,7 +257,7 @@ export class KubeCluster implements ClusterApi {
         '-U',
         'postgres',
         '-d',
-        database,
+        opsDatabaseConninfo(database),
         '-X',
         '-q',
         '-A',
@@ -249,109 +284,91 @@ export class KubeCluster implements ClusterApi {
       const pvc = await this.api(`reading PVC ${pvcName}`, () =>
         this.k.core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace: this.namespace }),
       ).catch(() => undefined);
-      const capacityBytes = parseQuantity(pvc?.status?.capacity?.storage);
-      let usedBytes: number | null = null;
-      let size: number | null = null;
+      const pvcCapacity = parseQuantity(pvc?.status?.capacity?.storage);
+      let usage: DiskUsage | undefined;
       if (m.running) {
-        const df = await this.run(m.name, ['df', '-P', '-B1', DATA_MOUNT], `df in ${m.name}`).catch(
-          () => undefined,
-        );
-        const cols = df?.stdout.trim().split('\n').pop()?.split(/\s+/);
-        if (cols && cols.length >= 4) {
-          size = Number(cols[1]);
-          usedBytes = Number(cols[2]);
-        }
+        const df = await this.run(m.name, ['df', '-P', '-B1', DATA_MOUNT], `df in ${m.name}`, {
+          timeoutMs: 30_000,
+        }).catch(() => undefined);
+        const cols = df?.stdout.trim().split('\n').pop()?.split(/\s+/).map(Number);
+        if (cols && cols.length >= 4 && cols.slice(1, 4).every(Number.isFinite))
+          usage = diskUsageFromDf(cols[1]!, cols[2]!, cols[3]!);
       }
-      const cap = size ?? capacityBytes;
       out.push({
         name: pvcName,
         member: m.name,
-        capacityBytes: capacityBytes ?? size,
-        usedBytes,
-        usedPercent: cap && usedBytes !== null ? Math.round((usedBytes / cap) * 1000) / 10 : null,
+        capacityBytes: usage?.capacityBytes ?? pvcCapacity ?? null,
+        usedBytes: usage?.usedBytes ?? null,
+        availableBytes: usage?.availableBytes ?? null,
+        usedPercent: usage?.usedPercent ?? null,
       });
     }
     return out;
   }
 
+  /** The member that leads, from Patroni's leader record (the pod's role label when there is none). */
   private async primaryPod(): Promise<string> {
+    const record = await readLeaderRecord(this.k.core, this.namespace, this.fullname).catch(() => null);
     const members = await this.members();
-    const p = members.find((m) => m.expectedRole === 'primary' && m.running);
+    const p =
+      members.find((m) => m.name === record?.member && m.running) ??
+      members.find((m) => m.expectedRole === 'primary' && m.running);
     if (!p)
       throw new OperationFailed(
         'E_NO_PRIMARY',
-        `no running primary pod in release ${this.release}`,
+        `no running leader in release ${this.release}`,
         {},
         {
-          hint: `kubectl get pods -n ${this.namespace} -l app.kubernetes.io/instance=${this.release}`,
+          hint: `kubectl get pods -n ${this.namespace} -l app.kubernetes.io/instance=${this.release} -L ${ROLE_LABEL}`,
         },
       );
     return p.name;
-  }
-
-  private async agentInPod<T>(args: string[], what: string): Promise<T> {
-    const pod = await this.primaryPod();
-    const r = await this.run(pod, ['postgres-agent', ...args, '-o', 'json'], what, (s) =>
-      process.stderr.write(s),
-    );
-    if (r.code !== 0) {
-      const msg = /^error: (.*)$/m.exec(r.stderr)?.[1] ?? r.stderr.trim().split('\n').pop();
-      throw new OperationFailed(
-        'E_AGENT',
-        `${what}: ${msg}`,
-        { pod },
-        { hint: /^hint: (.*)$/m.exec(r.stderr)?.[1] },
-      );
-    }
-    return JSON.parse(r.stdout) as T;
   }
 
   backupLocation(): string {
     return BACKUP_DIR;
   }
 
-  /** Backups as the agent lists them in the primary pod (which mounts the backup volume). */
-  async listBackups(): Promise<BackupEntry[]> {
-    return this.agentInPod<BackupEntry[]>(['list-backups'], 'listing backups');
+  private async cronJob(name: string, enable: string): Promise<k8s.V1CronJob> {
+    const cj = await this.jobs.readCronJob(name);
+    if (!cj)
+      throw new UsageError(
+        'E_NO_CRONJOB',
+        `CronJob ${name} does not exist in namespace ${this.namespace}`,
+        {},
+        { hint: `Enable it in the chart values (--set ${enable}) and helm upgrade.` },
+      );
+    return cj;
   }
 
-  async verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }) {
-    return this.agentInPod(agentVerifyArgs(file, opts), 'verifying backups');
-  }
-
-  private async readCronJob(name: string): Promise<k8s.V1CronJob> {
-    return this.api(`reading CronJob ${name}`, () =>
-      this.k.batch.readNamespacedCronJob({ name, namespace: this.namespace }),
-    ).catch((err) => {
-      if (err instanceof UsageError)
-        throw new UsageError(
-          'E_NO_CRONJOB',
-          `CronJob ${name} does not exist in namespace ${this.namespace}`,
-          {},
-          {
-            hint: 'Enable it in the chart values (e.g. --set databases.postgres.backup.enabled=true) and helm upgrade.',
-          },
-        );
-      throw err;
-    });
-  }
-
+  /** From the agent's settings in the primary StatefulSet (the chart gives every container the same). */
   /**
-   * A Job from a CronJob's template (what `kubectl create job --from=cronjob/...` does), with
-   * `extraArgs` appended to the container that runs `postgres-agent <verb>`; followed to the end.
+   * From the backup CronJob's settings (where the chart puts what backups cover), else the members'
+   * StatefulSet (the application database).
    */
-  private async jobFromCronJob(
-    cronJob: string,
-    verb: string,
-    runName: string | undefined,
-    extraArgs: string[],
-    out: Output,
-    reshape?: (spec: k8s.V1JobSpec, agent: k8s.V1Container) => k8s.V1Container,
-  ) {
-    const cj = await this.readCronJob(cronJob);
-    const spec = structuredClone(cj.spec!.jobTemplate.spec!);
+  async databases(): Promise<DatabaseScope> {
+    const env: Record<string, string> = {};
+    const collect = (containers: k8s.V1Container[] | undefined) => {
+      for (const c of containers ?? [])
+        for (const e of c.env ?? [])
+          if (e.value !== undefined && /^PGOPS_(APP|BACKUP)_DATABASES?$/.test(e.name))
+            env[e.name] ??= e.value;
+    };
+    const cj = await this.jobs.readCronJob(`${this.fullname}-backup`).catch(() => undefined);
+    collect(cj?.spec?.jobTemplate.spec?.template.spec?.containers);
+    if (!env.PGOPS_APP_DATABASE) {
+      const sts = await this.api(`reading StatefulSet ${this.fullname}`, () =>
+        this.k.apps.readNamespacedStatefulSet({ name: this.fullname, namespace: this.namespace }),
+      );
+      collect(sts.spec?.template.spec?.containers);
+    }
+    return databaseScope(loadAgentEnv(env));
+  }
+
+  /** The container of a Job template that runs `postgres-agent <verb>`. */
+  private agentContainer(cronJob: string, spec: k8s.V1JobSpec, verb: string): k8s.V1Container {
     const pod = spec.template.spec!;
-    let agent = [...(pod.initContainers ?? []), ...pod.containers].find(
+    const agent = [...(pod.initContainers ?? []), ...pod.containers].find(
       (c) => c.args?.[0] === verb || c.name === verb,
     );
     if (!agent)
@@ -361,120 +378,129 @@ export class KubeCluster implements ClusterApi {
         {},
         { hint: 'Upgrade the release to this chart version: helm upgrade ...' },
       );
-    agent.args = [...(agent.args ?? [verb]), ...extraArgs];
-    if (reshape) agent = reshape(spec, agent);
-    const name = jobName(cronJob, runName);
-    const job: k8s.V1Job = {
-      apiVersion: 'batch/v1',
-      kind: 'Job',
-      metadata: {
-        name,
-        namespace: this.namespace,
-        labels: {
-          ...(cj.spec!.jobTemplate.metadata?.labels ?? {}),
-          'app.kubernetes.io/managed-by': 'postgres-ops',
-        },
-        annotations: { 'cronjob.kubernetes.io/instantiate': 'manual' },
-        ownerReferences: [
-          {
-            apiVersion: 'batch/v1',
-            kind: 'CronJob',
-            name: cronJob,
-            uid: cj.metadata!.uid!,
-            controller: false,
-          },
-        ],
-      },
-      spec,
-    };
-    await this.api(`creating Job ${name}`, () =>
-      this.k.batch.createNamespacedJob({ namespace: this.namespace, body: job }),
-    );
-    out.line(`job.batch/${name} created`);
-    await this.followJob(name, agent.name, out);
-    return { job: name };
+    return agent;
   }
 
-  /** Streams the agent container's log (init containers too) and waits for the Job's outcome. */
-  private async followJob(name: string, container: string, out: Output, timeoutMs = 6 * 3600_000) {
-    const deadline = Date.now() + timeoutMs;
-    let followed = false;
-    while (Date.now() < deadline) {
-      const job = await this.api(`reading Job ${name}`, () =>
-        this.k.batch.readNamespacedJob({ name, namespace: this.namespace }),
-      );
-      if (!followed) {
-        const pods = await this.api('listing Job pods', () =>
-          this.k.core.listNamespacedPod({ namespace: this.namespace, labelSelector: `job-name=${name}` }),
-        );
-        const pod = pods.items.find((p) =>
-          [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])].some(
-            (c) => c.name === container && (c.state?.running || c.state?.terminated),
-          ),
-        );
-        if (pod?.metadata?.name) {
-          followed = true;
-          const sink = new Writable({
-            write(chunk, _e, cb) {
-              process.stderr.write(chunk);
-              cb();
-            },
-          });
-          // The client pipes the log into `sink` and ends it when the container's log closes.
-          await new Promise<void>((resolve) => {
-            sink.on('finish', resolve).on('error', () => resolve());
-            void new k8s.Log(this.k.kc)
-              .log(this.namespace, pod.metadata!.name!, container, sink, { follow: true })
-              .catch(() => resolve());
-          });
-        }
-      }
-      if ((job.status?.succeeded ?? 0) > 0) {
-        out.line(`job.batch/${name} succeeded`);
-        return;
-      }
-      const failed = job.status?.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
-      if (failed)
-        throw new OperationFailed(
-          'E_JOB_FAILED',
-          `Job ${name} failed: ${failed.message ?? failed.reason ?? ''}`,
-          { job: name },
-          { hint: `kubectl logs -n ${this.namespace} job/${name} -c ${container}` },
-        );
-      await sleep(2000);
-    }
-    throw new OperationFailed(
-      'E_JOB_TIMEOUT',
-      `Job ${name} did not finish in time`,
-      { job: name },
-      { hint: `kubectl get job -n ${this.namespace} ${name}` },
+  /** The template with `agent` as its only container, running `args` (no prune after it, no retry). */
+  private only(spec: k8s.V1JobSpec, agent: k8s.V1Container, name: string, args: string[]): k8s.V1Container {
+    const c: k8s.V1Container = { ...agent, name, args };
+    spec.template.spec!.initContainers = [];
+    spec.template.spec!.containers = [c];
+    spec.backoffLimit = 0;
+    return c;
+  }
+
+  private follow(name: string, container: string, out: Output, stream = true) {
+    return this.jobs.follow(name, container, {
+      onLog: stream ? (s) => process.stderr.write(s) : undefined,
+      onProgress: stream ? (l) => out.line(l) : (l) => process.stderr.write(`${l}\n`),
+      pollMs: this.pollMs,
+    });
+  }
+
+  /**
+   * A read-only agent command where the backups are: a Job from the backup CronJob (the only pods
+   * that mount the backup volume are that CronJob's), its JSON result read from the log, the Job
+   * deleted afterwards (it would push the real backups out of the CronJob's history).
+   */
+  private async readOnBackupVolume<T>(args: string[], what: string): Promise<T> {
+    const cronJob = `${this.fullname}-backup`;
+    const cj = await this.cronJob(cronJob, 'databases.postgres.backup.enabled=true');
+    const verb = args[0]!;
+    const job = await this.jobs.create(cj, verb, (spec) =>
+      this.only(spec, this.agentContainer(cronJob, spec, 'backup'), verb, [...args, '-o', 'json']),
     );
+    try {
+      await this.follow(job.name, job.container, { line: () => undefined, result: () => undefined }, false);
+      const log = await this.jobs.output(job.name, job.container);
+      try {
+        return lastJsonDocument(log) as T;
+      } catch {
+        throw new OperationFailed('E_AGENT', `${what}: Job ${job.name} printed no result`, { job: job.name });
+      }
+    } finally {
+      await this.jobs.remove(job.name);
+    }
+  }
+
+  /** Backups as the agent lists them on the backup volume. */
+  async listBackups(): Promise<BackupEntry[]> {
+    return this.readOnBackupVolume<BackupEntry[]>(['list-backups'], 'listing backups');
+  }
+
+  async verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }) {
+    return this.readOnBackupVolume(agentVerifyArgs(file, opts), 'verifying backups');
+  }
+
+  /**
+   * A scheduled run now: the CronJob's Job with `args` (such as `--name NAME`) added to its agent
+   * container's, followed to the end.
+   */
+  private async runNow(
+    verb: 'backup' | 'snapshot',
+    name: string | undefined,
+    args: string[],
+    enable: string,
+    out: Output,
+  ) {
+    const cronJob = `${this.fullname}-${verb}`;
+    const cj = await this.cronJob(cronJob, enable);
+    const job = await this.jobs.create(cj, name, (spec) => {
+      const agent = this.agentContainer(cronJob, spec, verb);
+      agent.args = [...(agent.args ?? [verb]), ...args];
+      return agent;
+    });
+    out.line(`job.batch/${job.name} created`);
+    await this.follow(job.name, job.container, out);
   }
 
   async backup(name: string | undefined, out: Output, req: BackupRequest = {}): Promise<void> {
     const args = agentBackupArgs(name, req).slice(1);
-    await this.jobFromCronJob(`${this.fullname}-backup`, 'backup', name, args, out);
+    await this.runNow('backup', name, args, 'databases.postgres.backup.enabled=true', out);
   }
 
+  /**
+   * A restore Job. A file on the backup volume: from the backup CronJob's template (the volume, the
+   * Secret, the read-write Service). A URL: from the sync CronJob's template, which also has the
+   * object store's settings, credentials and cloud identity; the backup volume is made writable for
+   * the safety backup.
+   */
   async restore(req: RestoreRequest, out: Output) {
-    if (!req.file.startsWith('/') && !/^[a-z0-9]+:\/\//.test(req.file))
+    const url = /^[a-z0-9]+:\/\//.test(req.file);
+    if (!req.file.startsWith('/') && !url)
       throw new UsageError(
         'E_NOT_IN_CLUSTER',
         `${req.file} is not on the backup volume`,
         {},
         {
-          hint: `Copy it there first (kubectl cp FILE ${this.namespace}/${this.fullname}-0:${BACKUP_DIR}/) or give a gs://, s3:// or azure:// URL.`,
+          hint: `Copy it onto the backup volume first (docs/operations.md, "Copy files to or from the backup volume"), or give a gs://, s3:// or azure:// URL.`,
         },
       );
-    // The backup CronJob's pod has the backup volume, the Secret and the primary's address: its
-    // backup container becomes the restore Job's only container (no prune after it).
-    return this.jobFromCronJob(`${this.fullname}-backup`, 'backup', 'restore', [], out, (spec, agent) => {
-      const restore: k8s.V1Container = { ...agent, name: 'restore', args: agentRestoreArgs(req) };
-      spec.template.spec!.initContainers = [];
-      spec.template.spec!.containers = [restore];
-      spec.backoffLimit = 0;
+    const cronJob = url ? `${this.fullname}-sync` : `${this.fullname}-backup`;
+    const cj = url
+      ? await this.jobs.readCronJob(cronJob)
+      : await this.cronJob(cronJob, 'databases.postgres.backup.enabled=true');
+    if (!cj)
+      throw new UsageError(
+        'E_NO_OBJECT_STORE',
+        `restoring ${req.file} needs the object store's settings and credentials, and release ${this.release} has no cross-region copies (CronJob ${cronJob}); nothing was changed`,
+        { file: req.file },
+        {
+          hint: 'Enable them (databases.postgres.crossRegion.enabled=true with provider, bucket and credentialsSecret) and helm upgrade, or copy the file onto the backup volume.',
+        },
+      );
+    const job = await this.jobs.create(cj, 'restore', (spec) => {
+      const agent = this.agentContainer(cronJob, spec, url ? 'sync' : 'backup');
+      const restore = this.only(spec, agent, 'restore', agentRestoreArgs(req));
+      // The safety backup is written next to the others.
+      restore.volumeMounts = (restore.volumeMounts ?? []).map((m) =>
+        m.name === 'backups' ? { ...m, readOnly: false } : m,
+      );
       return restore;
     });
+    out.line(`job.batch/${job.name} created`);
+    await this.follow(job.name, job.container, out);
+    return { job: job.name };
   }
 
   /** Our VolumeSnapshots of the release (the snapshot CronJob's marker labels), newest first. */
@@ -496,22 +522,18 @@ export class KubeCluster implements ClusterApi {
   }
 
   async snapshot(name: string | undefined, out: Output): Promise<SnapshotEntry | undefined> {
-    await this.jobFromCronJob(
-      `${this.fullname}-snapshot`,
-      'snapshot',
-      name,
-      name ? ['--name', name] : [],
-      out,
-    );
+    const args = name ? ['--name', name] : [];
+    await this.runNow('snapshot', name, args, 'databases.postgres.snapshots.enabled=true', out);
     const snaps = await this.listSnapshots();
     return (name ? snaps.find((s) => s.name === name) : undefined) ?? snaps[0];
   }
 
-  /** `kubectl exec -it POD -c postgres -- psql -U postgres` with the terminal passed through. */
-  async connect(member: Member): Promise<number> {
+  /** `kubectl exec -it POD -c postgres -- psql -U postgres -d DB` with the terminal passed through. */
+  async connect(member: Member, database: string): Promise<number> {
     const kubectl = findKubectl();
     const ctx = this.k.kc.getCurrentContext();
     const args = [
+      ...(this.kubeconfigFile ? ['--kubeconfig', this.kubeconfigFile] : []),
       ...(ctx ? ['--context', ctx] : []),
       '-n',
       this.namespace,
@@ -524,6 +546,8 @@ export class KubeCluster implements ClusterApi {
       'psql',
       '-U',
       'postgres',
+      '-d',
+      database,
     ];
     return new Promise((resolve, reject) => {
       const child = spawn(kubectl, args, { stdio: 'inherit' });
@@ -543,107 +567,133 @@ export class KubeCluster implements ClusterApi {
     });
   }
 
-  async promote(replica: string, out: Output): Promise<PromoteOutcome> {
+  /** Patroni's view, asked of the agent in any running member. */
+  async ha(): Promise<HaView | null> {
     const members = await this.members();
-    const target = members.find((m) => m.name === replica);
-    const replicas = members.filter((m) => m.expectedRole === 'replica').map((m) => m.name);
-    if (!target || target.expectedRole !== 'replica')
+    for (const m of members.filter((x) => x.running)) {
+      const r = await this.run(
+        m.name,
+        ['postgres-agent', 'ha', '-o', 'json'],
+        `asking ${m.name} for the cluster`,
+        { timeoutMs: 30_000 },
+      ).catch(() => undefined);
+      if (r?.code === 0) return JSON.parse(r.stdout) as HaView;
+    }
+    return null;
+  }
+
+  /** The repository pod of point-in-time recovery, when the release has one. */
+  private async repoPod(what: string): Promise<string> {
+    const pod = `${this.fullname}-repo-0`;
+    const found = await this.api(`reading pod ${pod}`, () =>
+      this.k.core.readNamespacedPod({ name: pod, namespace: this.namespace }),
+    ).catch(() => undefined);
+    if (!found)
       throw new UsageError(
-        'E_NO_SUCH_REPLICA',
-        `"${replica}" is not a replica pod of release ${this.release}`,
-        { replica },
-        {
-          hint: replicas.length
-            ? `Replicas: ${replicas.join(', ')}`
-            : 'This release has no replicas (replication.enabled=false).',
-        },
+        'E_PITR_OFF',
+        `${what} needs point-in-time recovery: release ${this.release} has no repository pod (${pod})`,
+        { pod },
+        { hint: 'Set databases.postgres.pitr.enabled=true and upgrade the release (docs/backups.md).' },
+      );
+    return pod;
+  }
+
+  async physicalBackup(req: PhysicalBackupRequest, _out: Output): Promise<PhysicalBackupResult> {
+    const pod = await this.repoPod('a physical backup');
+    return runInRepoPod<PhysicalBackupResult>(
+      { namespace: this.namespace, pod, kc: this.k.kc },
+      ['physical-backup', '--type', req.type, ...(req.name ? ['--name', req.name] : [])],
+      (s) => process.stderr.write(s),
+    );
+  }
+
+  async physicalInfo(): Promise<PhysicalInfo | null> {
+    const pod = await this.repoPod('listing physical backups').catch(() => undefined);
+    if (!pod) return null;
+    return runInRepoPod<PhysicalInfo>(
+      { namespace: this.namespace, pod, kc: this.k.kc },
+      ['physical-info'],
+      undefined,
+      120_000,
+    );
+  }
+
+  async drill(_out: Output): Promise<DrillResult> {
+    const pod = await this.repoPod('a recovery drill');
+    return runInRepoPod<DrillResult>({ namespace: this.namespace, pod, kc: this.k.kc }, ['drill'], (s) =>
+      process.stderr.write(s),
+    );
+  }
+
+  /**
+   * Runs `postgres-agent promote` in the candidate's pod: it checks the candidate, lifts its fence
+   * when failover is manual, and asks Patroni for a switchover (or a failover when the primary is
+   * gone). Patroni moves the leader Endpoints, so the read-write Service follows by itself.
+   */
+  async promote(candidate: string, opts: PromoteOptions, _out: Output): Promise<PromoteOutcome> {
+    const members = await this.members();
+    const target = members.find((m) => m.name === candidate);
+    if (!target)
+      throw new UsageError(
+        'E_NO_SUCH_MEMBER',
+        `"${candidate}" is not a PostgreSQL pod of release ${this.release}; nothing was changed`,
+        { candidate },
+        { hint: `Members: ${members.map((m) => m.name).join(', ') || '(none)'}` },
       );
     if (!target.running)
       throw new OperationFailed(
         'E_NOT_RUNNING',
-        `${replica} is not running; nothing was changed`,
+        `${candidate} is not running; nothing was changed`,
         {},
-        {
-          hint: `kubectl describe pod -n ${this.namespace} ${replica}`,
-        },
+        { hint: `kubectl describe pod -n ${this.namespace} ${candidate}` },
       );
-    const steps: string[] = [];
-    const old = members.find((m) => m.expectedRole === 'primary');
-    // Fence: no pod of the primary StatefulSet may run while the replica is promoted.
-    await this.api(`scaling statefulset ${this.fullname} to 0`, () =>
-      this.k.apps.patchNamespacedStatefulSetScale(
-        { name: this.fullname, namespace: this.namespace, body: { spec: { replicas: 0 } } },
-        mergePatch,
-      ),
-    );
-    out.line(`statefulset.apps/${this.fullname} scaled to 0`);
-    steps.push(`scaled statefulset ${this.fullname} to 0 (fenced the old primary)`);
-    const podName = `${this.fullname}-0`;
-    const deadline = Date.now() + 10 * 60_000;
-    for (;;) {
-      const gone = await this.k.core
-        .readNamespacedPod({ name: podName, namespace: this.namespace })
-        .then(() => false)
-        .catch((err) => {
-          if (isNotFound(err)) return true;
-          throw kubeError(`waiting for ${podName} to stop`, err, this.server);
-        });
-      if (gone) break;
-      if (Date.now() > deadline)
-        throw new OperationFailed(
-          'E_FENCE_TIMEOUT',
-          `${podName} is still running; ${replica} was NOT promoted`,
-          {},
-          {
-            hint: `kubectl get pod -n ${this.namespace} ${podName}; scale it back with kubectl scale statefulset ${this.fullname} --replicas=1`,
-          },
-        );
-      await sleep(2000);
-    }
-    out.line(`pod/${podName} gone`);
-    const r = await this.run(
-      replica,
-      ['postgres-agent', 'promote', '-o', 'json'],
-      `promoting ${replica}`,
-      (s) => process.stderr.write(s),
-    );
-    if (r.code !== 0)
-      throw new OperationFailed(
+    const args = ['postgres-agent', 'promote', '--candidate', candidate, '-o', 'json'];
+    if (opts.force) args.push('--force');
+    if (opts.plan) args.push('--plan');
+    // The agent waits up to 90 s for the new leader to take writes, after its own checks.
+    const r = await this.run(candidate, args, `promoting ${candidate}`, {
+      onStderr: (s) => process.stderr.write(s),
+      timeoutMs: 240_000,
+    });
+    if (r.code !== 0) {
+      const msg =
+        /^error: (.*)$/m.exec(r.stderr)?.[1] ?? r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`;
+      throw new OpsError(
         'E_PROMOTE',
-        `promoting ${replica} failed: ${r.stderr.trim().split('\n').pop()}`,
-        {},
+        msg,
+        r.code === 2 || r.code === 3 ? r.code : 1,
+        { pod: candidate },
         {
-          hint: `The old primary is stopped. Bring it back: kubectl scale statefulset ${this.fullname} -n ${this.namespace} --replicas=1`,
+          hint: /^hint: (.*)$/m.exec(r.stderr)?.[1],
         },
       );
-    const result = JSON.parse(r.stdout || '{}') as { timeline?: number; lsn?: string };
-    steps.push(`promoted ${replica} (timeline ${result.timeline ?? '?'})`);
-    await this.api(`labelling ${replica}`, () =>
-      this.k.core.patchNamespacedPod(
-        {
-          name: replica,
-          namespace: this.namespace,
-          body: { metadata: { labels: { [ROLE_LABEL]: 'primary' } } },
-        },
-        mergePatch,
-      ),
-    );
-    out.line(`pod/${replica} labeled ${ROLE_LABEL}=primary`);
-    steps.push(
-      `labelled ${replica} ${ROLE_LABEL}=primary so the read-write Service ${this.fullname} follows it`,
-    );
+    }
+    const result = JSON.parse(r.stdout || '{}') as {
+      promoted: boolean;
+      action: 'switchover' | 'failover' | 'none';
+      previousPrimary: string | null;
+      missingBytes: number | null;
+      warnings: string[];
+      timeline: number | null;
+      lsn: string | null;
+      message: string;
+    };
     return {
-      promoted: replica,
-      previousPrimary: old?.name ?? null,
-      timeline: result.timeline ?? null,
-      lsn: result.lsn ?? null,
-      steps,
+      promoted: candidate,
+      previousPrimary: result.previousPrimary,
+      timeline: result.timeline,
+      lsn: result.lsn,
+      steps: result.promoted
+        ? [`${result.action} from ${result.previousPrimary ?? '(no primary)'} to ${candidate}`]
+        : [],
       next: [
-        `postgres-ops status -n ${this.namespace}`,
-        `Keep statefulset ${this.fullname} at 0 replicas until it is rebuilt as a replica; its volume is kept.`,
-        `The other replicas stream from the read-write Service ${this.fullname}, which now selects ${replica}: check that they follow it (status shows their timeline and lag).`,
+        `postgres-ops status -n ${this.namespace}     # the old primary rejoins as a replica by itself`,
         'Applications keep using the read-write Service (same name); restart connection pools that cache addresses.',
       ],
+      action: result.action,
+      missingBytes: result.missingBytes,
+      warnings: result.warnings ?? [],
+      message: result.message,
     };
   }
 }

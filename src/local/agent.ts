@@ -6,7 +6,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { envSwitch } from '../core/config/switch.js';
 import { OperationFailed, OpsError, type ExitCode, type JsonValue } from '../core/errors.js';
+import { AgentStderrRelay, parseErrorBlock } from '../runtime/agent-stderr.js';
 import { exec } from '../runtime/exec.js';
 import { packageRoot } from './state.js';
 
@@ -24,11 +26,12 @@ export function agentMainPath(): string {
   );
 }
 
-/** The few non-PGOPS variables child processes need. */
+/** The few variables child processes need (and the debug switch, set by --debug). */
 export function baseEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const k of ['PATH', 'TZ', 'LANG', 'LC_ALL', 'NODE_OPTIONS'])
     if (process.env[k]) env[k] = process.env[k];
+  if (envSwitch(process.env.PGOPS_DEBUG)) env.PGOPS_DEBUG = '1';
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
   return env;
 }
@@ -53,16 +56,19 @@ export async function runAgentJson<T = unknown>(run: AgentRun): Promise<T> {
   const onSignal = (sig: NodeJS.Signals) => forward.abort(sig);
   const signals: NodeJS.Signals[] = run.forwardSignals ? ['SIGINT', 'SIGTERM', 'SIGHUP'] : [];
   for (const s of signals) process.on(s, onSignal);
+  // The agent's closing error block is not relayed: the error thrown below says it, once.
+  const relay = run.onLog ? new AgentStderrRelay(run.onLog) : undefined;
   const r = await exec(process.execPath, [agentMainPath(), ...run.args, '-o', 'json'], {
     env: run.env,
     uid: run.uid,
     gid: run.gid,
-    onStderr: run.onLog,
+    onStderr: relay ? (c) => relay.push(c) : undefined,
     signal: run.forwardSignals ? forward.signal : undefined,
     killSignal: () => forward.signal.reason as NodeJS.Signals,
   }).finally(() => {
     for (const s of signals) process.off(s, onSignal);
   });
+  const relayed = relay?.end(r.code === 0);
   const text = r.stdout.trim();
   let parsed: unknown = undefined;
   if (text) {
@@ -81,14 +87,14 @@ export async function runAgentJson<T = unknown>(run: AgentRun): Promise<T> {
     }
   }
   if (r.code === 0) return parsed as T;
-  const err = (parsed as { error?: { code?: string; message?: string; meta?: Record<string, JsonValue> } })
-    ?.error;
-  const hint = /^hint: (.*)$/m.exec(r.stderr)?.[1];
+  const err = (
+    parsed as {
+      error?: { code?: string; message?: string; meta?: Record<string, JsonValue>; hint?: string | null };
+    }
+  )?.error;
+  const block = relayed ?? parseErrorBlock(r.stderr);
   const message =
-    err?.message ??
-    (/^error: (.*)$/m.exec(r.stderr)?.[1] ||
-      r.stderr.trim().split('\n').slice(-3).join('\n') ||
-      `exit ${r.code}`);
+    err?.message ?? block?.message ?? (r.stderr.trim().split('\n').slice(-3).join('\n') || `exit ${r.code}`);
   const exitCode: ExitCode = r.code === 2 || r.code === 3 ? r.code : 1;
   throw new OpsError(
     err?.code ?? 'E_AGENT',
@@ -96,7 +102,7 @@ export async function runAgentJson<T = unknown>(run: AgentRun): Promise<T> {
     exitCode,
     err?.meta ?? {},
     {
-      hint,
+      hint: err?.hint ?? block?.hint,
     },
   );
 }

@@ -5,39 +5,58 @@
 import { spawn } from 'node:child_process';
 import { get } from 'node:http';
 import { existsSync, lstatSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
+import { haView, type HaView } from '../core/ha/view.js';
 import { join } from 'node:path';
+import { diskUsage, type DiskUsage } from '../core/disk-usage.js';
 import { OperationFailed, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
-import { toUri } from '../core/pg/conninfo.js';
+import { databaseScope } from '../core/backup/databases.js';
+import { loadAgentEnv } from '../core/config/load.js';
+import { toUri, withDatabase } from '../core/pg/conninfo.js';
+import { isRemoteUrl } from '../core/sync/url.js';
 import type {
   BackupEntry,
   BackupRequest,
   ClusterApi,
+  DatabaseScope,
   Member,
+  MigrateRequest,
+  PromoteOptions,
   PromoteOutcome,
   RestoreRequest,
   Row,
   SnapshotEntry,
   VolumeUsage,
+  PhysicalBackupRequest,
+  PhysicalBackupResult,
+  PhysicalInfo,
+  PitrRestoreRequest,
+  PitrRestoreOutcome,
+  PitrUndoOutcome,
+  DrillResult,
 } from '../ops/cluster-api.js';
-import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
-import { PROBE_SQL } from '../ops/sql.js';
-import { baseEnv, runAgentJson } from './agent.js';
 import {
-  ensureExporter,
-  instanceEnv,
-  instancePid,
-  localDown,
-  localUp,
-  requirePgBinDir,
-  startInstance,
-  stopInstance,
-  waitInstanceReady,
-} from './lifecycle.js';
+  localDrill,
+  localPhysicalBackup,
+  localPhysicalInfo,
+  localRestorePointInTime,
+  localUndoRestore,
+} from './pitr.js';
+import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
+import { baseEnv, runAgentJson } from './agent.js';
+import { findLocalDataLoss } from './data-loss.js';
+import { ensureEtcd, forgetCluster } from './etcd.js';
+import { ensureExporter, localDown, localUp, recordRoles } from './lifecycle.js';
+import { findLeader, instanceEnv, readCluster, scopeOfState } from './members.js';
+import { postmasterPid } from './processes.js';
+import { requirePgBinDir } from './state-dir.js';
+import { localMigrate } from './migrate.js';
+import { localObjectStoreEnv } from './objectstore-env.js';
+import { pruneAfterBackup } from './retention.js';
 import { listLocalSnapshots, restoreLocalSnapshot } from './snapshots.js';
 import { withStateLock } from './lock.js';
 import { localQuery } from './pg.js';
-import { LOCAL_NAMESPACE, type LocalState, readState, StatePaths, SUPERUSER, writeState } from './state.js';
+import { LOCAL_NAMESPACE, type LocalState, readState, StatePaths, SUPERUSER } from './state.js';
 import { listSnapshotEntries, takeSnapshot } from './snapshot-bridge.js';
 
 function dirBytes(path: string): number {
@@ -87,21 +106,38 @@ export class LocalCluster implements ClusterApi {
 
   async members(): Promise<Member[]> {
     const s = this.state();
+    const view = await this.ha();
+    const leader = view?.leader ?? s.primary;
     return Promise.all(
       s.instances.map(async (i) => {
-        const running = instancePid(this.root, i.name) !== undefined;
-        // The agent says why it is not ready (full disk, waiting for its primary, ...).
-        const health = running ? await agentStatus(i.healthPort) : undefined;
+        // Running means a postmaster runs, whatever happened to the agent or Patroni above it.
+        const running = postmasterPid(this.paths.dataDir(i.name)) !== undefined;
+        // The agent says why it is not ready (full disk, re-cloning, ...).
+        const health = await agentStatus(i.healthPort);
+        const patroni = view?.members.find((m) => m.name === i.name);
         return {
           name: i.name,
-          expectedRole: i.name === s.primary ? 'primary' : 'replica',
+          expectedRole: i.name === leader ? 'primary' : 'replica',
           running,
           restarts: null,
           uri: this.uriFor(i.port),
-          note: health && health.ready === false && health.reason ? String(health.reason) : null,
+          note:
+            health && health.ready === false && health.reason
+              ? String(health.reason)
+              : !health
+                ? 'its postgres-agent is not running'
+                : patroni && patroni.patroniState !== 'running'
+                  ? `Patroni: ${patroni.patroniState}`
+                  : null,
         } satisfies Member;
       }),
     );
+  }
+
+  async ha(): Promise<HaView | null> {
+    const s = this.state();
+    const r = await readCluster(this.root, s);
+    return r ? haView(r.cluster, r.config, s.failover) : null;
   }
 
   private instance(name: string) {
@@ -130,12 +166,9 @@ export class LocalCluster implements ClusterApi {
       { member: 'backups', dir: this.paths.backupsDir },
     ];
     return dirs.map(({ member, dir }) => {
-      let capacityBytes: number | null = null;
-      let usedBytes: number | null = null;
+      let usage: DiskUsage | undefined;
       try {
-        const fs = statfsSync(dir);
-        capacityBytes = fs.blocks * fs.bsize;
-        usedBytes = (fs.blocks - fs.bfree) * fs.bsize;
+        usage = diskUsage(statfsSync(dir));
       } catch {
         /* not created yet */
       }
@@ -143,18 +176,28 @@ export class LocalCluster implements ClusterApi {
         name: dir,
         member,
         dataBytes: dirBytes(dir),
-        capacityBytes,
-        usedBytes,
-        usedPercent:
-          capacityBytes && usedBytes !== null ? Math.round((usedBytes / capacityBytes) * 1000) / 10 : null,
+        capacityBytes: usage?.capacityBytes ?? null,
+        usedBytes: usage?.usedBytes ?? null,
+        availableBytes: usage?.availableBytes ?? null,
+        usedPercent: usage?.usedPercent ?? null,
       };
     });
   }
 
-  /** Environment of an agent job against the current primary (what the backup CronJob gets). */
-  jobEnv(): NodeJS.ProcessEnv {
+  async dataLoss() {
+    return findLocalDataLoss(this.root);
+  }
+
+  /** The member that leads now, as Patroni says (the read-write Service on Kubernetes). */
+  async leader() {
     const s = this.state();
-    const primary = s.instances.find((i) => i.name === s.primary)!;
+    return (await findLeader(this.root, s)) ?? s.instances.find((i) => i.name === s.primary)!;
+  }
+
+  /** Environment of an agent job against the current primary (what the backup CronJob gets). */
+  async jobEnv(): Promise<NodeJS.ProcessEnv> {
+    const s = this.state();
+    const primary = await this.leader();
     return baseEnv({
       HOME: this.paths.runDir,
       PGDATA: this.paths.dataDir(primary.name),
@@ -162,6 +205,7 @@ export class LocalCluster implements ClusterApi {
       PGOPS_RELEASE: s.release,
       PGOPS_NAMESPACE: LOCAL_NAMESPACE,
       PGOPS_POD_NAME: primary.name,
+      PGOPS_MODE: 'local',
       PGOPS_LOG_FORMAT: 'text',
       // The agent's stderr is a pipe to this process: tell it whether a person watches ours.
       PGOPS_PROGRESS: process.stderr.isTTY ? 'tty' : undefined,
@@ -177,35 +221,50 @@ export class LocalCluster implements ClusterApi {
     return this.paths.backupsDir;
   }
 
+  async databases(): Promise<DatabaseScope> {
+    return databaseScope(loadAgentEnv(await this.jobEnv()));
+  }
+
   async listBackups(): Promise<BackupEntry[]> {
-    const r = await runAgentJson<BackupEntry[]>({ args: ['list-backups'], env: this.jobEnv() });
+    const r = await runAgentJson<BackupEntry[]>({ args: ['list-backups'], env: await this.jobEnv() });
     return Array.isArray(r) ? r : [];
   }
 
-  async backup(name: string | undefined, _out: Output, req: BackupRequest = {}): Promise<void> {
+  async backup(name: string | undefined, out: Output, req: BackupRequest = {}): Promise<void> {
     await runAgentJson({
       args: agentBackupArgs(name, req),
-      env: this.jobEnv(),
+      env: await this.jobEnv(),
       onLog: forwardLog,
       // Ctrl-C reaches the agent too: wait for it to clean up and report, instead of leaving it.
       forwardSignals: true,
     });
+    // As the chart's backup Job does after its backup: retention.
+    await pruneAfterBackup(await this.jobEnv(), out);
   }
 
   async verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }, _out: Output) {
     return runAgentJson({
       args: agentVerifyArgs(file, opts),
-      env: this.jobEnv(),
+      env: await this.jobEnv(),
       onLog: forwardLog,
     });
+  }
+
+  preflightRestore(file: string): void {
+    if (isRemoteUrl(file)) localObjectStoreEnv(this.root);
   }
 
   async restore(req: RestoreRequest, _out: Output) {
     return runAgentJson({
       args: agentRestoreArgs(req),
-      env: this.jobEnv(),
+      // A URL needs the object store's settings: the operator's environment or objectstore.env.
+      env: { ...(await this.jobEnv()), ...localObjectStoreEnv(this.root) },
       onLog: forwardLog,
     });
+  }
+
+  async migrate(req: MigrateRequest, _out: Output) {
+    return localMigrate(await this.jobEnv(), req, forwardLog);
   }
 
   async listSnapshots(): Promise<SnapshotEntry[]> {
@@ -214,8 +273,8 @@ export class LocalCluster implements ClusterApi {
 
   async snapshot(name: string | undefined, out: Output): Promise<SnapshotEntry | undefined> {
     const s = this.state();
-    const primary = s.instances.find((i) => i.name === s.primary)!;
-    if (!instancePid(this.root, primary.name))
+    const primary = await this.leader();
+    if (!postmasterPid(this.paths.dataDir(primary.name)))
       throw new OperationFailed(
         'E_NOT_RUNNING',
         `the primary ${primary.name} is not running`,
@@ -269,102 +328,100 @@ export class LocalCluster implements ClusterApi {
       throw err;
     }
     out.line(`restored snapshot ${name} into ${this.paths.dataDir(s.primary)}; the replicas clone again`);
+    // Patroni keeps the old cluster's identifier in etcd and would refuse the restored directory.
+    await ensureEtcd(this.root, s, out);
+    await forgetCluster(s, scopeOfState(s));
     await localUp(this.root, { release: s.release }, out);
     return { snapshot: name, keptAside };
   }
 
-  async connect(member: Member): Promise<number> {
+  async physicalBackup(req: PhysicalBackupRequest, _out: Output): Promise<PhysicalBackupResult> {
+    return localPhysicalBackup(this, req);
+  }
+
+  async physicalInfo(): Promise<PhysicalInfo | null> {
+    return localPhysicalInfo(this);
+  }
+
+  async restorePointInTime(req: PitrRestoreRequest, out: Output): Promise<PitrRestoreOutcome> {
+    return withStateLock(this.root, 'restore (point in time)', () => localRestorePointInTime(this, req, out));
+  }
+
+  async undoRestore(out: Output): Promise<PitrUndoOutcome> {
+    return withStateLock(this.root, 'restore --undo', () => localUndoRestore(this, out));
+  }
+
+  async drill(_out: Output): Promise<DrillResult> {
+    return localDrill(this);
+  }
+
+  async connect(member: Member, database: string): Promise<number> {
     const psql = join(requirePgBinDir(), 'psql');
     return new Promise((resolve, reject) => {
-      const child = spawn(psql, [member.uri], { stdio: 'inherit', env: { ...process.env } });
+      const child = spawn(psql, [withDatabase(member.uri, database)], {
+        stdio: 'inherit',
+        env: { ...process.env },
+      });
       child.on('error', reject);
       child.on('exit', (code) => resolve(code ?? 1));
     });
   }
 
-  async promote(replica: string, out: Output): Promise<PromoteOutcome> {
-    return withStateLock(this.root, `promote ${replica}`, () => this.promoteLocked(replica, out));
+  async promote(candidate: string, opts: PromoteOptions, out: Output): Promise<PromoteOutcome> {
+    if (opts.plan) return this.promoteLocked(candidate, opts, out);
+    return withStateLock(this.root, `promote ${candidate}`, () => this.promoteLocked(candidate, opts, out));
   }
 
-  private async promoteLocked(replica: string, out: Output): Promise<PromoteOutcome> {
+  /** Runs `postgres-agent promote` as the candidate member would (its environment, its fence). */
+  private async promoteLocked(candidate: string, opts: PromoteOptions, out: Output): Promise<PromoteOutcome> {
     const binDir = requirePgBinDir();
     const state = this.state();
-    const target = this.instance(replica);
-    if (state.primary === target.name)
-      throw new UsageError(
-        'E_ALREADY_PRIMARY',
-        `${target.name} is already the primary`,
-        { instance: target.name },
-        {
-          hint: 'See the members: postgres-ops status',
-        },
-      );
-    if (!instancePid(this.root, target.name))
-      throw new OperationFailed(
-        'E_NOT_RUNNING',
-        `${target.name} is not running; nothing was changed`,
-        {},
-        {
-          hint: 'Start it first: postgres-ops local up',
-        },
-      );
-    const [probe] = await this.query(target.name, PROBE_SQL);
-    if (probe?.in_recovery !== true)
-      throw new UsageError(
-        'E_NOT_A_REPLICA',
-        `${target.name} is not a replica (it accepts writes)`,
-        {},
-        {
-          hint: 'See the members: postgres-ops status',
-        },
-      );
-    const old = state.instances.find((i) => i.name === state.primary)!;
+    const target = this.instance(candidate);
+    const r = await runAgentJson<{
+      promoted: boolean;
+      action: 'switchover' | 'failover' | 'none';
+      previousPrimary: string | null;
+      missingBytes: number | null;
+      warnings: string[];
+      timeline: number | null;
+      lsn: string | null;
+      message: string;
+    }>({
+      args: [
+        'promote',
+        '--candidate',
+        target.name,
+        ...(opts.force ? ['--force'] : []),
+        ...(opts.plan ? ['--plan'] : []),
+      ],
+      env: instanceEnv(this.root, state, target, binDir),
+      onLog: forwardLog,
+    });
     const steps: string[] = [];
-    // Fence first: the old primary must not accept a write once the replica is promoted.
-    await stopInstance(this.root, old.name, out);
-    steps.push(`stopped the old primary ${old.name} (fenced)`);
-    out.line(`${old.name}: stopped (fenced)`);
-    let result: { promoted?: boolean; timeline?: number; lsn?: string } | undefined;
-    try {
-      result = await runAgentJson({
-        args: ['promote'],
-        env: instanceEnv(this.root, state, target, binDir),
-        onLog: forwardLog,
-      });
-    } catch (err) {
-      out.line(`promotion failed; restarting ${old.name} as the primary`);
-      const pid = await startInstance(this.root, state, old, binDir, out);
-      await waitInstanceReady(this.root, old, pid);
-      throw err;
+    if (r.promoted) {
+      steps.push(
+        `${r.action} from ${r.previousPrimary ?? '(no primary)'} to ${target.name} (timeline ${r.timeline ?? '?'})`,
+      );
+      recordRoles(this.root, state, target);
+      await ensureExporter(this.root, state, out);
+      steps.push('the exporter follows the new primary');
     }
-    steps.push(`promoted ${target.name} (timeline ${result?.timeline ?? '?'})`);
-    out.line(`${target.name}: promoted`);
-    for (const i of state.instances) {
-      if (i.name === target.name) i.role = 'primary';
-      else i.role = 'replica';
-    }
-    state.primary = target.name;
-    writeState(this.root, state);
-    steps.push(`recorded ${target.name} as the primary in ${this.paths.stateFile}`);
-    for (const i of state.instances) {
-      if (i.name === target.name || i.name === old.name) continue;
-      if (!instancePid(this.root, i.name)) continue;
-      await stopInstance(this.root, i.name, out);
-      const pid = await startInstance(this.root, state, i, binDir, out);
-      await waitInstanceReady(this.root, i, pid);
-      steps.push(`restarted ${i.name} as a replica of ${target.name}`);
-    }
-    await ensureExporter(this.root, state, out);
     return {
       promoted: target.name,
-      previousPrimary: old.name,
-      timeline: result?.timeline ?? null,
-      lsn: result?.lsn ?? null,
+      previousPrimary: r.previousPrimary,
+      timeline: r.timeline,
+      lsn: r.lsn,
       steps,
-      next: [
-        `postgres-ops local up     # ${old.name} rejoins as a replica of ${target.name}`,
-        'postgres-ops status',
-      ],
+      next:
+        r.promoted && r.previousPrimary
+          ? [
+              `postgres-ops status     # ${r.previousPrimary} rejoins as a replica of ${target.name} by itself`,
+            ]
+          : ['postgres-ops status'],
+      action: r.action,
+      missingBytes: r.missingBytes,
+      warnings: r.warnings,
+      message: r.message,
     };
   }
 }

@@ -1,271 +1,62 @@
 /**
- * `local up | down | destroy`: the same `postgres-agent instance` the chart runs, as detached
- * processes under the state folder. Up is idempotent: it starts whatever is not running (after a
- * crash, a kill or a reboot) and leaves running parts alone.
+ * `local up | down | destroy`: an etcd and the same `postgres-agent instance` members the chart
+ * runs (PostgreSQL under Patroni), as detached processes under the state folder, plus the exporter.
+ * Up is idempotent: it starts whatever is not running (after a crash, a kill -9 or a reboot), leaves
+ * running parts alone, and applies changed settings and passwords without restarting anything.
  */
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { OperationFailed, OpsError, UsageError } from '../core/errors.js';
+import { join } from 'node:path';
+import { UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
-import { findPgBinDir } from '../runtime/pgbin.js';
-import { PROBE_SQL } from '../ops/sql.js';
-import { agentMainPath, baseEnv } from './agent.js';
+import { baseEnv } from './agent.js';
+import { writeFragment } from './chart-defaults.js';
+import { ensureEtcd, stopEtcd } from './etcd.js';
 import { findExporter, exporterQueriesFile } from './exporter.js';
-import { asPostgres, postgresOsUser } from './os-user.js';
-import { localQuery } from './pg.js';
+import {
+  findLeader,
+  fragmentPath,
+  instancePid,
+  orphanPatroni,
+  startInstance,
+  stopInstance,
+  waitForCluster,
+  writeHaFile,
+} from './members.js';
+import { asPostgres } from './os-user.js';
+import { resumeInterruptedRestore } from './pitr.js';
 import { freePort } from './ports.js';
+import { postmasterPid, removePidFile, runningPid, spawnDetached, stopPid } from './processes.js';
 import {
-  postmasterPid,
-  pidAlive,
-  removePidFile,
-  runningPid,
-  spawnDetached,
-  stopPid,
-  tailFile,
-} from './processes.js';
-import {
-  ensureDir,
-  LOCAL_NAMESPACE,
+  type HaTimings,
+  type LegacyState,
   type LocalInstance,
   type LocalState,
   prepareStateDir,
+  readAnyState,
   readSecret,
-  readState,
   stateExists,
   StatePaths,
   writeState,
 } from './state.js';
+import { requirePgBinDir, requireTraversable } from './state-dir.js';
 
-export const INSTANCE_MARKER = 'instance';
 export const EXPORTER_PROC = 'exporter';
-const READY_TIMEOUT_MS = 180_000;
-const STOP_TIMEOUT_MS = 90_000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The server programs, or the exact line that installs them. */
-export function requirePgBinDir(): string {
-  try {
-    return findPgBinDir();
-  } catch (err) {
-    if (err instanceof OpsError)
-      throw new UsageError(
-        'E_NO_POSTGRES',
-        `${err.message}; local mode runs PostgreSQL on this machine`,
-        {},
-        {
-          hint: 'Install them: sudo bash scripts/install-system-deps.sh (or set PGOPS_PG_BIN_DIR to their directory)',
-        },
-      );
-    throw err;
-  }
-}
-
-/** The first directory above `root` the postgres OS user cannot enter (only when running as root). */
-function unreachableAncestor(root: string): { dir: string; mode: number } | undefined {
-  const u = postgresOsUser();
-  if (u.uid === undefined) return undefined;
-  for (let dir = dirname(resolve(root)); ; dir = dirname(dir)) {
-    let st;
-    try {
-      st = statSync(dir);
-    } catch {
-      st = undefined;
-    }
-    const ok =
-      !st || (st.mode & 0o001) !== 0 || st.uid === u.uid || (st.gid === u.gid && (st.mode & 0o010) !== 0);
-    if (!ok) return { dir, mode: st!.mode & 0o777 };
-    if (dir === dirname(dir)) return undefined;
-  }
-}
-
-/**
- * As root, the instances run as the postgres OS user, who must be able to reach the state folder:
- * a checkout under /root (mode 0700) is the usual trap. Said before anything is created.
- */
-export function requireTraversable(root: string) {
-  const bad = unreachableAncestor(root);
-  if (bad)
-    throw new UsageError(
-      'E_STATE_DIR_UNREACHABLE',
-      `the postgres OS user cannot enter ${bad.dir} (mode ${bad.mode.toString(8)}), so PostgreSQL could not use ${resolve(root)}`,
-      { dir: bad.dir },
-      {
-        hint: `Use a state folder it can reach, e.g. --state-dir /var/tmp/postgres-ops, or: chmod o+x ${bad.dir}`,
-      },
-    );
-}
-
-/** Where the state of a checkout lives when the postgres OS user cannot reach the checkout. */
-export const SHARED_STATE_PARENT = '/var/lib/postgres-ops';
-
-/**
- * The default state folder `.postgres-ops/` of a checkout the postgres OS user cannot reach (under
- * /root): the state goes to /var/lib/postgres-ops/<checkout>-<hash> and `.postgres-ops` becomes a
- * link to it, so the folder is still found from the checkout and `local destroy` removes both.
- * Returns the folder to use (the real one).
- */
-export function placeDefaultStateDir(link: string, out: Output): string {
-  if (!unreachableAncestor(link)) return link;
-  // A real folder there already holds state: leave it (requireTraversable then says what to do).
-  if (existsSync(link) && !lstatSync(link).isSymbolicLink()) return link;
-  const checkout = dirname(resolve(link));
-  const slug = `${basename(checkout).replace(/[^A-Za-z0-9._-]/g, '_')}-${createHash('sha256').update(checkout).digest('hex').slice(0, 8)}`;
-  const target = join(SHARED_STATE_PARENT, slug);
-  mkdirSync(target, { recursive: true, mode: 0o755 });
-  chmodSync(SHARED_STATE_PARENT, 0o755);
-  chmodSync(target, 0o755);
-  let current: string | undefined;
-  try {
-    current = lstatSync(link).isSymbolicLink() ? readlinkSync(link) : undefined;
-  } catch {
-    current = undefined;
-  }
-  if (current !== target) {
-    if (current !== undefined) unlinkSync(link);
-    symlinkSync(target, link);
-  }
-  out.line(
-    `state folder: ${link} -> ${target} (the postgres OS user cannot enter ${unreachableAncestor(link)?.dir})`,
-  );
-  return target;
-}
-
-/** A link left by placeDefaultStateDir whose folder was destroyed. */
-export function removeDanglingStateLink(link: string) {
-  try {
-    if (lstatSync(link).isSymbolicLink() && !existsSync(link)) unlinkSync(link);
-  } catch {
-    /* nothing there */
-  }
-}
-
-export function instanceEnv(
-  root: string,
-  state: LocalState,
-  inst: LocalInstance,
-  binDir: string,
-): NodeJS.ProcessEnv {
-  const p = new StatePaths(root);
-  const primary = state.instances.find((i) => i.name === state.primary);
-  const peers = state.instances.filter((i) => i.name !== inst.name).map((i) => `127.0.0.1:${i.port}`);
-  const replica = inst.role === 'replica' && primary && primary.name !== inst.name;
-  return baseEnv({
-    HOME: p.runDir,
-    PGDATA: p.dataDir(inst.name),
-    PGOPS_PG_BIN_DIR: binDir,
-    PGOPS_RELEASE: state.release,
-    PGOPS_NAMESPACE: LOCAL_NAMESPACE,
-    PGOPS_POD_NAME: inst.name,
-    PGOPS_LOG_FORMAT: 'json',
-    PGOPS_ROLE: replica ? 'replica' : 'primary',
-    PGOPS_PORT: String(inst.port),
-    PGOPS_LISTEN_ADDRESSES: '127.0.0.1',
-    PGOPS_SOCKET_DIR: p.runDir,
-    PGOPS_HEALTH_PORT: String(inst.healthPort),
-    PGOPS_HOST: '127.0.0.1',
-    PGOPS_PRIMARY_HOST: replica ? '127.0.0.1' : undefined,
-    PGOPS_PRIMARY_PORT: replica ? String(primary.port) : undefined,
-    PGOPS_PEERS: peers.join(','),
-    PGOPS_SUPERUSER_PASSWORD_FILE: p.secret('superuser-password'),
-    PGOPS_REPLICATION_PASSWORD_FILE: p.secret('replication-password'),
-    PGOPS_APP_PASSWORD_FILE: p.secret('app-password'),
-    // As root, the agent starts as root (so it can load itself from any checkout) and switches to
-    // the postgres OS user before touching data: PostgreSQL refuses root.
-    PGOPS_RUN_AS_USER: postgresOsUser().uid === undefined ? undefined : 'postgres',
-  });
-}
-
-export function instancePid(root: string, name: string): number | undefined {
-  return runningPid(new StatePaths(root).pidFile(name), INSTANCE_MARKER);
-}
-
-/** A postmaster left behind by an agent that was killed: shut it down fast so its agent can restart it. */
-async function stopOrphanPostmaster(root: string, name: string, out: Output) {
-  const pm = postmasterPid(new StatePaths(root).dataDir(name));
-  if (!pm) return;
-  out.line(`${name}: stopping PostgreSQL (pid ${pm}) left running by a stopped agent`);
-  await stopPid(pm, STOP_TIMEOUT_MS, 'SIGINT');
-}
-
-export async function startInstance(
-  root: string,
-  state: LocalState,
-  inst: LocalInstance,
-  binDir: string,
-  out: Output,
-) {
-  const p = new StatePaths(root);
-  await stopOrphanPostmaster(root, inst.name, out);
-  ensureDir(join(root, 'data'), 0o755, true);
-  if (!existsSync(p.dataDir(inst.name))) ensureDir(p.dataDir(inst.name), 0o700, true);
-  const pid = spawnDetached({
-    file: process.execPath,
-    args: [agentMainPath(), INSTANCE_MARKER],
-    env: instanceEnv(root, state, inst, binDir),
-    logFile: p.logFile(inst.name),
-    pidFile: p.pidFile(inst.name),
-    cwd: p.runDir,
-  });
-  out.line(
-    `${inst.name}: started (${inst.role}, port ${inst.port}, pid ${pid}, log ${p.logFile(inst.name)})`,
-  );
-  return pid;
-}
-
-/** Waits until the instance answers as the role it was started for. */
-export async function waitInstanceReady(
-  root: string,
-  inst: LocalInstance,
-  pid: number,
-  timeoutMs = READY_TIMEOUT_MS,
-) {
-  const p = new StatePaths(root);
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    if (!pidAlive(pid))
-      throw new OperationFailed(
-        'E_INSTANCE_EXITED',
-        `${inst.name} stopped while starting:\n${tailFile(p.logFile(inst.name))}`,
-        { instance: inst.name, log: p.logFile(inst.name) },
-        { hint: `Read ${p.logFile(inst.name)}, fix the cause, then run: postgres-ops local up` },
-      );
-    try {
-      const [row] = await localQuery(root, inst.port, PROBE_SQL);
-      const inRecovery = row?.in_recovery === true;
-      if (inst.role === 'primary' ? !inRecovery : inRecovery) return;
-      last = `answers as ${inRecovery ? 'replica' : 'primary'}`;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await sleep(300);
-  }
-  throw new OperationFailed(
-    'E_INSTANCE_TIMEOUT',
-    `${inst.name} was not ready as ${inst.role} after ${timeoutMs / 1000}s (${last})`,
-    { instance: inst.name },
-    { hint: `Read ${p.logFile(inst.name)}; then run postgres-ops local up again` },
-  );
-}
+const READY_TIMEOUT_MS = 240_000;
 
 export interface UpOptions {
   replicas?: number;
   release: string;
+  /** Turn synchronous replication on or off; unchanged when undefined. */
+  synchronous?: boolean;
+  failover?: 'automatic' | 'manual';
+  failsafe?: boolean;
+  /** Patroni timings for a new state (tests shorten them); unchanged when undefined. */
+  ha?: HaTimings;
+  /** PostgreSQL settings over the chart's defaults for a new state; unchanged when undefined. */
+  settings?: LocalState['settings'];
+  /** Point-in-time recovery settings for a new state (tests shorten archive_timeout); unchanged when undefined. */
+  pitr?: LocalState['pitr'];
 }
 
 export interface UpReport {
@@ -273,34 +64,84 @@ export interface UpReport {
   created: boolean;
   started: string[];
   alreadyRunning: string[];
+  leader: string;
   exporter: { url: string | null; note: string };
+  /** What a point-in-time restore killed earlier left, and how it was settled. */
+  resumedRestore: string | null;
+}
+
+async function allocatePorts(taken: number[], n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(await freePort([...taken, ...out]));
+  return out;
+}
+
+function takenPorts(state: Partial<LocalState> & { instances: Partial<LocalInstance>[] }): number[] {
+  const ports = state.instances.flatMap((i) => [i.port, i.healthPort, i.restApiPort]);
+  const all: (number | undefined)[] = [
+    ...ports,
+    state.exporterPort,
+    state.etcd?.clientPort,
+    state.etcd?.peerPort,
+  ];
+  return all.filter((p): p is number => typeof p === 'number');
 }
 
 async function newState(release: string): Promise<LocalState> {
-  const port = await freePort();
-  const healthPort = await freePort([port]);
-  const exporterPort = await freePort([port, healthPort]);
+  const [port, healthPort, restApiPort, exporterPort, clientPort, peerPort] = await allocatePorts([], 6);
   return {
-    version: 1,
+    version: 2,
     release,
     createdAt: new Date().toISOString(),
     primary: 'postgres-0',
-    instances: [{ name: 'postgres-0', role: 'primary', port, healthPort }],
-    exporterPort,
+    instances: [
+      {
+        name: 'postgres-0',
+        role: 'primary',
+        port: port!,
+        healthPort: healthPort!,
+        restApiPort: restApiPort!,
+      },
+    ],
+    exporterPort: exporterPort!,
+    etcd: { clientPort: clientPort!, peerPort: peerPort! },
+    failover: 'automatic',
+    synchronous: false,
+  };
+}
+
+/** A state folder from before Patroni: same data, ports and names; Patroni's ports and etcd added. */
+async function upgradeState(old: LegacyState): Promise<LocalState> {
+  const taken = takenPorts(old as unknown as LocalState);
+  const ports = await allocatePorts(taken, old.instances.length + 2);
+  return {
+    ...old,
+    version: 2,
+    instances: old.instances.map((i, n) => ({ ...i, restApiPort: ports[n]! })),
+    etcd: { clientPort: ports[old.instances.length]!, peerPort: ports[old.instances.length + 1]! },
+    failover: 'automatic',
+    synchronous: false,
   };
 }
 
 async function addReplicas(state: LocalState, wanted: number) {
-  const replicas = state.instances.filter((i) => i.role === 'replica');
-  const taken = () => state.instances.flatMap((i) => [i.port, i.healthPort]).concat(state.exporterPort);
+  const replicas = state.instances.filter((i) => i.name !== state.primary);
   for (let n = replicas.length; n < wanted; n++) {
     let idx = state.instances.length;
     while (state.instances.some((i) => i.name === `postgres-${idx}`)) idx++;
-    const port = await freePort(taken());
-    const healthPort = await freePort([...taken(), port]);
-    state.instances.push({ name: `postgres-${idx}`, role: 'replica', port, healthPort });
+    const [port, healthPort, restApiPort] = await allocatePorts(takenPorts(state), 3);
+    state.instances.push({
+      name: `postgres-${idx}`,
+      role: 'replica',
+      port: port!,
+      healthPort: healthPort!,
+      restApiPort: restApiPort!,
+    });
   }
 }
+
+const hasData = (root: string, name: string) =>
+  existsSync(join(new StatePaths(root).dataDir(name), 'PG_VERSION'));
 
 export async function localUp(root: string, opts: UpOptions, out: Output): Promise<UpReport> {
   if (
@@ -311,16 +152,31 @@ export async function localUp(root: string, opts: UpOptions, out: Output): Promi
       'E_USAGE',
       `--replicas must be a whole number from 0 to 5, not "${opts.replicas}"`,
       {},
-      {
-        hint: 'Example: postgres-ops local up --replicas 1',
-      },
+      { hint: 'Example: postgres-ops local up --replicas 1' },
     );
   const binDir = requirePgBinDir();
   requireTraversable(root);
   const created = !stateExists(root);
-  const state = created ? await newState(opts.release) : readState(root);
+  const found = created ? undefined : readAnyState(root);
+  if (found?.version === 1) {
+    out.line('moving the members under Patroni (their data is kept): stopping them first');
+    for (const i of found.instances) await stopInstance(root, i.name, out);
+  }
+  const state = !found
+    ? await newState(opts.release)
+    : found.version === 1
+      ? await upgradeState(found)
+      : found;
+  if (opts.synchronous !== undefined) state.synchronous = opts.synchronous;
+  if (opts.failover !== undefined) state.failover = opts.failover;
+  if (opts.failsafe !== undefined) state.failsafe = opts.failsafe;
+  if (opts.ha && created) state.ha = opts.ha;
+  if (opts.settings && created) state.settings = opts.settings;
+  if (opts.pitr && created) state.pitr = opts.pitr;
   prepareStateDir(root);
-  const replicaCount = state.instances.filter((i) => i.role === 'replica').length;
+  writeFragment(fragmentPath(root), state.settings?.parameters);
+  writeHaFile(root, state);
+  const replicaCount = state.instances.length - 1;
   const wanted = opts.replicas ?? (created ? 1 : replicaCount);
   if (wanted < replicaCount)
     out.line(
@@ -328,30 +184,75 @@ export async function localUp(root: string, opts: UpOptions, out: Output): Promi
     );
   await addReplicas(state, wanted);
   writeState(root, state);
+  // A point-in-time restore killed earlier is settled first: the old cluster or the new one.
+  const resumed = await resumeInterruptedRestore(root, state, out);
 
+  await ensureEtcd(root, state, out);
   const started: string[] = [];
   const alreadyRunning: string[] = [];
-  const primary = state.instances.find((i) => i.name === state.primary)!;
-  const ordered = [primary, ...state.instances.filter((i) => i !== primary)];
-  const pending: { inst: LocalInstance; pid: number }[] = [];
-  for (const inst of ordered) {
-    const running = instancePid(root, inst.name);
-    if (running) {
-      alreadyRunning.push(inst.name);
+  const running = new Set(state.instances.filter((i) => instancePid(root, i.name)).map((i) => i.name));
+  for (const i of state.instances) {
+    if (running.has(i.name)) {
+      alreadyRunning.push(i.name);
       continue;
     }
-    const pid = await startInstance(root, state, inst, binDir, out);
-    started.push(inst.name);
-    // Replicas clone from the primary: it must accept connections first.
-    if (inst === primary) await waitInstanceReady(root, inst, pid);
-    else pending.push({ inst, pid });
+    // What a killed agent left behind (Patroni, PostgreSQL) is stopped; the new agent starts afresh.
+    if (orphanPatroni(root, i.name) || postmasterPid(new StatePaths(root).dataDir(i.name)))
+      await stopInstance(root, i.name, out);
   }
-  for (const { inst, pid } of pending) await waitInstanceReady(root, inst, pid);
+  // The member with the newest data goes first: on a new cluster it bootstraps, on an existing one
+  // it leads while the others rejoin (Patroni decides; this only avoids a needless race).
+  const first =
+    state.instances.find((i) => i.name === state.primary && hasData(root, i.name)) ??
+    state.instances.find((i) => hasData(root, i.name)) ??
+    state.instances[0]!;
+  const toStart = state.instances.filter((i) => !running.has(i.name));
+  if (toStart.includes(first) && running.size === 0) {
+    startInstance(root, state, first, binDir, out);
+    started.push(first.name);
+    await waitForCluster(root, { ...state, instances: [first] }, READY_TIMEOUT_MS);
+  }
+  for (const i of toStart) {
+    if (started.includes(i.name)) continue;
+    startInstance(root, state, i, binDir, out);
+    started.push(i.name);
+  }
+  signalRunningAgents(root, state, alreadyRunning);
+  const leader = await waitForCluster(root, state, READY_TIMEOUT_MS);
+  recordRoles(root, state, leader);
   const exporter = await ensureExporter(root, state, out);
-  return { stateDir: root, created, started, alreadyRunning, exporter };
+  return {
+    stateDir: root,
+    created,
+    started,
+    alreadyRunning,
+    leader: leader.name,
+    exporter,
+    resumedRestore: resumed,
+  };
 }
 
-/** postgres_exporter on the current primary, when one is installed; restarted when the primary moved. */
+/** Running agents re-read their settings and passwords (they also notice changed secret files). */
+function signalRunningAgents(root: string, _state: LocalState, names: string[]) {
+  for (const name of names) {
+    const pid = instancePid(root, name);
+    if (pid)
+      try {
+        process.kill(pid, 'SIGHUP');
+      } catch {
+        /* exited meanwhile */
+      }
+  }
+}
+
+/** Remembers who led, for messages and for which member starts first next time. */
+export function recordRoles(root: string, state: LocalState, leader: LocalInstance) {
+  state.primary = leader.name;
+  for (const i of state.instances) i.role = i.name === leader.name ? 'primary' : 'replica';
+  writeState(root, state);
+}
+
+/** postgres_exporter on the current leader, restarted when the leader or the password changed. */
 export async function ensureExporter(
   root: string,
   state: LocalState,
@@ -364,14 +265,16 @@ export async function ensureExporter(
       url: null,
       note: 'postgres_exporter is not installed (Debian: apt-get install prometheus-postgres-exporter)',
     };
-  const primary = state.instances.find((i) => i.name === state.primary)!;
+  const leader = (await findLeader(root, state)) ?? state.instances.find((i) => i.name === state.primary)!;
   const targetFile = join(p.runDir, `${EXPORTER_PROC}.target`);
-  const target = `127.0.0.1:${primary.port}/postgres?sslmode=disable`;
+  const password = readSecret(root, 'superuser-password');
+  const target = `127.0.0.1:${leader.port}/postgres?sslmode=disable`;
+  const fingerprint = `${target} ${createHash('sha256').update(password).digest('hex').slice(0, 16)}`;
   const url = `http://127.0.0.1:${state.exporterPort}/metrics`;
   const running = runningPid(p.pidFile(EXPORTER_PROC), 'exporter');
   if (running) {
     const current = existsSync(targetFile) ? readFileSync(targetFile, 'utf8').trim() : '';
-    if (current === target) return { url, note: 'already running' };
+    if (current === fingerprint) return { url, note: 'already running' };
     await stopPid(running, 10_000);
   }
   // The exporter runs as the postgres OS user, which may not be able to read the checkout (one
@@ -385,17 +288,13 @@ export async function ensureExporter(
     file: bin,
     args,
     // The password goes through the environment, never argv.
-    env: baseEnv({
-      DATA_SOURCE_URI: target,
-      DATA_SOURCE_USER: 'postgres',
-      DATA_SOURCE_PASS: readSecret(root, 'superuser-password'),
-    }),
+    env: baseEnv({ DATA_SOURCE_URI: target, DATA_SOURCE_USER: 'postgres', DATA_SOURCE_PASS: password }),
     logFile: p.logFile(EXPORTER_PROC),
     pidFile: p.pidFile(EXPORTER_PROC),
     cwd: p.runDir,
     ...asPostgres(),
   });
-  writeFileSync(targetFile, target + '\n');
+  writeFileSync(targetFile, fingerprint + '\n');
   out.line(`exporter: started (pid ${pid}, ${url}${queries ? ', chart queries' : ''})`);
   return { url, note: queries ? `with ${queries}` : 'standard metrics only' };
 }
@@ -405,26 +304,8 @@ export interface DownReport {
   notRunning: string[];
 }
 
-export async function stopInstance(root: string, name: string, out: Output): Promise<boolean> {
-  const p = new StatePaths(root);
-  const pid = instancePid(root, name);
-  let stopped = false;
-  if (pid) {
-    out.line(`${name}: stopping (pid ${pid})`);
-    await stopPid(pid, STOP_TIMEOUT_MS);
-    stopped = true;
-  }
-  removePidFile(p.pidFile(name));
-  const pm = postmasterPid(p.dataDir(name));
-  if (pm) {
-    await stopPid(pm, STOP_TIMEOUT_MS, 'SIGINT');
-    stopped = true;
-  }
-  return stopped;
-}
-
 export async function localDown(root: string, out: Output): Promise<DownReport> {
-  const state = readState(root);
+  const state = readAnyState(root);
   const p = new StatePaths(root);
   const stopped: string[] = [];
   const notRunning: string[] = [];
@@ -434,7 +315,7 @@ export async function localDown(root: string, out: Output): Promise<DownReport> 
     stopped.push(EXPORTER_PROC);
   }
   removePidFile(p.pidFile(EXPORTER_PROC));
-  // Replicas first, so that none of them spends the primary's shutdown reconnecting.
+  // Replicas first, so that no failover is attempted while the leader stops last.
   const ordered = [...state.instances].sort(
     (a, b) => Number(a.name === state.primary) - Number(b.name === state.primary),
   );
@@ -442,6 +323,7 @@ export async function localDown(root: string, out: Output): Promise<DownReport> 
     if (await stopInstance(root, inst.name, out)) stopped.push(inst.name);
     else notRunning.push(inst.name);
   }
+  if (await stopEtcd(root)) stopped.push('etcd');
   return { stopped, notRunning };
 }
 

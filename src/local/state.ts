@@ -22,20 +22,69 @@ import { postgresOsUser } from './os-user.js';
 
 export interface LocalInstance {
   name: string;
-  /** The role it was created with or last given (promotion changes it); PostgreSQL has the last word. */
+  /** The role it had when last seen; Patroni decides who leads and PostgreSQL has the last word. */
   role: Role;
   port: number;
+  /** The agent's own health endpoint. */
   healthPort: number;
+  /** Patroni's REST API. */
+  restApiPort: number;
+}
+
+/** Patroni timings; the defaults are Patroni's own (tests shorten them). */
+export interface HaTimings {
+  ttl: number;
+  loopWait: number;
+  retryTimeout: number;
 }
 
 export interface LocalState {
-  version: 1;
+  version: 2;
   release: string;
   createdAt: string;
+  /** The member that led when last seen (Patroni's leader record is the truth). */
   primary: string;
   instances: LocalInstance[];
   exporterPort: number;
+  etcd: { clientPort: number; peerPort: number };
+  failover: 'automatic' | 'manual';
+  synchronous: boolean;
+  /** Keep the primary while etcd is unreachable but every member answers (default true). */
+  failsafe?: boolean;
+  ha?: HaTimings;
+  /** PostgreSQL settings over the chart's defaults, and the slot WAL bound (empty: sized from the disk). */
+  settings?: { parameters?: Record<string, string>; maxSlotWalKeepSize?: string };
+  /** Point-in-time recovery (on unless `enabled: false`): repo1 in <state>/pgbackrest. */
+  pitr?: LocalPitrSettings;
 }
+
+export interface LocalPitrSettings {
+  enabled?: boolean;
+  /** archive_timeout in seconds (default 60). */
+  archiveTimeoutSeconds?: number;
+  retentionFull?: number;
+  /** repo2 on the object store named in objectstore.env (PGOPS_SYNC_*), credentials from it too. */
+  repo2?: boolean;
+  /** Only for a test store with a self-signed certificate. */
+  repo2VerifyTls?: boolean;
+}
+
+/** A state file written before the members ran under Patroni (version 1). */
+export interface LegacyState extends Omit<
+  LocalState,
+  'version' | 'instances' | 'etcd' | 'failover' | 'synchronous'
+> {
+  version: 1;
+  instances: Omit<LocalInstance, 'restApiPort'>[];
+}
+
+export type SecretFile = 'superuser-password' | 'replication-password' | 'app-password' | 'restapi-password';
+export const SECRET_FILES: readonly SecretFile[] = [
+  'superuser-password',
+  'replication-password',
+  'app-password',
+  'restapi-password',
+];
 
 export const STATE_FILE = 'state.json';
 export const SUPERUSER = 'postgres';
@@ -78,11 +127,19 @@ export class StatePaths {
   get snapshotsDir() {
     return join(this.root, 'snapshots');
   }
+  /** repo1 of pgBackRest: physical backups and the WAL archive. */
+  get pgbackrestDir() {
+    return join(this.root, 'pgbackrest');
+  }
   get passfile() {
     return join(this.root, 'pgpass');
   }
-  secret(name: 'superuser-password' | 'replication-password' | 'app-password') {
+  secret(name: SecretFile) {
     return join(this.secretsDir, name);
+  }
+  /** An instance's socket and private runtime directory. */
+  instanceRunDir(instance: string) {
+    return join(this.runDir, instance);
   }
   dataDir(instance: string) {
     return join(this.root, 'data', instance);
@@ -100,6 +157,19 @@ export function stateExists(root: string): boolean {
 }
 
 export function readState(root: string): LocalState {
+  const s = readAnyState(root);
+  if (s.version === 1)
+    throw new UsageError(
+      'E_STATE_UPGRADE',
+      `${new StatePaths(root).stateFile} was written by an earlier postgres-ops, before the members ran under Patroni`,
+      { stateDir: new StatePaths(root).root },
+      { hint: 'Run postgres-ops local up once: it keeps the data and moves the members under Patroni.' },
+    );
+  return s;
+}
+
+/** The state file as it is, in either layout. */
+export function readAnyState(root: string): LocalState | LegacyState {
   const paths = new StatePaths(root);
   let text: string;
   try {
@@ -113,8 +183,9 @@ export function readState(root: string): LocalState {
     );
   }
   try {
-    const s = JSON.parse(text) as LocalState;
-    if (s.version !== 1 || !Array.isArray(s.instances)) throw new Error('unknown layout');
+    const s = JSON.parse(text) as LocalState | LegacyState;
+    if ((s.version !== 1 && s.version !== 2) || !Array.isArray(s.instances))
+      throw new Error('unknown layout');
     return s;
   } catch (err) {
     throw new UsageError(
@@ -149,10 +220,7 @@ function writeSecretFile(path: string, value: string, ownedByPostgres: boolean) 
   if (ownedByPostgres && u.uid !== undefined) chownSync(path, u.uid, u.gid!);
 }
 
-export function readSecret(
-  root: string,
-  name: 'superuser-password' | 'replication-password' | 'app-password',
-) {
+export function readSecret(root: string, name: SecretFile) {
   return readFileSync(new StatePaths(root).secret(name), 'utf8').trim();
 }
 
@@ -167,8 +235,9 @@ export function prepareStateDir(root: string): StatePaths {
   ensureDir(p.runDir, 0o755, true);
   ensureDir(p.logsDir, 0o755);
   ensureDir(p.backupsDir, 0o750);
+  ensureDir(p.pgbackrestDir, 0o750, true);
   ensureDir(p.secretsDir, 0o711);
-  for (const name of ['superuser-password', 'replication-password', 'app-password'] as const) {
+  for (const name of SECRET_FILES) {
     if (!existsSync(p.secret(name)))
       writeSecretFile(p.secret(name), randomBytes(18).toString('base64url'), true);
   }

@@ -2,7 +2,7 @@ import { realpathSync } from 'node:fs';
 /**
  * What a command gets: the cluster (local or Kubernetes, chosen once here), an output host and
  * the confirmation prompt. Local mode is chosen with --local, or when local state exists and
- * neither --context nor -n names a cluster.
+ * none of --context, --kubeconfig and -n names a cluster.
  */
 import type { Output } from '../core/output.js';
 import { KubeCluster } from '../kube/cluster.js';
@@ -31,13 +31,18 @@ export function stateDirOf(opts: GlobalOptions): string {
 
 export function wantsLocal(opts: GlobalOptions): boolean {
   if (opts.local) return true;
-  if (opts.context || opts.namespace) return false;
+  if (opts.context || opts.kubeconfig || opts.namespace) return false;
   return stateExists(stateDirOf(opts));
 }
 
 export async function resolveCluster(opts: GlobalOptions): Promise<ClusterApi> {
   if (wantsLocal(opts)) return new LocalCluster(stateDirOf(opts));
-  return KubeCluster.connect({ context: opts.context, namespace: opts.namespace, release: opts.release });
+  return KubeCluster.connect({
+    context: opts.context,
+    namespace: opts.namespace,
+    kubeconfig: opts.kubeconfig,
+    release: opts.release,
+  });
 }
 
 export async function makeDeps(opts: GlobalOptions, out: Output): Promise<OpsDeps> {
@@ -48,6 +53,7 @@ export async function makeDeps(opts: GlobalOptions, out: Output): Promise<OpsDep
 export function commandLine(opts: GlobalOptions, verb: string): string {
   const parts = ['postgres-ops', verb];
   if (opts.stateDir) parts.push('--state-dir', opts.stateDir);
+  if (opts.kubeconfig) parts.push('--kubeconfig', opts.kubeconfig);
   if (opts.context) parts.push('--context', opts.context);
   if (opts.namespace) parts.push('-n', opts.namespace);
   return parts.join(' ');

@@ -1,4 +1,5 @@
 /** One monitor sample: figures computed from two readings of PostgreSQL's counters. Pure. */
+import { slotNameFor } from '../core/instance/settings.js';
 import type { Row } from './cluster-api.js';
 
 export interface CounterReading {
@@ -28,12 +29,24 @@ export interface MonitorSample {
   locksWaiting: number;
   deadlocks: number;
   databaseBytes: number;
+  /** One line per streaming replica, named as status names it (the member, not its slot). */
   replication: {
     name: string;
+    /** What the replica calls itself to the primary (application_name; often its slot's name). */
+    applicationName: string;
     state: string;
     client: string | null;
     lagBytes: number | null;
     lagSeconds: number | null;
+  }[];
+  /** Slots no replica streams from: each keeps WAL on the primary until it is used or dropped. */
+  inactiveSlots: {
+    name: string;
+    /** The member the slot belongs to, when it is one (null for a slot of something else). */
+    member: string | null;
+    type: string;
+    walStatus: string | null;
+    retainedBytes: number | null;
   }[];
   longestQueries: {
     pid: number;
@@ -48,12 +61,23 @@ export interface MonitorSample {
 
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
+/**
+ * The member a replication connection or slot belongs to: replicas connect with their slot's name
+ * (`postgres_1`, PostgreSQL's rules for slot names) or their own (`postgres-1`); status and every
+ * command use the member's name.
+ */
+export function memberFor(applicationName: string, members: string[]): string | null {
+  return members.find((m) => m === applicationName || slotNameFor(m) === applicationName) ?? null;
+}
+
 export function sampleFrom(
   instance: string,
   prev: CounterReading | null,
   cur: CounterReading,
   replication: Row[],
   queries: Row[],
+  slots: Row[] = [],
+  members: string[] = [],
 ): MonitorSample {
   const dt = prev ? cur.at - prev.at : 0;
   const rate = (a: number, b: number) => (prev && dt > 0 ? round(Math.max(0, a - b) / dt) : null);
@@ -72,11 +96,19 @@ export function sampleFrom(
     deadlocks: cur.deadlocks,
     databaseBytes: cur.database_bytes,
     replication: replication.map((r) => ({
-      name: String(r.name ?? ''),
+      name: memberFor(String(r.name ?? ''), members) ?? String(r.name ?? ''),
+      applicationName: String(r.name ?? ''),
       state: String(r.state ?? ''),
       client: (r.client as string | null) ?? null,
       lagBytes: (r.lag_bytes as number | null) ?? null,
       lagSeconds: (r.lag_seconds as number | null) ?? null,
+    })),
+    inactiveSlots: slots.map((x) => ({
+      name: String(x.name ?? ''),
+      member: memberFor(String(x.name ?? ''), members),
+      type: String(x.type ?? ''),
+      walStatus: (x.wal_status as string | null) ?? null,
+      retainedBytes: (x.retained_bytes as number | null) ?? null,
     })),
     longestQueries: queries.map((q) => ({
       pid: Number(q.pid),

@@ -4,6 +4,8 @@ import type { OutputFormat } from '../core/output.js';
 export interface GlobalOptions {
   namespace?: string;
   context?: string;
+  /** A kubeconfig file, as kubectl's --kubeconfig. */
+  kubeconfig?: string;
   release: string;
   output: OutputFormat;
   yes?: boolean;

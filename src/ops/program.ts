@@ -11,12 +11,22 @@ import { DEFAULT_RELEASE, type GlobalOptions } from './options.js';
 let format: OutputFormat = 'table';
 
 type RestoreFlagsArg = {
+  time?: string;
+  lsn?: string;
+  latest?: boolean;
+  undo?: boolean;
   targetDatabase?: string;
   safetyBackup?: boolean;
   force?: boolean;
   snapshot?: string;
 };
 const out = consoleOutput(() => format);
+type LocalUpFlags = {
+  replicas?: string;
+  synchronous?: boolean;
+  failover?: 'automatic' | 'manual';
+  fresh?: boolean;
+};
 
 const EXIT_CODES = `
 Exit codes:
@@ -25,8 +35,9 @@ Exit codes:
   2  bad usage or input: unknown flag, backup, replica or release; nothing was changed
   3  refused for safety: e.g. a destructive command without --yes and without a terminal
 
-Mode: local when --local is given, or when local state exists (.postgres-ops/) and neither
---context nor -n is given; Kubernetes otherwise (kubeconfig from KUBECONFIG or ~/.kube/config).`;
+Mode: local when --local is given, or when local state exists (.postgres-ops/) and none of
+--context, --kubeconfig and -n is given; Kubernetes otherwise (kubeconfig from --kubeconfig,
+KUBECONFIG or ~/.kube/config).`;
 
 function globals(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
@@ -41,6 +52,7 @@ export function buildOpsProgram(): Command {
     )
     .option('-n, --namespace <namespace>', 'Kubernetes namespace (default: from the kube context)')
     .option('--context <context>', 'kubeconfig context to use')
+    .option('--kubeconfig <file>', 'kubeconfig file to use (default: KUBECONFIG or ~/.kube/config)')
     .option('--release <name>', 'Helm release name', DEFAULT_RELEASE)
     .addOption(
       new Option('-o, --output <format>', 'table or json')
@@ -52,8 +64,7 @@ export function buildOpsProgram(): Command {
     .option('--state-dir <dir>', 'local mode state folder (default: .postgres-ops/ at the repository root)')
     .option('--debug', 'print stack traces')
     .addHelpText('after', EXIT_CODES)
-    .configureHelp({ showGlobalOptions: true })
-    .showHelpAfterError();
+    .configureHelp({ showGlobalOptions: true });
 
   const run = <A extends unknown[]>(
     fn: (deps: Awaited<ReturnType<typeof makeDeps>>, ...a: A) => Promise<unknown>,
@@ -82,13 +93,30 @@ export function buildOpsProgram(): Command {
       '--jobs <n>',
       'dump tables with N parallel pg_dump jobs (still one file; default: the chart value backup.jobs)',
     )
+    .option(
+      '--physical',
+      'a physical backup with pgBackRest (point-in-time recovery) instead of a logical dump',
+    )
+    .option('--type <type>', 'with --physical: full, diff or incr', 'full')
     .addHelpText(
       'after',
-      example('postgres-ops backup critical-point-backup', 'postgres-ops backup before-upgrade --jobs 4'),
+      example(
+        'postgres-ops backup critical-point-backup',
+        'postgres-ops backup before-upgrade --jobs 4',
+        'postgres-ops backup --physical --type full',
+        'postgres-ops backup before-migration --physical --type diff',
+      ),
     )
     .action(
-      run(async (deps, name: string | undefined, flags: { jobs?: string }) =>
-        (await import('./commands/backup.js')).backup(name, deps, flags),
+      run(
+        async (
+          deps,
+          name: string | undefined,
+          flags: { jobs?: string; physical?: boolean; type?: string },
+        ) =>
+          flags.physical
+            ? (await import('./commands/physical.js')).physicalBackup(name, flags, deps)
+            : (await import('./commands/backup.js')).backup(name, deps, flags),
       ),
     );
 
@@ -111,10 +139,16 @@ export function buildOpsProgram(): Command {
     .option('--target-database <db>', 'database to restore into (default: the one in the backup)')
     .option('--no-safety-backup', 'do not back up the current data first')
     .option('--force', 'restore even if the checksum does not match')
+    .option('--time <timestamp>', 'point in time: restore the whole cluster to this moment (ISO 8601)')
+    .option('--lsn <lsn>', 'point in time: restore the whole cluster to this WAL position')
+    .option('--latest', 'point in time: restore the whole cluster to the last archived commit')
+    .option('--undo', 'put back the data directories the last point-in-time restore kept aside')
     .addHelpText(
       'after',
       example(
         'postgres-ops restore critical-point-backup',
+        'postgres-ops restore --time "2026-11-30 14:02:00+00:00"',
+        'postgres-ops restore --latest --yes',
         'postgres-ops restore ./cluster-migration-backup.sql.gz --yes',
         'postgres-ops restore --snapshot emergency-snapshot --local',
       ),
@@ -124,6 +158,14 @@ export function buildOpsProgram(): Command {
         (await import('./commands/restore.js')).restore(file, flags, deps),
       ),
     );
+
+  program
+    .command('drill')
+    .description(
+      'Recovery drill: restore the newest physical backup and WAL into scratch space, recover, check indexes (amcheck) and row counts, report the recovery time, clean up.',
+    )
+    .addHelpText('after', example('postgres-ops drill', 'postgres-ops drill -o json'))
+    .action(run(async (deps) => (await import('./commands/physical.js')).drill(deps)));
 
   program
     .command('verify')
@@ -171,30 +213,67 @@ export function buildOpsProgram(): Command {
 
   program
     .command('connect')
-    .description('Interactive psql as the superuser on the primary (or a replica).')
+    .description(
+      'Interactive psql as the superuser on the primary (or a replica), in the application database: the one backups cover (local mode and the chart default: pyairtable).',
+    )
     .option('--replica [name]', 'connect to a replica (the first running one, or NAME)')
-    .addHelpText('after', example('postgres-ops connect', 'postgres-ops connect --replica'))
+    .option('--database <name>', 'another database (not backed up unless it is listed in backup.databases)')
+    .addHelpText(
+      'after',
+      example(
+        'postgres-ops connect',
+        'postgres-ops connect --replica',
+        'postgres-ops connect --database postgres',
+      ),
+    )
     .action(
-      run(async (deps, flags: { replica?: boolean | string }) =>
+      run(async (deps, flags: { replica?: boolean | string; database?: string }) =>
         (await import('./commands/connect.js')).connect(flags, deps),
+      ),
+    );
+
+  program
+    .command('migrate')
+    .description(
+      "Apply a schema migration version as the chart's migration Job does: lock, one transaction, history, a safety backup first (local mode; on Kubernetes it prints the helm line).",
+    )
+    .argument('<version>', 'version to apply: the folder <dir>/<version>/ of SQL files')
+    .option('--dry-run', 'print the plan, change nothing')
+    .option('--dir <dir>', "folder of migration versions (default: the chart's files/migrations)")
+    .option('--description <text>', 'description recorded in the history table')
+    .addHelpText(
+      'after',
+      example(
+        'postgres-ops migrate 2.0.0 --dry-run',
+        'postgres-ops migrate 2.1.0 --dir ./migrations --description "Add teams"',
+      ),
+    )
+    .action(
+      run(async (deps, version: string, flags: { dryRun?: boolean; dir?: string; description?: string }) =>
+        (await import('./commands/migrate.js')).migrate(version, flags, deps),
       ),
     );
 
   program
     .command('promote')
     .description(
-      'Fenced manual failover: stop the primary, promote REPLICA, point the read-write endpoint at it. Asks for confirmation.',
+      'Make a member the primary: a switchover while the primary is healthy, a failover when it is gone. Refuses (exit 3) a candidate that is not streaming or lags, saying how many bytes would be lost. Asks for confirmation.',
     )
-    .argument('<replica>', 'replica to promote (pod name, or local instance name from status)')
+    .argument('<member>', 'member to promote (pod name, or local instance name from status)')
+    .option('--force', 'promote even though the candidate lags or does not stream (what it lacks is lost)')
+    .option('--dry-run', 'check the candidate and say what would happen; change nothing')
     .addHelpText(
       'after',
       example(
-        'postgres-ops promote pyairtable-stack-postgres-replica-0',
+        'postgres-ops promote pyairtable-stack-postgres-1 --dry-run',
+        'postgres-ops promote pyairtable-stack-postgres-1',
         'postgres-ops promote postgres-1 --local --yes',
       ),
     )
     .action(
-      run(async (deps, replica: string) => (await import('./commands/promote.js')).promote(replica, deps)),
+      run(async (deps, member: string, flags: { force?: boolean; dryRun?: boolean }) =>
+        (await import('./commands/promote.js')).promote(member, flags, deps),
+      ),
     );
 
   const local = program
@@ -211,9 +290,29 @@ export function buildOpsProgram(): Command {
     .command('up')
     .description('Start whatever is not running (primary, replicas, exporter); take a first verified backup.')
     .option('--replicas <n>', 'number of streaming replicas (default 1 on first start; never removes one)')
-    .addHelpText('after', example('postgres-ops local up', 'postgres-ops local up --replicas 2'))
+    .option('--synchronous', 'synchronous replication: a commit waits for a replica, a failover loses none')
+    .option('--no-synchronous', 'asynchronous replication (the default)')
+    .addOption(
+      new Option(
+        '--failover <mode>',
+        'automatic (Patroni promotes a replica when the primary is gone) or manual',
+      ).choices(['automatic', 'manual']),
+    )
+    .option(
+      '--fresh',
+      'start a new, empty cluster although the data of the earlier one is gone and backups or snapshots of it exist (restore one next)',
+    )
+    .addHelpText(
+      'after',
+      example(
+        'postgres-ops local up',
+        'postgres-ops local up --replicas 2 --synchronous',
+        'postgres-ops local up --failover manual',
+        'postgres-ops local up --fresh',
+      ),
+    )
     .action(
-      async (flags: { replicas?: string }, cmd: Command) =>
+      async (flags: LocalUpFlags, cmd: Command) =>
         void (await (await import('./commands/local.js')).localUpCommand(flags, globals(cmd), out)),
     );
 

@@ -2,6 +2,10 @@
  * SQL text the operator commands run (read-only). Every statement is wrapped by `asJsonRows` so
  * that the local driver and `kubectl exec psql` return the same JSON-typed rows.
  */
+import { DATABASES_SQL } from '../core/backup/interrupted-restore.js';
+import { CLUSTER_OPERATION_HOLDER_SQL, CLUSTER_OPERATION_RECORD_SQL } from '../core/cluster-operation.js';
+
+import { OPS_APPLICATION_NAME, quoteLiteral } from '../core/pg/conninfo.js';
 
 /** One JSON array of the statement's rows: `[]` when there are none. */
 export function asJsonRows(sql: string): string {
@@ -21,6 +25,29 @@ SELECT pg_is_in_recovery() AS in_recovery,
   CASE WHEN pg_is_in_recovery()
     THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS replay_age_seconds,
   (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS receiver_status`;
+
+/**
+ * PROBE_SQL plus what `status` warns about on each member: data checksum failures PostgreSQL has
+ * counted (pg_stat_database; the data directories are initialised with checksums).
+ */
+export const STATUS_PROBE_SQL = `
+SELECT p.*,
+  (SELECT coalesce(json_agg(json_build_object('database', coalesce(datname, '(shared catalogs)'),
+      'failures', checksum_failures, 'lastFailure', checksum_last_failure) ORDER BY datname), '[]'::json)
+   FROM pg_stat_database WHERE checksum_failures > 0) AS checksum_failures
+FROM (${PROBE_SQL}) p`;
+
+/**
+ * Cluster-wide facts `status` reads on the primary: every database with whether it accepts
+ * connections (an interrupted restore leaves its target refusing them), and the session holding
+ * the cluster's operation lock, if any.
+ */
+export const STATUS_CLUSTER_SQL = `
+SELECT
+  (SELECT coalesce(json_agg(d), '[]'::json) FROM (${DATABASES_SQL}) d) AS databases,
+  (SELECT row_to_json(h) FROM (${CLUSTER_OPERATION_HOLDER_SQL}) h LIMIT 1) AS operation`;
+
+export { CLUSTER_OPERATION_RECORD_SQL };
 
 /** Counters and gauges of one monitor sample, taken on the primary. */
 export const MONITOR_SQL = `
@@ -43,6 +70,11 @@ SELECT application_name AS name, state, client_addr::text AS client,
   extract(epoch FROM replay_lag)::float8 AS lag_seconds
 FROM pg_stat_replication ORDER BY application_name`;
 
+/**
+ * The longest-running queries of the application. postgres-ops's own sessions (named
+ * OPS_APPLICATION_NAME, such as this sample's other queries running at the same moment) are not
+ * the application's and are left out.
+ */
 export const MONITOR_QUERIES_SQL = `
 SELECT pid, usename AS user, datname AS database, state,
   extract(epoch FROM clock_timestamp() - query_start)::float8 AS seconds,
@@ -50,4 +82,12 @@ SELECT pid, usename AS user, datname AS database, state,
   left(regexp_replace(query, '\\s+', ' ', 'g'), 80) AS query
 FROM pg_stat_activity
 WHERE backend_type = 'client backend' AND state <> 'idle' AND pid <> pg_backend_pid()
+  AND application_name IS DISTINCT FROM ${quoteLiteral(OPS_APPLICATION_NAME)}
 ORDER BY query_start LIMIT 5`;
+
+/** Replication slots no replica streams from: they keep WAL on the primary until dropped. */
+export const MONITOR_INACTIVE_SLOTS_SQL = `
+SELECT slot_name AS name, slot_type AS type, wal_status,
+  CASE WHEN restart_lsn IS NOT NULL
+    THEN pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 END AS retained_bytes
+FROM pg_replication_slots WHERE NOT active ORDER BY slot_name`;

@@ -1,11 +1,17 @@
 /**
  * The one place that turns errors into exit codes, for both entry points. A message says what was
  * being done and what to type next; with `-o json` stdout also gets {"error":{code,message,meta}}.
- * Stack traces only with --debug.
+ * Stack traces only with --debug (or PGOPS_DEBUG=1).
+ *
+ * Bad usage (an unknown flag or command, a missing or extra argument) is exit 2 with one line and
+ * a hint naming the command's --help, for every command of the tree: commander's own reporting
+ * (the whole help, exit 1) is replaced here.
  */
-import { CommanderError, type Command } from 'commander';
-import { OpsError } from '../core/errors.js';
+import { Command, CommanderError, type Option } from 'commander';
+import { envSwitch } from '../core/config/switch.js';
+import { OpsError, UsageError } from '../core/errors.js';
 import type { Output, OutputFormat } from '../core/output.js';
+import { guardStdio } from './stdio.js';
 
 export function consoleOutput(format: () => OutputFormat = () => 'table'): Output {
   return {
@@ -28,38 +34,116 @@ export function parseOutputFormat(v: string): OutputFormat {
   throw new OpsError('E_USAGE', `unknown output format "${v}"`, 2, {}, { hint: 'Use -o table or -o json.' });
 }
 
+/** "postgres-ops local up": the command's full name, as a person types it. */
+export function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+const usageHint = (cmd: Command) => `See the usage: ${commandPath(cmd)} --help`;
+
+/**
+ * A value that starts with "-" is an option typed in the wrong place (or a value forgotten
+ * before the next flag), never a name: refused before anything runs, since handed on to the agent
+ * or to pg_dump it would be read as an option.
+ */
+function refuseDashValue(cmd: Command, what: string, previous?: (v: string, p: unknown) => unknown) {
+  return (value: string, prev: unknown) => {
+    if (value.startsWith('-'))
+      throw new UsageError(
+        'E_USAGE',
+        `${commandPath(cmd)}: "${value}" is not a valid ${what}: it starts with "-" (an option in the wrong place, or a value left out before it)`,
+        {},
+        { hint: usageHint(cmd) },
+      );
+    return previous ? previous(value, prev) : value;
+  };
+}
+
+const commandOf = new WeakMap<CommanderError, Command>();
+
+/** Every command of the tree reports bad usage to runCli instead of printing help and exiting. */
+export function prepareCommandTree(program: Command): void {
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const cmd of all(program)) {
+    cmd.showHelpAfterError(false);
+    // Commander writes to stderr only for errors and for the help shown on a missing command;
+    // runCli prints one line instead. Help asked for with --help goes to stdout as usual.
+    cmd.configureOutput({ outputError: () => undefined, writeErr: () => undefined });
+    cmd.exitOverride((err) => {
+      commandOf.set(err, cmd);
+      throw err;
+    });
+    for (const arg of cmd.registeredArguments) {
+      const previous = arg.parseArg as ((v: string, p: unknown) => unknown) | undefined;
+      arg.argParser(refuseDashValue(cmd, arg.name(), previous));
+    }
+    for (const opt of cmd.options as Option[]) {
+      if (!opt.required && !opt.optional) continue;
+      const previous = opt.parseArg as ((v: string, p: unknown) => unknown) | undefined;
+      opt.argParser(refuseDashValue(cmd, `value for ${opt.long ?? opt.flags}`, previous));
+    }
+  }
+}
+
+/** The usage error a commander failure stands for (undefined for --help and --version). */
+function usageErrorOf(err: CommanderError, program: Command): UsageError | undefined {
+  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return undefined;
+  const cmd = commandOf.get(err) ?? program;
+  if (err.code === 'commander.help') {
+    // A command that only groups others (`local`, or nothing at all) was given none of them.
+    const names = cmd.commands.map((c) => c.name()).join(', ');
+    return new UsageError(
+      'E_USAGE',
+      `${commandPath(cmd)} needs a command: ${names}`,
+      {},
+      {
+        hint: usageHint(cmd),
+      },
+    );
+  }
+  return new UsageError('E_USAGE', err.message.replace(/^error: /, ''), {}, { hint: usageHint(cmd) });
+}
+
 /** Parses argv and runs the chosen command; returns the process exit code. */
 export async function runCli(program: Command, argv: string[]): Promise<number> {
+  guardStdio();
   const wantsJson = () => {
     const i = argv.findIndex((a) => a === '-o' || a === '--output');
     return (i >= 0 && argv[i + 1] === 'json') || argv.includes('-ojson') || argv.includes('--output=json');
   };
-  const debug = argv.includes('--debug');
-  program.exitOverride();
+  const debug = argv.includes('--debug') || envSwitch(process.env.PGOPS_DEBUG);
+  // Child processes (the agent run by local mode) inherit the switch and print their traces too.
+  if (debug) process.env.PGOPS_DEBUG = '1';
+  prepareCommandTree(program);
   try {
     await program.parseAsync(argv);
     return 0;
   } catch (err) {
+    let e: OpsError;
     if (err instanceof CommanderError) {
-      // Help and version are not failures; commander has already printed its message.
-      if (
-        err.code === 'commander.helpDisplayed' ||
-        err.code === 'commander.version' ||
-        err.code === 'commander.help'
-      )
-        return 0;
-      return 2;
-    }
-    const e =
-      err instanceof OpsError
-        ? err
-        : new OpsError('E_INTERNAL', err instanceof Error ? err.message : String(err), 1, {}, { cause: err });
+      const usage = usageErrorOf(err, program);
+      if (!usage) return 0;
+      e = usage;
+    } else
+      e =
+        err instanceof OpsError
+          ? err
+          : new OpsError(
+              'E_INTERNAL',
+              err instanceof Error ? err.message : String(err),
+              1,
+              {},
+              { cause: err },
+            );
     process.stderr.write(`error: ${e.message}\n`);
     if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
     if (debug && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
     if (wantsJson())
       process.stdout.write(
-        JSON.stringify({ error: { code: e.code, message: e.message, meta: e.meta } }) + '\n',
+        JSON.stringify({ error: { code: e.code, message: e.message, meta: e.meta, hint: e.hint ?? null } }) +
+          '\n',
       );
     return e.exitCode;
   }

@@ -2,6 +2,8 @@
  * Agent logs: JSON lines on stderr (one object a line, `ts level msg ...fields`) so cluster log
  * pipelines can parse them, or plain text for people. Never pass secrets as fields.
  */
+import { envSwitch } from '../core/config/switch.js';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Logger {
@@ -10,13 +12,15 @@ export interface Logger {
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
   child(fields: Record<string, unknown>): Logger;
+  /** A line another program printed (Patroni, PostgreSQL): unchanged in text logs, wrapped in JSON logs. */
+  relay(line: string, level: Level, source: string): void;
 }
 
 export function createLogger(
   format: 'json' | 'text' = 'json',
   base: Record<string, unknown> = {},
   write: (line: string) => void = (line) => process.stderr.write(line + '\n'),
-  minLevel: Level = process.env.PGOPS_DEBUG ? 'debug' : 'info',
+  minLevel: Level = envSwitch(process.env.PGOPS_DEBUG) ? 'debug' : 'info',
 ): Logger {
   const order: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
@@ -40,5 +44,11 @@ export function createLogger(
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
     child: (fields) => createLogger(format, { ...base, ...fields }, write, minLevel),
+    relay: (line, level, source) => {
+      if (order[level] < order[minLevel]) return;
+      if (format === 'json')
+        write(JSON.stringify({ ts: new Date().toISOString(), level, msg: line, source, ...base }));
+      else write(line);
+    },
   };
 }

@@ -6,7 +6,12 @@ import { readFileSync } from 'node:fs';
 import type { AgentEnv } from '../core/config/schema.js';
 import { UsageError } from '../core/errors.js';
 
-type SecretName = 'PGOPS_SUPERUSER_PASSWORD' | 'PGOPS_REPLICATION_PASSWORD' | 'PGOPS_APP_PASSWORD';
+export type SecretName =
+  | 'PGOPS_SUPERUSER_PASSWORD'
+  | 'PGOPS_REPLICATION_PASSWORD'
+  | 'PGOPS_APP_PASSWORD'
+  | 'PGOPS_RESTAPI_PASSWORD'
+  | 'PGOPS_MONITOR_PASSWORD';
 
 export function readSecret(env: AgentEnv, name: SecretName): string | undefined {
   const file = env[`${name}_FILE`];

@@ -8,9 +8,17 @@ import { after, describe, it } from 'node:test';
 import type { Command } from 'commander';
 import { buildAgentProgram } from '../../src/agent/program.js';
 import { parseAgentEnv, passthroughEnv, formatIssues } from '../../src/core/config/schema.js';
+import {
+  parseConfFragment,
+  patroniConfig,
+  PATRONI_OWNED_PARAMETERS,
+} from '../../src/core/ha/patroni-config.js';
 import { validateExtraHba } from '../../src/core/instance/settings.js';
+import { ROLE_LABEL } from '../../src/kube/cluster.js';
+import { memberInputs } from '../../src/runtime/instance/patroni-inputs.js';
 import { cleanupAll } from '../support/cleanup.js';
-import { containersOf, find, pods, profiles, render } from './render.js';
+import { tempDir } from '../support/tmp.js';
+import { containersOf, find, helmRun, pods, profiles, render, templateArgs, toggles } from './render.js';
 
 after(cleanupAll);
 
@@ -23,6 +31,7 @@ const subcommands = new Map<string, Command>(program.commands.map((c) => [c.name
 function sampleValueFrom(vf: any): string {
   if (vf.fieldRef?.fieldPath === 'metadata.namespace') return 'pyairtable';
   if (vf.fieldRef?.fieldPath === 'metadata.name') return 'pyairtable-stack-postgres-0';
+  if (vf.fieldRef?.fieldPath === 'status.podIP') return '10.8.0.12';
   if (vf.secretKeyRef) return 'sample-secret-value';
   if (vf.configMapKeyRef) return 'sample-config-value';
   throw new Error(`unexpected valueFrom ${JSON.stringify(vf)}`);
@@ -55,13 +64,16 @@ function flagProblems(sub: Command, args: string[]): string[] {
   return problems;
 }
 
+/** The image starts the agent under tini (PID 1 reaps and forwards signals); arguments go in args. */
+const AGENT_COMMAND = ['tini', '--', 'postgres-agent'];
+const runsAgent = (c: any) => Array.isArray(c.command) && c.command.includes('postgres-agent');
+
 describe('chart to postgres-agent contract', () => {
   it('finds postgres-agent containers for every subcommand the chart uses', () => {
     const used = new Set<string>();
     for (const p of profiles) {
       for (const pod of pods(render(p.args))) {
-        for (const c of containersOf(pod.spec))
-          if (c.command?.[0] === 'postgres-agent') used.add(c.args?.[0]);
+        for (const c of containersOf(pod.spec)) if (runsAgent(c)) used.add(c.args?.[0]);
       }
     }
     for (const name of ['instance', 'backup', 'prune', 'restore', 'snapshot', 'sync', 'migrate']) {
@@ -74,9 +86,9 @@ describe('chart to postgres-agent contract', () => {
       const problems: string[] = [];
       for (const pod of pods(render(profile.args))) {
         for (const c of containersOf(pod.spec)) {
-          if (c.command?.[0] !== 'postgres-agent') continue;
+          if (!runsAgent(c)) continue;
           const where = `${pod.owner} container ${c.name}`;
-          assert.equal(c.command.length, 1, `${where}: arguments belong in args, not command`);
+          assert.deepEqual(c.command, AGENT_COMMAND, `${where}: arguments belong in args, not command`);
           const [subName, ...rest] = (c.args ?? []) as string[];
           const sub = subName ? subcommands.get(subName) : undefined;
           if (!sub) {
@@ -111,11 +123,10 @@ describe('chart to postgres-agent contract', () => {
     const spec = pods(objs).find((p) => p.owner === 'StatefulSet/pyairtable-stack-postgres')!.spec;
     const pg = spec.containers.find((c: any) => c.name === 'postgres');
     const file = envOf(pg).PGOPS_HBA_FILE;
-    assert.ok(
-      pg.volumeMounts.some(
-        (m: any) => m.mountPath === file && m.subPath === 'pg_hba.conf' && m.name === 'config',
-      ),
-    );
+    const mount = pg.volumeMounts.find((m: any) => m.name === 'config');
+    assert.equal(file, `${mount.mountPath}/pg_hba.conf`);
+    assert.equal(envOf(pg).PGOPS_CONFIG_FILE, `${mount.mountPath}/postgresql.conf`);
+    assert.ok(cm.data['postgresql.conf'] !== undefined);
     assert.throws(
       () => validateExtraHba('local all all trust', 'x'),
       'the agent refuses trust, so does the chart',
@@ -127,37 +138,70 @@ describe('chart to postgres-agent contract', () => {
     assert.equal(r.ok, false);
   });
 
-  it('gives the primary and the replicas the role, peers and primary host fencing needs', () => {
-    const objs = render([
-      '--set',
-      'databases.postgres.replication.enabled=true',
-      '--set',
-      'databases.postgres.replication.replicas=2',
-    ]);
-    const envFor = (owner: string) => {
-      const pod = pods(objs).find((p) => p.owner === owner)!;
-      return envOf(pod.spec.containers.find((c: any) => c.name === 'postgres'));
-    };
-    const primary = envFor('StatefulSet/pyairtable-stack-postgres');
-    const replica = envFor('StatefulSet/pyairtable-stack-postgres-replica');
-    assert.equal(primary.PGOPS_ROLE, 'primary');
-    assert.equal(
-      primary.PGOPS_PEERS,
-      [0, 1]
-        .map(
-          (i) =>
-            `pyairtable-stack-postgres-replica-${i}.pyairtable-stack-postgres-replica-hl.pyairtable.svc.cluster.local:5432`,
-        )
-        .join(','),
+  it('gives every member what Patroni needs to find the others and the leader record to route the read-write Service', () => {
+    const objs = render(toggles.replication!);
+    const sts = find(objs, 'StatefulSet', 'pyairtable-stack-postgres');
+    const pg = sts.spec.template.spec.containers.find((c: any) => c.name === 'postgres');
+    const env = envOf(pg);
+    // The member's own environment, with local passwords instead of the mounted files.
+    const parsed = parseAgentEnv({
+      ...Object.fromEntries(Object.entries(env).filter(([k]) => !k.endsWith('_PASSWORD_FILE'))),
+      PGDATA: `${tempDir()}/pgdata`,
+      PGOPS_MAX_SLOT_WAL_KEEP_SIZE: '1GB',
+      PGOPS_SUPERUSER_PASSWORD: 's',
+      PGOPS_REPLICATION_PASSWORD: 'r',
+      PGOPS_RESTAPI_PASSWORD: 'p',
+    });
+    assert.ok(parsed.ok, parsed.ok ? '' : formatIssues(parsed.issues));
+    const conf = find(objs, 'ConfigMap', 'pyairtable-stack-postgres-config').data;
+    const { inputs } = memberInputs(
+      parsed.value,
+      {
+        parameters: parseConfFragment(conf['postgresql.conf']).parameters,
+        extraHba: validateExtraHba(conf['pg_hba.conf'], 'pg_hba.conf'),
+      },
+      { postBootstrap: 'x', noFailover: false, binDir: '/usr/lib/postgresql/15/bin' },
     );
-    assert.equal(replica.PGOPS_ROLE, 'replica');
-    assert.equal(replica.PGOPS_PRIMARY_HOST, 'pyairtable-stack-postgres.pyairtable.svc.cluster.local');
-    assert.equal(
-      replica.PGOPS_PEERS,
-      'pyairtable-stack-postgres-0.pyairtable-stack-postgres-hl.pyairtable.svc.cluster.local:5432',
+    const patroni = patroniConfig(inputs);
+    const k8s = patroni.kubernetes as any;
+    const podLabels = sts.spec.template.metadata.labels;
+    // Patroni lists member pods by its labels plus scope_label=<scope>: every member pod carries them.
+    for (const [key, value] of Object.entries({ ...k8s.labels, [k8s.scope_label]: patroni.scope }))
+      assert.equal(podLabels[key], value, `member pods lack ${key}=${value}, Patroni would not find them`);
+    // ... and so do the chart's leader Endpoints, or Patroni would not see them and could never take the lock.
+    const ep = find(objs, 'Endpoints', String(patroni.scope));
+    for (const [key, value] of Object.entries({ ...k8s.labels, [k8s.scope_label]: patroni.scope }))
+      assert.equal(ep.metadata.labels[key], value, `Endpoints ${patroni.scope} lack ${key}=${value}`);
+    // The leader Endpoints are the read-write Service's: same name, port named alike.
+    const rw = find(objs, 'Service', String(patroni.scope));
+    assert.equal(rw.spec.selector, undefined);
+    assert.deepEqual(
+      k8s.ports.map((p: any) => [p.name, p.port]),
+      rw.spec.ports.map((p: any) => [p.name, p.targetPort]),
     );
-    assert.equal(replica.PGOPS_POD_NAME, 'pyairtable-stack-postgres-0'); // sample for fieldRef metadata.name
-    assert.equal(primary.PGOPS_DATA_PVC, 'postgres-storage-pyairtable-stack-postgres-0');
-    assert.equal(replica.PGOPS_DATA_PVC, 'postgres-storage-pyairtable-stack-postgres-0'); // $(PGOPS_POD_NAME) expanded
+    assert.equal(k8s.use_endpoints, true);
+    assert.equal(k8s.pod_ip, '10.8.0.12');
+    // The read-only Service selects the value Patroni 3.0.2 writes into its role label.
+    assert.equal(
+      find(objs, 'Service', 'pyairtable-stack-postgres-read').spec.selector[k8s.role_label],
+      'replica',
+    );
+    assert.equal(k8s.role_label, ROLE_LABEL, 'the CLI reads the role from the same label');
+    // <scope>-config exists, so Patroni needs no right to create Services.
+    find(objs, 'Service', `${patroni.scope}-config`);
+    // The REST API listens on the port the pod declares and the NetworkPolicy opens between members.
+    assert.equal(
+      (patroni.restapi as any).listen,
+      `0.0.0.0:${pg.ports.find((p: any) => p.name === 'patroni').containerPort}`,
+    );
+    assert.equal(patroni.name, 'pyairtable-stack-postgres-0');
+  });
+
+  it('refuses in values every parameter Patroni owns, so none is dropped silently at run time', () => {
+    for (const name of PATRONI_OWNED_PARAMETERS) {
+      const r = helmRun(templateArgs(['--set', `databases.postgres.postgresql.parameters.${name}=x`]));
+      assert.equal(r.ok, false, `${name} is accepted by the chart but ignored by Patroni`);
+      assert.match(r.stderr, new RegExp(`parameters\\.${name} is set by postgres-agent`));
+    }
   });
 });

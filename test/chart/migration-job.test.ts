@@ -87,7 +87,7 @@ describe('migration Job chart', () => {
     assert.ok(job.spec.activeDeadlineSeconds > 0);
     assert.equal(job.spec.template.spec.restartPolicy, 'Never');
     const c = job.spec.template.spec.containers[0];
-    assert.deepEqual([...c.command, ...c.args], ['postgres-agent', 'migrate']);
+    assert.deepEqual([...c.command, ...c.args], ['tini', '--', 'postgres-agent', 'migrate']);
     new Job(job as never).validate();
   });
 
@@ -146,16 +146,17 @@ describe('migration Job chart', () => {
     assert.ok(!spec.volumes.some((v: { hostPath?: object }) => v.hostPath));
   });
 
-  it('mounts the backup volume next to the primary for the safety backup, and neither when it is disabled', () => {
-    const withBackup = jobOf(render())!.spec.template.spec;
+  it('mounts the backup volume for the safety backup only, follows no member, and reaches the leader over the read-write Service', () => {
+    const job = jobOf(render())!;
+    const withBackup = job.spec.template.spec;
     assert.ok(
       withBackup.volumes.some(
         (v: { persistentVolumeClaim?: { claimName: string } }) =>
           v.persistentVolumeClaim?.claimName === 'pyairtable-stack-postgres-backup-pvc',
       ),
     );
-    const term = withBackup.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0];
-    assert.equal(term.labelSelector.matchLabels['app.kubernetes.io/component'], 'postgres-primary');
+    assert.equal(withBackup.affinity, undefined, 'a member that moved must not strand the Job');
+    assert.equal(envOf(job).PGOPS_HOST, 'pyairtable-stack-postgres.default.svc.cluster.local');
     const without = jobOf(render([...guideSets, 'databases.postgres.migration.safetyBackup=false']))!;
     assert.equal(envOf(without).PGOPS_MIGRATION_SAFETY_BACKUP, 'false');
     assert.equal(

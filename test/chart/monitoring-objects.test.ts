@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigMap } from 'kubernetes-models/v1';
 import { after, describe, it } from 'node:test';
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { cleanupAll } from '../support/cleanup.js';
 import {
   alertRules,
@@ -21,7 +21,7 @@ import {
   workDir,
   writeIn,
 } from '../support/promql.js';
-import { chartDir } from '../support/tools.js';
+import { chartDir, helm } from '../support/tools.js';
 
 after(cleanupAll);
 
@@ -72,6 +72,48 @@ describe('monitoring objects', () => {
     const cms = renderMonitoring().filter((d) => d.kind === 'ConfigMap');
     assert.equal(cms.length, 2);
     for (const cm of cms) new ConfigMap(cm as ConstructorParameters<typeof ConfigMap>[0]).validate();
+  });
+
+  it('renders the ServiceMonitor and PrometheusRule only where the prometheus-operator API is served, or when forced', () => {
+    // helm template / install against a cluster without the operator: no monitoring.coreos.com/v1.
+    const kindsOn = (args: string[]) =>
+      parseAllDocuments(helm(['template', 'pyairtable-stack', chartDir, '-n', 'pyairtable', ...args]))
+        .map((d) => d.toJS() as { kind?: string } | null)
+        .map((d) => d?.kind)
+        .filter((k): k is string => k === 'ServiceMonitor' || k === 'PrometheusRule')
+        .sort();
+    assert.deepEqual(kindsOn([]), [], 'the guide basic install works on a cluster without the operator');
+    assert.deepEqual(kindsOn(['--api-versions', 'monitoring.coreos.com/v1']), [
+      'PrometheusRule',
+      'ServiceMonitor',
+    ]);
+    assert.deepEqual(
+      kindsOn([
+        '--api-versions',
+        'monitoring.coreos.com/v1/ServiceMonitor',
+        '--api-versions',
+        'monitoring.coreos.com/v1/PrometheusRule',
+      ]),
+      ['PrometheusRule', 'ServiceMonitor'],
+    );
+    assert.deepEqual(
+      kindsOn([
+        '--set',
+        'databases.postgres.monitoring.serviceMonitor.force=true',
+        '--set',
+        'databases.postgres.monitoring.prometheusRule.force=true',
+      ]),
+      ['PrometheusRule', 'ServiceMonitor'],
+    );
+    assert.deepEqual(
+      kindsOn([
+        '--api-versions',
+        'monitoring.coreos.com/v1',
+        '--set',
+        'databases.postgres.monitoring.serviceMonitor.enabled=false',
+      ]),
+      ['PrometheusRule'],
+    );
   });
 
   it('renders nothing when monitoring or PostgreSQL itself is disabled', () => {
@@ -131,8 +173,8 @@ describe('monitoring objects', () => {
   it("matches the chart's exporter sidecar and metrics Service: queries file mounted, Service selected, port named metrics", () => {
     const docs = renderChart(
       [
-        'templates/postgres/primary/statefulset.yaml',
-        'templates/postgres/primary/metrics-service.yaml',
+        'templates/postgres/members/statefulset.yaml',
+        'templates/postgres/members/metrics-service.yaml',
         ...MONITORING,
       ].flatMap((t) => ['--show-only', t]),
     );

@@ -44,6 +44,10 @@ const T = {
   deadlocksPer10m: 1,
   longTransactionSeconds: 1800,
   replicationSlotRetainedGiB: 5,
+  archiveMaxAgeMinutes: 10,
+  walReadyFiles: 64,
+  fullBackupMaxAgeDays: 8,
+  drillMaxAgeDays: 8,
 };
 const REPLICAS = 2;
 
@@ -72,8 +76,10 @@ interface Scenario {
 }
 
 const pvc = (name: string) => ({ ...KUBELET, persistentvolumeclaim: name });
-const disk = (claim: string, used: number) => [
+/** A 100-byte volume with `used` bytes in files and `available` for PostgreSQL (the rest reserved for root). */
+const disk = (claim: string, used: number, available = 100 - used) => [
   series('kubelet_volume_stats_used_bytes', pvc(claim), `${used}x30`),
+  series('kubelet_volume_stats_available_bytes', pvc(claim), `${available}x30`),
   series('kubelet_volume_stats_capacity_bytes', pvc(claim), '100x30'),
 ];
 const dataPvc = `postgres-storage-${FN}-0`;
@@ -106,6 +112,13 @@ const scenarios: Record<string, Scenario> = {
         at: '10m',
         labels: { namespace: NS, persistentvolumeclaim: replicaPvc },
         value: 97,
+      },
+      {
+        // 60 used, 10 left for PostgreSQL, 30 reserved for root: 60/70 of what PostgreSQL can use.
+        input: disk(dataPvc, 60, 10),
+        at: '10m',
+        labels: { namespace: NS, persistentvolumeclaim: dataPvc },
+        value: (100 * 60) / 70,
       },
     ],
     quiet: [
@@ -563,6 +576,244 @@ const scenarios: Record<string, Scenario> = {
       },
     ],
   },
+  PostgreSQLWalArchiveStale: {
+    fire: [
+      {
+        // Last segment archived at 00:01 while segments wait: 10 minutes at 00:11, firing from 00:16.
+        input: [
+          series('pgops_archive_last_archived_timestamp_seconds', EXP, '60x30'),
+          series('pgops_wal_ready_files', EXP, '3x30'),
+          series('pgops_archive_enabled', EXP, '1x30'),
+        ],
+        at: '20m',
+        notYetAt: '14m',
+        labels: { namespace: NS, pod: EXP.pod },
+        value: (1200 - 60) / 60,
+      },
+      {
+        // Never archived at all while segments wait.
+        input: [
+          series('pgops_archive_last_archived_timestamp_seconds', EXP, '0x30'),
+          series('pgops_wal_ready_files', EXP, '1x30'),
+          series('pgops_archive_enabled', EXP, '1x30'),
+        ],
+        at: '20m',
+        labels: { namespace: NS, pod: EXP.pod },
+        value: 1200 / 60,
+      },
+    ],
+    quiet: [
+      {
+        // Nothing written since: nothing waits, an old last archive is fine.
+        input: [
+          series('pgops_archive_last_archived_timestamp_seconds', EXP, '60x30'),
+          series('pgops_wal_ready_files', EXP, '0x30'),
+          series('pgops_archive_enabled', EXP, '1x30'),
+        ],
+        at: '20m',
+      },
+      {
+        // Archiving off (point-in-time recovery disabled).
+        input: [
+          series('pgops_archive_last_archived_timestamp_seconds', EXP, '0x30'),
+          series('pgops_wal_ready_files', EXP, '5x30'),
+          series('pgops_archive_enabled', EXP, '0x30'),
+        ],
+        at: '20m',
+      },
+    ],
+  },
+  PostgreSQLWalBacklogHigh: {
+    fire: [
+      {
+        input: [series('pgops_wal_ready_files', EXP, `${T.walReadyFiles + 6}x30`)],
+        at: '15m',
+        notYetAt: '5m',
+        labels: { namespace: NS, pod: EXP.pod },
+        value: T.walReadyFiles + 6,
+      },
+    ],
+    quiet: [{ input: [series('pgops_wal_ready_files', EXP, `${T.walReadyFiles - 1}x30`)], at: '15m' }],
+  },
+  PostgreSQLPhysicalBackupFailed: {
+    interval: '5m',
+    fire: [
+      {
+        // A full backup to repo2 failed at 00:05 after one succeeded at 00:01; repo1 is fine.
+        input: [
+          series(
+            'pgops_physical_backup_last_failure_timestamp_seconds',
+            { ...EXP, type: 'full', repo: 'repo2' },
+            '300x60',
+          ),
+          series(
+            'pgops_physical_backup_last_success_timestamp_seconds',
+            { ...EXP, type: 'full', repo: 'repo2' },
+            '60x60',
+          ),
+          series(
+            'pgops_physical_backup_last_failure_timestamp_seconds',
+            { ...EXP, type: 'full', repo: 'repo1' },
+            '0x60',
+          ),
+          series(
+            'pgops_physical_backup_last_success_timestamp_seconds',
+            { ...EXP, type: 'full', repo: 'repo1' },
+            '300x60',
+          ),
+        ],
+        at: '3h',
+        labels: { namespace: NS, type: 'full', repo: 'repo2' },
+        value: (3 * 3600 - 300) / 3600,
+      },
+    ],
+    quiet: [
+      {
+        input: [
+          series(
+            'pgops_physical_backup_last_failure_timestamp_seconds',
+            { ...EXP, type: 'diff', repo: 'repo1' },
+            '300x60',
+          ),
+          series(
+            'pgops_physical_backup_last_success_timestamp_seconds',
+            { ...EXP, type: 'diff', repo: 'repo1' },
+            '400x60',
+          ),
+        ],
+        at: '3h',
+      },
+    ],
+  },
+  PostgreSQLFullBackupTooOld: {
+    interval: '5m',
+    fire: [
+      {
+        // Full backup to repo1 at 01:00: 8 days old at 8d01:00, firing from 8d01:15.
+        input: [
+          series(
+            'pgops_physical_backup_last_success_timestamp_seconds',
+            { ...EXP, type: 'full', repo: 'repo1' },
+            '3600x2400',
+          ),
+          series('pgops_instance_initdb_timestamp_seconds', EXP, '0x2400'),
+          series('pgops_archive_enabled', EXP, '1x2400'),
+        ],
+        at: '8d1h20m',
+        notYetAt: '8d1h10m',
+        labels: { namespace: NS, repo: 'repo1' },
+        value: (8 * 86400 + 3600 + 1200 - 3600) / 86400,
+      },
+      {
+        // No full backup ever: counted from initdb (01:00).
+        input: [
+          series('pgops_instance_initdb_timestamp_seconds', EXP, '3600x2400'),
+          series('pgops_archive_enabled', EXP, '1x2400'),
+        ],
+        at: '8d1h20m',
+        notYetAt: '8d0h50m',
+        labels: { namespace: NS },
+        value: (8 * 86400 + 3600 + 1200 - 3600) / 86400,
+      },
+    ],
+    quiet: [
+      {
+        input: [
+          series(
+            'pgops_physical_backup_last_success_timestamp_seconds',
+            { ...EXP, type: 'full', repo: 'repo1' },
+            '86400x2400',
+          ),
+          series('pgops_instance_initdb_timestamp_seconds', EXP, '0x2400'),
+          series('pgops_archive_enabled', EXP, '1x2400'),
+        ],
+        at: '8d1h20m',
+      },
+      {
+        // Archiving off: no physical backups are expected.
+        input: [
+          series('pgops_instance_initdb_timestamp_seconds', EXP, '0x2400'),
+          series('pgops_archive_enabled', EXP, '0x2400'),
+        ],
+        at: '8d1h20m',
+      },
+    ],
+  },
+  PostgreSQLRestoreDrillFailed: {
+    interval: '5m',
+    fire: [
+      {
+        input: [
+          series('pgops_drill_last_failure_timestamp_seconds', EXP, '300x60'),
+          series('pgops_drill_last_success_timestamp_seconds', EXP, '60x60'),
+        ],
+        at: '3h',
+        labels: { namespace: NS },
+        value: (3 * 3600 - 300) / 3600,
+      },
+    ],
+    quiet: [
+      {
+        input: [
+          series('pgops_drill_last_failure_timestamp_seconds', EXP, '300x60'),
+          series('pgops_drill_last_success_timestamp_seconds', EXP, '400x60'),
+        ],
+        at: '3h',
+      },
+      {
+        input: [
+          series('pgops_drill_last_failure_timestamp_seconds', EXP, '0x60'),
+          series('pgops_drill_last_success_timestamp_seconds', EXP, '0x60'),
+        ],
+        at: '3h',
+      },
+    ],
+  },
+  PostgreSQLRestoreDrillTooOld: {
+    interval: '5m',
+    fire: [
+      {
+        input: [
+          series('pgops_drill_last_success_timestamp_seconds', EXP, '3600x2400'),
+          series('pgops_instance_initdb_timestamp_seconds', EXP, '0x2400'),
+          series('pgops_archive_enabled', EXP, '1x2400'),
+        ],
+        at: '8d1h20m',
+        notYetAt: '8d1h10m',
+        labels: { namespace: NS },
+        value: (8 * 86400 + 3600 + 1200 - 3600) / 86400,
+      },
+      {
+        // No drill ever: counted from initdb.
+        input: [
+          series('pgops_drill_last_success_timestamp_seconds', EXP, '0x2400'),
+          series('pgops_instance_initdb_timestamp_seconds', EXP, '3600x2400'),
+          series('pgops_archive_enabled', EXP, '1x2400'),
+        ],
+        at: '8d1h20m',
+        labels: { namespace: NS },
+        value: (8 * 86400 + 3600 + 1200 - 3600) / 86400,
+      },
+    ],
+    quiet: [
+      {
+        input: [
+          series('pgops_drill_last_success_timestamp_seconds', EXP, '86400x2400'),
+          series('pgops_instance_initdb_timestamp_seconds', EXP, '0x2400'),
+          series('pgops_archive_enabled', EXP, '1x2400'),
+        ],
+        at: '8d1h20m',
+      },
+      {
+        input: [
+          series('pgops_drill_last_success_timestamp_seconds', EXP, '0x2400'),
+          series('pgops_instance_initdb_timestamp_seconds', EXP, '0x2400'),
+          series('pgops_archive_enabled', EXP, '0x2400'),
+        ],
+        at: '8d1h20m',
+      },
+    ],
+  },
   PostgreSQLSnapshotJobFailed: {
     fire: [
       {
@@ -598,6 +849,7 @@ function allOnArgs(): string[] {
     'databases.postgres.monitoring.enabled=true',
     'databases.postgres.backup.enabled=true',
     'databases.postgres.snapshots.enabled=true',
+    'databases.postgres.pitr.enabled=true',
     'databases.postgres.replication.enabled=true',
     `databases.postgres.replication.replicas=${REPLICAS}`,
     ...Object.entries(T)

@@ -7,7 +7,17 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { cleanupAll } from '../support/cleanup.js';
 import { chartDir } from '../support/tools.js';
-import { containersOf, find, helmRun, pods, render, toggles, type K8sObject } from './render.js';
+import {
+  containersOf,
+  find,
+  helmRun,
+  parseManifests,
+  pods,
+  render,
+  templateArgs,
+  toggles,
+  type K8sObject,
+} from './render.js';
 
 after(cleanupAll);
 
@@ -24,20 +34,19 @@ const allOn = () =>
     ...toggles.snapshots!,
     ...toggles.crossRegionGcs!,
     ...toggles.restore!,
+    ...toggles.migration!,
     ...toggles.tls!,
   ]);
 const container = (spec: any, name: string) => containersOf(spec).find((c: any) => c.name === name);
 const envValue = (c: any, name: string) => c.env?.find((e: any) => e.name === name)?.value;
 const cronPod = (o: K8sObject) => o.spec.jobTemplate.spec.template.spec;
 
-describe('primary StatefulSet', () => {
+describe('members StatefulSet', () => {
   it('is pyairtable-stack-postgres with the postgres-storage claim, so the guide PVC name exists', () => {
     const sts = find(defaults(), 'StatefulSet', 'pyairtable-stack-postgres');
     assert.equal(sts.spec.replicas, 1);
     assert.equal(sts.spec.serviceName, 'pyairtable-stack-postgres-hl');
     assert.equal(sts.spec.volumeClaimTemplates[0].metadata.name, 'postgres-storage');
-    assert.equal(sts.spec.template.metadata.labels['app.kubernetes.io/component'], 'postgres-primary');
-    assert.equal(sts.spec.template.metadata.labels['pyairtable-stack/role'], 'primary');
     // PVC name = <claim>-<statefulset>-<ordinal>
     assert.equal(
       `${sts.spec.volumeClaimTemplates[0].metadata.name}-${sts.metadata.name}-0`,
@@ -49,29 +58,91 @@ describe('primary StatefulSet', () => {
     });
   });
 
-  it('mounts the data volume at /var/lib/postgresql/data with PGDATA in its pgdata subdirectory', () => {
+  it('runs 1 + replication.replicas members in the one StatefulSet, and no other StatefulSet of members', () => {
+    for (const [objs, members] of [
+      [defaults(), 1],
+      [render(toggles.replication!), 3],
+      [prod(), 3],
+      [render(set('replication.enabled=true', 'replication.replicas=4')), 5],
+      [render(set('replication.enabled=false', 'replication.replicas=4')), 1],
+    ] as const) {
+      // The repository pod of point-in-time recovery (values-prod.yaml) is a StatefulSet of its own.
+      const sets = objs.filter(
+        (o) => o.kind === 'StatefulSet' && o.metadata.name !== 'pyairtable-stack-postgres-repo',
+      );
+      assert.deepEqual(
+        sets.map((o) => o.metadata.name),
+        ['pyairtable-stack-postgres'],
+      );
+      assert.equal(sets[0]!.spec.replicas, members);
+    }
+  });
+
+  it('fixes no role in the pod template: Patroni labels the pods at run time', () => {
+    const labels = find(prod(), 'StatefulSet', 'pyairtable-stack-postgres').spec.template.metadata.labels;
+    assert.equal(labels['pyairtable-stack/role'], undefined);
+    assert.equal(labels['pyairtable-stack/cluster'], 'pyairtable-stack-postgres');
+    assert.equal(labels['pyairtable-stack/postgres-server'], 'true');
+  });
+
+  it('runs postgres-agent instance under tini, with the data volume at /var/lib/postgresql/data and PGDATA in pgdata', () => {
     const spec = find(defaults(), 'StatefulSet', 'pyairtable-stack-postgres').spec.template.spec;
     const pg = container(spec, 'postgres');
-    assert.deepEqual(pg.command, ['postgres-agent']);
+    assert.deepEqual(pg.command, ['tini', '--', 'postgres-agent']);
     assert.deepEqual(pg.args, ['instance']);
     const mount = pg.volumeMounts.find((m: any) => m.name === 'postgres-storage');
     assert.equal(mount.mountPath, '/var/lib/postgresql/data');
     assert.equal(envValue(pg, 'PGDATA'), '/var/lib/postgresql/data/pgdata');
-    assert.equal(envValue(pg, 'PGOPS_CONFIG_FILE'), '/etc/pgops/postgresql.conf');
+    assert.equal(envValue(pg, 'PGOPS_CONFIG_FILE'), '/etc/pgops/config/postgresql.conf');
   });
 
-  it('probes the agent on 8008 and gives a clean shutdown more time than the agent needs', () => {
+  it('keeps Patroni private files in a memory-backed run directory and mounts configuration as directories the kubelet updates', () => {
     const spec = find(defaults(), 'StatefulSet', 'pyairtable-stack-postgres').spec.template.spec;
     const pg = container(spec, 'postgres');
-    assert.equal(pg.ports.find((p: any) => p.name === 'agent').containerPort, 8008);
-    assert.equal(envValue(pg, 'PGOPS_HEALTH_PORT'), '8008');
+    assert.equal(envValue(pg, 'PGOPS_SOCKET_DIR'), '/var/run/postgresql');
+    const run = spec.volumes.find((v: any) => v.name === 'run');
+    assert.equal(run.emptyDir.medium, 'Memory');
+    assert.equal(pg.volumeMounts.find((m: any) => m.name === 'run').mountPath, '/var/run/postgresql');
+    for (const m of pg.volumeMounts) assert.equal(m.subPath, undefined, `${m.name} is mounted with subPath`);
+    assert.equal(envValue(pg, 'PGOPS_HA_FILE'), '/etc/pgops/ha/ha.json');
+    assert.equal(
+      spec.volumes.find((v: any) => v.name === 'ha').configMap.name,
+      'pyairtable-stack-postgres-ha',
+    );
+  });
+
+  it('probes the agent on 8009, tuned to the lease, and gives a clean shutdown more time than the agent needs', () => {
+    const spec = find(defaults(), 'StatefulSet', 'pyairtable-stack-postgres').spec.template.spec;
+    const pg = container(spec, 'postgres');
+    assert.equal(pg.ports.find((p: any) => p.name === 'agent').containerPort, 8009);
+    assert.equal(pg.ports.find((p: any) => p.name === 'patroni').containerPort, 8008);
+    assert.equal(envValue(pg, 'PGOPS_HEALTH_PORT'), '8009');
+    assert.equal(envValue(pg, 'PGOPS_RESTAPI_PORT'), '8008');
     assert.equal(pg.startupProbe.httpGet.path, '/healthz/startup');
     assert.equal(pg.readinessProbe.httpGet.path, '/healthz/ready');
     assert.equal(pg.livenessProbe.httpGet.path, '/healthz/live');
     for (const probe of [pg.startupProbe, pg.readinessProbe, pg.livenessProbe])
       assert.equal(probe.httpGet.port, 'agent');
-    // Generous liveness: a minute of failures before a restart.
-    assert.ok(pg.livenessProbe.periodSeconds * pg.livenessProbe.failureThreshold >= 60);
+    // ttl 30, loop_wait 10: checked every loop, half a loop to answer, failing after one lease.
+    for (const probe of [pg.readinessProbe, pg.livenessProbe])
+      assert.deepEqual([probe.periodSeconds, probe.timeoutSeconds, probe.failureThreshold], [10, 5, 3]);
+    const slow = container(
+      find(
+        render(set('replication.ttl=60', 'replication.loopWait=15')),
+        'StatefulSet',
+        'pyairtable-stack-postgres',
+      ).spec.template.spec,
+      'postgres',
+    );
+    assert.deepEqual(
+      [
+        slow.livenessProbe.periodSeconds,
+        slow.livenessProbe.timeoutSeconds,
+        slow.livenessProbe.failureThreshold,
+      ],
+      [15, 7, 4],
+    );
+    assert.equal(envValue(slow, 'PGOPS_HA_TTL'), '60');
     const shutdown = Number(envValue(pg, 'PGOPS_SHUTDOWN_TIMEOUT_SECONDS'));
     assert.ok(
       spec.terminationGracePeriodSeconds >= shutdown + 15,
@@ -79,18 +150,21 @@ describe('primary StatefulSet', () => {
     );
   });
 
-  it('mounts the backup volume at /backups in the primary, as the guide kubectl cp expects', () => {
-    const spec = find(defaults(), 'StatefulSet', 'pyairtable-stack-postgres').spec.template.spec;
-    const mount = container(spec, 'postgres').volumeMounts.find((m: any) => m.name === 'backups');
-    assert.equal(mount.mountPath, '/backups');
-    assert.equal(
-      spec.volumes.find((v: any) => v.name === 'backups').persistentVolumeClaim.claimName,
-      'pyairtable-stack-postgres-backup-pvc',
-    );
-    assert.equal(envValue(container(spec, 'postgres'), 'PGOPS_BACKUP_DIR'), '/backups/postgres');
+  it('does not mount the backup volume in any member: it would pin the leader to the backup disk zone', () => {
+    for (const objs of [defaults(), prod(), allOn()]) {
+      const spec = find(objs, 'StatefulSet', 'pyairtable-stack-postgres').spec.template.spec;
+      assert.equal(
+        spec.volumes.find((v: any) => v.persistentVolumeClaim),
+        undefined,
+      );
+      assert.equal(
+        container(spec, 'postgres').volumeMounts.find((m: any) => m.mountPath === '/backups'),
+        undefined,
+      );
+    }
   });
 
-  it('renders postgresql.parameters into the mounted postgresql.conf, quoted', () => {
+  it('renders postgresql.parameters into the mounted postgresql.conf, quoted, after the audit settings', () => {
     const cm = find(
       render(set("postgresql.parameters.application_name=it's")),
       'ConfigMap',
@@ -111,46 +185,110 @@ describe('primary StatefulSet', () => {
     );
   });
 
-  it('has a PodDisruptionBudget covering the primary', () => {
-    const pdb = find(defaults(), 'PodDisruptionBudget', 'pyairtable-stack-postgres');
-    assert.equal(pdb.spec.selector.matchLabels['app.kubernetes.io/component'], 'postgres-primary');
+  it('logs connections, disconnections and DDL by default, each configurable', () => {
+    const conf = (objs: K8sObject[]) =>
+      find(objs, 'ConfigMap', 'pyairtable-stack-postgres-config').data['postgresql.conf'] as string;
+    assert.match(conf(defaults()), /^log_connections = 'on'$/m);
+    assert.match(conf(defaults()), /^log_disconnections = 'on'$/m);
+    assert.match(conf(defaults()), /^log_statement = 'ddl'$/m);
+    const quiet = conf(
+      render(set('audit.logConnections=false', 'audit.logDisconnections=false', 'audit.logStatement=none')),
+    );
+    assert.match(quiet, /^log_connections = 'off'$/m);
+    assert.match(quiet, /^log_disconnections = 'off'$/m);
+    assert.match(quiet, /^log_statement = 'none'$/m);
   });
-});
 
-describe('replicas', () => {
-  it('renders pyairtable-stack-postgres-replica with the guide replica count, only when enabled', () => {
+  it('writes failover, synchronous and failsafe into the HA ConfigMap the members re-read', () => {
+    const ha = (objs: K8sObject[]) =>
+      JSON.parse(find(objs, 'ConfigMap', 'pyairtable-stack-postgres-ha').data['ha.json']);
+    assert.deepEqual(ha(defaults()), { failover: 'automatic', synchronous: false, failsafe: true });
+    assert.deepEqual(ha(prod()), { failover: 'automatic', synchronous: true, failsafe: true });
+    assert.deepEqual(ha(render(toggles.manualFailover!)).failover, 'manual');
+  });
+
+  it('has a PodDisruptionBudget that keeps the leader, and one that keeps a majority with it', () => {
+    const leader = find(prod(), 'PodDisruptionBudget', 'pyairtable-stack-postgres');
+    assert.equal(leader.spec.minAvailable, 1);
+    assert.equal(leader.spec.selector.matchLabels['pyairtable-stack/role'], 'master');
+    const replicas = find(prod(), 'PodDisruptionBudget', 'pyairtable-stack-postgres-replicas');
+    assert.equal(replicas.spec.selector.matchLabels['pyairtable-stack/role'], 'replica');
+    // 3 members: the leader and 1 replica are a majority; 5 members: the leader and 2.
+    assert.equal(replicas.spec.minAvailable, 1);
     assert.equal(
-      defaults().find((o) => o.metadata.name === 'pyairtable-stack-postgres-replica'),
+      find(
+        render(set('replication.enabled=true', 'replication.replicas=4')),
+        'PodDisruptionBudget',
+        'pyairtable-stack-postgres-replicas',
+      ).spec.minAvailable,
+      2,
+    );
+    assert.equal(
+      defaults().find((o) => o.metadata.name === 'pyairtable-stack-postgres-replicas'),
       undefined,
+      'no replicas, no budget for them',
     );
-    const sts = find(prod(), 'StatefulSet', 'pyairtable-stack-postgres-replica');
-    assert.equal(sts.spec.replicas, 2);
-    assert.equal(sts.spec.template.metadata.labels['pyairtable-stack/role'], 'replica');
-    assert.equal(sts.spec.template.metadata.labels['app.kubernetes.io/component'], 'postgres-replica');
-    const pg = container(sts.spec.template.spec, 'postgres');
-    assert.equal(envValue(pg, 'PGOPS_ROLE'), 'replica');
+  });
+
+  it('keeps members on different nodes and spreads them across zones, as values say', () => {
+    const spec = find(prod(), 'StatefulSet', 'pyairtable-stack-postgres').spec.template.spec;
+    const term = spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0];
+    assert.equal(term.podAffinityTerm.topologyKey, 'kubernetes.io/hostname');
+    assert.deepEqual(
+      term.podAffinityTerm.labelSelector.matchLabels,
+      spec.topologySpreadConstraints[0].labelSelector.matchLabels,
+    );
+    assert.equal(spec.topologySpreadConstraints[0].topologyKey, 'topology.kubernetes.io/zone');
+    assert.equal(spec.topologySpreadConstraints[0].whenUnsatisfiable, 'ScheduleAnyway');
+    const hard = find(render(set('podAntiAffinity=hard')), 'StatefulSet', 'pyairtable-stack-postgres').spec
+      .template.spec;
     assert.equal(
-      pg.env.find((e: any) => e.name === 'PGOPS_POD_NAME').valueFrom.fieldRef.fieldPath,
-      'metadata.name',
+      hard.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey,
+      'kubernetes.io/hostname',
     );
-    assert.equal(sts.spec.volumeClaimTemplates[0].spec.storageClassName, 'postgres-prod-ssd');
-    find(prod(), 'Service', 'pyairtable-stack-postgres-read');
-    find(prod(), 'Service', 'pyairtable-stack-postgres-replica-hl');
-    find(prod(), 'PodDisruptionBudget', 'pyairtable-stack-postgres-replica');
+    const none = find(
+      render(set('podAntiAffinity=none', 'topologySpread.enabled=false')),
+      'StatefulSet',
+      'pyairtable-stack-postgres',
+    ).spec.template.spec;
+    assert.equal(none.affinity, undefined);
+    assert.equal(none.topologySpreadConstraints, undefined);
   });
 
   it('makes postgres the default container, so the guide kubectl exec and logs lines need no -c', () => {
-    for (const name of ['pyairtable-stack-postgres', 'pyairtable-stack-postgres-replica']) {
-      const sts = find(prod(), 'StatefulSet', name);
-      assert.equal(
-        sts.spec.template.metadata.annotations['kubectl.kubernetes.io/default-container'],
-        'postgres',
-      );
-      assert.ok(
-        sts.spec.template.spec.containers.some((c: any) => c.name === 'metrics'),
-        'the sidecar is there',
-      );
-    }
+    const sts = find(prod(), 'StatefulSet', 'pyairtable-stack-postgres');
+    assert.equal(
+      sts.spec.template.metadata.annotations['kubectl.kubernetes.io/default-container'],
+      'postgres',
+    );
+    assert.ok(
+      sts.spec.template.spec.containers.some((c: any) => c.name === 'metrics'),
+      'the sidecar is there',
+    );
+  });
+});
+
+describe('Services', () => {
+  it('routes read-write traffic through a selector-less Service and the Endpoints Patroni keeps', () => {
+    const svc = find(prod(), 'Service', 'pyairtable-stack-postgres');
+    assert.equal(svc.spec.selector, undefined);
+    assert.deepEqual(svc.spec.ports, [{ name: 'postgresql', port: 5432, targetPort: 5432 }]);
+    const ep = find(prod(), 'Endpoints', 'pyairtable-stack-postgres');
+    assert.equal(ep.subsets, undefined, 'Patroni writes the addresses; an upgrade must not clear them');
+    assert.equal(ep.metadata.labels['pyairtable-stack/cluster'], 'pyairtable-stack-postgres');
+    const config = find(prod(), 'Service', 'pyairtable-stack-postgres-config');
+    assert.equal(config.spec.clusterIP, 'None');
+    assert.equal(config.spec.selector, undefined);
+  });
+
+  it('reads from the members Patroni labels replica, only when replicas are enabled', () => {
+    assert.equal(
+      defaults().find((o) => o.metadata.name === 'pyairtable-stack-postgres-read'),
+      undefined,
+    );
+    const read = find(prod(), 'Service', 'pyairtable-stack-postgres-read');
+    assert.equal(read.spec.selector['pyairtable-stack/role'], 'replica');
+    find(prod(), 'Service', 'pyairtable-stack-postgres-hl');
   });
 });
 
@@ -229,27 +367,51 @@ describe('backups', () => {
     );
   });
 
-  it('keeps every pod that mounts the ReadWriteOnce backup volume on the primary node', () => {
+  it('reaches PostgreSQL over the read-write Service from every job, following no member', () => {
     for (const pod of pods(allOn())) {
-      const mounts = pod.spec.volumes?.some(
-        (v: any) => v.persistentVolumeClaim?.claimName === 'pyairtable-stack-postgres-backup-pvc',
-      );
-      if (!mounts || pod.owner === 'StatefulSet/pyairtable-stack-postgres') continue;
-      const term = pod.spec.affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0];
-      assert.ok(term, `${pod.owner} mounts the backup PVC without podAffinity to the primary`);
-      assert.equal(term.topologyKey, 'kubernetes.io/hostname');
-      assert.equal(term.labelSelector.matchLabels['app.kubernetes.io/component'], 'postgres-primary');
+      if (pod.owner.startsWith('StatefulSet/')) continue;
+      assert.equal(pod.spec.affinity?.podAffinity, undefined, `${pod.owner} is pinned to a pod`);
+      for (const c of containersOf(pod.spec)) {
+        const host = envValue(c, 'PGOPS_HOST');
+        if (host) assert.equal(host, 'pyairtable-stack-postgres.pyairtable.svc.cluster.local', pod.owner);
+      }
     }
+  });
+
+  it('mounts the backup volume only in the jobs that write or read backups', () => {
+    const mounting = (objs: K8sObject[]) =>
+      pods(objs)
+        .filter((pod) =>
+          pod.spec.volumes?.some(
+            (v: any) => v.persistentVolumeClaim?.claimName === 'pyairtable-stack-postgres-backup-pvc',
+          ),
+        )
+        .map((pod) => pod.owner)
+        .sort();
+    assert.deepEqual(mounting(allOn()), [
+      'CronJob/pyairtable-stack-postgres-backup',
+      'CronJob/pyairtable-stack-postgres-sync',
+      'Job/pyairtable-stack-postgres-migration-2.0.0',
+      'Job/pyairtable-stack-postgres-restore-latest',
+    ]);
+    const sync = pods(allOn()).find((p) => p.owner === 'CronJob/pyairtable-stack-postgres-sync')!;
+    assert.equal(
+      containersOf(sync.spec)[0].volumeMounts.find((m: any) => m.name === 'backups').readOnly,
+      true,
+      'sync only reads backups',
+    );
   });
 });
 
 describe('snapshots', () => {
-  it('runs CronJob pyairtable-stack-postgres-snapshot at 3 AM on the primary data PVC', () => {
+  it('runs CronJob pyairtable-stack-postgres-snapshot at 3 AM on the volume of the member that leads', () => {
     const cj = find(staging(), 'CronJob', 'pyairtable-stack-postgres-snapshot');
     assert.equal(cj.spec.schedule, '0 3 * * *');
     const c = cronPod(cj).containers[0];
     assert.deepEqual(c.args, ['snapshot']);
-    assert.equal(envValue(c, 'PGOPS_SNAPSHOT_PVC'), 'postgres-storage-pyairtable-stack-postgres-0');
+    // No fixed PVC: the Job reads the leader from the Endpoints named after the scope.
+    assert.equal(envValue(c, 'PGOPS_SNAPSHOT_PVC'), undefined);
+    assert.equal(envValue(c, 'PGOPS_SCOPE'), 'pyairtable-stack-postgres');
     assert.equal(envValue(c, 'PGOPS_SNAPSHOT_RETENTION_COUNT'), '5');
     assert.equal(envValue(c, 'PGOPS_SNAPSHOT_CLASS'), 'postgres-snapshots');
     assert.equal(cj.spec.jobTemplate.metadata.labels['app.kubernetes.io/component'], 'postgres-snapshot');
@@ -365,18 +527,20 @@ describe('restore from another region', () => {
 });
 
 describe('secret and configuration', () => {
-  it('generates the three passwords once and keeps them across upgrades (lookup) and uninstall', () => {
+  it('generates the five passwords once and keeps them across upgrades (lookup) and uninstall', () => {
     const secret = find(defaults(), 'Secret', 'pyairtable-stack-postgres');
     assert.deepEqual(Object.keys(secret.data).sort(), [
+      'monitor-password',
       'password',
       'postgres-password',
       'replication-password',
+      'restapi-password',
     ]);
     for (const v of Object.values<string>(secret.data))
       assert.equal(Buffer.from(v, 'base64').toString().length, 24);
     assert.equal(secret.metadata.annotations['helm.sh/resource-policy'], 'keep');
     // helm template cannot run lookup; the template must use it to reuse the stored values.
-    const text = readFileSync(join(chartDir, 'templates/postgres/primary/secret.yaml'), 'utf8');
+    const text = readFileSync(join(chartDir, 'templates/postgres/members/secret.yaml'), 'utf8');
     assert.match(text, /lookup "v1" "Secret" \.Release\.Namespace \$name/);
     assert.match(text, /index \$existing \$key \| default \(randAlphaNum 24 \| b64enc\)/);
   });
@@ -401,13 +565,50 @@ describe('secret and configuration', () => {
     }
   });
 
+  it('renders the same output at every render with existingSecret, as GitOps renderers need (helm template cannot look up)', () => {
+    const args = templateArgs([
+      ...toggles.existingSecret!,
+      '--set',
+      'databases.postgres.auth.restapiPasswordKey=patroni-api',
+      '--set',
+      'databases.postgres.auth.monitorPasswordKey=exporter',
+    ]);
+    const first = helmRun(args);
+    const second = helmRun(args);
+    assert.ok(first.ok, first.stderr);
+    assert.equal(first.stdout, second.stdout, 'an Argo CD sync would see a change at every refresh');
+    const spec = find(parseManifests(first.stdout), 'StatefulSet', 'pyairtable-stack-postgres').spec.template
+      .spec;
+    assert.deepEqual(spec.volumes.find((v: any) => v.name === 'secrets').secret.items, [
+      { key: 'postgres-password', path: 'superuser-password' },
+      { key: 'replication-password', path: 'replication-password' },
+      { key: 'password', path: 'password' },
+      { key: 'patroni-api', path: 'restapi-password' },
+      { key: 'exporter', path: 'monitor-password' },
+    ]);
+    // Without it, each render generates new passwords: what lookup prevents on a real install only.
+    const generated = (r: { stdout: string }) =>
+      find(parseManifests(r.stdout), 'Secret', 'pyairtable-stack-postgres').data['postgres-password'];
+    assert.notEqual(generated(helmRun(templateArgs([]))), generated(helmRun(templateArgs([]))));
+  });
+
   it('exports postgres_exporter metrics on 9187 through pyairtable-stack-postgres-metrics', () => {
     const spec = find(defaults(), 'StatefulSet', 'pyairtable-stack-postgres').spec.template.spec;
     const m = container(spec, 'metrics');
-    assert.equal(m.image, 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0');
+    assert.equal(m.image, 'quay.io/prometheuscommunity/postgres-exporter:v0.11.1');
     assert.deepEqual(m.ports, [{ name: 'metrics', containerPort: 9187 }]);
-    assert.equal(envValue(m, 'DATA_SOURCE_URI'), '127.0.0.1:5432/postgres?sslmode=disable');
-    assert.equal(envValue(m, 'DATA_SOURCE_PASS_FILE'), '/etc/pgops/secrets/superuser-password');
+    assert.equal(
+      envValue(m, 'DATA_SOURCE_URI'),
+      '127.0.0.1:5432/postgres?sslmode=disable&application_name=postgres_exporter',
+    );
+    // The pg_monitor role the leader's agent keeps, never the superuser; it sees only its own password.
+    assert.equal(envValue(m, 'DATA_SOURCE_USER'), 'pgops_monitor');
+    assert.equal(envValue(m, 'DATA_SOURCE_PASS_FILE'), '/etc/pgops/secrets/monitor-password');
+    const mounted = m.volumeMounts.find((v: any) => v.mountPath === '/etc/pgops/secrets').name;
+    assert.deepEqual(
+      spec.volumes.find((v: any) => v.name === mounted).secret.items.map((i: any) => i.path),
+      ['monitor-password'],
+    );
     assert.equal(envValue(m, 'PG_EXPORTER_EXTEND_QUERY_PATH'), '/etc/postgres-exporter/queries.yaml');
     assert.equal(
       spec.volumes.find((v: any) => v.name === 'exporter-queries').configMap.name,
@@ -525,7 +726,11 @@ describe('NOTES.txt', () => {
     assert.match(text, /\.\/scripts\/postgres-ops\.sh -n pyairtable status/);
     assert.match(text, /pyairtable-stack-postgres\.pyairtable\.svc\.cluster\.local:5432/);
     assert.match(text, /pyairtable-stack-postgres-read\.pyairtable/);
-    assert.match(text, /PVC postgres-storage-pyairtable-stack-postgres-0 \(100Gi, postgres-prod-ssd\)/);
+    assert.match(
+      text,
+      /Members: +3 in StatefulSet pyairtable-stack-postgres .*failover automatic, synchronous/,
+    );
+    assert.match(text, /PVC postgres-storage-pyairtable-stack-postgres-N \(100Gi, postgres-prod-ssd\)/);
     assert.match(text, /--from=cronjob\/pyairtable-stack-postgres-backup/);
     assert.match(text, /kubectl get volumesnapshots -n pyairtable/);
   });

@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
+import { PROMETHEUS_OPERATOR_API } from '../support/promql.js';
 import { helmPath, repoRoot } from '../support/tools.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- rendered manifests are untyped JSON */
@@ -61,9 +62,23 @@ export const toggles: Record<string, string[]> = {
   backupOff: set(pg('backup.enabled=false')),
   parallelBackup: set(pg('backup.jobs=4')),
   storageClassesOff: set(pg('storageClasses.create=false')),
+  /** A cluster that serves the prometheus-operator's API: ServiceMonitor and PrometheusRule render. */
+  prometheusOperator: PROMETHEUS_OPERATOR_API,
+  manualFailover: set(pg('replication.failover=manual'), pg('replication.enabled=true')),
+  pitr: set(pg('pitr.enabled=true')),
 };
 
+/** A production release with every CronJob and the monitoring objects (values-prod.yaml + toggles). */
+export const productionLike = [
+  '--values',
+  'values-prod.yaml',
+  ...toggles.prometheusOperator!,
+  ...toggles.snapshots!,
+  ...toggles.crossRegionS3!,
+];
+
 const allOn = [
+  ...toggles.prometheusOperator!,
   ...toggles.replication!,
   ...toggles.snapshots!,
   ...toggles.crossRegionS3!,
@@ -71,6 +86,7 @@ const allOn = [
   ...toggles.migration!,
   ...toggles.tls!,
   ...toggles.networkPolicy!,
+  ...toggles.pitr!,
 ];
 
 /** The guide's command lines, verbatim after the chart path (install/upgrade rendered as template). */

@@ -117,7 +117,63 @@ describe('service accounts and RBAC', () => {
   const objs = () =>
     render([...toggles.replication!, ...toggles.snapshots!, ...toggles.crossRegionGcs!, ...toggles.restore!]);
 
-  it('gives the snapshot job exactly the volumesnapshot and PVC verbs it needs', () => {
+  it('gives the members exactly the calls Patroni 3.0.2 makes with use_endpoints, each object by name where Kubernetes allows it', () => {
+    const role = find(objs(), 'Role', 'pyairtable-stack-postgres');
+    assert.deepEqual(role.rules, [
+      { apiGroups: [''], resources: ['endpoints'], verbs: ['list', 'watch', 'create'] },
+      {
+        apiGroups: [''],
+        resources: ['endpoints'],
+        resourceNames: [
+          'pyairtable-stack-postgres',
+          'pyairtable-stack-postgres-config',
+          'pyairtable-stack-postgres-failover',
+          'pyairtable-stack-postgres-sync',
+        ],
+        verbs: ['get', 'patch'],
+      },
+      { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+      {
+        apiGroups: [''],
+        resources: ['pods'],
+        resourceNames: [
+          'pyairtable-stack-postgres-0',
+          'pyairtable-stack-postgres-1',
+          'pyairtable-stack-postgres-2',
+        ],
+        verbs: ['patch'],
+      },
+    ]);
+    // Never: services (the chart creates <scope>-config), configmaps, secrets, deletes.
+    const text = JSON.stringify(role.rules);
+    for (const word of ['services', 'configmaps', 'secrets', 'delete', 'update', '*'])
+      assert.ok(!text.includes(`"${word}"`), `members may ${word}`);
+    const rb = find(objs(), 'RoleBinding', 'pyairtable-stack-postgres');
+    assert.deepEqual(rb.subjects, [
+      { kind: 'ServiceAccount', name: 'pyairtable-stack-postgres', namespace: 'pyairtable' },
+    ]);
+  });
+
+  it('lets each member patch its own pod as the member count changes', () => {
+    const names = (objs: K8sObject[]) =>
+      find(objs, 'Role', 'pyairtable-stack-postgres').rules.find(
+        (r: any) => r.resources[0] === 'pods' && r.resourceNames,
+      ).resourceNames;
+    assert.deepEqual(names(render([])), ['pyairtable-stack-postgres-0']);
+    assert.equal(
+      names(
+        render([
+          '--set',
+          'databases.postgres.replication.enabled=true',
+          '--set',
+          'databases.postgres.replication.replicas=5',
+        ]),
+      ).length,
+      6,
+    );
+  });
+
+  it('gives the snapshot job exactly the volumesnapshot verbs it needs and a read of the leader record', () => {
     const role = find(objs(), 'Role', 'pyairtable-stack-postgres-snapshot');
     assert.deepEqual(role.rules, [
       {
@@ -125,7 +181,12 @@ describe('service accounts and RBAC', () => {
         resources: ['volumesnapshots'],
         verbs: ['create', 'get', 'list', 'watch', 'patch', 'delete'],
       },
-      { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get'] },
+      {
+        apiGroups: [''],
+        resources: ['endpoints'],
+        resourceNames: ['pyairtable-stack-postgres'],
+        verbs: ['get'],
+      },
     ]);
     const rb = find(objs(), 'RoleBinding', 'pyairtable-stack-postgres-snapshot');
     assert.deepEqual(rb.roleRef, {
@@ -137,33 +198,60 @@ describe('service accounts and RBAC', () => {
       { kind: 'ServiceAccount', name: 'pyairtable-stack-postgres-snapshot', namespace: 'pyairtable' },
     ]);
     assert.equal(objs().filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding').length, 0);
-    assert.equal(objs().filter((o) => o.kind === 'Role').length, 1, 'only the snapshot job talks to the API');
+    assert.deepEqual(
+      objs()
+        .filter((o) => o.kind === 'Role')
+        .map((o) => o.metadata.name)
+        .sort(),
+      ['pyairtable-stack-postgres', 'pyairtable-stack-postgres-snapshot'],
+      'only the members and the snapshot job talk to the API',
+    );
   });
 
-  it('mounts an API token only in the snapshot pods, each role with its own ServiceAccount', () => {
+  it('mounts an API token only in the members and the snapshot pods, each role with its own ServiceAccount', () => {
     const expected: Record<string, string> = {
       'StatefulSet/pyairtable-stack-postgres': 'pyairtable-stack-postgres',
-      'StatefulSet/pyairtable-stack-postgres-replica': 'pyairtable-stack-postgres',
       'CronJob/pyairtable-stack-postgres-backup': 'pyairtable-stack-postgres-backup',
       // crossRegion is on in this profile: the restore may read an object-store URL with the sync identity.
       'Job/pyairtable-stack-postgres-restore-latest': 'pyairtable-stack-postgres-sync',
       'CronJob/pyairtable-stack-postgres-snapshot': 'pyairtable-stack-postgres-snapshot',
       'CronJob/pyairtable-stack-postgres-sync': 'pyairtable-stack-postgres-sync',
     };
+    const withToken = ['StatefulSet/pyairtable-stack-postgres', 'CronJob/pyairtable-stack-postgres-snapshot'];
     for (const pod of pods(objs())) {
       if (pod.owner === 'Pod/pyairtable-stack-postgres-test-connection') {
         assert.equal(pod.spec.automountServiceAccountToken, false);
         continue;
       }
       assert.equal(pod.spec.serviceAccountName, expected[pod.owner], pod.owner);
-      assert.equal(
-        pod.spec.automountServiceAccountToken,
-        pod.owner === 'CronJob/pyairtable-stack-postgres-snapshot',
-        pod.owner,
-      );
+      assert.equal(pod.spec.automountServiceAccountToken, withToken.includes(pod.owner), pod.owner);
     }
     for (const sa of objs().filter((o) => o.kind === 'ServiceAccount'))
       assert.equal(sa.automountServiceAccountToken, false, sa.metadata.name);
+  });
+
+  it('gives each pod only the passwords it uses', () => {
+    const files = (owner: string) =>
+      pods(objs())
+        .find((p) => p.owner === owner)!
+        .spec.volumes.find((v: any) => v.name === 'secrets')
+        .secret.items.map((i: any) => i.path)
+        .sort();
+    assert.deepEqual(files('StatefulSet/pyairtable-stack-postgres'), [
+      'monitor-password',
+      'password',
+      'replication-password',
+      'restapi-password',
+      'superuser-password',
+    ]);
+    for (const job of [
+      'CronJob/pyairtable-stack-postgres-backup',
+      'CronJob/pyairtable-stack-postgres-snapshot',
+      'CronJob/pyairtable-stack-postgres-sync',
+      'Job/pyairtable-stack-postgres-restore-latest',
+    ])
+      assert.deepEqual(files(job), ['superuser-password'], job);
+    assert.deepEqual(files('Pod/pyairtable-stack-postgres-test-connection'), ['password']);
   });
 });
 
@@ -176,6 +264,13 @@ describe('Service selectors', () => {
       .map((p) => p.owner)
       .sort();
   }
+  /** The labels a member pod has at run time: its template's, plus the role Patroni writes. */
+  function memberAt(objs: K8sObject[], role: 'master' | 'replica' | undefined): Record<string, string> {
+    const sts = find(objs, 'StatefulSet', 'pyairtable-stack-postgres');
+    return { ...sts.spec.template.metadata.labels, ...(role ? { 'pyairtable-stack/role': role } : {}) };
+  }
+  const matches = (sel: Record<string, string>, labels: Record<string, string>) =>
+    Object.entries(sel).every(([k, v]) => labels[k] === v);
   const objs = () =>
     render([
       ...toggles.replication!,
@@ -185,38 +280,31 @@ describe('Service selectors', () => {
       ...toggles.migration!,
     ]);
 
-  it('routes read-write traffic to the primary only and read-only traffic to replicas only', () => {
-    assert.deepEqual(selected(objs(), 'pyairtable-stack-postgres'), [
-      'StatefulSet/pyairtable-stack-postgres',
-    ]);
+  it('routes read-write traffic by the leader record only, and read-only traffic to running replicas only', () => {
+    assert.equal(find(objs(), 'Service', 'pyairtable-stack-postgres').spec.selector, undefined);
+    const read = find(objs(), 'Service', 'pyairtable-stack-postgres-read').spec.selector;
+    assert.equal(matches(read, memberAt(objs(), 'replica')), true);
+    assert.equal(matches(read, memberAt(objs(), 'master')), false);
+    assert.equal(matches(read, memberAt(objs(), undefined)), false, 'a member whose PostgreSQL is down');
     assert.deepEqual(selected(objs(), 'pyairtable-stack-postgres-hl'), [
       'StatefulSet/pyairtable-stack-postgres',
     ]);
-    assert.deepEqual(selected(objs(), 'pyairtable-stack-postgres-read'), [
-      'StatefulSet/pyairtable-stack-postgres-replica',
-    ]);
-    assert.deepEqual(selected(objs(), 'pyairtable-stack-postgres-replica-hl'), [
-      'StatefulSet/pyairtable-stack-postgres-replica',
-    ]);
   });
 
-  it('scrapes metrics from every PostgreSQL pod and no job', () => {
+  it('scrapes metrics from every member and no job', () => {
     assert.deepEqual(selected(objs(), 'pyairtable-stack-postgres-metrics'), [
       'StatefulSet/pyairtable-stack-postgres',
-      'StatefulSet/pyairtable-stack-postgres-replica',
     ]);
   });
 
-  it('publishes headless pod DNS before readiness, so peers can be found during startup', () => {
-    for (const name of ['pyairtable-stack-postgres-hl', 'pyairtable-stack-postgres-replica-hl']) {
-      const svc = find(objs(), 'Service', name);
-      assert.equal(svc.spec.clusterIP, 'None');
-      assert.equal(svc.spec.publishNotReadyAddresses, true);
-    }
+  it('publishes headless pod DNS before readiness, so members can be found during startup', () => {
+    const svc = find(objs(), 'Service', 'pyairtable-stack-postgres-hl');
+    assert.equal(svc.spec.clusterIP, 'None');
+    assert.equal(svc.spec.publishNotReadyAddresses, true);
   });
 
   it('targets ports the selected containers expose', () => {
-    for (const svc of objs().filter((o) => o.kind === 'Service')) {
+    for (const svc of objs().filter((o) => o.kind === 'Service' && o.spec.selector)) {
       const sel: Record<string, string> = svc.spec.selector;
       for (const pod of pods(objs()).filter((p) =>
         Object.entries(sel).every(([k, v]) => p.labels[k] === v),
@@ -233,16 +321,19 @@ describe('Service selectors', () => {
 });
 
 describe('NetworkPolicy', () => {
-  it('admits 5432 from pods of the release and 9187 from the metrics namespaces only', () => {
+  it('admits 5432 from pods of the release, 8008 from the other members and 9187 from the metrics namespaces only', () => {
     const np = find(render(toggles.networkPolicy!), 'NetworkPolicy', 'pyairtable-stack-postgres');
     assert.deepEqual(np.spec.policyTypes, ['Ingress']);
-    const [db, metrics] = np.spec.ingress;
+    const [db, patroni, metrics] = np.spec.ingress;
     assert.deepEqual(db.ports, [{ port: 5432, protocol: 'TCP' }]);
     assert.deepEqual(db.from, [
       { podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'pyairtable-stack' } } },
     ]);
+    assert.deepEqual(patroni.ports, [{ port: 8008, protocol: 'TCP' }]);
+    assert.deepEqual(patroni.from, [{ podSelector: { matchLabels: np.spec.podSelector.matchLabels } }]);
     assert.deepEqual(metrics.ports, [{ port: 9187, protocol: 'TCP' }]);
     assert.ok(metrics.from[0].namespaceSelector);
-    assert.equal(np.spec.podSelector.matchLabels['pyairtable-stack/postgres-server'], 'true');
+    const sts = find(render(toggles.networkPolicy!), 'StatefulSet', 'pyairtable-stack-postgres');
+    assert.deepEqual(np.spec.podSelector.matchLabels, sts.spec.selector.matchLabels);
   });
 });

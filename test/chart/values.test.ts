@@ -12,6 +12,7 @@ import { parse } from 'yaml';
 import { cleanupAll } from '../support/cleanup.js';
 import { chartDir, repoRoot } from '../support/tools.js';
 import { helmRun, templateArgs } from './render.js';
+import { resolveSchema } from './values-schema.js';
 
 after(cleanupAll);
 
@@ -93,6 +94,47 @@ describe('bad values fail with a message naming the key', () => {
       /databases\.postgres\.postgresql\.extraHba\[0\] uses trust/,
     ));
 
+  it('refuses a misspelt key at the root of the values', () =>
+    failsWith(['--set', 'databasez.postgres.enabled=true'], /'databasez' not allowed/));
+
+  it('refuses a misspelt database under databases (databases.postgress)', () =>
+    failsWith(['--set', 'databases.postgress.enabled=true'], /'postgress' not allowed/));
+
+  it('accepts the global values an umbrella chart passes down', () => {
+    const r = helmRun(templateArgs(['--set', 'global.imageRegistry=registry.example.com']));
+    assert.equal(r.ok, true, r.stderr);
+  });
+
+  it('refuses a failover mode other than automatic or manual', () =>
+    failsWith(set('replication.failover=auto'), /replication\/failover/));
+
+  it('refuses Patroni timings that could lose the lease while retrying', () =>
+    failsWith(
+      set('replication.ttl=20', 'replication.loopWait=10', 'replication.retryTimeout=10'),
+      /loopWait \(10\) \+ 2 x retryTimeout \(10\) exceeds ttl \(20\)/,
+    ));
+
+  it('refuses a plain host pg_hba line while TLS is enforced, and accepts it as hostssl', () => {
+    failsWith(
+      set(
+        'tls.enabled=true',
+        'tls.existingSecret=postgres-tls',
+        'postgresql.extraHba[0]=host all all 10.0.0.0/8 scram-sha-256',
+      ),
+      /extraHba\[0\] is a host line while databases\.postgres\.tls\.enabled is true/,
+    );
+    const r = helmRun(
+      templateArgs(
+        set(
+          'tls.enabled=true',
+          'tls.existingSecret=postgres-tls',
+          'postgresql.extraHba[0]=hostssl all all 10.0.0.0/8 scram-sha-256',
+        ),
+      ),
+    );
+    assert.equal(r.ok, true, r.stderr);
+  });
+
   it('refuses replication enabled with zero replicas', () =>
     failsWith(
       set('replication.enabled=true', 'replication.replicas=0'),
@@ -133,16 +175,7 @@ describe('values documentation', () => {
 
   it('gives every key the schema declares a default in values.yaml', () => {
     const missing: string[] = [];
-    const resolve = (node: any): any => {
-      while (node?.$ref || node?.allOf) {
-        const ref: string = node.$ref ?? node.allOf[0].$ref;
-        node = ref
-          .split('/')
-          .slice(1)
-          .reduce((o: any, k) => o[k], schema);
-      }
-      return node;
-    };
+    const resolve = (node: any): any => resolveSchema(node, schema);
     const walk = (node: any, value: any, path: string) => {
       node = resolve(node);
       if (node?.additionalProperties !== false || !node.properties) return;

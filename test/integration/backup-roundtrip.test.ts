@@ -96,13 +96,15 @@ describe('backup and restore round trip', () => {
     assert.equal(member!.n, '1');
   });
 
-  it('lists only complete backups, newest first, with the documented JSON fields', () => {
+  it('lists backups newest first, with the documented JSON fields', () => {
     const r = agent(pg, dir, ['list-backups', '-o', 'json']);
     assert.equal(r.code, 0, r.stderr);
     const list = JSON.parse(r.stdout);
     assert.equal(list[0].name, 'roundtrip');
     assert.deepEqual(Object.keys(list[0]).sort(), [
       'createdAt',
+      'damaged',
+      'damagedReason',
       'database',
       'deepVerifiedAt',
       'file',
@@ -113,6 +115,8 @@ describe('backup and restore round trip', () => {
       'verifiedAt',
     ]);
     assert.equal(list[0].file, join(dir, 'roundtrip.dump'));
+    assert.equal(list[0].damaged, false);
+    assert.equal(list[0].damagedReason, null);
   });
 
   it('refuses to reuse an existing backup name with exit 2', () => {

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { pidAlive } from '../../src/runtime/pid.js';
 import { cleanupAll, onCleanup } from '../support/cleanup.js';
+import { HaCluster, killAllUnderSync } from '../support/ha.js';
 import { tempDir } from '../support/tmp.js';
 import { opsMain } from '../support/tools.js';
 
@@ -49,10 +50,14 @@ interface Status {
   mode: string;
   release: string;
   namespace: string;
+  failover: string | null;
+  synchronous: boolean | null;
   instances: {
     name: string;
     role: string;
     ready: boolean;
+    running: boolean;
+    state: string;
     timeline: number | null;
     lagBytes: number | null;
     lagSeconds: number | null;
@@ -96,30 +101,6 @@ function pidOf(name: string): number {
   return Number(readFileSync(join(stateDir, 'run', `${name}.pid`), 'utf8').trim());
 }
 
-/** Kills whatever the state folder's pid files and postmaster.pid files name (at exit, even on failure). */
-function killAllSync(dir: string) {
-  const pids: number[] = [];
-  for (const f of ['postgres-0', 'postgres-1', 'postgres-2', 'exporter']) {
-    try {
-      pids.push(Number(readFileSync(join(dir, 'run', `${f}.pid`), 'utf8').trim()));
-    } catch {
-      /* none */
-    }
-    try {
-      pids.push(Number(readFileSync(join(dir, 'data', f, 'postmaster.pid'), 'utf8').split('\n')[0]));
-    } catch {
-      /* none */
-    }
-  }
-  for (const p of pids) {
-    try {
-      if (p > 0) process.kill(p, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-}
-
 const primaryOf = (s: Status) => s.instances.find((i) => i.role === 'primary')!;
 
 describe('postgres-ops local mode', () => {
@@ -132,9 +113,9 @@ describe('postgres-ops local mode', () => {
       'local destroy',
       async () => {
         if (existsSync(dir)) await ops(['local', 'destroy', '--yes'], { stateDir: dir });
-        killAllSync(dir);
+        killAllUnderSync(dir);
       },
-      () => killAllSync(dir),
+      () => killAllUnderSync(dir),
     );
   });
 
@@ -142,7 +123,7 @@ describe('postgres-ops local mode', () => {
     const r = await ops(['local', 'up']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Local PostgreSQL is up/);
-    assert.match(r.stdout, /psql "postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?passfile=/);
+    assert.match(r.stdout, /psql "postgresql:\/\/postgres@127\.0\.0\.1:\d+\/pyairtable\?passfile=/);
     const s = await opsJson<Status>(['status']);
     assert.equal(s.mode, 'local');
     assert.equal(s.release, 'pyairtable-stack');
@@ -310,17 +291,15 @@ describe('postgres-ops local mode', () => {
     assert.ok(s.instances.every((i) => i.ready));
   });
 
-  it('after kill -9 of an instance, local up restarts only that one', async () => {
-    const replicaAgent = pidOf('postgres-1');
+  it('after kill -9 of a member (its agent, Patroni and postmaster), local up restarts only that one', async () => {
+    const c = new HaCluster(stateDir);
     const primaryAgent = pidOf('postgres-0');
-    const postmaster = Number(
-      readFileSync(join(stateDir, 'data', 'postgres-1', 'postmaster.pid'), 'utf8').split('\n')[0],
-    );
-    process.kill(replicaAgent, 'SIGKILL');
-    process.kill(postmaster, 'SIGKILL');
-    for (let i = 0; i < 100 && pidAlive(replicaAgent); i++) await new Promise((r) => setTimeout(r, 50));
+    c.kill9Member('postgres-1');
+    for (let i = 0; i < 100 && c.postmasterPid('postgres-1'); i++)
+      await new Promise((r) => setTimeout(r, 50));
     const down = await opsJson<Status>(['status']);
-    assert.equal(down.instances.find((i) => i.name === 'postgres-1')!.ready, false);
+    const dead = down.instances.find((i) => i.name === 'postgres-1')!;
+    assert.deepEqual([dead.ready, dead.running, dead.state], [false, false, 'stopped']);
     assert.ok(down.warnings.some((w) => /postgres-1 is not running/.test(w)));
     const r = await opsJson<{ started: string[]; alreadyRunning: string[] }>(['local', 'up']);
     assert.deepEqual(r.started, ['postgres-1']);
@@ -329,43 +308,59 @@ describe('postgres-ops local mode', () => {
     assert.ok(s.instances.every((i) => i.ready));
   });
 
-  it('refuses to promote a replica that does not exist (exit 2), changing nothing', async () => {
-    const primaryAgent = pidOf('postgres-0');
+  it('after kill -9 of every process (etcd, agents, Patroni, PostgreSQL, exporter), local up brings everything back with the data', async () => {
+    const c = new HaCluster(stateDir);
+    const [before] = await appQuery(
+      primaryOf(await opsJson<Status>(['status'])).uri,
+      'SELECT count(*)::int AS n FROM orders',
+    );
+    killAllUnderSync(stateDir);
+    for (let i = 0; i < 100 && c.postmasterPid('postgres-0'); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const r = await opsJson<{ started: string[] }>(['local', 'up']);
+    assert.deepEqual(r.started.sort(), ['postgres-0', 'postgres-1']);
+    const s = await opsJson<Status>(['status']);
+    assert.ok(
+      s.instances.every((i) => i.ready),
+      JSON.stringify(s.instances),
+    );
+    const [after] = await appQuery(primaryOf(s).uri, 'SELECT count(*)::int AS n FROM orders');
+    assert.equal(after!.n, before!.n);
+  });
+
+  it('refuses to promote a member that does not exist (exit 2), changing nothing', async () => {
+    const primaryAgent = pidOf(primaryOf(await opsJson<Status>(['status'])).name);
     const r = await ops(['promote', 'postgres-7', '--yes']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /there is no replica named "postgres-7"; nothing was changed/);
-    assert.match(r.stderr, /hint: Replicas: postgres-1/);
-    assert.equal(pidOf('postgres-0'), primaryAgent);
+    assert.match(r.stderr, /there is no member named "postgres-7"; nothing was changed/);
+    assert.match(r.stderr, /hint: Members: postgres-0, postgres-1/);
     assert.ok(pidAlive(primaryAgent));
   });
 
-  it('promote fences the primary and makes the replica writable on a new timeline; the old primary rejoins', async () => {
-    const r = await opsJson<{ promoted: string; previousPrimary: string; timeline: number }>([
+  it('promote switches over: the replica becomes the primary on a new timeline and the old primary rejoins by itself', async () => {
+    const before = primaryOf(await opsJson<Status>(['status']));
+    const target = before.name === 'postgres-0' ? 'postgres-1' : 'postgres-0';
+    const r = await opsJson<{ promoted: string; previousPrimary: string; timeline: number; action: string }>([
       'promote',
-      'postgres-1',
+      target,
       '--yes',
     ]);
-    assert.equal(r.promoted, 'postgres-1');
-    assert.equal(r.previousPrimary, 'postgres-0');
-    assert.equal(r.timeline, 2);
-    let s = await opsJson<Status>(['status']);
-    const p = primaryOf(s);
-    assert.equal(p.name, 'postgres-1');
-    assert.equal(p.timeline, 2);
-    assert.equal(s.instances.find((i) => i.name === 'postgres-0')!.ready, false, 'the old primary is fenced');
+    assert.deepEqual([r.promoted, r.previousPrimary, r.action], [target, before.name, 'switchover']);
+    assert.equal(r.timeline, before.timeline! + 1);
+    const p = primaryOf(await opsJson<Status>(['status']));
+    assert.equal(p.name, target);
     await appQuery(p.uri, "INSERT INTO orders VALUES (502, 'on the new primary')");
-
-    const up = await opsJson<{ started: string[] }>(['local', 'up']);
-    assert.deepEqual(up.started, ['postgres-0']);
-    s = await opsJson<Status>(['status']);
+    const c = new HaCluster(stateDir);
+    await c.waitStreaming(before.name);
+    const s = await opsJson<Status>(['status']);
     assert.deepEqual(
-      s.instances.map((i) => [i.name, i.role, i.ready, i.timeline]),
+      s.instances.map((i) => [i.name, i.role, i.ready, i.timeline, i.state]),
       [
-        ['postgres-1', 'primary', true, 2],
-        ['postgres-0', 'replica', true, 2],
+        [target, 'primary', true, r.timeline, 'running'],
+        [before.name, 'replica', true, r.timeline, 'streaming'],
       ],
     );
-    const old = s.instances.find((i) => i.name === 'postgres-0')!;
+    const old = s.instances.find((i) => i.name === before.name)!;
     for (let i = 0; i < 100; i++) {
       const rows = await appQuery(old.uri, 'SELECT count(*)::int AS n FROM orders WHERE id = 502');
       if (rows[0]!.n === 1) break;
@@ -373,13 +368,21 @@ describe('postgres-ops local mode', () => {
     }
     const [row] = await appQuery(old.uri, 'SELECT count(*)::int AS n FROM orders WHERE id = 502');
     assert.equal(row!.n, 1, 'the old primary replays what the new one wrote');
+    const up = await opsJson<{ started: string[] }>(['local', 'up']);
+    assert.deepEqual(up.started, [], 'nothing needed starting');
   });
 
   it('local down stops every process and keeps the data; local destroy removes the folder', async () => {
     const pids = ['postgres-0', 'postgres-1'].map(pidOf);
     const down = await opsJson<{ stopped: string[] }>(['local', 'down']);
     assert.ok(down.stopped.includes('postgres-0') && down.stopped.includes('postgres-1'));
+    assert.ok(down.stopped.includes('etcd'));
     assert.ok(pids.every((p) => !pidAlive(p)));
+    assert.deepEqual(
+      new HaCluster(stateDir).names().filter((n) => new HaCluster(stateDir).postmasterPid(n)),
+      [],
+      'no PostgreSQL left running',
+    );
     const kept = readdirSync(join(stateDir, 'data', 'postgres-0'));
     assert.ok(kept.includes('PG_VERSION'), `data kept after down: ${kept.join(' ')}`);
     const refused = await ops(['local', 'destroy']);

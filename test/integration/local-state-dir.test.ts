@@ -4,7 +4,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync } fro
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Output } from '../../src/core/output.js';
-import { placeDefaultStateDir, removeDanglingStateLink } from '../../src/local/lifecycle.js';
+import { placeDefaultStateDir, removeDanglingStateLink } from '../../src/local/state-dir.js';
 import { cleanupAll, onCleanup } from '../support/cleanup.js';
 import { tempDir } from '../support/tmp.js';
 

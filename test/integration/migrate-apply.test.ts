@@ -357,7 +357,7 @@ describe('postgres-agent migrate', () => {
     assert.match(r.stderr, /Versions found in .*: 2\.0\.0/);
   });
 
-  it('applies nothing when the safety backup fails, and says how to proceed', async () => {
+  it('applies nothing when the safety backup fails, and says how to proceed, printing its error once', async () => {
     const { db, dir } = await setup('2.0.0', usersFiles);
     // A backup directory that cannot exist makes any backup implementation fail.
     const env = migrateEnv(db, dir, {
@@ -372,6 +372,9 @@ describe('postgres-agent migrate', () => {
       /safety backup pre-migration-2\.0\.0-\d{8}_\d{6} failed, so migration 2\.0\.0 was not applied/,
     );
     assert.match(r.stderr, /migration\.safetyBackup=false/);
+    // The backup's own error is said once, inside the migration's; not relayed again before it.
+    assert.equal(r.stderr.match(/ENOTDIR/g)?.length, 1, r.stderr);
+    assert.equal(r.stderr.match(/^error: /gm)?.length, 1, r.stderr);
     assert.deepEqual(await tables(db), []);
   });
 

@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { BACKUP_HISTORY_DDL, INSERT_BACKUP_HISTORY } from '../../src/core/backup/history-sql.js';
+import { PITR_HISTORY_DDL } from '../../src/core/pitr/history-sql.js';
+import { loadAgentEnv } from '../../src/core/config/load.js';
+import { ensureMonitorRole } from '../../src/runtime/instance/leader-duties.js';
 import { cleanupAll } from '../support/cleanup.js';
 import { samplesOf, startExporter, type Exporter, type Sample } from '../support/exporter.js';
 import { startPostgres, startReplica, waitForCatchUp, type PgServer } from '../support/postgres.js';
@@ -28,7 +31,7 @@ after(cleanupAll);
 /** Metrics that come from the kubelet or kube-state-metrics, not from PostgreSQL's exporter. */
 const KUBERNETES_METRICS = [
   'kubelet_volume_stats_used_bytes',
-  'kubelet_volume_stats_capacity_bytes',
+  'kubelet_volume_stats_available_bytes',
   'kube_pod_status_ready',
   'kube_statefulset_replicas',
   'kube_statefulset_status_replicas_ready',
@@ -71,7 +74,9 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
   return s[0]!.value;
 }
 
-describe('postgres_exporter with the chart queries', () => {
+const MONITOR_PASSWORD = 'test-monitor-password';
+
+describe('postgres_exporter with the chart queries, as the pg_monitor role', () => {
   let primary: PgServer;
   let replica: PgServer;
   let onPrimary: Exporter;
@@ -80,9 +85,33 @@ describe('postgres_exporter with the chart queries', () => {
   before(async () => {
     primary = await startPostgres();
     await primary.query(BACKUP_HISTORY_DDL);
+    await primary.query(PITR_HISTORY_DDL);
+    // One physical backup and one drill, so that every series the alerts read exists.
+    await primary.query(
+      `INSERT INTO pgops.physical_backup_history (label, type, repo, status, started_at, finished_at, duration_seconds, size_bytes, repo_size_bytes)
+       VALUES ('20261120-020000F', 'full', 'repo1', 'success', '2026-11-20T02:00:00Z', '2026-11-20T02:01:40Z', 100, 1000000, 120000)`,
+    );
+    await primary.query(
+      "INSERT INTO pgops.recoverability (repo, earliest, updated_at) VALUES ('repo1', '2026-11-20T02:01:40Z', now())",
+    );
+    await primary.query(
+      `INSERT INTO pgops.drill_history (status, started_at, finished_at, backup_label, recovered_to, recovery_seconds)
+       VALUES ('success', '2026-11-22T04:00:00Z', '2026-11-22T04:00:42Z', '20261120-020000F', '2026-11-22T03:59:00Z', 42)`,
+    );
+    // As in the chart: the exporter connects as the monitoring role the primary's agent keeps.
+    const c = await primary.connect();
+    try {
+      await ensureMonitorRole(c, loadAgentEnv({ PGOPS_MONITOR_PASSWORD: MONITOR_PASSWORD }));
+    } finally {
+      await c.end();
+    }
     replica = await startReplica(primary, { name: 'replica_0' });
     await waitForCatchUp(primary, replica);
-    [onPrimary, onReplica] = await Promise.all([startExporter(primary), startExporter(replica)]);
+    const asMonitor = { user: 'pgops_monitor', password: MONITOR_PASSWORD };
+    [onPrimary, onReplica] = await Promise.all([
+      startExporter(primary, asMonitor),
+      startExporter(replica, asMonitor),
+    ]);
   });
 
   it('runs every query without error on the primary and on the replica', async () => {
@@ -206,6 +235,39 @@ describe('postgres_exporter with the chart queries', () => {
     assert.equal(value(s, 'pgops_backup_last_attempt_succeeded'), 1);
   });
 
+  it('reports physical backups per type and repository, the recoverability window and drills as they are recorded', async () => {
+    const s = await onPrimary.scrape();
+    const full = { type: 'full', repo: 'repo1' };
+    assert.equal(
+      value(s, 'pgops_physical_backup_last_success_timestamp_seconds', full),
+      Date.parse('2026-11-20T02:01:40Z') / 1000,
+    );
+    assert.equal(value(s, 'pgops_physical_backup_last_failure_timestamp_seconds', full), 0);
+    assert.equal(value(s, 'pgops_physical_backup_last_duration_seconds', full), 100);
+    assert.equal(value(s, 'pgops_physical_backup_last_repo_size_bytes', full), 120000);
+    assert.equal(
+      value(s, 'pgops_recoverability_earliest_timestamp_seconds', { repo: 'repo1' }),
+      Date.parse('2026-11-20T02:01:40Z') / 1000,
+    );
+    assert.equal(value(s, 'pgops_drill_last_recovery_seconds'), 42);
+    assert.equal(value(s, 'pgops_drill_last_failure_timestamp_seconds'), 0);
+    await primary.query(
+      `INSERT INTO pgops.physical_backup_history (label, type, repo, status, started_at, finished_at, duration_seconds, error)
+       VALUES (NULL, 'diff', 'repo2', 'failure', '2026-11-21T02:00:00Z', '2026-11-21T02:00:09Z', 9, 'repo2: HTTP 403')`,
+    );
+    const after = await onPrimary.scrape();
+    const diff = { type: 'diff', repo: 'repo2' };
+    assert.equal(
+      value(after, 'pgops_physical_backup_last_failure_timestamp_seconds', diff),
+      Date.parse('2026-11-21T02:00:09Z') / 1000,
+    );
+    assert.equal(value(after, 'pgops_physical_backup_last_success_timestamp_seconds', diff), 0);
+    // Archiving is off on this server: the archive alerts stay quiet.
+    assert.equal(value(after, 'pgops_archive_enabled'), 0);
+    assert.equal(value(after, 'pgops_wal_ready_files'), 0);
+    assert.ok(value(after, 'pgops_wal_bytes') >= 16 * 1024 * 1024);
+  });
+
   it("measures a long statement and an open transaction of a client, not the exporter's own", async () => {
     const idle = await primary.query<{ n: string }>('SELECT 1 AS n');
     assert.equal(idle.length, 1);
@@ -272,5 +334,46 @@ describe('postgres_exporter with the chart queries', () => {
     assert.equal(value(s, 'pgops_instance_streaming_replicas'), 0);
     assert.equal(samplesOf(s, 'pg_stat_replication_lag_seconds').length, 0);
     assert.ok(value(s, 'pgops_replication_slot_retained_bytes', { slot_name: 'replica_0' }) >= 0);
+  });
+});
+
+describe('postgres_exporter on a primary whose archiving fails', () => {
+  it('shows the failures, the segments waiting and the last failure time, which PostgreSQLWalArchivingFailing and PostgreSQLWalBacklogHigh read', async () => {
+    const primary = await startPostgres({ settings: { archive_mode: 'on', archive_command: 'false' } });
+    await primary.query(BACKUP_HISTORY_DDL);
+    await primary.query(PITR_HISTORY_DDL);
+    const c = await primary.connect();
+    try {
+      await ensureMonitorRole(c, loadAgentEnv({ PGOPS_MONITOR_PASSWORD: MONITOR_PASSWORD }));
+    } finally {
+      await c.end();
+    }
+    const e = await startExporter(primary, { user: 'pgops_monitor', password: MONITOR_PASSWORD });
+    for (let i = 0; i < 3; i++) {
+      await primary.query(
+        'CREATE TABLE IF NOT EXISTS archive_probe (id int); INSERT INTO archive_probe VALUES (1)',
+      );
+      await primary.query('SELECT pg_switch_wal()');
+    }
+    const first = await until('archive failures to show', async () => {
+      const s = await e.scrape();
+      return value(s, 'pg_stat_archiver_failed_count') >= 1 ? s : undefined;
+    });
+    assert.equal(value(first, 'pg_exporter_last_scrape_error'), 0, e.logs());
+    assert.equal(value(first, 'pgops_archive_enabled'), 1);
+    assert.ok(value(first, 'pgops_wal_ready_files') >= 3, 'segments wait to be archived');
+    assert.ok(value(first, 'pgops_archive_last_failed_timestamp_seconds') > Date.now() / 1000 - 600);
+    assert.equal(value(first, 'pgops_archive_last_archived_timestamp_seconds'), 0);
+    // The archiver retries: the counter the alert takes the increase of keeps growing.
+    await until(
+      'the failure count to grow',
+      async () => {
+        const s = await e.scrape();
+        return value(s, 'pg_stat_archiver_failed_count') > value(first, 'pg_stat_archiver_failed_count')
+          ? true
+          : undefined;
+      },
+      60_000,
+    );
   });
 });

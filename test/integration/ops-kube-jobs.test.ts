@@ -9,7 +9,9 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import type { Output } from '../../src/core/output.js';
+import type { UsageError } from '../../src/core/errors.js';
 import { KubeCluster } from '../../src/kube/cluster.js';
+import { migrate } from '../../src/ops/commands/migrate.js';
 import { cleanupAll, onCleanup } from '../support/cleanup.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';
 import { freePort } from '../support/ports.js';
@@ -54,10 +56,26 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
       'helm/pyairtable-stack',
       '-n',
       'pyairtable',
+      '--set',
+      'databases.postgres.backup.databases={pyairtable,audit}',
       '--show-only',
       'templates/postgres/backup/cronjob.yaml',
     ]);
     const cronJob = parse(rendered) as { metadata: Record<string, unknown> };
+    // The chart's members' StatefulSet (the backup CronJob above covers two databases).
+    const statefulSet = parse(
+      helm([
+        'template',
+        'pyairtable-stack',
+        'helm/pyairtable-stack',
+        '-n',
+        'pyairtable',
+        '--set',
+        'databases.postgres.backup.databases={pyairtable,audit}',
+        '--show-only',
+        'templates/postgres/members/statefulset.yaml',
+      ]),
+    ) as unknown;
     cronJob.metadata.uid = '1b6f-cron-uid';
     const server = createServer(async (req, res) => {
       const [path, query = ''] = (req.url ?? '').split('?');
@@ -71,6 +89,8 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
         });
       if (path === '/apis/batch/v1/namespaces/pyairtable/cronjobs/pyairtable-stack-postgres-backup')
         return send(cronJob);
+      if (path === '/apis/apps/v1/namespaces/pyairtable/statefulsets/pyairtable-stack-postgres')
+        return send(statefulSet);
       if (path === '/apis/batch/v1/namespaces/pyairtable/jobs' && req.method === 'POST') {
         const job = JSON.parse(await body(req)) as JobBody;
         posted.push(job);
@@ -127,7 +147,7 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
     const backup = [...(spec.initContainers ?? []), ...spec.containers].find(
       (c) => c.args?.[0] === 'backup',
     )!;
-    assert.deepEqual(backup.command, ['postgres-agent']);
+    assert.deepEqual(backup.command, ['tini', '--', 'postgres-agent']);
     assert.deepEqual(backup.args, ['backup', '--name', 'critical-point-backup']);
     // Retention still runs after the backup, as in a scheduled run.
     assert.ok([...(spec.initContainers ?? []), ...spec.containers].some((c) => c.args?.[0] === 'prune'));
@@ -145,7 +165,7 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
       [
         [
           'restore',
-          ['postgres-agent'],
+          ['tini', '--', 'postgres-agent'],
           ['restore', '/backups/postgres/critical-point-backup.dump', '--replace', '--yes'],
         ],
       ],
@@ -157,7 +177,7 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
     await assert.rejects(
       cluster.restore({ file: './cluster-migration-backup.sql.gz', safetyBackup: true }, out),
       (e: Error & { exitCode?: number; hint?: string }) =>
-        e.exitCode === 2 && /kubectl cp/.test(e.hint ?? ''),
+        e.exitCode === 2 && /Copy it onto the backup volume first \(docs\/operations.md/.test(e.hint ?? ''),
     );
     assert.equal(posted.length, 2);
   });
@@ -169,5 +189,32 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
       (c) => c.args?.[0] === 'backup',
     )!;
     assert.deepEqual(backup.args, ['backup', '--name', 'parallel-backup', '--jobs', '4']);
+  });
+
+  it('reads the application database and the databases backups cover from the backup CronJob', async () => {
+    assert.deepEqual(await cluster.databases(), {
+      application: 'pyairtable',
+      backedUp: ['pyairtable', 'audit'],
+    });
+  });
+
+  it('refuses migrate on Kubernetes (exit 2) with the helm and kubectl lines that run the chart Job, creating nothing', async () => {
+    const before = posted.length;
+    const deps = {
+      cluster,
+      out,
+      confirm: async () => undefined,
+      opts: { release: 'pyairtable-stack', output: 'table' as const },
+    };
+    await assert.rejects(migrate('2.1.0', { description: 'Add teams' }, deps), (e: UsageError) => {
+      assert.equal(e.exitCode, 2);
+      assert.match(e.message, /runs as the chart's migration Job .* Nothing was changed/);
+      assert.equal(
+        e.hint,
+        'Run: helm upgrade pyairtable-stack ./helm/pyairtable-stack -n pyairtable --reuse-values --set databases.postgres.migration.enabled=true --set databases.postgres.migration.version="2.1.0" --set databases.postgres.migration.description="Add teams" --timeout 30m; then follow it: kubectl logs -n pyairtable -f job/pyairtable-stack-postgres-migration-2.1.0 (docs/migrations.md)',
+      );
+      return true;
+    });
+    assert.equal(posted.length, before);
   });
 });

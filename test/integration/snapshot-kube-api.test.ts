@@ -25,15 +25,21 @@ interface FakeApi {
   url: string;
   objects: Map<string, VolumeSnapshot>;
   requests: string[];
-  /** Verbs answered with 403, as RBAC does when the Role lacks them. */
+  /** Verbs answered with 403, as RBAC does when the Role lacks them ('get endpoints' for the leader record). */
   forbid: Set<string>;
+  /** Patroni's leader Endpoints (pyairtable-stack-postgres), as the members write them; null: none. */
+  leader: { member: string | null; ip: string } | null;
 }
+
+const LEADER_ENDPOINTS = `/api/v1/namespaces/${NS}/endpoints/pyairtable-stack-postgres`;
 
 async function startFakeKubeApi(): Promise<FakeApi> {
   const objects = new Map<string, VolumeSnapshot>();
   const polls = new Map<string, number>();
   const requests: string[] = [];
   const forbid = new Set<string>();
+  // The test server listens on 127.0.0.1: that is the leader's address here.
+  const api = { leader: { member: 'pyairtable-stack-postgres-0', ip: '127.0.0.1' } as FakeApi['leader'] };
   const status = (res: ServerResponse, code: number, reason: string, message: string) => {
     res.writeHead(code, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, message, code }));
@@ -43,6 +49,31 @@ async function startFakeKubeApi(): Promise<FakeApi> {
     requests.push(
       `${req.method} ${url.pathname}${req.headers['content-type'] === 'application/merge-patch+json' ? ' merge-patch' : ''}`,
     );
+    if (url.pathname === LEADER_ENDPOINTS && req.method === 'GET') {
+      if (forbid.has('get endpoints'))
+        return status(
+          res,
+          403,
+          'Forbidden',
+          `endpoints "pyairtable-stack-postgres" is forbidden: User "system:serviceaccount:${NS}:snap" cannot get resource "endpoints"`,
+        );
+      if (!api.leader) return status(res, 404, 'NotFound', 'endpoints "pyairtable-stack-postgres" not found');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Endpoints',
+          metadata: {
+            name: 'pyairtable-stack-postgres',
+            namespace: NS,
+            annotations: api.leader.member ? { leader: api.leader.member, ttl: '30' } : {},
+          },
+          subsets: api.leader.member
+            ? [{ addresses: [{ ip: api.leader.ip }], ports: [{ name: 'postgresql', port: 5432 }] }]
+            : [],
+        }),
+      );
+    }
     if (!url.pathname.startsWith(BASE))
       return status(res, 404, 'NotFound', `the server could not find the requested resource`);
     const name = url.pathname.slice(BASE.length + 1) || undefined;
@@ -115,10 +146,10 @@ async function startFakeKubeApi(): Promise<FakeApi> {
         server.closeAllConnections();
       }),
   );
-  return { url: `http://127.0.0.1:${port}`, objects, requests, forbid };
+  return Object.assign(api, { url: `http://127.0.0.1:${port}`, objects, requests, forbid }) as FakeApi;
 }
 
-function seed(api: FakeApi, name: string, day: number) {
+function seed(api: FakeApi, name: string, day: number, member = 'pyairtable-stack-postgres-0') {
   api.objects.set(name, {
     apiVersion: 'snapshot.storage.k8s.io/v1',
     kind: 'VolumeSnapshot',
@@ -128,11 +159,11 @@ function seed(api: FakeApi, name: string, day: number) {
       labels: {
         'app.kubernetes.io/managed-by': 'postgres-agent',
         'app.kubernetes.io/instance': 'pyairtable-stack',
-        'pyairtable-stack/snapshot-of': 'postgres-storage-pyairtable-stack-postgres-0',
+        'pyairtable-stack/snapshot-of': `postgres-storage-${member}`,
       },
       creationTimestamp: new Date(Date.UTC(2026, 0, day)).toISOString(),
     },
-    spec: { source: { persistentVolumeClaimName: 'postgres-storage-pyairtable-stack-postgres-0' } },
+    spec: { source: { persistentVolumeClaimName: `postgres-storage-${member}` } },
     status: { readyToUse: true, creationTime: new Date(Date.UTC(2026, 0, day)).toISOString() },
   });
 }
@@ -200,11 +231,74 @@ describe('postgres-agent snapshot over the Kubernetes API', () => {
     assert.equal(row!.n, '0');
   });
 
+  it("cuts the leading member's volume as the leader record names it, records the member, and keeps retention across members", async () => {
+    const api = await startFakeKubeApi();
+    api.leader = { member: 'pyairtable-stack-postgres-2', ip: '127.0.0.1' };
+    // Taken while pod 0 led: snapshots of the same cluster, counted by retention.
+    seed(api, 'pyairtable-stack-postgres-20260101-030000', 1, 'pyairtable-stack-postgres-0');
+    seed(api, 'pyairtable-stack-postgres-20260102-030000', 2, 'pyairtable-stack-postgres-0');
+    const r = await run(api, ['--name', 'after-failover', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { pvc: string; member: string; retention: { deleted: string[] } };
+    assert.equal(out.pvc, 'postgres-storage-pyairtable-stack-postgres-2');
+    assert.equal(out.member, 'pyairtable-stack-postgres-2');
+    const created = api.objects.get('after-failover')!;
+    assert.equal(
+      created.spec.source.persistentVolumeClaimName,
+      'postgres-storage-pyairtable-stack-postgres-2',
+    );
+    assert.equal(created.metadata.annotations!['pyairtable-stack/member'], 'pyairtable-stack-postgres-2');
+    assert.deepEqual(out.retention.deleted, ['pyairtable-stack-postgres-20260101-030000']);
+    assert.ok(api.requests.includes(`GET /api/v1/namespaces/${NS}/endpoints/pyairtable-stack-postgres`));
+  });
+
+  it('refuses when no member holds the leader lock, before backup mode and without creating anything', async () => {
+    const api = await startFakeKubeApi();
+    api.leader = { member: null, ip: '' };
+    const r = await run(api, []);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /error: no member holds the leader lock \(Endpoints pyairtable-stack-postgres name no leader\); nothing was snapshotted/,
+    );
+    assert.match(r.stderr, /hint: .*postgres-ops status/);
+    assert.equal(api.objects.size, 0);
+  });
+
+  it('refuses when the server reached is not the one the leader record names (leadership moving)', async () => {
+    const api = await startFakeKubeApi();
+    api.leader = { member: 'pyairtable-stack-postgres-1', ip: '10.8.0.13' };
+    const r = await run(api, []);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /the server reached through 127\.0\.0\.1 is 127\.0\.0\.1, but Endpoints pyairtable-stack-postgres name pyairtable-stack-postgres-1 at 10\.8\.0\.13 as the leader; nothing was snapshotted/,
+    );
+    assert.equal(api.objects.size, 0);
+    const [row] = await pg.query<{ n: string }>(
+      "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'postgres-agent snapshot'",
+    );
+    assert.equal(row!.n, '0');
+  });
+
+  it('says which RBAC rule is missing when the leader record cannot be read', async () => {
+    const api = await startFakeKubeApi();
+    api.forbid.add('get endpoints');
+    const r = await run(api, []);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /error: reading the leader record \(Endpoints pyairtable-stack-postgres in namespace pyairtable\): forbidden/,
+    );
+    assert.match(r.stderr, /hint: The Role must allow get on endpoints\/pyairtable-stack-postgres/);
+    assert.equal(api.objects.size, 0);
+  });
+
   it('exits 2 for an invalid --name before touching PostgreSQL or the API', async () => {
     const api = await startFakeKubeApi();
     const r = await run(api, ['--name', 'Emergency_Snapshot']);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /hint: Use for example: --name emergency-snapshot/);
+    assert.match(r.stderr, /hint: A valid name: emergency-snapshot/);
     assert.deepEqual(api.requests, []);
   });
 });

@@ -34,6 +34,9 @@ export interface Exporter {
 export interface ExporterOptions {
   queriesFile?: string;
   database?: string;
+  /** Role to connect as (default the superuser), as the chart's sidecar connects as the monitoring role. */
+  user?: string;
+  password?: string;
 }
 
 /** Starts postgres_exporter for `server` and waits until it answers /metrics. */
@@ -42,7 +45,7 @@ export async function startExporter(server: PgServer, opts: ExporterOptions = {}
   const db = opts.database ?? 'postgres';
   // As the chart's sidecar does: the password in a 0600 file named by DATA_SOURCE_PASS_FILE.
   const passFile = join(tempDir('pgops-exporter-'), 'superuser-password');
-  writeFileSync(passFile, server.password, { mode: 0o600 });
+  writeFileSync(passFile, opts.password ?? server.password, { mode: 0o600 });
   const child = spawn(
     postgresExporterPath(),
     [
@@ -54,8 +57,8 @@ export async function startExporter(server: PgServer, opts: ExporterOptions = {}
       env: {
         PATH: process.env.PATH,
         // The split form (DATA_SOURCE_NAME would need the password inside the URI).
-        DATA_SOURCE_URI: `${server.host}:${server.port}/${db}?sslmode=disable`,
-        DATA_SOURCE_USER: server.superuser,
+        DATA_SOURCE_URI: `${server.host}:${server.port}/${db}?sslmode=disable&application_name=postgres_exporter`,
+        DATA_SOURCE_USER: opts.user ?? server.superuser,
         DATA_SOURCE_PASS_FILE: passFile,
       },
       stdio: ['ignore', 'ignore', 'pipe'],

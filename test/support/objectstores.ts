@@ -3,7 +3,8 @@
  * Azurite (Azure's own Blob emulator), and for GCS a minimal JSON API server below (no GCS
  * emulator is available from npm). Each gets a free port and is stopped at cleanup.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { onCleanup } from './cleanup.js';
@@ -17,6 +18,72 @@ export interface S3Server {
   /** s3rver checks the access key id (not the SigV4 signature): a wrong id is refused with 403. */
   env: { AWS_ACCESS_KEY_ID: string; AWS_SECRET_ACCESS_KEY: string };
   dir: string;
+}
+
+/**
+ * s3rver over HTTPS with a self-signed certificate made here (openssl), as pgBackRest 2.45 needs
+ * (it speaks HTTPS only to object stores): endpoint https://127.0.0.1:PORT; stop() and start()
+ * take it down and bring it back on the same port and data, to play a repository outage.
+ */
+export async function startS3Https(
+  bucket = 'pyairtable-backups',
+): Promise<S3Server & { stop(): Promise<void>; start(): Promise<void> }> {
+  const dir = tempDir('pgops-s3-');
+  const certDir = tempDir('pgops-s3-cert-');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      join(certDir, 'key.pem'),
+      '-out',
+      join(certDir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
+  const port = await freePort();
+  const moduleName = 's3rver';
+  const S3rver = (await import(moduleName)).default as new (opts: Record<string, unknown>) => {
+    run(): Promise<unknown>;
+    close(): Promise<void>;
+  };
+  let server: InstanceType<typeof S3rver> | undefined;
+  const start = async () => {
+    server = new S3rver({
+      port,
+      address: '127.0.0.1',
+      silent: true,
+      directory: dir,
+      key: readFileSync(join(certDir, 'key.pem')),
+      cert: readFileSync(join(certDir, 'cert.pem')),
+      configureBuckets: [{ name: bucket, configs: [] }],
+    });
+    await server.run();
+  };
+  const stop = async () => {
+    await server?.close();
+    server = undefined;
+  };
+  await start();
+  onCleanup(`stop s3rver ${port}`, stop);
+  return {
+    endpoint: `https://127.0.0.1:${port}`,
+    bucket,
+    env: { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' },
+    dir,
+    stop,
+    start,
+  };
 }
 
 export async function startS3(bucket = 'pyairtable-backups'): Promise<S3Server> {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { passfileLine, toUri } from '../../src/core/pg/conninfo.js';
 import { exec, execOk } from '../../src/runtime/exec.js';
-import { INITDB_OPTIONS } from '../../src/runtime/instance/bootstrap.js';
+import { initdbFlags } from '../../src/core/ha/patroni-config.js';
 import { readPidFile } from '../../src/local/processes.js';
 import { findPgBinDir } from '../../src/runtime/pgbin.js';
 import { onCleanup } from './cleanup.js';
@@ -213,7 +213,7 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PgServer> 
       'postgres',
       `--pwfile=${pwfile}`,
       // The product's own options, so that test servers are initialized like real ones.
-      ...INITDB_OPTIONS,
+      ...initdbFlags(),
     ],
     asPostgres(),
   );

@@ -96,9 +96,20 @@ export function metricNames(expr: string): string[] {
   return [...names].sort();
 }
 
-/** `helm template` of the chart; returns every rendered document. */
+/** What `helm template` needs to be told about a cluster that runs the prometheus-operator. */
+export const PROMETHEUS_OPERATOR_API = ['--api-versions', 'monitoring.coreos.com/v1'];
+
+/** `helm template` of the chart, for a cluster with the prometheus-operator; returns every rendered document. */
 export function renderChart(args: string[]): Record<string, unknown>[] {
-  const out = helm(['template', 'pyairtable-stack', chartDir, '--namespace', 'pyairtable', ...args]);
+  const out = helm([
+    'template',
+    'pyairtable-stack',
+    chartDir,
+    '--namespace',
+    'pyairtable',
+    ...PROMETHEUS_OPERATOR_API,
+    ...args,
+  ]);
   return parseAllDocuments(out)
     .map((d) => d.toJS() as Record<string, unknown> | null)
     .filter((d): d is Record<string, unknown> => d !== null && typeof d === 'object');

@@ -28,11 +28,29 @@ describe('backup names', () => {
     assert.equal(defaultBackupName(new Date('2024-01-01T02:00:00Z')), 'backup_20240101_020000');
   });
 
-  it('refuses names with path separators, dot-dot, a leading dot, or over 100 characters', () => {
-    for (const bad of ['../x', 'a/b', '.hidden', 'a..b', 'x'.repeat(101), '', 'sp ace', 'a\\b']) {
+  it('refuses names with path separators, dot-dot, a leading dot or dash, or over 100 characters', () => {
+    for (const bad of [
+      '../x',
+      'a/b',
+      '.hidden',
+      '-x',
+      '--force',
+      'a..b',
+      'x'.repeat(101),
+      '',
+      'sp ace',
+      'a\\b',
+    ]) {
       assert.throws(() => validateBackupName(bad), UsageError, bad);
     }
     assert.equal(validateBackupName('critical-point-backup'), 'critical-point-backup');
+  });
+
+  it('suggests a valid name without naming a flag (postgres-ops backup takes the name as an argument)', () => {
+    assert.throws(
+      () => validateBackupName('bad name'),
+      (e: UsageError) => e.hint === 'A valid name: critical-point-backup',
+    );
   });
 
   it('gives each database its own backup name when several are backed up', () => {

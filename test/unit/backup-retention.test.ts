@@ -36,6 +36,16 @@ describe('backup retention', () => {
     assert.deepEqual(deleted(plan), ['older', 'unverified']);
   });
 
+  it('never protects a damaged backup, even one still marked verified, nor keeps it as the only copy', () => {
+    const damaged = { ...b('damaged', 9), damaged: true };
+    const plan = planRetention([damaged, b('intact', 10), b('older', 11)], [], now, 7);
+    assert.deepEqual(deleted(plan), ['damaged', 'older']);
+    const alone = planRetention([{ ...b('only', 9, false), damaged: true }, b('x', 10, false)], [], now, 7);
+    assert.deepEqual(deleted(alone), ['only']);
+    const young = planRetention([{ ...b('recent', 1), damaged: true }], [], now, 7);
+    assert.match(young.backups[0]!.reason, /damaged; kept within the retention/);
+  });
+
   it('keeps the newest backup of a database that has no verified backup at all', () => {
     const plan = planRetention([b('x', 9, false), b('y', 10, false)], [], now, 7);
     assert.deepEqual(deleted(plan), ['y']);

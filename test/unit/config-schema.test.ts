@@ -31,6 +31,33 @@ describe('agent configuration schema', () => {
     assert.ok(r.issues.every((i) => !i.message.includes('hunter2')));
   });
 
+  it('refuses an empty number instead of reading it as 0, naming the key', () => {
+    const r = parseAgentEnv({ PGOPS_HEALTH_PORT: '', PGOPS_PORT: '  ', PGOPS_BACKUP_RETENTION_DAYS: '3' });
+    assert.equal(r.ok, false);
+    if (r.ok) return;
+    assert.deepEqual(
+      r.issues.map((i) => i.key),
+      ['PGOPS_PORT', 'PGOPS_HEALTH_PORT'],
+    );
+    assert.ok(r.issues.every((i) => /is empty; expected a whole number/.test(i.message)));
+  });
+
+  it('accepts the PGOPS_DEBUG switch', () => {
+    for (const [value, on] of [
+      ['1', true],
+      ['true', true],
+      ['0', false],
+      ['false', false],
+    ] as const) {
+      const r = parseAgentEnv({ PGOPS_DEBUG: value });
+      assert.ok(r.ok, value);
+      assert.equal(r.value.PGOPS_DEBUG, on);
+    }
+    const unset = parseAgentEnv({});
+    assert.ok(unset.ok);
+    assert.equal(unset.value.PGOPS_DEBUG, false);
+  });
+
   it('ignores variables outside its prefix', () => {
     const r = parseAgentEnv({ HOME: '/root', KUBERNETES_SERVICE_HOST: '10.0.0.1' });
     assert.ok(r.ok);

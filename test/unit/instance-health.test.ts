@@ -3,13 +3,12 @@ import { after, describe, it } from 'node:test';
 import {
   fullDiskMessage,
   livenessProbe,
-  logShowsDirectoryBusy,
-  logShowsNoSpace,
   readinessProbe,
   startupProbe,
   type HealthSnapshot,
   type Phase,
 } from '../../src/core/instance/health.js';
+import { classifyLine } from '../../src/core/ha/log-lines.js';
 import { cleanupAll } from '../support/cleanup.js';
 
 after(cleanupAll);
@@ -21,7 +20,10 @@ function running(over: Partial<HealthSnapshot> = {}): HealthSnapshot {
   return {
     phase: 'running',
     lastTickAt: NOW - 1000,
-    postmasterAlive: true,
+    patroniAlive: true,
+    patroniLive: true,
+    patroniReady: true,
+    postgresState: 'running',
     accepting: true,
     everAccepted: true,
     inRecovery: false,
@@ -31,25 +33,20 @@ function running(over: Partial<HealthSnapshot> = {}): HealthSnapshot {
 function replica(over: Partial<HealthSnapshot> = {}): HealthSnapshot {
   return running({ inRecovery: true, walReceiverStatus: 'streaming', lagBytes: 0, ...over });
 }
-const notRunning: Phase[] = [
-  'initializing',
-  'bootstrapping',
-  'cloning',
-  'rewinding',
-  'waiting',
-  'starting',
-  'stopping',
-];
+const notRunning: Phase[] = ['initializing', 'starting', 'reinitializing', 'stopping'];
 
 describe('startup probe', () => {
-  it('fails until PostgreSQL has accepted a connection once, naming the phase', () => {
-    const r = startupProbe(running({ phase: 'cloning', everAccepted: false, accepting: false }));
+  it('fails until Patroni has answered once, naming the phase', () => {
+    const r = startupProbe(running({ phase: 'initializing', everAccepted: false, patroniLive: undefined }));
     assert.equal(r.ok, false);
-    assert.match(r.reasons[0]!, /cloning/);
+    assert.match(r.reasons[0]!, /initializing/);
   });
 
-  it('stays passed once PostgreSQL has accepted a connection, even if it stops answering later', () => {
-    assert.equal(startupProbe(running({ accepting: false, postmasterAlive: false })).ok, true);
+  it('passes once Patroni answers, even while a long clone runs and PostgreSQL has never accepted a connection', () => {
+    assert.equal(
+      startupProbe(running({ everAccepted: false, accepting: false, postgresState: 'creating replica' })).ok,
+      true,
+    );
   });
 });
 
@@ -58,185 +55,132 @@ describe('readiness probe', () => {
     assert.deepEqual(readinessProbe(running(), MAX_LAG), { ok: true, reasons: [] });
   });
 
-  it('a streaming replica within PGOPS_MAX_LAG_BYTES is ready, also exactly at the limit', () => {
-    assert.equal(readinessProbe(replica({ lagBytes: 1000 }), MAX_LAG).ok, true);
-    assert.equal(readinessProbe(replica({ lagBytes: MAX_LAG }), MAX_LAG).ok, true);
+  for (const phase of notRunning)
+    it(`is not ready while ${phase}`, () => {
+      assert.equal(readinessProbe(running({ phase }), MAX_LAG).ok, false);
+    });
+
+  it('is not ready on a full disk, and says so', () => {
+    const r = readinessProbe(running({ phase: 'disk-full', reason: 'the data volume is full' }), MAX_LAG);
+    assert.deepEqual(r, { ok: false, reasons: ['the data volume is full'] });
   });
 
-  it('readiness is false on a replica lagging more than PGOPS_MAX_LAG_BYTES', () => {
-    const r = readinessProbe(replica({ lagBytes: MAX_LAG + 1 }), MAX_LAG);
+  it("is not ready when Patroni says so, naming PostgreSQL's state", () => {
+    const r = readinessProbe(running({ patroniReady: false, postgresState: 'starting' }), MAX_LAG);
     assert.equal(r.ok, false);
-    assert.match(r.reasons.join(), new RegExp(`${MAX_LAG + 1} bytes exceeds PGOPS_MAX_LAG_BYTES=${MAX_LAG}`));
+    assert.match(r.reasons[0]!, /starting/);
   });
 
-  it('a replica that is not streaming is not ready, whatever its lag, and says what the WAL receiver does', () => {
-    const r = readinessProbe(replica({ walReceiverStatus: 'waiting', lagBytes: 0 }), MAX_LAG);
-    assert.equal(r.ok, false);
-    assert.match(r.reasons.join(), /not streaming \(wal receiver: waiting\)/);
-    const none = readinessProbe(replica({ walReceiverStatus: null }), MAX_LAG);
-    assert.match(none.reasons.join(), /wal receiver: not running/);
-  });
-
-  it('a replica whose replay lag is unknown is not ready', () => {
-    for (const lagBytes of [null, undefined]) {
-      const r = readinessProbe(replica({ lagBytes }), MAX_LAG);
-      assert.equal(r.ok, false);
-      assert.match(r.reasons.join(), /lag is unknown/);
-    }
-  });
-
-  it('a replica with PGOPS_MAX_LAG_BYTES=0 is ready only when fully replayed', () => {
-    assert.equal(readinessProbe(replica({ lagBytes: 0 }), 0).ok, true);
-    assert.equal(readinessProbe(replica({ lagBytes: 1 }), 0).ok, false);
-  });
-
-  it('is not ready in any phase but running, and names the phase and its reason', () => {
-    for (const phase of notRunning) {
-      const r = readinessProbe(running({ phase, reason: 'why' }), MAX_LAG);
-      assert.equal(r.ok, false, phase);
-      assert.equal(r.reasons[0], `instance is ${phase}: why`);
-    }
-  });
-
-  it('is not ready when running but PostgreSQL does not answer', () => {
-    const r = readinessProbe(running({ accepting: false }), MAX_LAG);
-    assert.deepEqual(r, { ok: false, reasons: ['PostgreSQL does not accept connections'] });
-  });
-
-  it('is not ready on a full disk and gives the full-disk message as the reason', () => {
-    const r = readinessProbe(
-      running({ phase: 'disk-full', reason: 'the data volume (PVC x) is full' }),
-      MAX_LAG,
-    );
-    assert.deepEqual(r, { ok: false, reasons: ['the data volume (PVC x) is full'] });
+  it('a replica is ready only while streaming and within the lag bound', () => {
+    assert.equal(readinessProbe(replica(), MAX_LAG).ok, true);
+    assert.match(readinessProbe(replica({ walReceiverStatus: null }), MAX_LAG).reasons[0]!, /not streaming/);
+    assert.match(readinessProbe(replica({ lagBytes: MAX_LAG + 1 }), MAX_LAG).reasons[0]!, /exceeds/);
+    assert.match(readinessProbe(replica({ lagBytes: null }), MAX_LAG).reasons[0]!, /unknown/);
   });
 });
 
 describe('liveness probe', () => {
-  it('liveness stays true in the full-disk state', () => {
-    const r = livenessProbe(running({ phase: 'disk-full', postmasterAlive: false, accepting: false }), NOW);
-    assert.deepEqual(r, { ok: true, reasons: [] });
+  it('stays alive on a full disk: a restart would not free space', () => {
+    assert.equal(
+      livenessProbe(running({ phase: 'disk-full', accepting: false, patroniReady: false }), NOW).ok,
+      true,
+    );
   });
 
-  it('stays true while bootstrapping, cloning, rewinding, waiting for a primary or starting (crash recovery)', () => {
-    for (const phase of notRunning) {
-      const r = livenessProbe(
-        running({ phase, postmasterAlive: phase === 'starting', accepting: false }),
-        NOW,
-      );
-      assert.equal(r.ok, true, phase);
-    }
+  it('stays alive while Patroni restarts for less than two minutes', () => {
+    assert.equal(
+      livenessProbe(running({ patroniAlive: false, patroniDownSince: NOW - 60_000 }), NOW).ok,
+      true,
+    );
   });
 
-  it('fails when the postmaster of a running instance is gone', () => {
-    const r = livenessProbe(running({ postmasterAlive: false }), NOW);
-    assert.deepEqual(r, { ok: false, reasons: ['postmaster is not running'] });
-  });
-
-  it('fails when a running PostgreSQL stops answering', () => {
-    const r = livenessProbe(running({ accepting: false }), NOW);
-    assert.deepEqual(r, { ok: false, reasons: ['PostgreSQL does not answer'] });
-  });
-
-  it('fails in any phase when the agent loop has not ticked for more than 30 s', () => {
-    assert.equal(livenessProbe(running({ lastTickAt: NOW - 30_000 }), NOW).ok, true);
-    for (const phase of ['running', 'waiting', 'disk-full'] as const) {
-      const r = livenessProbe(running({ phase, lastTickAt: NOW - 30_001 }), NOW);
-      assert.equal(r.ok, false, phase);
-      assert.match(r.reasons[0]!, /agent loop has not run for 30001 ms/);
-    }
-  });
-
-  it('a lagging or disconnected replica is still alive: lag is a readiness matter', () => {
-    const r = livenessProbe(replica({ walReceiverStatus: null, lagBytes: 10 * MAX_LAG }), NOW);
-    assert.equal(r.ok, true);
+  it('fails when Patroni cannot be kept running, or its own heartbeat is stale, or the agent loop is stuck', () => {
+    assert.match(
+      livenessProbe(running({ patroniAlive: false, patroniDownSince: NOW - 180_000 }), NOW).reasons[0]!,
+      /Patroni has not been running for 180 s/,
+    );
+    assert.match(livenessProbe(running({ patroniLive: false }), NOW).reasons[0]!, /heartbeat is stale/);
+    assert.match(livenessProbe(running({ lastTickAt: NOW - 60_000 }), NOW).reasons[0]!, /agent loop/);
   });
 });
 
-describe('full data volume', () => {
-  const GiB = 1024 ** 3;
-
-  it('names the PVC, the directory and the use, and prints a kubectl patch that doubles the volume', () => {
+describe('full-disk message', () => {
+  it('names the PVC, how full it is, and the exact command that doubles it', () => {
     const { message, command } = fullDiskMessage({
-      pvc: 'data-pyairtable-stack-postgres-0',
+      pvc: 'postgres-storage-pyairtable-stack-postgres-0',
       dataDir: '/var/lib/postgresql/data/pgdata',
-      usedPercent: 99.96,
-      sizeBytes: 10 * GiB,
+      usedPercent: 99.95,
+      sizeBytes: 10 * 1024 ** 3,
     });
     assert.equal(
       command,
-      `kubectl patch pvc data-pyairtable-stack-postgres-0 -p '{"spec":{"resources":{"requests":{"storage":"20Gi"}}}}'`,
-    );
-    assert.match(
-      message,
-      /^the data volume \(PVC data-pyairtable-stack-postgres-0\) holding \/var\/lib\/postgresql\/data\/pgdata is full \(100\.0% used\): PostgreSQL cannot run until it has space\./,
+      `kubectl patch pvc postgres-storage-pyairtable-stack-postgres-0 -p '{"spec":{"resources":{"requests":{"storage":"20Gi"}}}}'`,
     );
     assert.ok(message.includes(command));
+    assert.match(message, /100\.0% used/);
     assert.match(message, /delete no files/);
-  });
-
-  it('the patch in the message is valid JSON that asks for more than the current size', () => {
-    const { command } = fullDiskMessage({ pvc: 'p', dataDir: '/d', usedPercent: 100, sizeBytes: 1.5 * GiB });
-    const patch = JSON.parse(/-p '(.*)'$/.exec(command)![1]!) as {
-      spec: { resources: { requests: { storage: string } } };
-    };
-    assert.equal(patch.spec.resources.requests.storage, '3Gi');
-  });
-
-  it('rounds the doubled size up to whole Gi and never asks for less than 1Gi', () => {
-    const size = (sizeBytes: number) =>
-      /"storage":"(\d+)Gi"/.exec(fullDiskMessage({ dataDir: '/d', usedPercent: 100, sizeBytes }).command)![1];
-    assert.equal(size(GiB + 1), '3');
-    assert.equal(size(100 * 1024 * 1024), '1');
-    assert.equal(size(0), '1');
-  });
-
-  it('uses a placeholder for the PVC when PGOPS_DATA_PVC is not set', () => {
-    const { message, command } = fullDiskMessage({ dataDir: '/d', usedPercent: 100, sizeBytes: GiB });
-    assert.match(command, /^kubectl patch pvc <data-pvc> /);
-    assert.match(message, /^the data volume holding \/d is full/);
-  });
-
-  it('recognises the log lines of PostgreSQL stopping for lack of space', () => {
-    for (const line of [
-      'PANIC:  could not write to file "pg_wal/xlogtemp.4121": No space left on device',
-      'ERROR:  could not extend file "base/16384/16385": No space left on device',
-      'ERROR:  could not extend file "base/16384/16385": wrote only 4096 of 8192 bytes at block 7\nHINT:  Check free disk space.',
-      'FATAL:  could not write lock file "postmaster.pid": No space left on device',
-    ]) {
-      assert.equal(logShowsNoSpace(line), true, line);
-    }
-  });
-
-  it('does not call other failures a full disk, also when a path contains the word space', () => {
-    for (const line of [
-      'FATAL:  the database system is starting up',
-      'PANIC:  could not write to file "pg_wal/xlogtemp.1": Input/output error',
-      'PANIC:  could not write to file "/mnt/tablespace/PG_15_202209061/16384/1": Permission denied',
-      'FATAL:  lock file "postmaster.pid" already exists',
-    ]) {
-      assert.equal(logShowsNoSpace(line), false, line);
-    }
   });
 });
 
-describe('a data directory still held by the previous postmaster', () => {
-  it('recognises the lock file, shared memory and port messages of a postmaster still running', () => {
-    for (const line of [
-      'FATAL:  lock file "postmaster.pid" already exists\nHINT:  Is another postmaster (PID 812) running in data directory "/data/pgdata"?',
-      'FATAL:  pre-existing shared memory block (key 5432001, ID 98305) is still in use\nHINT:  Terminate any old server processes associated with data directory "/data/pgdata".',
-      'LOG:  could not bind IPv4 address "0.0.0.0": Address already in use',
-    ]) {
-      assert.equal(logShowsDirectoryBusy(line), true, line);
-    }
+describe('log lines Patroni and PostgreSQL print', () => {
+  it('gives Patroni lines their level', () => {
+    assert.deepEqual(classifyLine('2026-11-30 11:42:35,354 INFO: no action. I am (m1), a secondary'), {
+      source: 'patroni',
+      level: 'info',
+    });
+    assert.equal(classifyLine('2026-11-30 11:53:07,194 WARNING: Postgresql is not running.').level, 'warn');
+    assert.equal(classifyLine('2026-11-30 11:53:07,194 ERROR: Exception during execution').level, 'error');
   });
 
-  it('does not take a full disk or a configuration error for a busy directory', () => {
-    for (const line of [
-      'PANIC:  could not write to file "pg_wal/xlogtemp.1": No space left on device',
-      'FATAL:  configuration file "/data/pgdata/postgresql.conf" contains errors',
-    ]) {
-      assert.equal(logShowsDirectoryBusy(line), false, line);
-    }
+  it('notices a replica that replayed WAL the leader does not have (it can never follow it)', () => {
+    assert.equal(
+      classifyLine(
+        '2026-11-30 14:48:31.974 UTC [4195] LOG:  new timeline 2 forked off current database system timeline 1 before current recovery point 0/6000000',
+      ).diverged,
+      true,
+    );
+    assert.equal(
+      classifyLine(
+        "2026-11-30 14:48:31.908 UTC [10813] FATAL:  could not start WAL streaming: ERROR:  requested starting point 0/6000000 on timeline 1 is not in this server's history",
+      ).diverged,
+      true,
+    );
+    assert.equal(
+      classifyLine(
+        '2026-11-30 14:48:31.930 UTC [4195] LOG:  restored log file "00000002.history" from archive',
+      ).diverged,
+      undefined,
+    );
+  });
+
+  it('gives PostgreSQL lines their level', () => {
+    assert.equal(
+      classifyLine('2026-11-30 11:52:39.320 UTC [12636] LOG:  started streaming WAL').level,
+      'info',
+    );
+    assert.equal(classifyLine('2026-11-30 11:52:39.320 UTC [12636] PANIC:  could not write').level, 'error');
+  });
+
+  it('spots the WAL segment a replica needs and the primary has removed', () => {
+    const c = classifyLine(
+      '2026-11-30 12:01:02.003 UTC [4411] FATAL:  could not receive data from WAL stream: ERROR:  requested WAL segment 00000001000000000000000A has already been removed',
+    );
+    assert.equal(c.lostWalSegment, '00000001000000000000000A');
+    assert.equal(c.level, 'error');
+  });
+
+  it('spots a full disk, and only a full disk', () => {
+    assert.equal(
+      classifyLine('PANIC:  could not write to file "pg_wal/xlogtemp.123": No space left on device').noSpace,
+      true,
+    );
+    assert.equal(
+      classifyLine('ERROR:  could not extend file "base/5/16384": wrote only 4096 of 8192 bytes').noSpace,
+      true,
+    );
+    assert.equal(
+      classifyLine('ERROR:  could not open file "/data/my space/x": Permission denied').noSpace,
+      undefined,
+    );
   });
 });

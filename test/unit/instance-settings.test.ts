@@ -2,14 +2,11 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { OpsError } from '../../src/core/errors.js';
 import {
-  confValue,
   defaultSlotWalKeepSize,
   hbaMethod,
-  renderHba,
-  renderPostgresqlConf,
+  hbaRules,
   slotNameFor,
   validateExtraHba,
-  type InstanceSettingsInput,
 } from '../../src/core/instance/settings.js';
 import { cleanupAll } from '../support/cleanup.js';
 
@@ -18,126 +15,12 @@ after(cleanupAll);
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-const base: InstanceSettingsInput = {
-  port: 5432,
-  listenAddresses: '*',
-  socketDir: '/var/run/postgresql',
-  maxSlotWalKeepSize: '2560MB',
-};
-
-/** The settings of a generated postgresql.conf, last one wins as PostgreSQL reads them. */
-function settingsOf(conf: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const line of conf.split('\n')) {
-    const hit = /^(\w+) = (.*)$/.exec(line);
-    if (hit) m.set(hit[1]!, hit[2]!);
-  }
-  return m;
-}
-function lineIndex(conf: string, re: RegExp): number {
-  return conf.split('\n').findIndex((l) => re.test(l));
-}
-
-describe('postgresql.conf', () => {
+describe('WAL a replication slot may hold', () => {
   it('max_slot_wal_keep_size is sized from the volume when unset: a quarter of it, at least 64MB', () => {
     assert.equal(defaultSlotWalKeepSize(10 * GiB), '2560MB');
     assert.equal(defaultSlotWalKeepSize(1 * GiB + 3), '256MB');
     assert.equal(defaultSlotWalKeepSize(100 * MiB), '64MB');
     assert.equal(defaultSlotWalKeepSize(0), '64MB');
-    const conf = renderPostgresqlConf({ ...base, maxSlotWalKeepSize: defaultSlotWalKeepSize(20 * GiB) });
-    assert.equal(settingsOf(conf).get('max_slot_wal_keep_size'), "'5120MB'");
-  });
-
-  it('writes the tunable defaults, then the mounted fragment, then the settings the agent relies on', () => {
-    const conf = renderPostgresqlConf({ ...base, configFile: '/etc/pgops/postgresql.conf' });
-    const include = lineIndex(conf, /^include_if_exists = '\/etc\/pgops\/postgresql\.conf'$/);
-    assert.ok(include > 0, conf);
-    for (const k of ['max_wal_senders', 'max_replication_slots', 'max_slot_wal_keep_size', 'wal_keep_size']) {
-      const i = lineIndex(conf, new RegExp(`^${k} = `));
-      assert.ok(i >= 0 && i < include, `${k} comes before the fragment so the fragment may override it`);
-    }
-    for (const k of [
-      'port',
-      'listen_addresses',
-      'unix_socket_directories',
-      'wal_level',
-      'hot_standby',
-      'password_encryption',
-      'logging_collector',
-      'log_destination',
-      'recovery_target_timeline',
-    ]) {
-      assert.ok(
-        lineIndex(conf, new RegExp(`^${k} = `)) > include,
-        `${k} comes after the fragment, which cannot override it`,
-      );
-    }
-  });
-
-  it('enforces replication, scram-sha-256, logging to stderr and following the latest timeline', () => {
-    const s = settingsOf(renderPostgresqlConf(base));
-    assert.equal(s.get('port'), '5432');
-    assert.equal(s.get('listen_addresses'), "'*'");
-    assert.equal(s.get('unix_socket_directories'), "'/var/run/postgresql'");
-    assert.equal(s.get('wal_level'), "'replica'");
-    assert.equal(s.get('hot_standby'), 'on');
-    assert.equal(s.get('password_encryption'), "'scram-sha-256'");
-    assert.equal(s.get('logging_collector'), 'off');
-    assert.equal(s.get('log_destination'), "'stderr'");
-    assert.equal(s.get('recovery_target_timeline'), "'latest'");
-    assert.equal(s.get('max_wal_senders'), '10');
-    assert.equal(s.get('max_replication_slots'), '10');
-    assert.equal(s.get('wal_keep_size'), "'128MB'");
-  });
-
-  it('has no include line when no configuration file is mounted', () => {
-    assert.doesNotMatch(renderPostgresqlConf(base), /include/);
-  });
-
-  it('turns ssl on with tls.crt and tls.key only when a TLS directory is given', () => {
-    assert.equal(settingsOf(renderPostgresqlConf(base)).has('ssl'), false);
-    const s = settingsOf(renderPostgresqlConf({ ...base, tlsDir: '/etc/pgops/tls' }));
-    assert.equal(s.get('ssl'), 'on');
-    assert.equal(s.get('ssl_cert_file'), "'/etc/pgops/tls/tls.crt'");
-    assert.equal(s.get('ssl_key_file'), "'/etc/pgops/tls/tls.key'");
-  });
-
-  it('a primary has no primary_conninfo or primary_slot_name', () => {
-    const s = settingsOf(renderPostgresqlConf(base));
-    assert.equal(s.has('primary_conninfo'), false);
-    assert.equal(s.has('primary_slot_name'), false);
-  });
-
-  it('a standby streams through its slot with a passfile, and its conninfo never holds a password', () => {
-    const conf = renderPostgresqlConf({
-      ...base,
-      standby: {
-        host: 'pyairtable-stack-postgres',
-        port: 5433,
-        user: 'replicator',
-        passfile: '/var/run/postgresql/.pgops-replication.pgpass',
-        slot: 'postgres_replica_0',
-        applicationName: 'postgres_replica_0',
-      },
-    });
-    const s = settingsOf(conf);
-    assert.equal(
-      s.get('primary_conninfo'),
-      "'host=pyairtable-stack-postgres port=5433 user=replicator dbname=postgres passfile=/var/run/postgresql/.pgops-replication.pgpass application_name=postgres_replica_0 connect_timeout=5'",
-    );
-    assert.equal(s.get('primary_slot_name'), "'postgres_replica_0'");
-    assert.doesNotMatch(conf, /password\s*=/);
-  });
-
-  it('quotes strings as postgresql.conf reads them, so a quote in a path cannot end the value early', () => {
-    assert.equal(confValue("/tmp/it's"), "'/tmp/it''s'");
-    assert.equal(confValue('C:\\dir'), "'C:\\\\dir'");
-    assert.equal(confValue(5432), '5432');
-    assert.equal(confValue(true), 'on');
-    assert.equal(confValue(false), 'off');
-    const s = settingsOf(renderPostgresqlConf({ ...base, socketDir: "/run/pg' port = 1" }));
-    assert.equal(s.get('port'), '5432');
-    assert.equal(s.get('unix_socket_directories'), "'/run/pg'' port = 1'");
   });
 });
 
@@ -249,35 +132,51 @@ describe('extra pg_hba lines (PGOPS_HBA_FILE)', () => {
 });
 
 describe('pg_hba.conf', () => {
-  const hba = renderHba({
+  const extraLines = [
+    'host all all 192.168.0.0/16 reject',
+    'hostssl pyairtable pyairtable 10.0.0.0/8 scram-sha-256',
+  ];
+  const rules = hbaRules({
+    superuser: 'postgres',
     replicationUser: 'replicator',
-    extraLines: [
-      'host all all 192.168.0.0/16 reject',
-      'hostssl pyairtable pyairtable 10.0.0.0/8 scram-sha-256',
-    ],
+    extraLines,
+    peerMap: 'pgops',
+    tls: false,
   });
-  const rules = hba.split('\n').filter((l) => hbaMethod(l) !== undefined);
+  const hba = rules.join('\n');
 
-  it('never generates a trust line in pg_hba', () => {
+  it('never generates a trust, password or md5 line', () => {
     assert.doesNotMatch(hba, /trust|md5|\bpassword\b/);
     const methods = new Set(rules.map((l) => hbaMethod(l)));
-    assert.deepEqual([...methods].sort(), ['reject', 'scram-sha-256']);
+    assert.deepEqual([...methods].sort(), ['peer', 'reject', 'scram-sha-256']);
   });
 
   it('puts the extra lines first so they can reject or narrow before the general rules', () => {
-    assert.equal(rules[0], 'host all all 192.168.0.0/16 reject');
-    assert.equal(rules[1], 'hostssl pyairtable pyairtable 10.0.0.0/8 scram-sha-256');
-    assert.equal(rules.length, 7);
+    assert.deepEqual(rules.slice(0, 2), extraLines);
+    assert.equal(rules.length, 8);
   });
 
-  it('allows local sockets, replication by the replication user and all databases, over IPv4 and IPv6, with scram-sha-256', () => {
-    const norm = rules.slice(2).map((l) => l.split(/\s+/).join(' '));
-    assert.deepEqual(norm, [
+  it('admits only the superuser by OS identity over the socket, and everything else with scram-sha-256 over IPv4 and IPv6', () => {
+    assert.deepEqual(rules.slice(2), [
+      'local all postgres peer map=pgops',
       'local all all scram-sha-256',
       'host replication replicator 0.0.0.0/0 scram-sha-256',
       'host replication replicator ::/0 scram-sha-256',
       'host all all 0.0.0.0/0 scram-sha-256',
       'host all all ::/0 scram-sha-256',
+    ]);
+  });
+
+  it('with TLS on, requires it for every TCP connection except over loopback', () => {
+    const tls = hbaRules({ superuser: 'postgres', replicationUser: 'replicator', extraLines: [], tls: true });
+    assert.deepEqual(tls, [
+      'local all all scram-sha-256',
+      'host all all 127.0.0.1/32 scram-sha-256',
+      'host all all ::1/128 scram-sha-256',
+      'hostssl replication replicator 0.0.0.0/0 scram-sha-256',
+      'hostssl replication replicator ::/0 scram-sha-256',
+      'hostssl all all 0.0.0.0/0 scram-sha-256',
+      'hostssl all all ::/0 scram-sha-256',
     ]);
   });
 

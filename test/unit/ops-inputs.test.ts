@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { UsageError } from '../../src/core/errors.js';
 import { jobName, parseQuantity } from '../../src/kube/cluster.js';
 import { nameCandidates, resolveBackupRef } from '../../src/ops/backup-ref.js';
 import type { BackupEntry } from '../../src/ops/cluster-api.js';
 import { sampleFrom } from '../../src/ops/monitor-model.js';
+import { cleanupAll } from '../support/cleanup.js';
+import { tempDir } from '../support/tmp.js';
+
+after(cleanupAll);
 
 const entry = (name: string): BackupEntry => ({
   name,
@@ -32,6 +38,43 @@ describe('restore input', () => {
       '/backups/postgres',
     );
     assert.equal(r.file, '/b/backup_20240101_020000.dump');
+  });
+
+  it('takes an explicit path for that file, never for the backup that shares its base name', () => {
+    const elsewhere = tempDir();
+    const copy = join(elsewhere, 'critical.dump');
+    writeFileSync(copy, 'a copy');
+    const catalog = [{ ...entry('critical'), file: '/b/critical.dump' }];
+    const local = resolveBackupRef(copy, catalog, 'local', '/b');
+    assert.deepEqual(local, { file: copy, backup: null });
+    const rel = relative(process.cwd(), copy);
+    assert.deepEqual(resolveBackupRef(rel.includes('/') ? rel : `./${rel}`, catalog, 'local', '/b'), {
+      file: copy,
+      backup: null,
+    });
+    assert.deepEqual(resolveBackupRef('/other/critical.dump', catalog, 'kubernetes', '/b'), {
+      file: '/other/critical.dump',
+      backup: null,
+    });
+    // The catalog's own file, named by its path, is that backup.
+    assert.equal(resolveBackupRef('/b/critical.dump', catalog, 'kubernetes', '/b').backup?.name, 'critical');
+    // A bare name is the catalog entry.
+    assert.equal(resolveBackupRef('critical.dump', catalog, 'local', '/b').file, '/b/critical.dump');
+  });
+
+  it('refuses a path where no file is (exit 2) rather than restoring a backup of that name from elsewhere', () => {
+    const catalog = [{ ...entry('critical'), file: '/b/critical.dump' }];
+    const missing = join(tempDir(), 'critical.dump');
+    assert.throws(
+      () => resolveBackupRef(missing, catalog, 'local', '/b'),
+      (e: unknown) =>
+        e instanceof UsageError && e.exitCode === 2 && /no backup ".*critical\.dump"/.test(e.message),
+    );
+    assert.throws(
+      () => resolveBackupRef('./critical.dump', catalog, 'kubernetes', '/b'),
+      (e: unknown) =>
+        e instanceof UsageError && /on this workstation/.test(e.message) && /kubectl cp/.test(e.hint ?? ''),
+    );
   });
 
   it('passes URLs through untouched', () => {

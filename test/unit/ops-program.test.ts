@@ -31,6 +31,7 @@ describe('postgres-ops command line', () => {
       'connect',
       'promote',
       'verify',
+      'migrate',
       'local up',
       'local down',
       'local destroy',
@@ -58,6 +59,7 @@ describe('postgres-ops command line', () => {
         for (const flag of [
           '--namespace',
           '--context',
+          '--kubeconfig',
           '--release',
           '--output',
           '--yes',

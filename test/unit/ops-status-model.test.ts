@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Member } from '../../src/ops/cluster-api.js';
-import { lsnDiff, parseLsn } from '../../src/ops/lsn.js';
+import { findRestoreLeftovers, restoringMark } from '../../src/core/backup/interrupted-restore.js';
+import type { BackupEntry, Member } from '../../src/ops/cluster-api.js';
+import { lsnDiff, parseLsn } from '../../src/core/pg/wal.js';
 import { renderStatus } from '../../src/ops/render/status.js';
 import {
   buildInstances,
@@ -17,6 +18,16 @@ const member = (name: string, expectedRole: 'primary' | 'replica', running = tru
   running,
   restarts: 0,
   uri: `postgresql://postgres@127.0.0.1:5/${name}`,
+});
+const backupEntry = (name: string, createdAt: string): BackupEntry => ({
+  name,
+  file: `/b/${name}.dump`,
+  sizeBytes: 1,
+  createdAt,
+  sha256: null,
+  verified: true,
+  verifiedAt: null,
+  deepVerifiedAt: null,
 });
 const probe = (p: Partial<Probe>): Probe => ({
   in_recovery: false,
@@ -112,6 +123,10 @@ describe('status model', () => {
     mode: 'local',
     release: 'r',
     namespace: 'local',
+    failover: 'automatic',
+    synchronous: false,
+    synchronousStandby: [],
+    leader: 'p',
     instances: buildInstances([member('p', 'primary')], new Map([['p', probe({})]])),
     storage: [],
     lastBackup: {
@@ -153,6 +168,9 @@ describe('status model', () => {
             role: 'replica',
             ready: true,
             running: true,
+            state: 'streaming',
+            pendingRestart: false,
+            synchronousStandby: false,
             restarts: 0,
             timeline: 1,
             lagBytes: 10,
@@ -191,30 +209,42 @@ describe('status model', () => {
     );
   });
 
+  it('with failover manual and no primary, names the promote command; warns when synchronous replication has no standby and when a restart is pending', () => {
+    const stopped = buildInstances(
+      [{ ...member('p', 'primary'), running: false }, member('r', 'replica')],
+      new Map<string, Probe | Error>([
+        ['p', new Error('not running')],
+        ['r', probe({ in_recovery: true, receiver_status: 'streaming' })],
+      ]),
+    );
+    assert.deepEqual(
+      stopped.map((i) => [i.name, i.state, i.running]),
+      [
+        ['p', 'stopped', false],
+        ['r', 'streaming', true],
+      ],
+    );
+    const w = statusWarnings(base({ failover: 'manual', instances: stopped }));
+    assert.match(
+      w[0]!,
+      /^CRITICAL: no primary is accepting writes, and failover is manual: .*postgres-ops promote r\)/,
+    );
+    const sync = statusWarnings(
+      base({
+        synchronous: true,
+        instances: [
+          { ...base().instances[0]!, pendingRestart: true },
+          { ...stopped[1]!, name: 'r2' },
+        ],
+      }),
+    );
+    assert.ok(sync.includes('p runs with settings that need a restart to apply (pending restart)'));
+    assert.ok(sync.some((x) => /synchronous replication is on but no replica is synchronous/.test(x)));
+  });
+
   it('picks the newest backup by creation time, whatever the list order', () => {
     const b = lastBackupOf(
-      [
-        {
-          name: 'old',
-          file: 'o',
-          sizeBytes: 1,
-          createdAt: '2026-01-01T00:00:00Z',
-          sha256: null,
-          verified: true,
-          verifiedAt: null,
-          deepVerifiedAt: null,
-        },
-        {
-          name: 'new',
-          file: 'n',
-          sizeBytes: 2,
-          createdAt: '2026-01-02T00:00:00Z',
-          sha256: null,
-          verified: true,
-          verifiedAt: null,
-          deepVerifiedAt: null,
-        },
-      ],
+      [backupEntry('old', '2026-01-01T00:00:00Z'), backupEntry('new', '2026-01-02T00:00:00Z')],
       new Date('2026-01-02T01:00:00Z'),
     );
     assert.equal(b?.name, 'new');
@@ -227,5 +257,135 @@ describe('status model', () => {
     assert.match(text, /WARNINGS \(1\)\n {2}! no backup yet/);
     assert.match(text, /Connect: {7}psql "postgresql:\/\/postgres@127\.0\.0\.1:5\/p"/);
     assert.ok(!text.includes('\u001b['), 'no colour codes unless asked');
+  });
+
+  const hints = {
+    start: 'postgres-ops local up',
+    repair: 'postgres-ops local up',
+    sql: 'run it in: postgres-ops connect',
+  };
+
+  it('says a restore was interrupted between fencing and swap, that the data is intact, and the exact repair', () => {
+    const leftovers = findRestoreLeftovers([
+      { datname: 'postgres', datallowconn: true, datistemplate: false },
+      { datname: 'template0', datallowconn: false, datistemplate: true },
+      { datname: 'pyairtable', datallowconn: false, datistemplate: false },
+      {
+        datname: 'pyairtable__restoring',
+        datallowconn: true,
+        datistemplate: false,
+        comment: restoringMark('pyairtable'),
+      },
+      {
+        datname: 'other__restoring',
+        datallowconn: true,
+        datistemplate: false,
+        comment: restoringMark('other'),
+      },
+      { datname: 'mine__restoring', datallowconn: true, datistemplate: false, comment: null },
+      { datname: 'other', datallowconn: true, datistemplate: false },
+    ]);
+    assert.deepEqual(
+      leftovers.map((l) => [l.kind, l.database, l.repair]),
+      [
+        [
+          'fenced',
+          'pyairtable',
+          [
+            'ALTER DATABASE "pyairtable" ALLOW_CONNECTIONS true',
+            'DROP DATABASE IF EXISTS "pyairtable__restoring" WITH (FORCE)',
+          ],
+        ],
+        ['unfinished-copy', 'mine', ['DROP DATABASE IF EXISTS "mine__restoring" WITH (FORCE)']],
+        ['unfinished-copy', 'other', ['DROP DATABASE IF EXISTS "other__restoring" WITH (FORCE)']],
+      ],
+    );
+    // Only copies a restore of ours marked are repaired on their own.
+    assert.deepEqual(
+      leftovers.map((l) => [l.database, l.automatic]),
+      [
+        ['pyairtable', true],
+        ['mine', false],
+        ['other', true],
+      ],
+    );
+    const w = statusWarnings(base(), undefined, hints, { leftovers });
+    assert.deepEqual(w, [
+      'CRITICAL: database pyairtable refuses all connections: a restore was interrupted between fencing it and swapping pyairtable__restoring in; its data is intact. Repair: postgres-ops local up (a new restore repairs it first)',
+      'database mine__restoring is left from a restore of mine that was interrupted. Drop it: DROP DATABASE IF EXISTS "mine__restoring" WITH (FORCE) (run it in: postgres-ops connect) (it does not carry the mark of our restores: check it is not yours first)',
+      'database other__restoring is left from a restore of other that was interrupted; other itself was not changed. Drop it: postgres-ops local up',
+    ]);
+    // While an operation runs, its work in progress is no warning; the screen says what runs.
+    const running = {
+      operation: 'restore b',
+      startedAt: 'now',
+      host: 'h',
+      pid: 1,
+      backendPid: 2,
+      clientAddr: null,
+    };
+    assert.deepEqual(statusWarnings(base(), undefined, hints, { leftovers, operation: running }), []);
+    const text = renderStatus({ ...base(), operation: running, warnings: [] });
+    assert.match(text, /Running: {7}restore b \(started now on h, pid 1\)/);
+  });
+
+  it('names the database, the count, the last failure time and what to do for data checksum failures', () => {
+    const w = statusWarnings(base(), undefined, hints, {
+      checksumFailures: [
+        {
+          instance: 'postgres-0',
+          database: 'pyairtable',
+          failures: 3,
+          lastFailure: '2026-01-02 03:04:05+00',
+        },
+      ],
+    });
+    assert.equal(w.length, 1);
+    assert.match(
+      w[0]!,
+      /^CRITICAL: postgres-0: 3 data checksum failures in database pyairtable, the last at 2026-01-02 03:04:05\+00: .*restore the newest verified backup \(postgres-ops restore b\)/,
+    );
+  });
+
+  it('warns about each damaged backup and never takes one for the last backup', () => {
+    const reason = 'archive n is 1 bytes, the manifest says 2 (truncated)';
+    const entries: BackupEntry[] = [
+      {
+        ...backupEntry('new-but-damaged', '2026-01-02T00:00:00Z'),
+        verified: false,
+        damaged: true,
+        damagedReason: reason,
+      },
+      backupEntry('intact', '2026-01-01T00:00:00Z'),
+    ];
+    assert.equal(lastBackupOf(entries, new Date('2026-01-03T00:00:00Z'))?.name, 'intact');
+    const w = statusWarnings(base(), undefined, hints, {
+      damagedBackups: [{ name: 'new-but-damaged', reason }],
+    });
+    assert.deepEqual(w, [
+      'backup new-but-damaged is damaged (archive n is 1 bytes, the manifest says 2 (truncated)): never restore it; verify the others (postgres-ops verify --all) and take a new backup (postgres-ops backup NAME)',
+    ]);
+  });
+
+  it('says the data is gone and names the restore commands instead of local up', () => {
+    const down = buildInstances(
+      [member('postgres-0', 'primary', false)],
+      new Map([['postgres-0', new Error('not running')]]),
+    );
+    const report = base({
+      instances: down,
+      lastSnapshot: { name: 'snap', createdAt: 'x', ageSeconds: 1, readyToUse: true },
+    });
+    const dataLoss = { members: ['postgres-0'], dirs: ['/s/data/postgres-0'], intactMembers: [] };
+    const w = statusWarnings(
+      report,
+      undefined,
+      { ...hints, fresh: 'postgres-ops local up --fresh' },
+      { dataLoss },
+    );
+    assert.deepEqual(w, [
+      'CRITICAL: the data of postgres-0 is gone (/s/data/postgres-0 holds no database); `local up` alone would start an EMPTY cluster. Restore the newest backup: postgres-ops local up --fresh && postgres-ops restore b --yes, or the newest snapshot: postgres-ops restore --snapshot snap --yes',
+    ]);
+    assert.ok(!w.some((x) => /is not running: postgres-ops local up/.test(x)));
   });
 });

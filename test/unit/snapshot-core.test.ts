@@ -12,6 +12,12 @@ import {
   type SnapshotApi,
   type VolumeSnapshot,
 } from '../../src/core/snapshot/model.js';
+import {
+  checkSessionOnLeader,
+  leaderFromEndpoints,
+  memberPvc,
+  sameClusterPvc,
+} from '../../src/core/snapshot/leader.js';
 import { defaultSnapshotName, validateSnapshotName } from '../../src/core/snapshot/naming.js';
 import { planSnapshotRetention } from '../../src/core/snapshot/retention.js';
 import { waitForSnapshot, type Clock } from '../../src/core/snapshot/wait.js';
@@ -76,10 +82,10 @@ describe('snapshot naming', () => {
     assert.match(n, /^a+-postgres-19700101-000000$/);
   });
 
-  it('rejects an invalid --name with exit 2 and suggests a valid one', () => {
+  it('rejects an invalid name with exit 2 and suggests a valid one', () => {
     assert.throws(
       () => validateSnapshotName('Emergency_Snapshot'),
-      (e: OpsError) => e.exitCode === 2 && /--name emergency-snapshot/.test(e.hint ?? ''),
+      (e: OpsError) => e.exitCode === 2 && e.hint === 'A valid name: emergency-snapshot',
     );
     assert.equal(validateSnapshotName('emergency-snapshot'), 'emergency-snapshot');
   });
@@ -149,6 +155,66 @@ describe('snapshot retention', () => {
     assert.deepEqual(plan.delete, [
       { name: 'broken', createdAt: snap('broken', 1).status!.creationTime, reason: 'failed' },
     ]);
+  });
+});
+
+describe('snapshots of a cluster whose leader moves', () => {
+  const ofMember = (name: string, day: number, member: string) => {
+    const s = buildVolumeSnapshot({ name, namespace: 'ns', release, pvc: memberPvc(member) });
+    s.status = { readyToUse: true, creationTime: new Date(Date.UTC(2026, 0, day)).toISOString() };
+    return s;
+  };
+
+  it("counts every member's volume of the same StatefulSet in retention, and no other PVC", () => {
+    const group = sameClusterPvc('pyairtable-stack-postgres-1');
+    const plan = planSnapshotRetention(
+      [
+        ofMember('p0-old', 1, 'pyairtable-stack-postgres-0'),
+        ofMember('p0', 2, 'pyairtable-stack-postgres-0'),
+        ofMember('p1-new', 3, 'pyairtable-stack-postgres-1'),
+        // Another release's StatefulSet whose name starts alike, and a PVC that is not a member's.
+        ofMember('other', 0, 'pyairtable-stack-postgres-replica-0'),
+        ofMember('other2', 0, 'pyairtable-stack-postgres-x'),
+      ],
+      {
+        release,
+        pvc: memberPvc('pyairtable-stack-postgres-1'),
+        keepCount: 2,
+        justTaken: 'p1-new',
+        samePvcGroup: group,
+      },
+    );
+    assert.deepEqual(plan.keep, ['p1-new', 'p0']);
+    assert.deepEqual(
+      plan.delete.map((d) => d.name),
+      ['p0-old'],
+    );
+  });
+
+  it('reads the leader and its address from the Endpoints Patroni writes', () => {
+    assert.deepEqual(
+      leaderFromEndpoints({
+        metadata: { annotations: { leader: 'pyairtable-stack-postgres-2', ttl: '30' } },
+        subsets: [{ addresses: [{ ip: '10.8.0.14' }] }],
+      }),
+      { member: 'pyairtable-stack-postgres-2', ip: '10.8.0.14' },
+    );
+    assert.equal(leaderFromEndpoints({ metadata: { annotations: {} }, subsets: [] }), null);
+    assert.equal(leaderFromEndpoints(null), null);
+  });
+
+  it('refuses a session that reached a replica or another address than the leader record', () => {
+    const rec = { member: 'pyairtable-stack-postgres-1', ip: '10.8.0.13' };
+    const ctx = { scope: 'pyairtable-stack-postgres', host: 'pyairtable-stack-postgres' };
+    assert.doesNotThrow(() => checkSessionOnLeader(rec, { address: '10.8.0.13', inRecovery: false }, ctx));
+    assert.throws(
+      () => checkSessionOnLeader(rec, { address: '10.8.0.12', inRecovery: false }, ctx),
+      /E_LEADER_MOVED|nothing was snapshotted/,
+    );
+    assert.throws(
+      () => checkSessionOnLeader(rec, { address: '10.8.0.13', inRecovery: true }, ctx),
+      /is a replica/,
+    );
   });
 });
 
@@ -227,14 +293,14 @@ describe('Kubernetes error classification', () => {
     assert.match(e.hint ?? '', /Role in namespace pyairtable .*create.*volumesnapshots/);
   });
 
-  it('points a missing resource type at the snapshot CRDs, and a name clash at --name (exit 2)', () => {
+  it('points a missing resource type at the snapshot CRDs, and a name clash at another name (exit 2)', () => {
     assert.match(
       classifyKubeError(new KubeApiFailure(404, 'NotFound', 'x'), 'd', { namespace: 'n' }).hint ?? '',
       /crd volumesnapshots/,
     );
     const clash = classifyKubeError(new KubeApiFailure(409, 'AlreadyExists', 'x'), 'd', { namespace: 'n' });
     assert.equal(clash.exitCode, 2);
-    assert.match(clash.hint ?? '', /--name/);
+    assert.match(clash.hint ?? '', /^Pick another name, or list them: kubectl get volumesnapshots -n n$/);
   });
 });
 

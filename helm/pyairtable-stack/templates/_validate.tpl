@@ -51,9 +51,20 @@ what to set; `pyairtable-stack.postgres.validateValues` runs them all (from NOTE
 {{- end -}}
 {{- end -}}
 
-{{/* Settings postgres-agent owns (paths, ports, replication wiring): a value here would break it. */}}
+{{- define "pyairtable-stack.postgres.validateValues.timings" -}}
+{{- $r := .Values.databases.postgres.replication -}}
+{{- if gt (add (int $r.loopWait) (mul 2 (int $r.retryTimeout))) (int $r.ttl) -}}
+{{- fail (printf "databases.postgres.replication: loopWait (%v) + 2 x retryTimeout (%v) exceeds ttl (%v): the leader could lose its lease while still retrying; raise ttl or lower loopWait/retryTimeout" $r.loopWait $r.retryTimeout $r.ttl) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Settings postgres-agent or Patroni own (paths, ports, replication wiring, TLS, the bound on slot
+WAL): a value here would break them. Kept equal to src/core/ha/patroni-config.ts
+PATRONI_OWNED_PARAMETERS plus the agent's own (test/chart/contract.test.ts checks it).
+*/}}
 {{- define "pyairtable-stack.postgres.validateValues.parameters" -}}
-{{- $managed := list "data_directory" "hba_file" "ident_file" "config_file" "port" "listen_addresses" "unix_socket_directories" "ssl" "ssl_cert_file" "ssl_key_file" "primary_conninfo" "primary_slot_name" "hot_standby" "wal_level" "max_slot_wal_keep_size" "password_encryption" "logging_collector" "log_destination" "recovery_target_timeline" "include" "include_dir" "include_if_exists" -}}
+{{- $managed := list "data_directory" "hba_file" "ident_file" "config_file" "port" "listen_addresses" "unix_socket_directories" "ssl" "ssl_cert_file" "ssl_key_file" "primary_conninfo" "primary_slot_name" "hot_standby" "wal_level" "max_slot_wal_keep_size" "password_encryption" "logging_collector" "log_destination" "recovery_target_timeline" "cluster_name" "wal_log_hints" "synchronous_standby_names" "include" "include_dir" "include_if_exists" -}}
 {{- range $name, $_ := .Values.databases.postgres.postgresql.parameters -}}
 {{- if has $name $managed -}}
 {{- fail (printf "databases.postgres.postgresql.parameters.%s is set by postgres-agent and cannot be overridden: remove it (see docs/chart.md; max_slot_wal_keep_size is databases.postgres.postgresql.maxSlotWalKeepSize, ssl is databases.postgres.tls)" $name) -}}
@@ -72,7 +83,53 @@ what to set; `pyairtable-stack.postgres.validateValues` runs them all (from NOTE
 {{- end -}}
 {{- end -}}
 
+{{/* With TLS on, an extra pg_hba line must not let a client in without it. */}}
+{{- define "pyairtable-stack.postgres.validateValues.tlsHba" -}}
+{{- if .Values.databases.postgres.tls.enabled -}}
+{{- range $i, $line := .Values.databases.postgres.postgresql.extraHba -}}
+{{- $type := first (splitList " " (regexReplaceAll "\\s+" (trim $line) " ")) -}}
+{{- if has $type (list "host" "hostnossl") -}}
+{{- fail (printf "databases.postgres.postgresql.extraHba[%d] is a %s line while databases.postgres.tls.enabled is true: it would let clients in without TLS; write it as hostssl (\"%s\")" $i $type $line) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+What an upgrade cannot do, said before Kubernetes refuses it halfway (checked against the cluster
+with lookup; helm template cannot look up and skips these).
+*/}}
+{{- define "pyairtable-stack.postgres.validateValues.upgrade" -}}
+{{- $pg := .Values.databases.postgres -}}
+{{- $fn := include "pyairtable-stack.postgres.fullname" . -}}
+{{- $ns := .Release.Namespace -}}
+{{- $doc := "docs/operations.md, \"Upgrading a release installed with two StatefulSets\"" -}}
+{{- if and $pg.enabled $pg.replication.enabled (lookup "apps/v1" "StatefulSet" $ns (printf "%s-replica" $fn)) -}}
+{{- fail (printf "release %s still runs its replicas in StatefulSet %s-replica (chart versions before Patroni): upgrade once with --set databases.postgres.replication.enabled=false so that %s-0 becomes the leader of the new cluster, then enable the replicas again (%s)" .Release.Name $fn $fn $doc) -}}
+{{- end -}}
+{{- $svc := lookup "v1" "Service" $ns $fn -}}
+{{- $ep := lookup "v1" "Endpoints" $ns $fn -}}
+{{- if and $pg.enabled $svc (($svc.spec | default dict).selector) $ep (ne (index (($ep.metadata.annotations) | default dict) "meta.helm.sh/release-name" | default "") .Release.Name) -}}
+{{- fail (printf "the read-write Service %s now routes to the member Patroni records as leader, through the Endpoints of the same name, which Kubernetes created for the old Service: hand them to this release first: kubectl annotate endpoints -n %s %s meta.helm.sh/release-name=%s meta.helm.sh/release-namespace=%s (%s)" $fn $ns $fn .Release.Name $ns $doc) -}}
+{{- end -}}
+{{- $sts := lookup "apps/v1" "StatefulSet" $ns $fn -}}
+{{- if and $pg.enabled $sts -}}
+{{- $claim := first (($sts.spec | default dict).volumeClaimTemplates | default (list dict)) | default dict -}}
+{{- $spec := $claim.spec | default dict -}}
+{{- $size := ((($spec.resources | default dict).requests | default dict).storage) | default "" -}}
+{{- if and $size (ne (toString $size) (toString $pg.persistence.size)) -}}
+{{- fail (printf "databases.postgres.persistence.size is %v but StatefulSet %s creates volumes of %v, and Kubernetes never lets an upgrade change that: keep persistence.size at %v and grow the volumes with kubectl patch pvc (docs/operations.md, \"Storage\", also explains how new members get the new size)" $pg.persistence.size $fn $size $size) -}}
+{{- end -}}
+{{- if and $spec.storageClassName (ne $spec.storageClassName $pg.persistence.storageClass) -}}
+{{- fail (printf "databases.postgres.persistence.storageClass is %s but StatefulSet %s creates volumes of class %s, and Kubernetes never lets an upgrade change that: keep persistence.storageClass at %s (moving to another class is a backup and restore into a new release, docs/operations.md)" $pg.persistence.storageClass $fn $spec.storageClassName $spec.storageClassName) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "pyairtable-stack.postgres.validateValues" -}}
+{{- include "pyairtable-stack.postgres.validateValues.timings" . -}}
+{{- include "pyairtable-stack.postgres.validateValues.tlsHba" . -}}
+{{- include "pyairtable-stack.postgres.validateValues.upgrade" . -}}
 {{- include "pyairtable-stack.postgres.validateValues.hba" . -}}
 {{- include "pyairtable-stack.postgres.validateValues.parameters" . -}}
 {{- include "pyairtable-stack.postgres.validateValues.restore" . -}}

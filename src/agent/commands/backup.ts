@@ -4,26 +4,20 @@
  * programs are stopped, its temporary files removed and the outcome recorded in
  * pgops.backup_history before it exits 1 (SIGKILL cannot be caught: the next run cleans up).
  */
+import { backupDatabases } from '../../core/backup/databases.js';
 import { parseJobs } from '../../core/jobs.js';
 import type { OutputFormat } from '../../core/output.js';
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
 import { connectionFromEnv, runBackup, verifyBackup, type BackupResult } from '../../runtime/backup/index.js';
 import { progressOptions } from '../../runtime/progress.js';
+import { defaultBackupName, validateBackupName } from '../../core/backup/names.js';
+import { withClusterOperation } from '../../runtime/cluster-operation.js';
 import type { AgentContext } from '../context.js';
 
 export interface BackupCommandOptions {
   name?: string;
   jobs?: string;
   output?: OutputFormat;
-}
-
-/** PGOPS_BACKUP_DATABASES (comma-separated), else the application database. */
-export function backupDatabases(list: string, appDatabase: string): string[] {
-  const dbs = list
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  return dbs.length ? [...new Set(dbs)] : [appDatabase];
 }
 
 function render(r: BackupResult): string {
@@ -69,13 +63,15 @@ export async function backup(opts: BackupCommandOptions, ctx: AgentContext): Pro
   const conn = connectionFromEnv(env);
   const jobs =
     parseJobs(opts.jobs, 'Example: --jobs 4 (1 writes one custom-format archive)') ?? env.PGOPS_BACKUP_JOBS;
-  const result = await stoppable((signal) =>
+  // Named before the lock is taken, so a bad name is exit 2 and a refusal names the backup.
+  const name = validateBackupName(opts.name ?? defaultBackupName(new Date()));
+  const run = (signal: AbortSignal) =>
     runBackup(
       {
         conn,
         backupDir: env.PGOPS_BACKUP_DIR,
         databases: backupDatabases(env.PGOPS_BACKUP_DATABASES, env.PGOPS_APP_DATABASE),
-        name: opts.name,
+        name,
         compression: env.PGOPS_BACKUP_COMPRESSION,
         jobs,
         signal,
@@ -99,7 +95,9 @@ export async function backup(opts: BackupCommandOptions, ctx: AgentContext): Pro
           : undefined,
       },
       { log: ctx.log },
-    ),
+    );
+  const result = await stoppable((signal) =>
+    withClusterOperation(conn, `backup ${name}`, () => run(signal), { log: ctx.log }),
   );
   ctx.out.result(result, opts.output ?? 'table', render);
   return result;

@@ -1,23 +1,16 @@
-import { OperationFailed } from '../../core/errors.js';
-import { Supervisor } from '../../runtime/instance/supervisor.js';
+import { MemberSupervisor } from '../../runtime/instance/member.js';
 import type { AgentContext } from '../context.js';
 
 /**
- * PID 1 of the primary and replica containers: bring the data directory up (initdb, clone or
- * rewind), run PostgreSQL, answer the probes, shut down cleanly on SIGTERM. Exits 0 after a clean
- * shutdown, non-zero when PostgreSQL stopped on its own so that Kubernetes restarts the container.
+ * The member's entry point in every database pod (and each local-mode member): PostgreSQL under
+ * Patroni, with the agent's probes, full-disk reporting and healing on top. Exits 0 after a clean
+ * shutdown on SIGTERM.
  */
 export async function instance(ctx: AgentContext): Promise<void> {
-  const supervisor = new Supervisor(ctx.env, ctx.log);
-  const code = await supervisor.run();
-  if (code !== 0) {
-    throw new OperationFailed(
-      'E_POSTGRES_STOPPED',
-      supervisor.failure ?? 'PostgreSQL did not shut down cleanly',
-      {},
-      {
-        hint: 'Read the PostgreSQL log lines above; the container restarts and PostgreSQL runs crash recovery.',
-      },
-    );
-  }
+  // A full disk under the log file must not end the member: a failed log write is dropped.
+  process.stderr.on('error', () => undefined);
+  process.stdout.on('error', () => undefined);
+  const member = new MemberSupervisor(ctx.env, ctx.log);
+  const code = await member.run();
+  if (code !== 0) process.exitCode = code;
 }

@@ -19,6 +19,8 @@ import {
 import { connectAppDatabase } from '../../runtime/migrate/connect.js';
 import { readMigrationFiles } from '../../runtime/migrate/files.js';
 import { safetyBackupName, takeSafetyBackup } from '../../runtime/migrate/safety-backup.js';
+import { connectionFromEnv } from '../../runtime/backup/conn.js';
+import { withClusterOperation } from '../../runtime/cluster-operation.js';
 import type { AgentContext } from '../context.js';
 
 export interface MigrateOptions {
@@ -50,7 +52,8 @@ export interface MigrateResult {
   }[];
 }
 
-function render(r: MigrateResult): string {
+/** The table a person reads (postgres-ops migrate prints the same). */
+export function renderMigration(r: MigrateResult): string {
   const head = {
     applied: `migration ${r.version} applied to database ${r.database} in ${r.durationMs} ms`,
     'already-applied': `migration ${r.version} is already applied to database ${r.database} (on ${r.appliedAt}, same checksum): nothing to do`,
@@ -79,7 +82,23 @@ function render(r: MigrateResult): string {
 }
 
 export async function migrate(opts: MigrateOptions, ctx: AgentContext): Promise<void> {
-  await runMigrate(opts, ctx);
+  if (opts.dryRun) {
+    await runMigrate(opts, ctx);
+    return;
+  }
+  const { env, log } = ctx;
+  const version = parseMigrationVersion(opts.version ?? env.PGOPS_MIGRATION_VERSION);
+  // Wait for the primary as the migration does (a fresh install starts the Job and the primary together).
+  const first = await connectAppDatabase(env, {
+    applicationName: 'postgres-agent migrate',
+    waitSeconds: env.PGOPS_MIGRATION_WAIT_SECONDS,
+    log,
+  });
+  await first.end().catch(() => undefined);
+  await withClusterOperation(connectionFromEnv(env), `migrate ${version}`, () => runMigrate(opts, ctx), {
+    log,
+    whenBusy: 'wait',
+  });
 }
 
 /** The command's work, returning the result model it printed. */
@@ -158,7 +177,7 @@ export async function runMigrate(opts: MigrateOptions, ctx: AgentContext): Promi
       }
     }
     result.durationMs = Date.now() - started;
-    ctx.out.result(result, opts.output ?? 'table', render);
+    ctx.out.result(result, opts.output ?? 'table', renderMigration);
     return result;
   } catch (err) {
     if (err instanceof OpsError) throw err;

@@ -6,10 +6,12 @@
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../../core/errors.js';
 import { parseJobs as parseJobsFlag } from '../../core/jobs.js';
+import { refuseUnsupportedUrl } from '../../core/sync/url.js';
 import type { OutputFormat } from '../../core/output.js';
 import { formatDuration } from '../../core/output.js';
 import { connectionFromEnv, restoreBackup, type RestoreResult } from '../../runtime/backup/index.js';
 import { progressOptions } from '../../runtime/progress.js';
+import { withClusterOperation } from '../../runtime/cluster-operation.js';
 import type { AgentContext } from '../context.js';
 
 export interface RestoreCommandOptions {
@@ -33,6 +35,11 @@ async function askAtTerminal(question: string, expected: string): Promise<boolea
   } finally {
     rl.close();
   }
+}
+
+/** The source as a refusal names it: a URL without its query (which may hold a signature). */
+function describeSource(source: string): string {
+  return source.replace(/[?#].*$/, '');
 }
 
 function render(r: RestoreResult): string {
@@ -61,30 +68,34 @@ export async function restore(
         hint: 'postgres-agent restore NAME|FILE|URL (or set PGOPS_RESTORE_FILE); list backups with postgres-agent list-backups',
       },
     );
+  refuseUnsupportedUrl(source);
   const tty = !!process.stdin.isTTY && !!process.stderr.isTTY;
-  const r = await restoreBackup(
-    {
-      conn: connectionFromEnv(env),
-      backupDir: env.PGOPS_BACKUP_DIR,
-      source,
-      targetDatabase: opts.targetDatabase ?? env.PGOPS_RESTORE_TARGET_DATABASE,
-      fallbackDatabase: env.PGOPS_APP_DATABASE,
-      replace: !!opts.replace,
-      safetyBackup: opts.safetyBackup !== false && env.PGOPS_RESTORE_SAFETY_BACKUP,
-      safetyBackupCompression: env.PGOPS_BACKUP_COMPRESSION,
-      safetyBackupJobs: env.PGOPS_BACKUP_JOBS,
-      force: !!opts.force,
-      yes: !!opts.yes,
-      confirm: tty ? askAtTerminal : undefined,
-      jobs: parseJobs(opts.jobs, env.PGOPS_RESTORE_JOBS),
-      keepPrevious: env.PGOPS_RESTORE_KEEP_PREVIOUS,
-      binDir: env.PGOPS_PG_BIN_DIR,
-      agentEnv: env,
-      rawEnv: ctx.rawEnv,
-      progress: progressOptions(env, ctx.log),
-    },
-    { log: ctx.log },
-  );
+  const conn = connectionFromEnv(env);
+  const run = () =>
+    restoreBackup(
+      {
+        conn,
+        backupDir: env.PGOPS_BACKUP_DIR,
+        source,
+        targetDatabase: opts.targetDatabase ?? env.PGOPS_RESTORE_TARGET_DATABASE,
+        fallbackDatabase: env.PGOPS_APP_DATABASE,
+        replace: !!opts.replace,
+        safetyBackup: opts.safetyBackup !== false && env.PGOPS_RESTORE_SAFETY_BACKUP,
+        safetyBackupCompression: env.PGOPS_BACKUP_COMPRESSION,
+        safetyBackupJobs: env.PGOPS_BACKUP_JOBS,
+        force: !!opts.force,
+        yes: !!opts.yes,
+        confirm: tty ? askAtTerminal : undefined,
+        jobs: parseJobs(opts.jobs, env.PGOPS_RESTORE_JOBS),
+        keepPrevious: env.PGOPS_RESTORE_KEEP_PREVIOUS,
+        binDir: env.PGOPS_PG_BIN_DIR,
+        agentEnv: env,
+        rawEnv: ctx.rawEnv,
+        progress: progressOptions(env, ctx.log),
+      },
+      { log: ctx.log },
+    );
+  const r = await withClusterOperation(conn, `restore ${describeSource(source)}`, run, { log: ctx.log });
   ctx.out.result(r, opts.output ?? 'table', render);
   return r;
 }

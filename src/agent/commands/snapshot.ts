@@ -1,6 +1,7 @@
 /**
- * postgres-agent snapshot: a VolumeSnapshot of the primary's data PVC, cut while PostgreSQL is in
- * backup mode, waited on until readyToUse, then retention over our own snapshots only.
+ * postgres-agent snapshot: a VolumeSnapshot of the leading member's data PVC (read from Patroni's
+ * leader record when the Job runs), cut while PostgreSQL is in backup mode on that very member,
+ * waited on until readyToUse, then retention over our own snapshots of the cluster only.
  */
 import pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
@@ -11,6 +12,13 @@ import { toClientConfig } from '../../core/pg/conninfo.js';
 import { backupStartSql, backupStopSql, TIMELINE_SQL } from '../../core/snapshot/backup-mode.js';
 import { buildVolumeSnapshot } from '../../core/snapshot/build.js';
 import { classifyKubeError } from '../../core/snapshot/errors.js';
+import {
+  ANNOTATION_MEMBER,
+  checkSessionOnLeader,
+  memberPvc,
+  sameClusterPvc,
+  type LeaderRecord,
+} from '../../core/snapshot/leader.js';
 import {
   ANNOTATION_CONSISTENCY,
   ANNOTATION_START_LSN,
@@ -36,6 +44,11 @@ export interface SnapshotOptions {
 
 /** A session on the primary holding non-exclusive backup mode. */
 export interface BackupModeSession {
+  /**
+   * The server's own address for this connection (inet_server_addr) and whether it is a replica;
+   * checked against the leader record when there is one.
+   */
+  server?(): Promise<{ address: string | null; inRecovery: boolean }>;
   start(label: string): Promise<{ startLsn: string; timeline: number }>;
   stop(): Promise<{ stopLsn: string }>;
   /** Ends the session; ends backup mode too if stop() was not reached. */
@@ -49,6 +62,11 @@ export interface SnapshotDeps {
   log: Logger;
   out: Output;
   openSession: () => Promise<BackupModeSession>;
+  /**
+   * Patroni's leader record (null: no member holds the lock). Without it (and without
+   * PGOPS_SNAPSHOT_PVC) the first member's PVC is snapshotted.
+   */
+  leader?: () => Promise<LeaderRecord | null>;
   pollMs?: number;
 }
 
@@ -56,6 +74,8 @@ export interface SnapshotResult {
   name: string;
   namespace: string;
   pvc: string;
+  /** The member whose volume was cut (the leader when the snapshot started), when known. */
+  member: string | null;
   snapshotClass: string | null;
   dryRun: boolean;
   readyToUse: boolean;
@@ -76,16 +96,40 @@ export interface SnapshotResult {
   };
 }
 
-/** The data PVC of the primary: the StatefulSet's first claim unless configured. */
+/** The data PVC of the first member, when neither PGOPS_SNAPSHOT_PVC nor a leader record says otherwise. */
 export function snapshotPvc(env: AgentEnv): string {
   return env.PGOPS_SNAPSHOT_PVC ?? `postgres-storage-${env.PGOPS_RELEASE}-postgres-0`;
+}
+
+function scopeOf(env: AgentEnv): string {
+  return env.PGOPS_SCOPE ?? `${env.PGOPS_RELEASE}-postgres`.slice(0, 63).replace(/-+$/, '');
+}
+
+/** Which volume to cut: a configured PVC, else the leader's from its record, else the first member's. */
+async function snapshotTarget(
+  env: AgentEnv,
+  deps: SnapshotDeps,
+): Promise<{ pvc: string; leader: LeaderRecord | null }> {
+  if (env.PGOPS_SNAPSHOT_PVC || !deps.leader) return { pvc: snapshotPvc(env), leader: null };
+  const scope = scopeOf(env);
+  const leader = await deps.leader();
+  if (!leader)
+    throw new OperationFailed(
+      'E_NO_LEADER',
+      `no member holds the leader lock (Endpoints ${scope} name no leader); nothing was snapshotted`,
+      { scope },
+      {
+        hint: `Check the cluster: postgres-ops status, or kubectl get endpoints ${scope} -o yaml. A snapshot needs a running leader.`,
+      },
+    );
+  return { pvc: memberPvc(leader.member), leader };
 }
 
 function render(r: SnapshotResult): string {
   const lines: string[] = [];
   if (r.dryRun) {
     lines.push(
-      `would create volumesnapshot/${r.name} of pvc/${r.pvc} in namespace ${r.namespace}` +
+      `would create volumesnapshot/${r.name} of pvc/${r.pvc}${r.member ? ` (leader ${r.member})` : ''} in namespace ${r.namespace}` +
         (r.snapshotClass ? ` (class ${r.snapshotClass})` : ' (default class)'),
     );
     for (const n of r.retention.wouldDelete)
@@ -95,7 +139,7 @@ function render(r: SnapshotResult): string {
     return lines.join('\n');
   }
   lines.push(
-    `volumesnapshot/${r.name} ready (${r.restoreSize ?? 'size unknown'}, backup mode ${r.consistency.startLsn} .. ${r.consistency.stopLsn ?? '?'})`,
+    `volumesnapshot/${r.name} of pvc/${r.pvc}${r.member ? ` (leader ${r.member})` : ''} ready (${r.restoreSize ?? 'size unknown'}, backup mode ${r.consistency.startLsn} .. ${r.consistency.stopLsn ?? '?'})`,
   );
   for (const n of r.retention.deleted)
     lines.push(`volumesnapshot/${n} deleted (retention ${r.retention.keepCount})`);
@@ -123,15 +167,18 @@ export async function runSnapshot(
   const { api, log } = deps;
   const release = env.PGOPS_RELEASE;
   const namespace = api.namespace;
-  const pvc = snapshotPvc(env);
   const name =
     opts.name !== undefined ? validateSnapshotName(opts.name) : defaultSnapshotName(release, deps.now());
+  const { pvc, leader } = await snapshotTarget(env, deps);
+  // Retention counts the cluster's snapshots, whichever member's volume each was cut from.
+  const samePvcGroup = leader ? sameClusterPvc(leader.member) : undefined;
   const keepCount = env.PGOPS_SNAPSHOT_RETENTION_COUNT;
   const cls = env.PGOPS_SNAPSHOT_CLASS;
   const result: SnapshotResult = {
     name,
     namespace,
     pvc,
+    member: leader?.member ?? null,
     snapshotClass: cls ?? null,
     dryRun: !!opts.dryRun,
     readyToUse: false,
@@ -142,7 +189,7 @@ export async function runSnapshot(
   };
   const listOurs = async () => {
     try {
-      return await api.list(ourSelector(release, pvc));
+      return await api.list(ourSelector(release, samePvcGroup ? undefined : pvc));
     } catch (err) {
       throw classifyKubeError(err, `listing VolumeSnapshots of pvc/${pvc}`, { namespace });
     }
@@ -159,7 +206,7 @@ export async function runSnapshot(
         'E_SNAPSHOT_EXISTS',
         `VolumeSnapshot ${name} already exists in namespace ${namespace}`,
         { name, namespace },
-        { hint: 'Pick another name with --name.' },
+        { hint: 'Pick another name.' },
       );
     const plan = planSnapshotRetention(
       [...existing, hypothetical(name, pvc, release, namespace, cls, deps.now())],
@@ -168,6 +215,7 @@ export async function runSnapshot(
         pvc,
         keepCount,
         justTaken: name,
+        samePvcGroup,
       },
     );
     applyPlan(plan);
@@ -189,7 +237,7 @@ export async function runSnapshot(
       `VolumeSnapshot ${name} already exists in namespace ${namespace}`,
       { name, namespace },
       {
-        hint: `Pick another name with --name, or look at it: kubectl get volumesnapshot ${name} -n ${namespace}`,
+        hint: `Pick another name, or look at it: kubectl get volumesnapshot ${name} -n ${namespace}`,
       },
     );
 
@@ -205,6 +253,11 @@ export async function runSnapshot(
   }
   let stopped = false;
   try {
+    if (leader && session.server) {
+      const server = await session.server();
+      checkSessionOnLeader(leader, server, { scope: scopeOf(env), host: env.PGOPS_HOST });
+      log.info('snapshotting the leader', { member: leader.member, pvc });
+    }
     const started = await session.start(`snapshot ${name}`).catch((err: unknown) => {
       throw whileDoing(`starting backup mode for snapshot ${name}`, err);
     });
@@ -224,6 +277,7 @@ export async function runSnapshot(
         [ANNOTATION_START_LSN]: started.startLsn,
         [ANNOTATION_TIMELINE]: String(started.timeline),
         [ANNOTATION_STARTED_AT]: deps.now().toISOString(),
+        ...(leader ? { [ANNOTATION_MEMBER]: leader.member } : {}),
       },
     });
     try {
@@ -297,7 +351,13 @@ export async function runSnapshot(
   }
 
   // 5. Retention, only after a good snapshot, only over ours.
-  const plan = planSnapshotRetention(await listOurs(), { release, pvc, keepCount, justTaken: name });
+  const plan = planSnapshotRetention(await listOurs(), {
+    release,
+    pvc,
+    keepCount,
+    justTaken: name,
+    samePvcGroup,
+  });
   applyPlan(plan);
   const failures: string[] = [];
   for (const d of plan.delete) {
@@ -335,7 +395,7 @@ export function pgBackupModeSession(env: AgentEnv): () => Promise<BackupModeSess
           port: env.PGOPS_PORT,
           user: env.PGOPS_SUPERUSER,
           database: 'postgres',
-          params: { application_name: 'postgres-agent snapshot' },
+          params: { application_name: 'postgres-agent snapshot', sslmode: env.PGOPS_SSLMODE },
         },
         readSecret(env, 'PGOPS_SUPERUSER_PASSWORD'),
       ),
@@ -346,6 +406,12 @@ export function pgBackupModeSession(env: AgentEnv): () => Promise<BackupModeSess
         ?.v ?? 0,
     );
     return {
+      async server() {
+        const r = await client.query<{ addr: string | null; rec: boolean }>(
+          'SELECT host(inet_server_addr()) AS addr, pg_is_in_recovery() AS rec',
+        );
+        return { address: r.rows[0]?.addr ?? null, inRecovery: r.rows[0]?.rec === true };
+      },
       async start(label) {
         const lsn = (await client.query<{ lsn: string }>(backupStartSql(version), [label])).rows[0]!.lsn;
         const tl = (await client.query<{ timeline_id: number }>(TIMELINE_SQL)).rows[0]!.timeline_id;
@@ -367,9 +433,11 @@ export const realClock: Clock = {
 
 export async function snapshot(opts: SnapshotOptions, ctx: AgentContext): Promise<void> {
   const { clusterSnapshotApi } = await import('../../kube/volume-snapshots.js');
+  const { clusterLeaderRecord } = await import('../../kube/leader.js');
   try {
     await runSnapshot(opts, ctx.env, {
       api: clusterSnapshotApi(ctx.env.PGOPS_NAMESPACE),
+      leader: () => clusterLeaderRecord(ctx.env.PGOPS_NAMESPACE, scopeOf(ctx.env)),
       clock: realClock,
       now: () => new Date(),
       log: ctx.log.child({ command: 'snapshot' }),

@@ -2,8 +2,11 @@
  * Restoring the roles of a `pg_dumpall --globals-only --no-role-passwords` script without touching
  * roles that already exist: their passwords and attributes belong to the running cluster (the
  * chart's Secret), not to the backup. Only CREATE ROLE / ALTER ROLE for missing roles, and role
- * memberships (GRANT ... TO ...), are applied; tablespaces and settings are left out.
+ * memberships (GRANT ... TO ...), are applied, each a single statement; tablespaces and settings
+ * are left out.
  */
+import { isSingleStatement } from './psql-script.js';
+
 export interface GlobalsPlan {
   statements: string[];
   createdRoles: string[];
@@ -39,6 +42,8 @@ export function planGlobalsRestore(script: string, existingRoles: Set<string>): 
   const skipped = new Set<string>();
   for (const raw of script.split('\n')) {
     const line = raw.trim();
+    // pg_dumpall writes one statement a line; a line with more (a tampered file) is never run.
+    if (!isSingleStatement(line)) continue;
     let m: RegExpExecArray | null;
     if ((m = /^(CREATE|ALTER) ROLE (.*)$/.exec(line))) {
       const id = readIdent(m[2]!);

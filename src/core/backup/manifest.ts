@@ -104,6 +104,9 @@ export interface BackupListEntry {
   verifiedAt: string | null;
   deepVerifiedAt: string | null;
   database: string;
+  /** Its files do not match the manifest (missing, truncated, failed verification): never restore it. */
+  damaged: boolean;
+  damagedReason: string | null;
 }
 
 export function toListEntry(m: BackupManifest, absoluteFile: string): BackupListEntry {
@@ -117,7 +120,22 @@ export function toListEntry(m: BackupManifest, absoluteFile: string): BackupList
     verifiedAt: m.verifiedAt,
     deepVerifiedAt: m.deepVerifiedAt,
     database: m.database,
+    damaged: false,
+    damagedReason: null,
   };
+}
+
+/** One line per damaged backup saying why (under the table). */
+export function damagedLines(entries: { name: string; damaged?: boolean; damagedReason?: string | null }[]) {
+  const damaged = entries.filter((e) => e.damaged);
+  if (damaged.length === 0) return [];
+  return [
+    '',
+    ...damaged.map(
+      (e) =>
+        `! ${e.name} is DAMAGED (${e.damagedReason ?? 'its files do not match its manifest'}): never restore it`,
+    ),
+  ];
 }
 
 /** Newest first; ties broken by name (descending) so the order is stable. */

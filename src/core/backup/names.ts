@@ -5,16 +5,16 @@
 import { UsageError } from '../errors.js';
 
 export const MAX_BACKUP_NAME = 100;
-const NAME_RE = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 
 /** Throws a UsageError (exit 2) unless `name` is a valid backup name. */
 export function validateBackupName(name: string): string {
   if (!name || name.length > MAX_BACKUP_NAME || !NAME_RE.test(name) || name.includes('..')) {
     throw new UsageError(
       'E_BACKUP_NAME',
-      `invalid backup name "${name.slice(0, 120)}": use letters, digits, ".", "_" and "-" (max ${MAX_BACKUP_NAME}, not starting with ".")`,
+      `invalid backup name "${name.slice(0, 120)}": use letters, digits, ".", "_" and "-" (max ${MAX_BACKUP_NAME}, not starting with "." or "-")`,
       {},
-      { hint: 'Example: --name critical-point-backup' },
+      { hint: 'A valid name: critical-point-backup' },
     );
   }
   return name;
@@ -73,6 +73,11 @@ export const PARTIAL_SUFFIX = '.partial';
 /** True for our temporary files (`.NAME.dump.partial` ...). */
 export function isPartialFile(basename: string): boolean {
   return basename.startsWith('.') && basename.endsWith(PARTIAL_SUFFIX);
+}
+
+/** A restore argument with a slash (./x.dump, /backups/x.dump) is a path: it means that file. */
+export function isExplicitPath(ref: string): boolean {
+  return ref.includes('/');
 }
 
 /**

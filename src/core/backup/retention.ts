@@ -6,6 +6,8 @@
  *    backup at all, its newest backup is kept: it may be the only copy);
  *  - a backup dated in the future (clock skew) is kept: its age is unknown, and it never counts as
  *    "the newest verified" in place of one with a sane date;
+ *  - a damaged backup (its files do not match its manifest) never counts as the newest verified or
+ *    newest backup; like any other it is deleted once older than the retention;
  *  - abandoned temporary files (`.NAME.dump.partial`) are deleted once older than an hour; a
  *    running backup's are younger.
  */
@@ -14,6 +16,7 @@ export interface RetentionBackup {
   database: string;
   createdAt: string;
   verified: boolean;
+  damaged?: boolean;
 }
 
 export interface RetentionPartial {
@@ -58,7 +61,9 @@ export function planRetention(
   const byDb = new Map<string, RetentionBackup[]>();
   for (const b of backups) byDb.set(b.database, [...(byDb.get(b.database) ?? []), b]);
   for (const [db, list] of byDb) {
-    const sane = list.filter((b) => !inFuture(b) && !Number.isNaN(Date.parse(b.createdAt))).sort(byNewest);
+    const sane = list
+      .filter((b) => !b.damaged && !inFuture(b) && !Number.isNaN(Date.parse(b.createdAt)))
+      .sort(byNewest);
     const pick = sane.find((b) => b.verified) ?? sane[0];
     if (pick) protectedNames.set(db, pick.name);
   }
@@ -79,6 +84,12 @@ export function planRetention(
         name: b.name,
         action: 'delete',
         reason: `older than the retention of ${retentionDays} day${retentionDays === 1 ? '' : 's'}`,
+      };
+    if (b.damaged)
+      return {
+        name: b.name,
+        action: 'keep',
+        reason: `damaged; kept within the retention of ${retentionDays} days for inspection`,
       };
     return { name: b.name, action: 'keep', reason: `within the retention of ${retentionDays} days` };
   });

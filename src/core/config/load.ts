@@ -11,7 +11,9 @@ export function loadAgentEnv(env: Record<string, string | undefined>): AgentEnv 
       {
         keys: parsed.issues.map((i) => i.key),
       },
-      { hint: 'Fix the listed environment variables (see docs/configuration.md).' },
+      {
+        hint: 'Fix or unset the listed environment variables (unset means the default); every setting, its default and meaning: docs/configuration.md.',
+      },
     );
   }
   return parsed.value;

@@ -1,25 +1,24 @@
 /**
- * Probe answers from one snapshot of what the supervisor knows. Kept pure so the rules (a replica is
- * ready only while streaming and close enough; a full disk is not a reason to restart) are tested
- * without a server.
+ * Probe answers from one snapshot of what the agent knows about its member (Patroni's own answers,
+ * PostgreSQL's, and the volume). Kept pure so the rules are tested without a server: a replica is
+ * ready only while streaming and close enough; a full disk is never a reason to restart.
  */
-export type Phase =
-  | 'initializing'
-  | 'bootstrapping'
-  | 'cloning'
-  | 'rewinding'
-  | 'waiting'
-  | 'starting'
-  | 'running'
-  | 'disk-full'
-  | 'stopping';
+export type Phase = 'initializing' | 'starting' | 'running' | 'reinitializing' | 'disk-full' | 'stopping';
 
 export interface HealthSnapshot {
   phase: Phase;
-  /** When the supervisor loop last completed a tick (ms since epoch). */
+  /** When the agent loop last completed a tick (ms since epoch). */
   lastTickAt: number;
-  postmasterAlive: boolean;
-  /** The last local query answered (SELECT 1 within the timeout). */
+  /** The Patroni process runs. */
+  patroniAlive: boolean;
+  /** Since when Patroni has not been running (ms since epoch), while it is not. */
+  patroniDownSince?: number;
+  /** Patroni's own /liveness and /readiness answers (undefined: not asked yet or no answer). */
+  patroniLive?: boolean;
+  patroniReady?: boolean;
+  /** PostgreSQL's state as Patroni reports it (running, starting, stopped, creating replica, ...). */
+  postgresState?: string;
+  /** A local query answered. */
   accepting: boolean;
   everAccepted: boolean;
   inRecovery?: boolean;
@@ -38,17 +37,22 @@ export interface ProbeAnswer {
 }
 
 const TICK_STALE_MS = 30_000;
+/** How long Patroni may be down (restarting) before the container counts as not alive. */
+const PATRONI_DOWN_MS = 120_000;
 
+/** Started once Patroni answers: cloning a large database may take hours and is progress, not a hang. */
 export function startupProbe(s: HealthSnapshot): ProbeAnswer {
-  if (s.everAccepted) return { ok: true, reasons: [] };
-  return { ok: false, reasons: [`PostgreSQL has not accepted connections yet (${s.phase})`] };
+  if (s.everAccepted || s.patroniLive !== undefined) return { ok: true, reasons: [] };
+  return { ok: false, reasons: [`Patroni has not answered yet (${s.phase})`] };
 }
 
 export function readinessProbe(s: HealthSnapshot, maxLagBytes: number): ProbeAnswer {
   const reasons: string[] = [];
   if (s.phase === 'disk-full') reasons.push(s.reason ?? 'the data volume is full');
-  else if (s.phase !== 'running') reasons.push(`instance is ${s.phase}${s.reason ? `: ${s.reason}` : ''}`);
+  else if (s.phase !== 'running') reasons.push(`member is ${s.phase}${s.reason ? `: ${s.reason}` : ''}`);
   else if (!s.accepting) reasons.push('PostgreSQL does not accept connections');
+  else if (s.patroniReady === false)
+    reasons.push(`Patroni reports not ready (PostgreSQL ${s.postgresState ?? '?'})`);
   else if (s.inRecovery) {
     if (s.walReceiverStatus !== 'streaming')
       reasons.push(`replica is not streaming (wal receiver: ${s.walReceiverStatus ?? 'not running'})`);
@@ -60,17 +64,16 @@ export function readinessProbe(s: HealthSnapshot, maxLagBytes: number): ProbeAns
 }
 
 /**
- * Liveness fails only when restarting the container would help: the agent loop is stuck, or the
- * postmaster is gone or hangs. Bootstrapping, cloning, waiting for a primary and a full disk are
- * all alive.
+ * Liveness fails only when restarting the container would help: the agent loop is stuck, Patroni's
+ * own heartbeat is stale, or Patroni cannot be kept running. Cloning, waiting for a leader and a
+ * full disk are all alive.
  */
 export function livenessProbe(s: HealthSnapshot, now: number): ProbeAnswer {
   const reasons: string[] = [];
   if (now - s.lastTickAt > TICK_STALE_MS) reasons.push(`agent loop has not run for ${now - s.lastTickAt} ms`);
-  if (s.phase === 'running') {
-    if (!s.postmasterAlive) reasons.push('postmaster is not running');
-    else if (!s.accepting) reasons.push('PostgreSQL does not answer');
-  }
+  if (!s.patroniAlive && s.patroniDownSince !== undefined && now - s.patroniDownSince > PATRONI_DOWN_MS)
+    reasons.push(`Patroni has not been running for ${Math.round((now - s.patroniDownSince) / 1000)} s`);
+  if (s.patroniAlive && s.patroniLive === false) reasons.push("Patroni's heartbeat is stale (/liveness 503)");
   return { ok: reasons.length === 0, reasons };
 }
 
@@ -87,22 +90,6 @@ export function fullDiskMessage(opts: {
   const message =
     `the data volume ${opts.pvc ? `(PVC ${opts.pvc}) ` : ''}holding ${opts.dataDir} is full ` +
     `(${opts.usedPercent.toFixed(1)}% used): PostgreSQL cannot run until it has space. ` +
-    `Expand the volume: ${command} - the instance retries and recovers by itself; delete no files.`;
+    `Expand the volume: ${command} - the member recovers by itself; delete no files.`;
   return { message, command };
-}
-
-/**
- * True when a PostgreSQL log excerpt shows it stopped for lack of disk space. A short write is
- * reported with the hint "Check free disk space."; other write errors (permissions, I/O) are not a
- * full disk, even on a path that contains the word "space".
- */
-export function logShowsNoSpace(text: string): boolean {
-  return /No space left on device|could not extend file|Check free disk space/i.test(text);
-}
-
-/** True when a failed start is only the previous postmaster's processes still holding the directory. */
-export function logShowsDirectoryBusy(text: string): boolean {
-  return /lock file .* already exists|pre-existing shared memory block .* is still in use|Address already in use|Is another postmaster/i.test(
-    text,
-  );
 }

@@ -25,3 +25,15 @@ export function scramVerifier(password: string, iterations = 4096, salt = random
   const serverKey = createHmac('sha256', salted).update('Server Key').digest();
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }
+
+/**
+ * True when `verifier` (as stored in pg_authid.rolpassword) was made from `password`: recomputed
+ * with the stored salt and iteration count. Lets the agent tell a rotated password from the one the
+ * role has without ever sending the password itself.
+ */
+export function scramMatches(verifier: string | null | undefined, password: string): boolean {
+  const m = /^SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)$/.exec(verifier ?? '');
+  if (!m) return false;
+  const again = scramVerifier(password, Number(m[1]), Buffer.from(m[2]!, 'base64'));
+  return again === verifier;
+}

@@ -3,6 +3,9 @@
  * we print: callers pass a passfile path (libpq's `passfile` parameter) or hand the password to
  * the driver separately.
  */
+/** application_name of every session postgres-ops opens (so monitor can tell them from the application's). */
+export const OPS_APPLICATION_NAME = 'postgres-ops';
+
 export interface ConnTarget {
   host: string;
   port: number;
@@ -33,6 +36,13 @@ export function toUri(t: ConnTarget): string {
   return `postgresql://${user}@${hostPart(t.host)}:${t.port}/${db}${query ? `?${query}` : ''}`;
 }
 
+/** The same libpq URI naming another database (host, port, user and parameters kept). */
+export function withDatabase(uri: string, database: string): string {
+  const m = /^(postgres(?:ql)?:\/\/[^/?]*)(?:\/[^?]*)?(\?.*)?$/.exec(uri);
+  if (!m) throw new Error(`not a libpq URI: ${uri}`);
+  return `${m[1]}/${encodeURIComponent(database)}${m[2] ?? ''}`;
+}
+
 function quoteConninfoValue(v: string): string {
   if (v !== '' && /^[^\s'\\]+$/.test(v)) return v;
   return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -51,6 +61,11 @@ export function toConninfo(t: ConnTarget & { password?: never }): string {
   return pairs.map(([k, v]) => `${k}=${quoteConninfoValue(String(v))}`).join(' ');
 }
 
+/** The conninfo psql takes as -d for a local database (socket, default user), naming our sessions. */
+export function opsDatabaseConninfo(database: string): string {
+  return `dbname=${quoteConninfoValue(database)} application_name=${OPS_APPLICATION_NAME}`;
+}
+
 /** One line of a libpq passfile (hostname:port:database:username:password), escaped as libpq reads it. */
 export function passfileLine(
   host: string,
@@ -63,16 +78,23 @@ export function passfileLine(
   return [host, String(port), database, user, password].map(esc).join(':');
 }
 
-/** node-postgres client options (password passed separately, never through a string we print). */
+/**
+ * node-postgres client options (password passed separately, never through a string we print).
+ * `sslmode=require` encrypts without checking the certificate, as libpq's require does; the driver
+ * cannot fall back like libpq's prefer, so prefer (and no sslmode) connects in plain text.
+ */
 export function toClientConfig(t: ConnTarget, password?: string) {
+  const sslmode = t.params?.sslmode;
   return {
     host: t.host,
     port: t.port,
     user: t.user,
     database: t.database,
     password,
-    application_name: String(t.params?.application_name ?? 'postgres-ops'),
+    application_name: String(t.params?.application_name ?? OPS_APPLICATION_NAME),
     connectionTimeoutMillis: Number(t.params?.connect_timeout ?? 10) * 1000,
+    ...(sslmode === 'require' ? { ssl: { rejectUnauthorized: false } } : {}),
+    ...(sslmode === 'disable' ? { ssl: false } : {}),
   };
 }
 

@@ -51,8 +51,7 @@ export function classifyKubeError(
         meta,
         {
           cause: err,
-          hint:
-            'Pick another name with --name, or list them: kubectl get volumesnapshots -n ' + ctx.namespace,
+          hint: 'Pick another name, or list them: kubectl get volumesnapshots -n ' + ctx.namespace,
         },
       );
     case 422:

@@ -99,6 +99,12 @@ export function isOurs(s: VolumeSnapshot, release: string, pvc: string): boolean
   );
 }
 
+/** True if we created this snapshot for this release, of a PVC `accept` takes (labels checked again). */
+export function isOursOfAny(s: VolumeSnapshot, release: string, accept: (pvc: string) => boolean): boolean {
+  const pvc = s.spec.source.persistentVolumeClaimName;
+  return pvc !== undefined && accept(pvc) && isOurs(s, release, pvc);
+}
+
 /** When the snapshot was cut (status.creationTime), else when the object was made. */
 export function createdAt(s: VolumeSnapshot): string | undefined {
   return s.status?.creationTime ?? s.metadata.creationTimestamp;

@@ -18,7 +18,7 @@ export function defaultSnapshotName(release: string, now: Date): string {
   return `${head}${suffix}`;
 }
 
-/** Checks a name given with --name; a bad one is a usage error (exit 2) naming a good alternative. */
+/** Checks a snapshot name; a bad one is a usage error (exit 2) naming a good alternative. */
 export function validateSnapshotName(name: string): string {
   if (name.length > 63 || !DNS1123.test(name)) {
     const suggestion =
@@ -32,7 +32,7 @@ export function validateSnapshotName(name: string): string {
       'E_SNAPSHOT_NAME',
       `snapshot name "${name}" is not a valid Kubernetes object name (lowercase letters, digits, "-" and ".", starting and ending with a letter or digit, at most 63 characters)`,
       { name },
-      { hint: `Use for example: --name ${suggestion}` },
+      { hint: `A valid name: ${suggestion}` },
     );
   }
   return name;

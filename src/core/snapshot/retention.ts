@@ -1,4 +1,4 @@
-import { createdAt, isOurs, newestFirst, type VolumeSnapshot } from './model.js';
+import { createdAt, isOurs, isOursOfAny, newestFirst, type VolumeSnapshot } from './model.js';
 
 export interface RetentionPlan {
   /** Our ready snapshots that stay (newest first), the one just taken included. */
@@ -11,15 +11,25 @@ export interface RetentionPlan {
 
 /**
  * Which of our snapshots to delete so that the newest `keepCount` ready ones remain. Only snapshots
- * with our labels for this release and PVC are considered; the one just taken is always kept, even
+ * with our labels for this release and PVC are considered (or, with `samePvcGroup`, for any PVC of
+ * the group: every member's volume holds the same cluster); the one just taken is always kept, even
  * when the clock makes it look older than another; snapshots still in progress are never touched.
  */
 export function planSnapshotRetention(
   all: VolumeSnapshot[],
-  opts: { release: string; pvc: string; keepCount: number; justTaken?: string },
+  opts: {
+    release: string;
+    pvc: string;
+    keepCount: number;
+    justTaken?: string;
+    samePvcGroup?: (pvc: string) => boolean;
+  },
 ): RetentionPlan {
   const keepCount = Math.max(1, opts.keepCount);
-  const ours = newestFirst(all.filter((s) => isOurs(s, opts.release, opts.pvc)));
+  const group = opts.samePvcGroup;
+  const ours = newestFirst(
+    all.filter((s) => (group ? isOursOfAny(s, opts.release, group) : isOurs(s, opts.release, opts.pvc))),
+  );
   const plan: RetentionPlan = { keep: [], delete: [], skipped: [] };
   const justTaken = ours.find((s) => s.metadata.name === opts.justTaken);
   if (justTaken) plan.keep.push(justTaken.metadata.name);

@@ -73,12 +73,31 @@ export function classifyStoreFailure(err: unknown): FailureKind {
   return 'fatal';
 }
 
-const CREDENTIAL_HINTS: Record<Provider, string> = {
-  s3: 'Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the IAM role of the service account) in the Secret named by databases.postgres.crossRegion.credentialsSecret, and that it may read and write this bucket.',
-  gcs: 'Check the service account key at GOOGLE_APPLICATION_CREDENTIALS (from the Secret named by databases.postgres.crossRegion.credentialsSecret) or the workload identity binding, and that it has storage.objects.* on this bucket.',
-  azure:
-    'Check AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, in the Secret named by databases.postgres.crossRegion.credentialsSecret.',
+/** Where the agent runs, which decides where its object store settings come from. */
+export type StoreMode = 'kubernetes' | 'local';
+
+/** Local mode: the operator's environment, or objectstore.env in the state folder (docs/cross-region.md). */
+export const LOCAL_SETTINGS =
+  'in the environment of postgres-ops or in .postgres-ops/objectstore.env (the local state folder)';
+
+const CREDENTIAL_HINTS: Record<StoreMode, Record<Provider, string>> = {
+  kubernetes: {
+    s3: 'Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the IAM role of the service account) in the Secret named by databases.postgres.crossRegion.credentialsSecret, and that it may read and write this bucket.',
+    gcs: 'Check the service account key at GOOGLE_APPLICATION_CREDENTIALS (from the Secret named by databases.postgres.crossRegion.credentialsSecret) or the workload identity binding, and that it has storage.objects.* on this bucket.',
+    azure:
+      'Check AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, in the Secret named by databases.postgres.crossRegion.credentialsSecret.',
+  },
+  local: {
+    s3: `Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and AWS_ENDPOINT_URL for an S3-compatible store, ${LOCAL_SETTINGS}; check that they may read this bucket.`,
+    gcs: `Set GOOGLE_APPLICATION_CREDENTIALS to a service account key file (or run gcloud auth application-default login) ${LOCAL_SETTINGS}; check that it may read this bucket.`,
+    azure: `Set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, ${LOCAL_SETTINGS}.`,
+  },
 };
+
+/** What to set when the store refuses the credentials, or when there are none. */
+export function credentialHint(provider: Provider, mode: StoreMode = 'kubernetes'): string {
+  return CREDENTIAL_HINTS[mode][provider];
+}
 
 const PROVIDER_NAME: Record<Provider, string> = { s3: 'S3', gcs: 'GCS', azure: 'Azure Blob' };
 
@@ -89,6 +108,7 @@ export function storeError(
   key: string | undefined,
   doing: string,
   err: unknown,
+  mode: StoreMode = 'kubernetes',
 ): OpsError {
   const kind = classifyStoreFailure(err);
   const raw = err instanceof Error ? err.message || err.name : String(err);
@@ -100,7 +120,7 @@ export function storeError(
     case 'auth':
       return new OperationFailed('E_STORE_AUTH', `${what}: access denied: ${detail}`, meta, {
         cause: err,
-        hint: CREDENTIAL_HINTS[provider],
+        hint: credentialHint(provider, mode),
       });
     case 'not-found':
       return new OperationFailed('E_STORE_NOT_FOUND', `${what}: not found: ${detail}`, meta, {
@@ -110,7 +130,10 @@ export function storeError(
     case 'transient':
       return new OperationFailed('E_STORE_UNAVAILABLE', `${what}: gave up after retries: ${detail}`, meta, {
         cause: err,
-        hint: 'The object store did not answer or was throttling; check PGOPS_SYNC_ENDPOINT and network egress, then run the sync again.',
+        hint:
+          mode === 'local'
+            ? `The object store did not answer or was throttling; check its endpoint (AWS_ENDPOINT_URL, or PGOPS_SYNC_ENDPOINT ${LOCAL_SETTINGS}) and the network, then try again.`
+            : 'The object store did not answer or was throttling; check PGOPS_SYNC_ENDPOINT and network egress, then try again.',
       });
     default:
       return new OperationFailed('E_STORE', `${what}: ${detail}`, meta, {

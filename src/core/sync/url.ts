@@ -20,6 +20,23 @@ export function isRemoteUrl(s: string): boolean {
   return /^(s3|gs|azure):\/\//i.test(s);
 }
 
+/**
+ * Restore reads s3://, gs:// and azure:// URLs (the stores sync writes to). Any other URL (https://
+ * signed URLs, file://) would be taken for a file name and not found: refused by name (exit 2).
+ */
+export function refuseUnsupportedUrl(ref: string): void {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(ref)?.[1];
+  if (scheme && !isRemoteUrl(ref))
+    throw new UsageError(
+      'E_REMOTE_URL',
+      `restore does not read ${scheme}:// URLs; nothing was changed`,
+      { url: ref },
+      {
+        hint: 'Give s3://BUCKET/KEY, gs://BUCKET/KEY or azure://CONTAINER/KEY, a backup name, or a file (download it first).',
+      },
+    );
+}
+
 /** Parses a remote URL; a malformed one is a usage error (exit 2) showing the accepted forms. */
 export function parseRemoteUrl(s: string): RemoteRef {
   const m = /^([a-z0-9]+:)\/\/([^/]+)\/(.+)$/i.exec(s);

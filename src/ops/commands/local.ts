@@ -1,35 +1,59 @@
+import { runAgentJson } from '../../local/agent.js';
 import { LocalCluster } from '../../local/cluster.js';
-import {
-  localDestroy,
-  localDown,
-  localUp,
-  placeDefaultStateDir,
-  removeDanglingStateLink,
-  requireTraversable,
-} from '../../local/lifecycle.js';
+import { guardLostCluster } from '../../local/data-loss.js';
+import type { RepairOutcome } from '../../runtime/backup/repair.js';
+import { localDestroy, localDown, localUp } from '../../local/lifecycle.js';
+import { placeDefaultStateDir, removeDanglingStateLink, requireTraversable } from '../../local/state-dir.js';
 import { withStateLock } from '../../local/lock.js';
 import { defaultStateDir, stateExists } from '../../local/state.js';
 import { UsageError } from '../../core/errors.js';
 import type { Output } from '../../core/output.js';
+import { withDatabase } from '../../core/pg/conninfo.js';
+import type { DatabaseScope, Member } from '../cluster-api.js';
 import { makeConfirm } from '../confirm.js';
 import { commandLine, stateDirOf } from '../deps.js';
 import type { GlobalOptions } from '../options.js';
 import { renderStatus } from '../render/status.js';
+import { backupCoverage } from './connect.js';
 import { collectStatus } from './status.js';
 
 export interface LocalUpResult {
   stateDir: string;
   started: string[];
   alreadyRunning: string[];
-  primary: { name: string; uri: string } | null;
-  replicas: { name: string; uri: string }[];
+  /** `uri` names the maintenance database postgres (as status does); `appUri` the application database. */
+  primary: { name: string; uri: string; appUri: string } | null;
+  replicas: { name: string; uri: string; appUri: string }[];
+  /** The application database (where connect and the Connect line land) and what backups cover. */
+  databases: DatabaseScope;
   metricsUrl: string | null;
   firstBackup: string | null;
+  /** What an interrupted restore had left and `local up` repaired. */
+  repaired: string[];
+  /** Newest physical backup (the first one is taken by local up); null when PITR is off or it failed. */
+  physicalBackup: string | null;
   warnings: string[];
 }
 
+/** Undoes what an interrupted restore left (postgres-agent repair, as the chart's Jobs would). */
+async function repairLeftovers(cluster: LocalCluster, warnings: string[]): Promise<string[]> {
+  try {
+    const r = await runAgentJson<RepairOutcome>({ args: ['repair'], env: await cluster.jobEnv() });
+    for (const x of r?.remaining ?? [])
+      warnings.push(`${x.message}: ${x.statements.join('; ')} (run it in: postgres-ops connect)`);
+    return (r?.repaired ?? []).map((x) => `${x.message} (${x.statements.join('; ')})`);
+  } catch (err) {
+    warnings.push(`could not check for an interrupted restore: ${(err as Error).message}`);
+    return [];
+  }
+}
+
 /** Starts what is not running: primary, N replicas, exporter; takes a first verified backup. */
-export async function localUpCommand(flags: { replicas?: string }, opts: GlobalOptions, out: Output) {
+export async function localUpCommand(
+  flags: { replicas?: string; synchronous?: boolean; failover?: 'automatic' | 'manual'; fresh?: boolean },
+  opts: GlobalOptions,
+  out: Output,
+) {
   const root = opts.stateDir ? stateDirOf(opts) : placeDefaultStateDir(stateDirOf(opts), out);
   if (flags.replicas !== undefined && (!/^\d+$/.test(flags.replicas) || Number(flags.replicas) > 5))
     throw new UsageError(
@@ -42,11 +66,18 @@ export async function localUpCommand(flags: { replicas?: string }, opts: GlobalO
     );
   const replicas = flags.replicas === undefined ? undefined : Number(flags.replicas);
   requireTraversable(root);
-  const report = await withStateLock(root, 'local up', () =>
-    localUp(root, { replicas, release: opts.release }, out),
-  );
+  const report = await withStateLock(root, 'local up', async () => {
+    // An empty cluster never silently replaces one whose data is gone (see src/local/data-loss.ts).
+    await guardLostCluster(root, { fresh: !!flags.fresh, command: (verb) => commandLine(opts, verb) }, out);
+    return localUp(
+      root,
+      { replicas, release: opts.release, synchronous: flags.synchronous, failover: flags.failover },
+      out,
+    );
+  });
   const cluster = new LocalCluster(root);
   const warnings: string[] = [];
+  const repaired = await repairLeftovers(cluster, warnings);
   let firstBackup: string | null = null;
   const backups = await cluster.listBackups().catch((err: Error) => {
     warnings.push(`could not list backups: ${err.message}`);
@@ -61,17 +92,44 @@ export async function localUpCommand(flags: { replicas?: string }, opts: GlobalO
       warnings.push(`the first backup failed: ${(err as Error).message} (retry: postgres-ops backup NAME)`);
     }
   } else if (backups) firstBackup = backups[0]?.name ?? null;
+  // The recoverability window starts with a first full physical backup.
+  let physicalBackup: string | null = null;
+  const physical = await cluster.physicalInfo().catch((err: Error) => {
+    warnings.push(`could not read the physical backups: ${err.message}`);
+    return undefined;
+  });
+  if (physical && physical.backups.length === 0) {
+    out.line('taking a first full physical backup (point-in-time recovery starts there)…');
+    try {
+      const r = await cluster.physicalBackup({ type: 'full' }, out);
+      physicalBackup = r.outcomes.find((o) => o.backup)?.backup?.label ?? null;
+    } catch (err) {
+      warnings.push(
+        `the first physical backup failed: ${(err as Error).message} (retry: postgres-ops backup --physical --type full)`,
+      );
+    }
+  } else if (physical) physicalBackup = physical.backups[0]?.name ?? null;
+  if (report.resumedRestore) warnings.push(report.resumedRestore);
   const members = await cluster.members();
   const primary = members.find((m) => m.expectedRole === 'primary');
   if (report.exporter.url === null) warnings.push(report.exporter.note);
+  const databases = await cluster.databases();
+  const entry = (m: Member) => ({
+    name: m.name,
+    uri: m.uri,
+    appUri: withDatabase(m.uri, databases.application),
+  });
   const result: LocalUpResult = {
     stateDir: root,
     started: report.started,
     alreadyRunning: report.alreadyRunning,
-    primary: primary ? { name: primary.name, uri: primary.uri } : null,
-    replicas: members.filter((m) => m.expectedRole === 'replica').map((m) => ({ name: m.name, uri: m.uri })),
+    primary: primary ? entry(primary) : null,
+    replicas: members.filter((m) => m.expectedRole === 'replica').map(entry),
+    databases,
     metricsUrl: report.exporter.url,
     firstBackup,
+    repaired,
+    physicalBackup,
     warnings,
   };
   out.result(result, opts.output, (r) =>
@@ -80,13 +138,20 @@ export async function localUpCommand(flags: { replicas?: string }, opts: GlobalO
       r.started.length ? `  started: ${r.started.join(', ')}` : '  everything was already running',
       r.alreadyRunning.length && r.started.length ? `  already running: ${r.alreadyRunning.join(', ')}` : '',
       '',
-      ...(r.primary ? [`  primary  ${r.primary.name}  ${r.primary.uri}`] : []),
-      ...r.replicas.map((x) => `  replica  ${x.name}  ${x.uri}`),
+      ...(r.primary ? [`  primary  ${r.primary.name}  ${r.primary.appUri}`] : []),
+      ...r.replicas.map((x) => `  replica  ${x.name}  ${x.appUri}`),
       '',
-      `Connect:  psql "${r.primary?.uri ?? ''}"`,
+      `Connect:  psql "${r.primary?.appUri ?? ''}"`,
       `     or:  ./scripts/postgres-ops.sh connect${opts.stateDir ? ` --state-dir ${opts.stateDir}` : ''}`,
+      `Database: ${r.databases.application} (${backupCoverage(r.databases)}; tables created in other databases, such as postgres, are not backed up)`,
       `Metrics:  ${r.metricsUrl ?? 'not running'}`,
       `Backup:   ${r.firstBackup ?? 'none yet'}`,
+      ...r.repaired.map((x) => `  repaired: ${x}`),
+      ...(physical === null
+        ? []
+        : [
+            `Physical: ${r.physicalBackup ?? 'none yet'} (WAL archived to ${cluster.paths.pgbackrestDir}; postgres-ops restore --time ... restores to any moment since)`,
+          ]),
       ...r.warnings.map((w) => `  ! ${w}`),
     ]
       .filter((l, i, a) => l !== '' || a[i - 1] !== '')

@@ -1,13 +1,19 @@
 import { OperationFailed, UsageError } from '../../core/errors.js';
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
+import { outputClosed } from '../../runtime/stdio.js';
 import type { ClusterApi } from '../cluster-api.js';
 import type { OpsDeps } from '../deps.js';
 import { type CounterReading, type MonitorSample, sampleFrom } from '../monitor-model.js';
-import { MONITOR_QUERIES_SQL, MONITOR_REPLICATION_SQL, MONITOR_SQL } from '../sql.js';
+import {
+  MONITOR_INACTIVE_SLOTS_SQL,
+  MONITOR_QUERIES_SQL,
+  MONITOR_REPLICATION_SQL,
+  MONITOR_SQL,
+} from '../sql.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function primaryOf(cluster: ClusterApi): Promise<string> {
+async function primaryOf(cluster: ClusterApi): Promise<{ name: string; members: string[] }> {
   const members = await cluster.members();
   const p = members.find((m) => m.expectedRole === 'primary' && m.running) ?? members.find((m) => m.running);
   if (!p)
@@ -19,7 +25,7 @@ async function primaryOf(cluster: ClusterApi): Promise<string> {
         hint: cluster.mode === 'local' ? 'Start it: postgres-ops local up' : 'See: postgres-ops status',
       },
     );
-  return p.name;
+  return { name: p.name, members: members.map((m) => m.name) };
 }
 
 async function read(cluster: ClusterApi, member: string): Promise<CounterReading> {
@@ -56,6 +62,23 @@ export function renderSample(s: MonitorSample): string {
           ]),
         )
       : 'No replicas streaming.',
+    ...(s.inactiveSlots.length
+      ? [
+          '',
+          renderTable(
+            ['INACTIVE SLOT', 'MEMBER', 'TYPE', 'WAL STATUS', 'WAL RETAINED'],
+            s.inactiveSlots.map((x) => [
+              x.name,
+              x.member,
+              x.type,
+              x.walStatus,
+              x.retainedBytes === null ? null : formatBytes(x.retainedBytes),
+            ]),
+          ),
+          'An inactive slot keeps WAL until its replica streams again; drop it if the replica is gone:',
+          "  SELECT pg_drop_replication_slot('NAME');  (runbook: docs/monitoring.md#postgresqlreplicationslotinactive)",
+        ]
+      : []),
     '',
     s.longestQueries.length
       ? renderTable(
@@ -91,7 +114,7 @@ export async function monitor(
       },
     );
   const { cluster } = deps;
-  const member = await primaryOf(cluster);
+  const { name: member, members } = await primaryOf(cluster);
   let prev = await read(cluster, member);
   // Rates need two readings: the first sample waits one interval (one second with --once).
   await sleep(flags.once ? 1000 : interval * 1000);
@@ -101,11 +124,12 @@ export async function monitor(
   try {
     for (;;) {
       const cur = await read(cluster, member);
-      const [replication, queries] = await Promise.all([
+      const [replication, queries, slots] = await Promise.all([
         cluster.query(member, MONITOR_REPLICATION_SQL),
         cluster.query(member, MONITOR_QUERIES_SQL),
+        cluster.query(member, MONITOR_INACTIVE_SLOTS_SQL),
       ]);
-      const sample = sampleFrom(member, prev, cur, replication, queries);
+      const sample = sampleFrom(member, prev, cur, replication, queries, slots, members);
       if (flags.once) {
         deps.out.result(sample, deps.opts.output, renderSample);
         return sample;
@@ -116,8 +140,10 @@ export async function monitor(
         process.stdout.write(renderSample(sample) + `\n\n(every ${interval}s; Ctrl-C to stop)\n`);
       }
       prev = cur;
-      for (let waited = 0; waited < interval * 1000 && !stop; waited += 100) await sleep(100);
-      if (stop) return sample;
+      // Ctrl-C, or whoever read the output went away (`monitor | head`): end quietly.
+      for (let waited = 0; waited < interval * 1000 && !stop && !outputClosed(); waited += 100)
+        await sleep(100);
+      if (stop || outputClosed()) return sample;
     }
   } finally {
     process.removeListener('SIGINT', onSig);

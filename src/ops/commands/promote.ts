@@ -2,35 +2,63 @@ import { UsageError } from '../../core/errors.js';
 import type { PromoteOutcome } from '../cluster-api.js';
 import { commandLine, type OpsDeps } from '../deps.js';
 
+export interface PromoteFlags {
+  force?: boolean;
+  /** Check and say what would happen; change nothing. */
+  dryRun?: boolean;
+}
+
 /**
- * Manual, fenced failover: the old primary is stopped before the replica is promoted, and the
- * read-write endpoint follows the new primary.
+ * Makes a member the primary through Patroni: a switchover while the primary is healthy (it hands
+ * over and rejoins as a replica), a failover when it is gone. The candidate is checked first: one
+ * that is not streaming, or lacks more WAL than the bound, is refused (exit 3) with the number of
+ * bytes that would be lost, unless --force. Nothing is asked or changed before the check passes.
  */
-export async function promote(replica: string, deps: OpsDeps): Promise<PromoteOutcome> {
+export async function promote(
+  candidate: string,
+  flags: PromoteFlags,
+  deps: OpsDeps,
+): Promise<PromoteOutcome> {
+  if (candidate.startsWith('-'))
+    throw new UsageError(
+      'E_USAGE',
+      `"${candidate}" is not a member name`,
+      {},
+      { hint: 'Example: postgres-ops promote postgres-1' },
+    );
   const members = await deps.cluster.members();
-  const replicas = members.filter((m) => m.expectedRole === 'replica').map((m) => m.name);
-  const target = members.find((m) => m.name === replica);
-  if (!target || target.expectedRole !== 'replica')
+  const target = members.find((m) => m.name === candidate);
+  if (!target)
     throw new UsageError(
       'E_NO_SUCH_REPLICA',
-      target
-        ? `${replica} is the primary, not a replica; nothing was changed`
-        : `there is no replica named "${replica}"; nothing was changed`,
-      { replica },
-      { hint: replicas.length ? `Replicas: ${replicas.join(', ')}` : 'There are no replicas.' },
+      `there is no member named "${candidate}"; nothing was changed`,
+      { replica: candidate },
+      { hint: `Members: ${members.map((m) => m.name).join(', ') || '(none)'}` },
     );
-  const primary = members.find((m) => m.expectedRole === 'primary');
+  const force = Boolean(flags.force);
+  const plan = await deps.cluster.promote(candidate, { force, plan: true }, deps.out);
+  if (plan.action === 'none' || flags.dryRun) {
+    deps.out.result(plan, deps.opts.output, (o) =>
+      [
+        flags.dryRun && o.action !== 'none' ? `would ${o.message}` : o.message,
+        ...o.warnings.map((w) => `warning: ${w}`),
+      ].join('\n'),
+    );
+    return plan;
+  }
+  for (const w of plan.warnings) deps.out.line(`warning: ${w}`);
   await deps.confirm({
-    action: `stop the primary ${primary?.name ?? '(none)'} and promote ${replica} to primary`,
-    retry: `${commandLine(deps.opts, 'promote')} ${replica}`,
+    action: plan.message,
+    retry: `${commandLine(deps.opts, 'promote')} ${candidate}${force ? ' --force' : ''}`,
   });
-  const outcome = await deps.cluster.promote(replica, deps.out);
+  const outcome = await deps.cluster.promote(candidate, { force, plan: false }, deps.out);
   deps.out.result(outcome, deps.opts.output, (o) =>
     [
       `${o.promoted} is the primary now (timeline ${o.timeline ?? '?'})`,
       '',
       'Done:',
       ...o.steps.map((s) => `  - ${s}`),
+      ...o.warnings.map((w) => `  ! ${w}`),
       '',
       'Next:',
       ...o.next.map((s) => `  ${s}`),

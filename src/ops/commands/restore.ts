@@ -1,8 +1,10 @@
 import { UsageError } from '../../core/errors.js';
+import { refuseUnsupportedUrl } from '../../core/sync/url.js';
 import { resolveBackupRef } from '../backup-ref.js';
 import { commandLine, type OpsDeps } from '../deps.js';
+import { restorePointInTime, wantsPointInTime, type PitrFlags } from './physical.js';
 
-export interface RestoreFlags {
+export interface RestoreFlags extends PitrFlags {
   snapshot?: string;
   targetDatabase?: string;
   safetyBackup?: boolean;
@@ -15,6 +17,7 @@ export interface RestoreFlags {
  */
 export async function restore(ref: string | undefined, flags: RestoreFlags, deps: OpsDeps) {
   const { cluster } = deps;
+  if (wantsPointInTime(flags)) return restorePointInTime(ref, flags, deps);
   if (flags.snapshot !== undefined) return restoreSnapshot(flags.snapshot, deps);
   if (!ref)
     throw new UsageError(
@@ -25,8 +28,12 @@ export async function restore(ref: string | undefined, flags: RestoreFlags, deps
         hint: 'See what exists: postgres-ops list-backups, postgres-ops list-snapshots',
       },
     );
+  refuseUnsupportedUrl(ref);
   const backups = await cluster.listBackups();
   const target = resolveBackupRef(ref, backups, cluster.mode, cluster.backupLocation());
+  // Settings the restore will need (local mode: object store settings for a URL) are read now,
+  // so that a mistake there is reported before the question, not after.
+  cluster.preflightRestore?.(target.file);
   const db =
     flags.targetDatabase ?? (typeof target.backup?.database === 'string' ? target.backup.database : null);
   await deps.confirm({

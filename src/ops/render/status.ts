@@ -1,10 +1,11 @@
 /** `status` as a screen: members, storage, last backup and snapshot, warnings highlighted. */
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
-import type { StatusReport } from '../status-model.js';
+import { runningLine, type StatusReport } from '../status-model.js';
+import type { PitrStatus } from '../pitr-status.js';
 
 const paint = (on: boolean, code: string, s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
 
-export function renderStatus(r: StatusReport, color = false): string {
+export function renderStatus(r: StatusReport & Partial<PitrStatus>, color = false): string {
   const lines: string[] = [];
   lines.push(
     `PostgreSQL of release ${r.release} — ${r.mode === 'local' ? 'local mode (processes on this machine)' : `Kubernetes, namespace ${r.namespace}`}`,
@@ -12,10 +13,11 @@ export function renderStatus(r: StatusReport, color = false): string {
   );
   lines.push(
     renderTable(
-      ['NAME', 'ROLE', 'READY', 'RESTARTS', 'TIMELINE', 'LAG'],
+      ['NAME', 'ROLE', 'STATE', 'READY', 'RESTARTS', 'TIMELINE', 'LAG'],
       r.instances.map((i) => [
         i.name,
-        i.role,
+        i.role + (i.synchronousStandby ? ' (sync)' : ''),
+        i.state + (i.pendingRestart ? ', restart pending' : ''),
         i.ready ? 'yes' : paint(color, '31', i.running ? 'no' : 'stopped'),
         i.restarts,
         i.timeline,
@@ -44,6 +46,10 @@ export function renderStatus(r: StatusReport, color = false): string {
     );
   }
   lines.push('');
+  lines.push(
+    `Failover:      ${r.failover ?? 'unknown (Patroni did not answer)'}` +
+      `   Synchronous: ${r.synchronous === null ? 'unknown' : r.synchronous ? `on (${r.synchronousStandby.join(', ') || 'no standby now'})` : 'off'}`,
+  );
   const b = r.lastBackup;
   lines.push(
     `Last backup:   ${
@@ -56,8 +62,26 @@ export function renderStatus(r: StatusReport, color = false): string {
   lines.push(
     `Last snapshot: ${s ? `${s.name}  ${s.ageSeconds === null ? '' : `${formatDuration(s.ageSeconds)} ago  `}${s.readyToUse ? 'ready' : 'not ready'}` : 'none'}`,
   );
+  if (r.operation) lines.push(`Running:       ${runningLine(r.operation)}`);
+  if (r.archive !== undefined)
+    lines.push(
+      `Recoverable:   ${
+        r.recoverability
+          ? `from ${r.recoverability.earliest ?? 'no physical backup yet'} to ${r.recoverability.latest ?? 'nothing archived yet'}`
+          : 'no WAL archive (point-in-time recovery is off)'
+      }`,
+      ...(r.archive
+        ? [
+            `Archive:       last archived ${r.archive.lastArchivedAt ?? 'never'}${r.archive.lastFailedAt ? `, last failure ${r.archive.lastFailedAt} (${r.archive.failedCount} failures)` : ''}${r.archive.readyCount ? `, ${r.archive.readyCount} segments waiting` : ''}`,
+          ]
+        : []),
+    );
   const primary = r.instances.find((i) => i.role === 'primary' && i.ready);
-  if (primary) lines.push(`Connect:       psql "${primary.uri}"`);
+  if (primary) lines.push(`Connect:       psql "${primary.appUri ?? primary.uri}"`);
+  if (r.databases)
+    lines.push(
+      `Backups cover: ${r.databases.backedUp.join(', ')}${r.databases.backedUp.includes(r.databases.application) ? '' : ` (not the application database ${r.databases.application})`}`,
+    );
   lines.push('');
   if (r.warnings.length === 0) lines.push(paint(color, '32', 'No warnings.'));
   else {

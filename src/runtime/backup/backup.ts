@@ -524,7 +524,7 @@ export function planBackupNames(opts: BackupOptions, at: Date): { database: stri
         'E_BACKUP_EXISTS',
         `a backup named ${p.name} already exists in ${resolve(opts.backupDir)}; backups are never overwritten`,
         { name: p.name },
-        { hint: 'Choose another --name, or omit --name to use backup_YYYYMMDD_HHMMSS.' },
+        { hint: 'Choose another name, or give none to get backup_YYYYMMDD_HHMMSS.' },
       );
   }
   return planned;
@@ -591,7 +591,6 @@ export async function runBackup(opts: BackupOptions, deps: BackupDeps): Promise<
         });
       } catch (err) {
         const e = err instanceof OpsError ? err : new OperationFailed('E_BACKUP', (err as Error).message);
-        deps.log.error('backup failed', { backup: name, database, error: e.message });
         await recordHistory(history, deps.log, {
           name,
           database,

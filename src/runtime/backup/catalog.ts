@@ -1,6 +1,8 @@
 /**
- * The backup directory as a catalog: complete backups are those with our manifest whose archive
- * exists with the recorded size. Temporary files (`.NAME.*.partial`) are never listed.
+ * The backup directory as a catalog: a backup is ours when it has our manifest. It is intact when
+ * its archive (and globals file) exist with the recorded size and no verification found it
+ * damaged; otherwise it is damaged: still listed (flagged, with the reason), never "the newest"
+ * backup, never restored without --force. Temporary files (`.NAME.*.partial`) are never listed.
  */
 import {
   closeSync,
@@ -31,9 +33,16 @@ export interface CatalogBackup {
   entry: BackupListEntry;
 }
 
+export interface DamagedBackup extends CatalogBackup {
+  reason: string;
+}
+
 export interface CatalogScan {
+  /** Intact backups, newest first. */
   backups: CatalogBackup[];
-  /** Manifests of ours whose files are missing or the wrong size (reported, never deleted). */
+  /** Backups whose files do not match their manifest (missing, truncated, failed verification). */
+  damaged: DamagedBackup[];
+  /** Manifests of ours that name another backup (a copied or renamed manifest): not a backup here. */
   incomplete: { name: string; reason: string }[];
   partials: { file: string; path: string; modifiedAt: string }[];
 }
@@ -84,7 +93,7 @@ function lastModified(path: string): string {
 export function scanBackupDir(dir: string): CatalogScan {
   const abs = resolve(dir);
   const names = readDir(abs);
-  const scan: CatalogScan = { backups: [], incomplete: [], partials: [] };
+  const scan: CatalogScan = { backups: [], damaged: [], incomplete: [], partials: [] };
   for (const f of names) {
     if (isPartialFile(f)) {
       try {
@@ -104,50 +113,70 @@ export function scanBackupDir(dir: string): CatalogScan {
       continue;
     }
     const dumpPath = join(abs, m.file);
-    let size: number;
-    try {
-      size = statSync(dumpPath).size;
-    } catch {
-      scan.incomplete.push({ name: m.name, reason: `archive ${m.file} is missing` });
-      continue;
-    }
-    if (size !== m.sizeBytes) {
-      scan.incomplete.push({
-        name: m.name,
-        reason: `archive is ${size} bytes, manifest says ${m.sizeBytes}`,
-      });
-      continue;
-    }
-    scan.backups.push({
+    const b: CatalogBackup = {
       manifest: m,
       manifestPath,
       dumpPath,
       globalsPath: m.globalsFile ? join(abs, m.globalsFile) : null,
       entry: toListEntry(m, dumpPath),
-    });
+    };
+    const reason = damageOf(b);
+    if (reason) {
+      b.entry = { ...b.entry, verified: false, damaged: true, damagedReason: reason };
+      scan.damaged.push({ ...b, reason });
+    } else scan.backups.push(b);
   }
-  scan.backups = newestFirst(
-    scan.backups.map((b) => ({ ...b, name: b.entry.name, createdAt: b.entry.createdAt })),
-  );
+  const order = <T extends CatalogBackup>(list: T[]) =>
+    newestFirst(list.map((b) => ({ ...b, name: b.entry.name, createdAt: b.entry.createdAt })));
+  scan.backups = order(scan.backups);
+  scan.damaged = order(scan.damaged);
   return scan;
 }
 
+/** Why a backup's files do not match its manifest, or undefined when they do (as far as stat tells). */
+function damageOf(b: CatalogBackup): string | undefined {
+  const m = b.manifest;
+  let size: number;
+  try {
+    size = statSync(b.dumpPath).size;
+  } catch {
+    return `archive ${m.file} is missing`;
+  }
+  if (size !== m.sizeBytes)
+    return `archive ${m.file} is ${size} bytes, the manifest says ${m.sizeBytes}${size < m.sizeBytes ? ' (truncated)' : ''}`;
+  if (b.globalsPath) {
+    try {
+      statSync(b.globalsPath);
+    } catch {
+      return `globals file ${m.globalsFile} is missing`;
+    }
+  }
+  if (!m.verified && m.verifyFailedAt)
+    return `verification failed at ${m.verifyFailedAt}${m.verifyError ? `: ${m.verifyError}` : ''}`;
+  return undefined;
+}
+
 /**
- * Complete backups in `dir`, newest first (the `list-backups -o json` model). A directory that does
- * not exist yet (no backup has run) holds no backups.
+ * Our backups in `dir`, newest first, damaged ones flagged (the `list-backups -o json` model). A
+ * directory that does not exist yet (no backup has run) holds no backups.
  */
 export function listBackups(dir: string): BackupListEntry[] {
   try {
-    return scanBackupDir(dir).backups.map((b) => b.entry);
+    const scan = scanBackupDir(dir);
+    return newestFirst([...scan.backups, ...scan.damaged].map((b) => b.entry));
   } catch (err) {
     if (err instanceof UsageError && err.code === 'E_BACKUP_DIR') return [];
     throw err;
   }
 }
 
-/** The complete backup called `name` in `dir`, if any. */
+/**
+ * The backup called `name` in `dir`, if any: a damaged one too, so that restoring it is refused for
+ * what it is (its checksum) rather than reported unknown.
+ */
 export function findBackup(dir: string, name: string): CatalogBackup | undefined {
-  return scanBackupDir(dir).backups.find((b) => b.manifest.name === name);
+  const scan = scanBackupDir(dir);
+  return [...scan.backups, ...scan.damaged].find((b) => b.manifest.name === name);
 }
 
 /** Whether any file of backup `name` exists already (complete or not): names are never reused. */

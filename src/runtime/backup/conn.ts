@@ -19,12 +19,20 @@ export interface PgConnection {
   user: string;
   /** Never logged. */
   password?: string;
+  /** libpq sslmode (PGOPS_SSLMODE); unset keeps libpq's and the driver's defaults. */
+  sslmode?: 'disable' | 'prefer' | 'require';
 }
 
 /** The superuser connection from the agent's environment (reads PGOPS_SUPERUSER_PASSWORD_FILE). */
 export function connectionFromEnv(env: AgentEnv): PgConnection {
   const password = readSecret(env, 'PGOPS_SUPERUSER_PASSWORD');
-  return { host: env.PGOPS_HOST, port: env.PGOPS_PORT, user: env.PGOPS_SUPERUSER, password };
+  return {
+    host: env.PGOPS_HOST,
+    port: env.PGOPS_PORT,
+    user: env.PGOPS_SUPERUSER,
+    password,
+    sslmode: env.PGOPS_SSLMODE,
+  };
 }
 
 export async function connect(
@@ -34,7 +42,13 @@ export async function connect(
 ): Promise<pg.Client> {
   const client = new pg.Client(
     toClientConfig(
-      { host: c.host, port: c.port, user: c.user, database, params: { application_name: appName } },
+      {
+        host: c.host,
+        port: c.port,
+        user: c.user,
+        database,
+        params: { application_name: appName, ...(c.sslmode ? { sslmode: c.sslmode } : {}) },
+      },
       c.password,
     ),
   );
@@ -101,6 +115,7 @@ export function toolEnv(c: PgConnection, base: NodeJS.ProcessEnv = process.env):
       PGPASSFILE: passfile,
       PGAPPNAME: 'postgres-agent',
       PGCONNECT_TIMEOUT: '15',
+      ...(c.sslmode ? { PGSSLMODE: c.sslmode } : {}),
     }),
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };

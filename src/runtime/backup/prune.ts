@@ -26,16 +26,23 @@ export async function pruneBackups(opts: PruneOptions, deps: { log: Logger }): P
   const dir = resolve(opts.backupDir);
   const scan = scanBackupDir(dir);
   for (const i of scan.incomplete)
-    deps.log.warn('a manifest of ours whose files do not match; left alone', {
+    deps.log.warn('a manifest of ours that names another backup; left alone', {
       backup: i.name,
       reason: i.reason,
     });
+  for (const d of scan.damaged)
+    deps.log.warn('a damaged backup: never restore it', { backup: d.manifest.name, reason: d.reason });
+  const all = [
+    ...scan.backups.map((b) => ({ b, damaged: false })),
+    ...scan.damaged.map((b) => ({ b, damaged: true })),
+  ];
   const plan = planRetention(
-    scan.backups.map((b) => ({
+    all.map(({ b, damaged }) => ({
       name: b.manifest.name,
       database: b.manifest.database,
       createdAt: b.manifest.startedAt,
-      verified: b.manifest.verified,
+      verified: b.manifest.verified && !damaged,
+      damaged,
     })),
     scan.partials.map((p) => ({ file: p.file, modifiedAt: p.modifiedAt })),
     opts.now ?? new Date(),
@@ -45,7 +52,7 @@ export async function pruneBackups(opts: PruneOptions, deps: { log: Logger }): P
   if (!opts.dryRun) {
     for (const d of plan.backups) {
       if (d.action !== 'delete') continue;
-      const b = scan.backups.find((x) => x.manifest.name === d.name)!;
+      const { b } = all.find((x) => x.b.manifest.name === d.name)!;
       rmSync(b.manifestPath, { force: true });
       fsyncPath(dir);
       rmSync(b.dumpPath, { force: true });

@@ -3,9 +3,14 @@
  * file, and the manifest that describes it when there is one.
  */
 import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { BackupManifest } from '../../core/backup/manifest.js';
-import { backupFileNames, backupNameCandidates, MANIFEST_SUFFIX } from '../../core/backup/names.js';
+import {
+  backupFileNames,
+  backupNameCandidates,
+  isExplicitPath,
+  MANIFEST_SUFFIX,
+} from '../../core/backup/names.js';
 import { UsageError } from '../../core/errors.js';
 import type { Logger } from '../log.js';
 import { findBackup, readManifest } from './catalog.js';
@@ -39,46 +44,58 @@ function manifestFor(file: string): { manifest: BackupManifest; manifestPath: st
   return undefined;
 }
 
+function resolveFile(p: string): ResolvedBackup {
+  if (p.endsWith(MANIFEST_SUFFIX)) {
+    const m = readManifest(p);
+    if (m) return { file: join(dirname(p), m.file), manifest: m, manifestPath: p, dir: dirname(p) };
+  }
+  return { file: p, ...manifestFor(p), dir: dirname(p) };
+}
+
+/** The backup named by `base` (or the guide's file name for one) in `dir`. */
+function byName(base: string, dir: string, ref: string, log?: Logger): ResolvedBackup | undefined {
+  for (const name of backupNameCandidates(base)) {
+    let b;
+    try {
+      b = findBackup(dir, name);
+    } catch {
+      b = undefined;
+    }
+    if (!b) continue;
+    if (name !== base)
+      log?.info(
+        `${ref} does not exist; using backup ${name} (${b.dumpPath}), the backup that name refers to`,
+        {
+          requested: ref,
+          backup: name,
+        },
+      );
+    return { file: b.dumpPath, manifest: b.manifest, manifestPath: b.manifestPath, dir };
+  }
+  return undefined;
+}
+
+/**
+ * A path (with a slash) is that file, never a backup elsewhere that shares its base name; when no
+ * file is there, the guide's spelling (`/backups/postgres/NAME.sql.gz`) may name a backup NAME in
+ * that same directory. A bare name is the backup of that name in `backupDir`, else a file of that
+ * name in the current directory.
+ */
 export function resolveBackupRef(ref: string, backupDir: string, log?: Logger): ResolvedBackup {
   const dir = resolve(backupDir);
-  const looksLikePath = ref.includes('/') || isAbsolute(ref);
-  const candidates = looksLikePath ? [resolve(ref)] : [resolve(dir, ref), resolve(ref)];
-  for (const p of candidates) {
-    if (!isFile(p)) continue;
-    if (p.endsWith(MANIFEST_SUFFIX)) {
-      const m = readManifest(p);
-      if (m) return { file: join(dirname(p), m.file), manifest: m, manifestPath: p, dir: dirname(p) };
-    }
-    const found = manifestFor(p);
-    return { file: p, ...found, dir: dirname(p) };
-  }
-  // A backup name, or the guide's file name for one (backup_20240101_020000.sql.gz -> backup_20240101_020000).
-  const base = basename(ref);
-  const lookIn = looksLikePath ? [dirname(resolve(ref)), dir] : [dir];
-  for (const d of [...new Set(lookIn)]) {
-    for (const name of backupNameCandidates(base)) {
-      let b;
-      try {
-        b = findBackup(d, name);
-      } catch {
-        b = undefined;
-      }
-      if (b) {
-        if (name !== base)
-          log?.info(
-            `${ref} does not exist; using backup ${name} (${b.dumpPath}), the backup that name refers to`,
-            {
-              requested: ref,
-              backup: name,
-            },
-          );
-        return { file: b.dumpPath, manifest: b.manifest, manifestPath: b.manifestPath, dir: d };
-      }
-    }
-  }
+  const found = isExplicitPath(ref)
+    ? isFile(resolve(ref))
+      ? resolveFile(resolve(ref))
+      : byName(basename(ref), dirname(resolve(ref)), ref, log)
+    : isFile(resolve(dir, ref))
+      ? resolveFile(resolve(dir, ref))
+      : (byName(ref, dir, ref, log) ?? (isFile(resolve(ref)) ? resolveFile(resolve(ref)) : undefined));
+  if (found) return found;
   throw new UsageError(
     'E_BACKUP_NOT_FOUND',
-    `backup ${ref} not found (looked for a file of that name and for a backup named so in ${dir})`,
+    isExplicitPath(ref)
+      ? `backup file ${resolve(ref)} not found: it does not exist, and no backup in ${dirname(resolve(ref))} goes by that name`
+      : `backup ${ref} not found (looked for a backup of that name in ${dir} and for a file of that name)`,
     { ref, dir },
     { hint: 'List the backups with: postgres-agent list-backups (or postgres-ops list-backups).' },
   );

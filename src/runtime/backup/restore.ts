@@ -4,7 +4,7 @@
  * that fully succeeded is the target swapped in by renaming (after a safety backup of the old one).
  * A failed restore leaves the original database exactly as it was.
  */
-import { createReadStream, mkdirSync, statSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { resolve } from 'node:path';
@@ -13,14 +13,17 @@ import type { AgentEnv } from '../../core/config/schema.js';
 import type { BackupFormat } from '../../core/backup/format.js';
 import { planGlobalsRestore } from '../../core/backup/globals.js';
 import { parseManifest, type BackupManifest } from '../../core/backup/manifest.js';
+import { restoringMark } from '../../core/backup/interrupted-restore.js';
 import { restoreDatabaseNames } from '../../core/backup/names.js';
 import { OperationFailed, OpsError, SafetyRefusal, UsageError } from '../../core/errors.js';
-import { quoteIdent } from '../../core/pg/conninfo.js';
+import { quoteIdent, quoteLiteral } from '../../core/pg/conninfo.js';
 import { exec } from '../exec.js';
 import type { Logger } from '../log.js';
 import { pgBin } from '../pgbin.js';
 import { startProgress, type ProgressOptions, type ProgressReporter } from '../progress.js';
 import { runBackup } from './backup.js';
+import { refuseMetaCommands, restrictedModeArgs, scriptGate } from './plain-script.js';
+import { repairRestoreLeftovers } from './repair.js';
 import { connect, type PgConnection, toolEnv, type ToolEnv } from './conn.js';
 import { identifyBackupFile } from './identify.js';
 import { DamagedArchive, unpackDir, unpackDump } from './packed.js';
@@ -133,9 +136,24 @@ async function checkChecksum(
     log.warn('no manifest for this file: its checksum cannot be checked', { file: r.file });
     return 'no-manifest';
   }
+  const m = r.manifest;
+  const mismatches: string[] = [];
   const { sha256, bytes } = computed ?? (await sha256File(r.file));
-  if (sha256 === r.manifest.sha256 && bytes === r.manifest.sizeBytes) return 'matched';
-  const what = `backup ${r.manifest.name} (${r.file}) does not match its manifest (sha256 ${sha256}, expected ${r.manifest.sha256}; ${bytes} bytes, expected ${r.manifest.sizeBytes})`;
+  if (sha256 !== m.sha256 || bytes !== m.sizeBytes)
+    mismatches.push(
+      `backup ${m.name} (${r.file}) does not match its manifest (sha256 ${sha256}, expected ${m.sha256}; ${bytes} bytes, expected ${m.sizeBytes})`,
+    );
+  // The globals script is run too (its role statements): it must be the one the backup wrote.
+  const globals = m.globalsFile ? resolve(r.dir, m.globalsFile) : undefined;
+  if (globals && m.globalsSha256 && existsSync(globals)) {
+    const g = await sha256File(globals);
+    if (g.sha256 !== m.globalsSha256)
+      mismatches.push(
+        `the globals file ${globals} of backup ${m.name} does not match its manifest (sha256 ${g.sha256}, expected ${m.globalsSha256})`,
+      );
+  }
+  if (mismatches.length === 0) return 'matched';
+  const what = mismatches.join('; ');
   if (!force)
     throw new SafetyRefusal(
       'E_CHECKSUM',
@@ -247,32 +265,6 @@ async function applyGlobals(c: pg.Client, file: string, log: Logger): Promise<st
   return plan.createdRoles;
 }
 
-/** Fails the stream on psql meta-commands that would switch database (\connect in a pg_dumpall script). */
-function refuseConnect(): Transform {
-  let atLineStart = true;
-  let carry = '';
-  return new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      const s = carry + chunk.toString('latin1');
-      const lines = s.split('\n');
-      carry = lines.pop() ?? '';
-      for (const l of lines) {
-        if (atLineStart && /^\\(connect|c)\s/.test(l))
-          return cb(
-            new UsageError(
-              'E_PLAIN_CONNECT',
-              'the SQL script switches database (\\connect); restore it with psql by hand',
-              {},
-            ),
-          );
-        atLineStart = true;
-      }
-      if (carry.length > 4096) carry = carry.slice(0, 16);
-      cb(null, chunk);
-    },
-  });
-}
-
 /**
  * pg_restore commits each item (table data, index) on its own: those commits need not wait for the
  * WAL flush. Nothing restored is visible before the swap (or the rename of a new database), whose
@@ -329,11 +321,15 @@ async function restoreInto(
       createReadStream(file),
       countingBytes(progress),
       ...(format === 'plain-gzip' ? [createGunzip()] : []),
-      refuseConnect(),
+      scriptGate(file),
     ];
     r = await runFromStream(
       pgBin('psql', opts.binDir),
-      ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--no-password', '-d', db, '-f', '-'],
+      [
+        ...['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--no-password', '-d', db],
+        ...(await restrictedModeArgs(opts.binDir)),
+        ...['-f', '-'],
+      ],
       env,
       chain,
     );
@@ -436,7 +432,11 @@ export async function restoreBackup(
         checkChecksum(r, !!opts.force, log),
         format === 'custom' || format === 'tar' ? archiveDbName(r.file, opts.binDir) : undefined,
       ]);
+      if (format === 'plain' || format === 'plain-gzip')
+        await refuseMetaCommands(r.file, format === 'plain-gzip', 'plain SQL script');
     }
+    const globalsFile = r.manifest?.globalsFile ? resolve(r.dir, r.manifest.globalsFile) : undefined;
+    if (globalsFile && existsSync(globalsFile)) await refuseMetaCommands(globalsFile, false, 'globals file');
     const target = validDbName(
       opts.targetDatabase ?? r.manifest?.database ?? archived?.dbName ?? opts.fallbackDatabase ?? '',
     );
@@ -456,6 +456,18 @@ export async function restoreBackup(
     });
     const tools = toolEnv(opts.conn);
     try {
+      // An earlier restore killed part way: put its target back first (the safety backup needs it).
+      await repairRestoreLeftovers(admin, log);
+      // Our own unfinished copies are gone now: one still there is somebody's database.
+      if (await dbExists(admin, names.restoring))
+        throw new SafetyRefusal(
+          'E_RESTORING_EXISTS',
+          `database ${names.restoring} exists and is not a copy left by a restore of ours (it lacks our mark), so ${target} was not restored; nothing was changed`,
+          { database: names.restoring },
+          {
+            hint: `If it is a leftover, drop it (DROP DATABASE ${quoteIdent(names.restoring)}); if it is yours, rename it. Then run the restore again.`,
+          },
+        );
       const exists = await dbExists(admin, target);
       if (exists) {
         if (!opts.replace)
@@ -513,14 +525,8 @@ export async function restoreBackup(
         safetyBackup = names.safetyBackup;
       }
 
-      const rolesCreated = r.manifest?.globalsFile
-        ? await applyGlobals(admin, resolve(r.dir, r.manifest.globalsFile), log)
-        : [];
+      const rolesCreated = globalsFile ? await applyGlobals(admin, globalsFile, log) : [];
 
-      if (await dbExists(admin, names.restoring)) {
-        log.warn('dropping a database left by an earlier failed restore', { database: names.restoring });
-        await admin.query(`DROP DATABASE ${quoteIdent(names.restoring)} WITH (FORCE)`);
-      }
       const { rows: ownerRows } = await admin.query<{ owner: string }>(
         `SELECT coalesce((SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1),
                          (SELECT rolname FROM pg_roles WHERE rolname = $2)) AS owner`,
@@ -529,6 +535,10 @@ export async function restoreBackup(
       const owner = ownerRows[0]?.owner;
       await admin.query(
         `CREATE DATABASE ${quoteIdent(names.restoring)} TEMPLATE template0${owner ? ` OWNER ${quoteIdent(owner)}` : ''}`,
+      );
+      // Marked as ours, so that only our unfinished copies are ever dropped by a repair.
+      await admin.query(
+        `COMMENT ON DATABASE ${quoteIdent(names.restoring)} IS ${quoteLiteral(restoringMark(target))}`,
       );
       try {
         await restoreInto(
@@ -565,6 +575,7 @@ export async function restoreBackup(
           await admin.query('BEGIN');
           await admin.query(`ALTER DATABASE ${quoteIdent(target)} RENAME TO ${quoteIdent(names.previous)}`);
           await admin.query(`ALTER DATABASE ${quoteIdent(names.restoring)} RENAME TO ${quoteIdent(target)}`);
+          await admin.query(`COMMENT ON DATABASE ${quoteIdent(target)} IS NULL`);
           await admin.query('COMMIT');
         } catch (err) {
           await admin.query('ROLLBACK').catch(() => undefined);
@@ -595,7 +606,10 @@ export async function restoreBackup(
           previous = null;
         }
       } else {
+        await admin.query('BEGIN');
         await admin.query(`ALTER DATABASE ${quoteIdent(names.restoring)} RENAME TO ${quoteIdent(target)}`);
+        await admin.query(`COMMENT ON DATABASE ${quoteIdent(target)} IS NULL`);
+        await admin.query('COMMIT');
       }
       const durationSeconds = (now().getTime() - started.getTime()) / 1000;
       log.info('restore complete', { database: target, file: r.file, durationSeconds, replaced: exists });

@@ -5,6 +5,7 @@
  * so a backup found damaged stops counting as verified for retention.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { compareRowCounts, type BackupManifest } from '../../core/backup/manifest.js';
 import { OperationFailed, OpsError, UsageError } from '../../core/errors.js';
@@ -90,6 +91,10 @@ async function verifyOne(r: ResolvedBackup, opts: VerifyOptions, log: Logger): P
   const m = r.manifest;
   const problems: string[] = [];
   const name = m?.name ?? basename(r.file);
+  if (!existsSync(r.file)) {
+    problems.push(`archive ${r.file} is missing`);
+    return { name, file: r.file, ok: false, deep: false, problems };
+  }
   let unpacked: { dir: string; remove: () => void } | undefined;
   try {
     const read = await readArchive(r, opts, problems, () => (unpacked = unpackDir(opts.backupDir)).dir);
@@ -220,7 +225,8 @@ async function deepVerify(
 export async function verifyBackup(opts: VerifyOptions, deps: { log: Logger }): Promise<VerifyResult[]> {
   let targets: ResolvedBackup[];
   if (opts.all) {
-    targets = scanBackupDir(opts.backupDir).backups.map((b) => ({
+    const scan = scanBackupDir(opts.backupDir);
+    targets = [...scan.backups, ...scan.damaged].map((b) => ({
       file: b.dumpPath,
       manifest: b.manifest,
       manifestPath: b.manifestPath,
@@ -250,9 +256,8 @@ export async function verifyBackup(opts: VerifyOptions, deps: { log: Logger }): 
   for (const t of targets) {
     try {
       const r = await verifyOne(t, opts, deps.log);
+      // A failure is reported once, by the error that ends the command.
       if (r.ok) deps.log.info('backup verified', { backup: r.name, file: r.file, deep: r.deep });
-      else
-        deps.log.error('backup failed verification', { backup: r.name, file: r.file, problems: r.problems });
       results.push(r);
     } catch (err) {
       if (err instanceof UsageError || (err instanceof OpsError && err.code === 'E_INTERRUPTED')) throw err;

@@ -1,19 +1,11 @@
 /** Facts about the data directory and its volume, read from disk. */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  renameSync,
-  rmdirSync,
-  statSync,
-  statfsSync,
-} from 'node:fs';
+import { existsSync, readdirSync, statSync, statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { DataDirKind } from '../../core/instance/decide.js';
+import { diskUsage } from '../../core/disk-usage.js';
 import { exec } from '../exec.js';
+
+/** What a data directory holds: nothing, a primary's or a standby's cluster, or something else. */
+export type DataDirKind = 'empty' | 'primary' | 'standby' | 'foreign';
 
 export function inspectDataDir(pgdata: string): DataDirKind {
   let entries: string[];
@@ -50,7 +42,9 @@ export async function readControlData(binDir: string, pgdata: string): Promise<C
 
 export interface VolumeStats {
   sizeBytes: number;
+  /** Available to PostgreSQL (non-root). */
   freeBytes: number;
+  /** As src/core/disk-usage.ts defines it. */
   usedPercent: number;
 }
 
@@ -61,46 +55,14 @@ export function volumeStats(path: string): VolumeStats {
   const s = statfsSync(p);
   const sizeBytes = s.blocks * s.bsize;
   const freeBytes = s.bavail * s.bsize;
-  const usedPercent = sizeBytes > 0 ? ((sizeBytes - freeBytes) / sizeBytes) * 100 : 0;
-  return { sizeBytes, freeBytes, usedPercent };
+  return { sizeBytes, freeBytes, usedPercent: diskUsage(s).usedPercent };
 }
 
-/** Makes a rename inside `dir` durable. */
-export function fsyncDir(dir: string) {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-export function ensureParent(pgdata: string) {
-  mkdirSync(dirname(pgdata), { recursive: true });
-}
-
-/** True when `pgdata` is itself a mount point (then a sibling temp directory is on another filesystem). */
+/** True when `pgdata` is itself a mount point (then it cannot be removed and re-created as a whole). */
 export function isMountPoint(pgdata: string): boolean {
   try {
     return statSync(pgdata).dev !== statSync(dirname(pgdata)).dev;
   } catch {
     return false;
   }
-}
-
-/**
- * Moves a complete data directory built next to PGDATA into place, in one rename. PGDATA may exist
- * as an empty directory (with an empty lost+found); anything else in it makes the rename fail loudly.
- */
-export function moveIntoPlace(work: string, pgdata: string) {
-  if (existsSync(pgdata)) {
-    try {
-      rmdirSync(join(pgdata, 'lost+found'));
-    } catch {
-      /* absent or not empty */
-    }
-    rmdirSync(pgdata);
-  }
-  renameSync(work, pgdata);
-  fsyncDir(dirname(pgdata));
 }

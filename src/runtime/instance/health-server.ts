@@ -15,10 +15,16 @@ import {
   type ProbeAnswer,
 } from '../../core/instance/health.js';
 
+/** The host to listen on for PGOPS_HEALTH_ADDRESS: `*` is every interface. */
+export function healthListenHost(address: string | undefined): string | undefined {
+  return !address || address === '*' ? undefined : address;
+}
+
 export function startHealthServer(
   port: number,
   snapshot: () => HealthSnapshot,
   maxLagBytes: number,
+  address?: string,
 ): Promise<Server> {
   const server = createServer((req, res) => {
     const s = snapshot();
@@ -56,7 +62,7 @@ export function startHealthServer(
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, () => {
+    server.listen(port, healthListenHost(address), () => {
       server.off('error', reject);
       resolve(server);
     });

@@ -1,7 +1,6 @@
 /** Connections the agent makes: to its own server over the Unix socket, and to other members over TCP. */
 import pg from 'pg';
-import type { PeerFacts } from '../../core/instance/decide.js';
-import { timelineOfWalFile } from '../../core/instance/decide.js';
+import { timelineOfWalFile } from '../../core/pg/wal.js';
 
 export interface Login {
   host: string;
@@ -9,6 +8,8 @@ export interface Login {
   user: string;
   password: string;
   database?: string;
+  /** Encrypt (without checking the certificate): members enforce hostssl when TLS is on. */
+  tls?: boolean;
 }
 
 export async function withClient<T>(
@@ -25,6 +26,8 @@ export async function withClient<T>(
     application_name: 'postgres-agent',
     connectionTimeoutMillis: timeoutMs,
     query_timeout: timeoutMs,
+    // A Unix socket never carries TLS (PostgreSQL refuses it there).
+    ...(login.tls && !login.host.startsWith('/') ? { ssl: { rejectUnauthorized: false } } : {}),
   });
   c.on('error', () => undefined);
   try {
@@ -33,58 +36,6 @@ export async function withClient<T>(
   } finally {
     await c.end().catch(() => undefined);
   }
-}
-
-export const MEMBER_FACTS_SQL = `
-SELECT pg_is_in_recovery() AS in_recovery,
-       (SELECT system_identifier::text FROM pg_control_system()) AS sysid,
-       CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END AS walfile,
-       COALESCE((SELECT received_tli FROM pg_stat_wal_receiver),
-                (SELECT timeline_id FROM pg_control_checkpoint())) AS standby_tli`;
-
-/** What a member says about itself, or undefined when it does not answer. */
-export async function probeMember(login: Login, timeoutMs = 3000): Promise<PeerFacts | undefined> {
-  try {
-    return await withClient(
-      login,
-      async (c) => {
-        const r = await c.query(MEMBER_FACTS_SQL);
-        const row = r.rows[0] as {
-          in_recovery: boolean;
-          sysid: string;
-          walfile: string | null;
-          standby_tli: number;
-        };
-        return {
-          host: login.host,
-          port: login.port,
-          inRecovery: row.in_recovery,
-          systemIdentifier: row.sysid,
-          timeline: row.walfile ? timelineOfWalFile(row.walfile) : Number(row.standby_tli),
-        };
-      },
-      timeoutMs,
-    );
-  } catch {
-    return undefined;
-  }
-}
-
-/** Creates the physical slot on the primary if it is missing; returns true if it had to be created. */
-export async function ensureSlot(login: Login, slot: string): Promise<boolean> {
-  return withClient(login, async (c) => {
-    const r = await c.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-    if (r.rowCount) return false;
-    await c.query('SELECT pg_create_physical_replication_slot($1, true)', [slot]);
-    return true;
-  });
-}
-
-export async function slotExists(login: Login, slot: string): Promise<boolean> {
-  return withClient(login, async (c) => {
-    const r = await c.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-    return (r.rowCount ?? 0) > 0;
-  });
 }
 
 export const LOCAL_STATUS_SQL = `

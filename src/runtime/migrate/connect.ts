@@ -38,7 +38,7 @@ export async function connectAppDatabase(env: AgentEnv, opts: ConnectOptions): P
     port: env.PGOPS_PORT,
     user: env.PGOPS_SUPERUSER,
     database: env.PGOPS_APP_DATABASE,
-    params: { application_name: opts.applicationName },
+    params: { application_name: opts.applicationName, sslmode: env.PGOPS_SSLMODE },
   };
   const password = readSecret(env, 'PGOPS_SUPERUSER_PASSWORD');
   const deadline = Date.now() + opts.waitSeconds * 1000;

@@ -32,7 +32,7 @@ export function readMigrationFiles(dir: string, version: string): { dir: string;
       { version, dir: versionDir, available: known },
       {
         hint: known.length
-          ? `Versions found in ${dir}: ${known.join(', ')}. Check --version / PGOPS_MIGRATION_VERSION.`
+          ? `Versions found in ${dir}: ${known.join(', ')}. Check the version asked for, or the migrations directory.`
           : `Ship the files in helm/pyairtable-stack/files/migrations/${version}/ (or databases.postgres.migration.configMap) so they are mounted at ${versionDir}.`,
       },
     );

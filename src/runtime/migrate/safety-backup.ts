@@ -5,6 +5,7 @@
  */
 import { OperationFailed } from '../../core/errors.js';
 import type { Logger } from '../log.js';
+import { AgentStderrRelay } from '../agent-stderr.js';
 import { exec } from '../exec.js';
 
 /** pre-migration-<version>-<YYYYMMDD_HHMMSS> (UTC). */
@@ -18,14 +19,18 @@ export async function takeSafetyBackup(name: string, version: string, log: Logge
   if (!entry) throw new OperationFailed('E_SAFETY_BACKUP', 'cannot find the postgres-agent entry point');
   log.info('taking safety backup before migrating', { backup: name, version });
   const started = Date.now();
-  // The child's own log lines pass straight through, so `kubectl logs` shows the backup's progress.
+  // The child's own log lines pass straight through, so `kubectl logs` shows the backup's progress;
+  // its closing error block is held back, since the error below carries it.
+  const relay = new AgentStderrRelay((chunk) => process.stderr.write(chunk));
   const r = await exec(process.execPath, [entry, 'backup', '--name', name], {
     env: process.env,
-    onStderr: (chunk) => process.stderr.write(chunk),
+    onStderr: (chunk) => relay.push(chunk),
   });
+  const childError = relay.end(r.code === 0);
   if (r.code !== 0) {
     const why =
-      r.stderr.trim().split('\n').filter(Boolean).slice(-3).join(' | ') || `exit ${r.code ?? r.signal}`;
+      childError?.message ??
+      (r.stderr.trim().split('\n').filter(Boolean).slice(-3).join(' | ') || `exit ${r.code ?? r.signal}`);
     throw new OperationFailed(
       'E_SAFETY_BACKUP',
       `safety backup ${name} failed, so migration ${version} was not applied: ${why}`,

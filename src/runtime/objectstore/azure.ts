@@ -5,7 +5,7 @@
  */
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { UsageError } from '../../core/errors.js';
-import { classifyStoreFailure } from '../../core/sync/errors.js';
+import { classifyStoreFailure, credentialHint } from '../../core/sync/errors.js';
 import type { ObjectStore, StoreConfig } from './types.js';
 
 function serviceClient(cfg: StoreConfig): BlobServiceClient {
@@ -25,9 +25,7 @@ function serviceClient(cfg: StoreConfig): BlobServiceClient {
     'E_AZURE_CREDENTIALS',
     'no Azure Blob credentials: neither AZURE_STORAGE_CONNECTION_STRING nor AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY is set',
     { provider: 'azure', bucket: cfg.bucket },
-    {
-      hint: 'Put them in the Secret named by databases.postgres.crossRegion.credentialsSecret.',
-    },
+    { hint: credentialHint('azure', cfg.mode) },
   );
 }
 

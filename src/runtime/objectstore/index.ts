@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import type { AgentEnv } from '../../core/config/schema.js';
 import { OperationFailed, UsageError } from '../../core/errors.js';
-import { storeError } from '../../core/sync/errors.js';
+import { storeError, type StoreMode } from '../../core/sync/errors.js';
 import { DEFAULT_RETRY, type RetryPolicy, withRetries } from '../../core/sync/retry.js';
 import type { Provider } from '../../core/sync/url.js';
 import type { Logger } from '../log.js';
@@ -25,6 +25,8 @@ export async function openRawStore(cfg: StoreConfig): Promise<ObjectStore> {
 }
 
 export interface ReliableOptions {
+  /** Where the agent runs: errors say where to fix the settings (chart Secret, or local environment). */
+  mode?: StoreMode;
   retry?: Partial<Omit<RetryPolicy, 'sleep'>>;
   sleep?: (ms: number) => Promise<void>;
   log?: Logger;
@@ -54,7 +56,7 @@ export function reliableStore(store: ObjectStore, opts: ReliableOptions = {}): O
       return await withRetries(fn, policy);
     } catch (err) {
       if (err instanceof UsageError || err instanceof OperationFailed) throw err;
-      throw storeError(provider, bucket, key, doing, err);
+      throw storeError(provider, bucket, key, doing, err, opts.mode);
     }
   };
   return {
@@ -94,21 +96,28 @@ export function storeConfigFromEnv(
       `the object store is not configured (${!provider ? 'PGOPS_SYNC_PROVIDER' : 'PGOPS_SYNC_BUCKET'} is not set)`,
       {},
       {
-        hint: 'Set databases.postgres.crossRegion.provider and .bucket in the chart values (PGOPS_SYNC_PROVIDER=s3|gcs|azure, PGOPS_SYNC_BUCKET).',
+        hint:
+          env.PGOPS_MODE === 'local'
+            ? `Set PGOPS_SYNC_PROVIDER=s3|gcs|azure and PGOPS_SYNC_BUCKET in .postgres-ops/objectstore.env (the local state folder), or restore a URL (s3://, gs://, azure://).`
+            : 'Set databases.postgres.crossRegion.provider and .bucket in the chart values (PGOPS_SYNC_PROVIDER=s3|gcs|azure, PGOPS_SYNC_BUCKET).',
       },
     );
   }
-  // The endpoint and region belong to the configured provider; a URL for another one uses its defaults.
+  // The endpoint and region belong to the configured provider; a URL for another one uses its
+  // defaults, or the SDK's own endpoint variable (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL).
   const same = provider === env.PGOPS_SYNC_PROVIDER;
+  const vendorEndpoint =
+    provider === 's3' ? (rawEnv.AWS_ENDPOINT_URL_S3 ?? rawEnv.AWS_ENDPOINT_URL) || undefined : undefined;
   return {
     provider,
     bucket,
-    endpoint: same ? env.PGOPS_SYNC_ENDPOINT : undefined,
+    endpoint: (same ? env.PGOPS_SYNC_ENDPOINT : undefined) ?? vendorEndpoint,
     region: same ? env.PGOPS_SYNC_REGION : undefined,
     env: rawEnv,
+    mode: env.PGOPS_MODE,
   };
 }
 
 export async function openObjectStore(cfg: StoreConfig, opts: ReliableOptions = {}): Promise<ObjectStore> {
-  return reliableStore(await openRawStore(cfg), opts);
+  return reliableStore(await openRawStore(cfg), { mode: cfg.mode, ...opts });
 }

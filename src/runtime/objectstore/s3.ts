@@ -19,6 +19,9 @@ import { classifyStoreFailure } from '../../core/sync/errors.js';
 import type { ObjectStore, StoreConfig } from './types.js';
 
 export function s3Store(cfg: StoreConfig): ObjectStore {
+  // The SDK warns on each run that its releases after early 2027 need Node 22: an upgrade for
+  // this project to plan (package.json engines), not something the person restoring can act on.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const env = cfg.env;
   const conf: S3ClientConfig = {
     region: cfg.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',

@@ -38,4 +38,6 @@ export interface StoreConfig {
   endpoint?: string;
   region?: string;
   env: NodeJS.ProcessEnv;
+  /** Where the agent runs (hints name the chart's Secret or the local environment). */
+  mode?: 'kubernetes' | 'local';
 }

@@ -1,0 +1,71 @@
+/**
+ * The cluster as Patroni sees it, reduced to what status shows and scripts read: who leads, each
+ * member's role, state, timeline and lag, pending restarts, the failover mode and the synchronous
+ * standby. Pure: built from Patroni's /cluster and /config answers.
+ */
+export interface HaMember {
+  name: string;
+  role: 'primary' | 'replica';
+  /** Patroni's word for PostgreSQL's state: running, starting, stopped, creating replica, ... */
+  patroniState: string;
+  timeline: number | null;
+  /** Bytes behind the leader's last known position (replicas), as Patroni computes it. */
+  lagBytes: number | null;
+  pendingRestart: boolean;
+  synchronousStandby: boolean;
+  noFailover: boolean;
+  host: string | null;
+  port: number | null;
+}
+
+export interface HaView {
+  failover: 'automatic' | 'manual';
+  synchronous: boolean;
+  /** Members PostgreSQL currently waits for on commit (empty: none, writes are not protected). */
+  synchronousStandby: string[];
+  leader: string | null;
+  members: HaMember[];
+  paused: boolean;
+}
+
+interface ClusterAnswer {
+  members: {
+    name: string;
+    role: string;
+    state: string;
+    host?: string;
+    port?: number;
+    timeline?: number;
+    lag?: number | string;
+    pending_restart?: boolean;
+    tags?: Record<string, unknown>;
+  }[];
+  pause?: boolean;
+}
+
+export function haView(
+  cluster: ClusterAnswer,
+  config: Record<string, unknown>,
+  failover: 'automatic' | 'manual',
+): HaView {
+  const members = cluster.members.map((m): HaMember => ({
+    name: m.name,
+    role: m.role === 'leader' || m.role === 'standby_leader' ? 'primary' : 'replica',
+    patroniState: m.state,
+    timeline: typeof m.timeline === 'number' ? m.timeline : null,
+    lagBytes: typeof m.lag === 'number' ? m.lag : m.role === 'leader' ? 0 : null,
+    pendingRestart: m.pending_restart === true,
+    synchronousStandby: m.role === 'sync_standby',
+    noFailover: m.tags?.nofailover === true,
+    host: m.host ?? null,
+    port: m.port ?? null,
+  }));
+  return {
+    failover,
+    synchronous: config.synchronous_mode === true,
+    synchronousStandby: members.filter((m) => m.synchronousStandby).map((m) => m.name),
+    leader: members.find((m) => m.role === 'primary')?.name ?? null,
+    members,
+    paused: cluster.pause === true,
+  };
+}

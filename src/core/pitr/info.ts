@@ -1,0 +1,196 @@
+/**
+ * What `pgbackrest info --output=json` says, as our model: the physical backups of each repository,
+ * the archive's range, and the recoverability window (from the oldest backup's stop time). Pure.
+ */
+import { timelineOfWalFile } from '../pg/wal.js';
+
+export type PhysicalType = 'full' | 'diff' | 'incr';
+
+export interface PhysicalBackup {
+  label: string;
+  type: PhysicalType;
+  repo: string;
+  startedAt: string;
+  stoppedAt: string;
+  startLsn: string;
+  stopLsn: string;
+  timeline: number;
+  /** Database size backed up. */
+  sizeBytes: number;
+  /** Size in the repository (compressed). */
+  repoSizeBytes: number;
+  /** Label of the backup this one depends on (diff, incr). */
+  prior: string | null;
+  /** `--annotation name=...`: the name a person gave it. */
+  name: string | null;
+  /** pgBackRest found no error in it (page checksums, copies). */
+  error: boolean;
+  /** WAL segments from the backup's start to its stop. */
+  walStart: string;
+  walStop: string;
+}
+
+export interface RepoState {
+  repo: string;
+  /** 0 ok; 2 no valid backup; others: pgBackRest's message. */
+  code: number;
+  message: string;
+  archiveMin: string | null;
+  archiveMax: string | null;
+  /** Archive ids ("15-1"): the folders under archive/<stanza>/ holding WAL and history files. */
+  archiveIds: string[];
+}
+
+export interface StanzaInfo {
+  stanza: string;
+  code: number;
+  message: string;
+  repos: RepoState[];
+  backups: PhysicalBackup[];
+}
+
+interface RawBackup {
+  label: string;
+  type: string;
+  annotation?: Record<string, string>;
+  archive?: { start?: string; stop?: string };
+  database?: { 'repo-key'?: number };
+  error?: boolean;
+  info?: { size?: number; repository?: { delta?: number; size?: number } };
+  lsn?: { start?: string; stop?: string };
+  prior?: string | null;
+  timestamp?: { start?: number; stop?: number };
+}
+
+interface RawStanza {
+  name: string;
+  status?: { code?: number; message?: string };
+  repo?: { key: number; status?: { code?: number; message?: string } }[];
+  archive?: { id?: string; database?: { 'repo-key'?: number }; min?: string | null; max?: string | null }[];
+  backup?: RawBackup[];
+}
+
+const iso = (epochSeconds: number | undefined) =>
+  epochSeconds === undefined ? '' : new Date(epochSeconds * 1000).toISOString();
+
+/** Parses `pgbackrest info --output=json` for one stanza (absent: an empty, not-yet-created one). */
+export function parseInfo(json: string, stanza: string): StanzaInfo {
+  const parsed = JSON.parse(json) as RawStanza[];
+  const raw = parsed.find((s) => s.name === stanza);
+  if (!raw) return { stanza, code: 1, message: 'missing stanza', repos: [], backups: [] };
+  const repos: RepoState[] = (raw.repo ?? []).map((r) => {
+    const archives = (raw.archive ?? []).filter((a) => a.database?.['repo-key'] === r.key);
+    const mins = archives.map((a) => a.min).filter((x): x is string => Boolean(x));
+    const maxes = archives.map((a) => a.max).filter((x): x is string => Boolean(x));
+    return {
+      repo: `repo${r.key}`,
+      code: r.status?.code ?? 99,
+      message: r.status?.message ?? '',
+      archiveMin: mins.sort()[0] ?? null,
+      archiveMax: maxes.sort().at(-1) ?? null,
+      archiveIds: archives.map((a) => a.id).filter((x): x is string => Boolean(x)),
+    };
+  });
+  const backups: PhysicalBackup[] = (raw.backup ?? []).map((b) => ({
+    label: b.label,
+    type: (['full', 'diff', 'incr'].includes(b.type) ? b.type : 'full') as PhysicalType,
+    repo: `repo${b.database?.['repo-key'] ?? 1}`,
+    startedAt: iso(b.timestamp?.start),
+    stoppedAt: iso(b.timestamp?.stop),
+    startLsn: b.lsn?.start ?? '',
+    stopLsn: b.lsn?.stop ?? '',
+    timeline: b.archive?.start ? timelineOfWalFile(b.archive.start) : 1,
+    sizeBytes: b.info?.size ?? 0,
+    repoSizeBytes: b.info?.repository?.delta ?? b.info?.repository?.size ?? 0,
+    prior: b.prior ?? null,
+    name: b.annotation?.name ?? null,
+    error: b.error === true,
+    walStart: b.archive?.start ?? '',
+    walStop: b.archive?.stop ?? '',
+  }));
+  return {
+    stanza,
+    code: raw.status?.code ?? 99,
+    message: raw.status?.message ?? '',
+    repos,
+    backups,
+  };
+}
+
+/**
+ * The first moment a backup can be recovered to: pgBackRest records its stop time in whole seconds
+ * (truncated), and a target before the real stop is refused by PostgreSQL, so the next second.
+ */
+export function restorableFrom(b: PhysicalBackup): string {
+  return new Date(new Date(b.stoppedAt).getTime() + 1000).toISOString();
+}
+
+/** The oldest moment each repository can restore to: just after the stop of its oldest backup. */
+export function earliestRecoverable(info: StanzaInfo): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const r of info.repos) out[r.repo] = null;
+  for (const b of info.backups) {
+    if (b.error) continue;
+    const cur = out[b.repo];
+    const from = restorableFrom(b);
+    if (!cur || from < cur) out[b.repo] = from;
+  }
+  return out;
+}
+
+/** The earliest across repositories (any repository can serve a restore). */
+export function windowStart(info: StanzaInfo): string | null {
+  const all = Object.values(earliestRecoverable(info)).filter((x): x is string => Boolean(x));
+  return all.sort()[0] ?? null;
+}
+
+/** Newest first. */
+export function newestFirst(backups: PhysicalBackup[]): PhysicalBackup[] {
+  return [...backups].sort((a, b) => (a.stoppedAt < b.stoppedAt ? 1 : a.stoppedAt > b.stoppedAt ? -1 : 0));
+}
+
+/** A physical backup as `list-backups -o json` lists it, beside the logical ones (same fields, and more). */
+export interface PhysicalListEntry {
+  kind: 'physical';
+  name: string;
+  file: string;
+  sizeBytes: number;
+  createdAt: string;
+  sha256: null;
+  verified: boolean;
+  verifiedAt: null;
+  deepVerifiedAt: null;
+  database: null;
+  type: PhysicalType;
+  repo: string;
+  startLsn: string;
+  stopLsn: string;
+  timeline: number;
+  /** The name given with `backup NAME --physical` (pgBackRest annotation), if any. */
+  annotation: string | null;
+}
+
+/** Where a repository keeps a backup: a folder, or an object store URL. */
+export type RepoLocations = Record<string, string>;
+
+export function physicalEntries(info: StanzaInfo, locations: RepoLocations): PhysicalListEntry[] {
+  return newestFirst(info.backups).map((b) => ({
+    kind: 'physical',
+    name: b.label,
+    file: `${(locations[b.repo] ?? b.repo).replace(/\/$/, '')}/backup/${info.stanza}/${b.label}`,
+    sizeBytes: b.repoSizeBytes,
+    createdAt: b.stoppedAt,
+    sha256: null,
+    // pgBackRest's own checks while copying (page checksums, sizes) found nothing wrong.
+    verified: !b.error,
+    verifiedAt: null,
+    deepVerifiedAt: null,
+    database: null,
+    type: b.type,
+    repo: b.repo,
+    startLsn: b.startLsn,
+    stopLsn: b.stopLsn,
+    timeline: b.timeline,
+    annotation: b.name,
+  }));
+}

@@ -1,0 +1,129 @@
+/**
+ * The point-in-time recovery verbs of postgres-ops: `backup --physical`, `restore --time | --lsn |
+ * --latest | --undo`, `drill`. Each checks its input before anything runs, asks before it replaces
+ * data, and prints what was kept and what to type next.
+ */
+import { UsageError } from '../../core/errors.js';
+import { describeTarget, parseTarget } from '../../core/pitr/target.js';
+import type { ClusterApi, PhysicalBackupResult, PitrRestoreOutcome } from '../cluster-api.js';
+import { commandLine, type OpsDeps } from '../deps.js';
+import { renderDrill } from '../../agent/commands/drill.js';
+import { renderPhysicalBackup } from '../../agent/commands/physical.js';
+import { validateBackupName } from '../../core/backup/names.js';
+
+function unsupported(cluster: ClusterApi, what: string): never {
+  throw new UsageError(
+    'E_NOT_SUPPORTED',
+    `${what} is not available here (${cluster.mode})`,
+    {},
+    {
+      hint: 'Point-in-time recovery needs databases.postgres.pitr.enabled (docs/backups.md).',
+    },
+  );
+}
+
+export async function physicalBackup(
+  name: string | undefined,
+  flags: { type?: string },
+  deps: OpsDeps,
+): Promise<PhysicalBackupResult> {
+  const type = flags.type ?? 'full';
+  if (!['full', 'diff', 'incr'].includes(type))
+    throw new UsageError(
+      'E_USAGE',
+      `--type must be full, diff or incr, not "${type}"`,
+      {},
+      {
+        hint: 'Example: postgres-ops backup --physical --type diff',
+      },
+    );
+  if (name !== undefined) validateBackupName(name);
+  const { cluster } = deps;
+  if (!cluster.physicalBackup) unsupported(cluster, 'a physical backup');
+  deps.out.line(`taking a physical ${type} backup${name ? ` ${name}` : ''}…`);
+  const r = await cluster.physicalBackup({ type: type as 'full' | 'diff' | 'incr', name }, deps.out);
+  deps.out.result(r, deps.opts.output, renderPhysicalBackup);
+  return r;
+}
+
+export interface PitrFlags {
+  time?: string;
+  lsn?: string;
+  latest?: boolean;
+  undo?: boolean;
+}
+
+export function wantsPointInTime(flags: PitrFlags): boolean {
+  return flags.time !== undefined || flags.lsn !== undefined || flags.latest === true || flags.undo === true;
+}
+
+export async function restorePointInTime(ref: string | undefined, flags: PitrFlags, deps: OpsDeps) {
+  const { cluster } = deps;
+  if (ref !== undefined)
+    throw new UsageError(
+      'E_USAGE',
+      `a point-in-time restore takes no backup name ("${ref}"): it starts from the right physical backup by itself`,
+      {},
+      { hint: 'Example: postgres-ops restore --time "2026-11-30 14:02:00+00:00"' },
+    );
+  if (flags.undo) {
+    if (flags.time !== undefined || flags.lsn !== undefined || flags.latest)
+      throw new UsageError('E_USAGE', '--undo takes no target', {}, { hint: 'postgres-ops restore --undo' });
+    if (!cluster.undoRestore) unsupported(cluster, 'restore --undo');
+    await deps.confirm({
+      action: `stop every member of release ${cluster.release} and put back the data directories the last point-in-time restore kept aside (the restored ones are kept aside in turn)`,
+      retry: `${commandLine(deps.opts, 'restore')} --undo`,
+    });
+    const r = await cluster.undoRestore(deps.out);
+    deps.out.result(r, deps.opts.output, (x) =>
+      [
+        `put back: ${x.restored.join(', ')}`,
+        ...x.keptAside.map((d) => `  the restored data is kept in ${d} (rm -rf it when satisfied)`),
+      ].join('\n'),
+    );
+    return r;
+  }
+  const target = parseTarget(flags);
+  if (!cluster.restorePointInTime) unsupported(cluster, 'a point-in-time restore');
+  const retry = `${commandLine(deps.opts, 'restore')} ${
+    target.kind === 'time'
+      ? `--time "${target.iso}"`
+      : target.kind === 'lsn'
+        ? `--lsn ${target.lsn}`
+        : '--latest'
+  }`;
+  if (target.kind === 'time' && flags.time && !/(Z|UTC|[+-]\d{2}(:?\d{2})?)\s*$/i.test(flags.time.trim()))
+    deps.out.line(
+      `--time "${flags.time}" has no offset: understood as this machine's local time, ${target.iso}`,
+    );
+  deps.out.line(`checking ${describeTarget(target)} against the archive…`);
+  const r = await cluster.restorePointInTime(
+    { target, confirm: (action) => deps.confirm({ action, retry }) },
+    deps.out,
+  );
+  deps.out.result(r, deps.opts.output, renderPitrOutcome);
+  return r;
+}
+
+export function renderPitrOutcome(r: PitrRestoreOutcome): string {
+  return [
+    `restored the cluster to ${r.target}: last transaction replayed ${r.recoveredTo ?? '-'} (backup ${r.backup}, timeline ${r.timeline}; now on timeline ${r.newTimeline ?? '?'})`,
+    r.fullBackup
+      ? `full backup of the new timeline: ${r.fullBackup}`
+      : 'NO full backup of the new timeline yet: take one now (postgres-ops backup --physical --type full)',
+    ...r.keptAside.map((d) => `previous data kept in ${d}`),
+    ...r.warnings.map((w) => `! ${w}`),
+    '',
+    'Next:',
+    ...r.next.map((n) => `  ${n}`),
+  ].join('\n');
+}
+
+export async function drill(deps: OpsDeps) {
+  const { cluster } = deps;
+  if (!cluster.drill) unsupported(cluster, 'a recovery drill');
+  deps.out.line('recovery drill: restoring the newest physical backup and WAL into scratch space…');
+  const r = await cluster.drill(deps.out);
+  deps.out.result(r, deps.opts.output, renderDrill);
+  return r;
+}

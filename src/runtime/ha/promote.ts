@@ -1,0 +1,300 @@
+/**
+ * Promotion through Patroni: a switchover when the primary is healthy, a failover when it is gone,
+ * checked first (src/core/ha/promotion.ts) and driven through the REST API, whose HTTP status is
+ * the answer (patronictl 3.0.2 exits 0 when Patroni refuses). Runs where the candidate's agent
+ * runs (its pod, or its environment in local mode), so that with failover: manual it can lift the
+ * candidate's fence for the duration.
+ */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AgentEnv } from '../../core/config/schema.js';
+import { OperationFailed, SafetyRefusal, UsageError } from '../../core/errors.js';
+import { planPromotion, type CandidateFacts, type PromotionPlan } from '../../core/ha/promotion.js';
+import { lsnDiff } from '../../core/pg/wal.js';
+import type { Logger } from '../log.js';
+import { requireSecret } from '../secrets.js';
+import { withClient, type Login } from '../instance/sql.js';
+import { memberPaths, withHaFile } from '../instance/patroni-inputs.js';
+import { PatroniApi, type PatroniCluster, type PatroniMember } from './patroni-api.js';
+
+export interface PromoteRequest {
+  candidate: string;
+  force: boolean;
+  /** Only check and say what would happen. */
+  planOnly: boolean;
+  timeoutSeconds: number;
+}
+
+export interface PromoteResult {
+  promoted: boolean;
+  candidate: string;
+  action: 'switchover' | 'failover' | 'none';
+  previousPrimary: string | null;
+  missingBytes: number | null;
+  warnings: string[];
+  timeline: number | null;
+  lsn: string | null;
+  message: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function promoteMember(
+  settings: AgentEnv,
+  req: PromoteRequest,
+  log: Logger,
+): Promise<PromoteResult> {
+  const env = withHaFile(settings); // the failover mode in force, as the member's agent sees it
+  const api = new PatroniApi(`http://127.0.0.1:${env.PGOPS_RESTAPI_PORT}`, {
+    username: env.PGOPS_RESTAPI_USER,
+    password: requireSecret(env, 'PGOPS_RESTAPI_PASSWORD', "to use Patroni's REST API"),
+  });
+  const password = requireSecret(env, 'PGOPS_SUPERUSER_PASSWORD', 'to check the members');
+  const login = (m: PatroniMember): Login => ({
+    host: m.host ?? '127.0.0.1',
+    port: m.port ?? env.PGOPS_PORT,
+    user: env.PGOPS_SUPERUSER,
+    password,
+    tls: Boolean(env.PGOPS_TLS_DIR),
+  });
+  const cluster = await api.cluster().catch((err: Error) => {
+    throw new OperationFailed(
+      'E_PATRONI_UNREACHABLE',
+      `cannot read the cluster from Patroni on this member: ${err.message}`,
+      {},
+      { hint: 'Run this where the candidate member runs, while its postgres-agent instance is up.' },
+    );
+  });
+  const plan = await checkPromotion(env, cluster, req, login);
+  const leader = cluster.members.find((m) => m.role === 'leader');
+  const base = {
+    candidate: req.candidate,
+    previousPrimary: leader?.name ?? null,
+    missingBytes: 'missingBytes' in plan ? plan.missingBytes : null,
+    warnings: 'warnings' in plan ? plan.warnings : [],
+  };
+  if (plan.action === 'refuse')
+    throw new SafetyRefusal(
+      'E_PROMOTE_REFUSED',
+      `${plan.reason}; nothing was changed`,
+      { candidate: req.candidate, missingBytes: plan.missingBytes },
+      { hint: plan.hint },
+    );
+  if (plan.action === 'none') {
+    const pos = await position(login(memberOf(cluster, req.candidate)));
+    return { ...base, promoted: false, action: 'none', ...pos, message: `${plan.reason}; nothing to do` };
+  }
+  if (req.planOnly)
+    return {
+      ...base,
+      promoted: false,
+      action: plan.action,
+      timeline: null,
+      lsn: null,
+      message: describePlan(plan),
+    };
+
+  for (const w of base.warnings) log.warn(w);
+  const paths = memberPaths(env);
+  const manual = env.PGOPS_FAILOVER === 'manual';
+  if (manual) await liftFence(env, api, req.candidate, paths);
+  try {
+    const body =
+      plan.action === 'switchover' ? { leader: plan.from, candidate: plan.to } : { candidate: plan.to };
+    log.info(`${plan.action} to ${plan.to} requested`, { from: plan.from });
+    const answer = await api.call('POST', `/${plan.action}`, body, (req.timeoutSeconds + 30) * 1000);
+    if (answer.status !== 200)
+      throw (answer.status === 412 ? refusedByPatroni : failedByPatroni)(
+        plan,
+        answer.status,
+        String(answer.body),
+      );
+    const pos = await waitWritable(login(memberOf(cluster, req.candidate)), req.timeoutSeconds);
+    return {
+      ...base,
+      promoted: true,
+      action: plan.action,
+      ...pos,
+      message: `${req.candidate} is the primary now (timeline ${pos.timeline}, ${plan.action}${plan.from ? ` from ${plan.from}` : ''})`,
+    };
+  } finally {
+    if (manual) rmSync(paths.allowFailover, { force: true });
+  }
+}
+
+function memberOf(cluster: PatroniCluster, name: string): PatroniMember {
+  const m = cluster.members.find((x) => x.name === name);
+  if (!m)
+    throw new UsageError(
+      'E_NO_SUCH_MEMBER',
+      `there is no member named "${name}"; nothing was changed`,
+      { candidate: name },
+      { hint: `Members: ${cluster.members.map((x) => x.name).join(', ') || '(none)'}` },
+    );
+  return m;
+}
+
+/** Gathers the facts (asking PostgreSQL, not only Patroni) and applies the rules. */
+async function checkPromotion(
+  env: AgentEnv,
+  cluster: PatroniCluster,
+  req: PromoteRequest,
+  login: (m: PatroniMember) => Login,
+): Promise<PromotionPlan> {
+  const cand = memberOf(cluster, req.candidate);
+  const leader = cluster.members.find((m) => m.role === 'leader');
+  const config = await new PatroniApi(`http://127.0.0.1:${env.PGOPS_RESTAPI_PORT}`)
+    .config()
+    .catch(() => ({}));
+  const synchronous = (config as { synchronous_mode?: boolean }).synchronous_mode === true;
+
+  let leaderLsn: string | null = null;
+  if (leader) {
+    // A WAL record written now: a live receiver has it within moments, a stuck one never does.
+    leaderLsn = await withClient(login(leader), async (c) => {
+      const r = await c.query(
+        "SELECT pg_is_in_recovery() AS r, CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_logical_emit_message(false, 'pgops', 'promotion check')::text END AS lsn",
+      );
+      return r.rows[0].r ? null : (r.rows[0].lsn as string);
+    }).catch(() => null);
+  }
+  const facts: CandidateFacts = {
+    name: cand.name,
+    answers: false,
+    inRecovery: true,
+    walReceiver: null,
+    missingBytes: null,
+    isSyncStandby: cand.role === 'sync_standby',
+  };
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const st = await withClient(login(cand), async (c) => {
+      const r = await c.query(`SELECT pg_is_in_recovery() AS r,
+        (SELECT status FROM pg_stat_wal_receiver) AS receiver,
+        coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text AS received`);
+      return r.rows[0] as { r: boolean; receiver: string | null; received: string | null };
+    }).catch(() => undefined);
+    if (!st) break;
+    facts.answers = true;
+    facts.inRecovery = st.r;
+    facts.walReceiver = st.receiver;
+    if (leaderLsn) facts.missingBytes = lsnDiff(leaderLsn, st.received);
+    else if (typeof cand.lag === 'number') facts.missingBytes = cand.lag;
+    if (!st.r || !leaderLsn || facts.missingBytes === 0 || Date.now() > deadline) break;
+    await sleep(200);
+  }
+  const ahead = cluster.members
+    .filter((m) => m.name !== cand.name && m.role !== 'leader' && typeof m.lag === 'number')
+    .filter((m) => typeof cand.lag === 'number' && (m.lag as number) < cand.lag)
+    .map((m) => ({ name: m.name, bytes: (cand.lag as number) - (m.lag as number) }));
+  return planPromotion({
+    candidate: facts,
+    leader: leader?.name ?? null,
+    leaderHealthy: leaderLsn !== null,
+    synchronous,
+    maxLagBytes: env.PGOPS_MAX_LAG_ON_FAILOVER,
+    force: req.force,
+    aheadOfCandidate: leaderLsn ? [] : ahead,
+  });
+}
+
+export function describePlan(plan: PromotionPlan): string {
+  if (plan.action === 'switchover')
+    return `switch over from ${plan.from} to ${plan.to}: writes pause for a few seconds, ${plan.from} becomes a replica of ${plan.to}`;
+  if (plan.action === 'failover')
+    return `fail over to ${plan.to}: the primary ${plan.from ?? '(none)'} is not running; ${plan.to} lacks ${plan.missingBytes ?? '?'} bytes of its WAL`;
+  return 'reason' in plan ? plan.reason : '';
+}
+
+/** failover: manual — the candidate's agent lets Patroni promote it (tag nofailover off) for the duration. */
+async function liftFence(
+  env: AgentEnv,
+  api: PatroniApi,
+  candidate: string,
+  paths: ReturnType<typeof memberPaths>,
+) {
+  if (candidate !== env.PGOPS_POD_NAME)
+    throw new UsageError(
+      'E_PROMOTE_ELSEWHERE',
+      `with failover: manual, promote runs where the candidate runs (this is ${env.PGOPS_POD_NAME}, not ${candidate}); nothing was changed`,
+      {},
+      { hint: `Run it in the candidate's container: postgres-ops promote ${candidate} does this for you.` },
+    );
+  writeFileSync(paths.allowFailover, JSON.stringify({ until: Date.now() + 300_000 }) + '\n', { mode: 0o600 });
+  let agentPid: number | undefined;
+  try {
+    agentPid = Number(readFileSync(paths.agentPid, 'utf8').trim());
+    process.kill(agentPid, 'SIGHUP');
+  } catch {
+    throw new OperationFailed(
+      'E_AGENT_NOT_RUNNING',
+      `the agent of ${candidate} is not running (no ${paths.agentPid}); nothing was changed`,
+      {},
+      { hint: 'Start the member first (postgres-ops local up, or wait for the pod to be running).' },
+    );
+  }
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const self = await api.self().catch(() => undefined);
+    if (self && !self.tags?.nofailover) return;
+    await sleep(500);
+  }
+  rmSync(paths.allowFailover, { force: true });
+  throw new OperationFailed(
+    'E_FENCE_NOT_LIFTED',
+    `Patroni on ${candidate} did not take the new configuration within 30 s; nothing was changed`,
+    {},
+    { hint: 'Look at the member log; then run promote again.' },
+  );
+}
+
+function refusedByPatroni(plan: PromotionPlan, status: number, body: string) {
+  return new SafetyRefusal(
+    'E_PATRONI_REFUSED',
+    `Patroni refused the ${plan.action} (${status}: ${body.trim()}); nothing was changed`,
+    { status },
+    {
+      hint: 'postgres-ops status shows which member can be promoted (in synchronous mode, the synchronous standby).',
+    },
+  );
+}
+
+function failedByPatroni(plan: PromotionPlan, status: number, body: string) {
+  return new OperationFailed(
+    'E_PROMOTE_FAILED',
+    `the ${plan.action} did not complete (Patroni answered ${status}: ${body.trim()})`,
+    { status },
+    {
+      hint: 'Look at postgres-ops status: Patroni keeps or restores a primary; run promote again once every member runs.',
+    },
+  );
+}
+
+async function position(l: Login): Promise<{ timeline: number | null; lsn: string | null }> {
+  return withClient(l, async (c) => {
+    const r = await c.query(
+      `SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn,
+              (SELECT timeline_id FROM pg_control_checkpoint()) AS cp_tli,
+              CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END AS f`,
+    );
+    const row = r.rows[0] as { lsn: string | null; cp_tli: number; f: string | null };
+    return { timeline: row.f ? parseInt(row.f.slice(0, 8), 16) : row.cp_tli, lsn: row.lsn };
+  }).catch(() => ({ timeline: null, lsn: null }));
+}
+
+async function waitWritable(l: Login, timeoutSeconds: number) {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  while (Date.now() < deadline) {
+    const ok = await withClient(
+      l,
+      async (c) => !(await c.query('SELECT pg_is_in_recovery() AS r')).rows[0].r,
+    ).catch(() => false);
+    if (ok) return position(l);
+    await sleep(250);
+  }
+  throw new OperationFailed(
+    'E_PROMOTE_TIMEOUT',
+    `the candidate did not accept writes within ${timeoutSeconds} s after Patroni's answer`,
+    {},
+    { hint: 'postgres-ops status shows who leads now.' },
+  );
+}

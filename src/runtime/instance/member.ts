@@ -1,0 +1,731 @@
+/**
+ * `postgres-agent instance`: one member of the cluster, PostgreSQL under Patroni. The agent writes
+ * Patroni's configuration from our settings, runs Patroni as its child (restarting it if it dies;
+ * PostgreSQL keeps running meanwhile and the new Patroni adopts it), relays and reads the logs, and
+ * does what Patroni does not: full-disk reporting, re-cloning a replica that lost its WAL,
+ * keeping the cluster-wide configuration and the role passwords in step with the settings, and the
+ * manual-failover fence. Decisions are pure (src/core/ha, src/core/instance/health).
+ */
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import pg from 'pg';
+import { stringify } from 'yaml';
+import type { AgentEnv } from '../../core/config/schema.js';
+import { UsageError, whileDoing } from '../../core/errors.js';
+import { classifyLine } from '../../core/ha/log-lines.js';
+import { dynamicConfig, dynamicConfigPatch, patroniConfig } from '../../core/ha/patroni-config.js';
+import { fullDiskMessage, type HealthSnapshot } from '../../core/instance/health.js';
+import type { Logger } from '../log.js';
+import { writePassfile } from '../passfile.js';
+import { findPgBinDir } from '../pgbin.js';
+import { readSecret, requireSecret, type SecretName } from '../secrets.js';
+import { PatroniApi } from '../ha/patroni-api.js';
+import { PatroniProcess } from '../ha/patroni-process.js';
+import { inspectDataDir, isMountPoint, readControlData, volumeStats } from './datadir.js';
+import { startHealthServer } from './health-server.js';
+import { applyRolePasswords, ensureMonitorRole, ensurePgopsTables, renewLostSlots } from './leader-duties.js';
+import {
+  checkTimings,
+  memberInputs,
+  memberPaths,
+  readMemberFiles,
+  withHaFile,
+  type MemberConfigFiles,
+} from './patroni-inputs.js';
+import { localStatus } from './sql.js';
+import { TlsReloader } from './tls-files.js';
+import { agentCommand } from './self-command.js';
+import { MemberArchive } from '../pitr/member-archive.js';
+
+const FULL_DISK_FREE_BYTES = 1024 * 1024;
+const TICK_MS = 2000;
+const LEADER_DUTY_MS = 10_000;
+/** A replica that keeps asking for removed WAL this long is re-cloned (when no archive can feed it). */
+const LOST_WAL_GRACE_MS = 20_000;
+const REINIT_COOLDOWN_MS = 5 * 60_000;
+/** How long before the earliest end of a silent leader's lease the watchdog acts. */
+const WATCHDOG_MARGIN_MS = 3000;
+
+export class MemberSupervisor {
+  readonly snapshot: HealthSnapshot = {
+    phase: 'initializing',
+    lastTickAt: Date.now(),
+    patroniAlive: false,
+    accepting: false,
+    everAccepted: false,
+  };
+  /** Why the member stopped, when it stopped on its own. */
+  failure: string | undefined;
+  private readonly paths;
+  private readonly binDir: string;
+  private files: MemberConfigFiles;
+  private patroni: PatroniProcess | undefined;
+  private readonly api: PatroniApi;
+  private server: Server | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private stopping = false;
+  private client: pg.Client | undefined;
+  private yamlText = '';
+  private secretsSeen = '';
+  private noFailover = false;
+  private lastLeaderDuty = 0;
+  private lostWal: { first: number; last: number; segment: string } | undefined;
+  private diverged: { first: number; last: number } | undefined;
+  private lastReinit = 0;
+  /** Patroni is creating a new cluster (initdb, then our post_bootstrap hook). */
+  private bootstrapping = false;
+  /** When Patroni's REST API last answered (the watchdog's clock). */
+  private lastPatroniAnswer = Date.now();
+  private noSpaceAt = 0;
+  private lastFullDiskLog = 0;
+  private tls: TlsReloader;
+  private readonly archive: MemberArchive;
+  private lastArchiveNote = 0;
+  private lastHoldsCheck = { at: 0, segment: '', holds: false };
+  private stopped!: () => void;
+  private readonly done = new Promise<void>((r) => (this.stopped = r));
+
+  /** The settings in force: the environment with PGOPS_HA_FILE applied (re-read on reload). */
+  private env: AgentEnv;
+
+  constructor(
+    private readonly baseEnv: AgentEnv,
+    private readonly log: Logger,
+  ) {
+    const env = withHaFile(baseEnv);
+    this.env = env;
+    // Everything that can be checked without touching the data directory is checked first.
+    requireSecret(env, 'PGOPS_SUPERUSER_PASSWORD', "for Patroni's connections");
+    requireSecret(env, 'PGOPS_REPLICATION_PASSWORD', 'for streaming replication');
+    requireSecret(env, 'PGOPS_APP_PASSWORD', 'to create the application role');
+    requireSecret(env, 'PGOPS_RESTAPI_PASSWORD', "to protect Patroni's REST API");
+    checkTimings(env);
+    this.files = readMemberFiles(env);
+    this.binDir = findPgBinDir(env.PGOPS_PG_BIN_DIR);
+    this.paths = memberPaths(env);
+    this.tls = new TlsReloader(env.PGOPS_TLS_DIR);
+    this.archive = new MemberArchive(env, process.env, log);
+    this.api = new PatroniApi(
+      `http://127.0.0.1:${env.PGOPS_RESTAPI_PORT}`,
+      {
+        username: env.PGOPS_RESTAPI_USER,
+        password: requireSecret(env, 'PGOPS_RESTAPI_PASSWORD', "to protect Patroni's REST API"),
+      },
+      2000,
+    );
+  }
+
+  private get pgdata() {
+    return this.env.PGDATA;
+  }
+
+  private setPhase(phase: HealthSnapshot['phase'], reason?: string) {
+    this.snapshot.phase = phase;
+    this.snapshot.reason = reason;
+  }
+
+  /** Runs until SIGTERM; returns the exit code for the container. */
+  async run(): Promise<number> {
+    const kind = inspectDataDir(this.pgdata);
+    if (kind === 'foreign')
+      throw new UsageError(
+        'E_FOREIGN_DATA',
+        `${this.pgdata} is not empty and is not a PostgreSQL data directory; it was not touched`,
+        { pgdata: this.pgdata },
+        {
+          hint: 'Point PGDATA at an empty directory or at an existing data directory (one with PG_VERSION).',
+        },
+      );
+    if (isMountPoint(this.pgdata))
+      throw new UsageError(
+        'E_PGDATA_MOUNT_POINT',
+        `PGDATA (${this.pgdata}) is itself a mount point: re-cloning a member replaces the whole directory, which cannot be done to a mount point`,
+        { pgdata: this.pgdata },
+        {
+          hint: `Mount the volume one level up and set PGDATA to a subdirectory, e.g. ${this.pgdata}/pgdata.`,
+        },
+      );
+    mkdirSync(this.env.PGOPS_SOCKET_DIR, { recursive: true, mode: 0o755 });
+    mkdirSync(this.paths.privateDir, { recursive: true, mode: 0o700 });
+    chmodSync(this.paths.privateDir, 0o700);
+    writeFileSync(this.paths.agentPid, `${process.pid}\n`, { mode: 0o600 });
+    this.writeUserPassfile();
+    if (kind !== 'empty') this.retireOldConfiguration();
+    this.noFailover = await this.initialNoFailover(kind);
+
+    const onSignal = (sig: NodeJS.Signals) => {
+      this.log.info(`received ${sig}: shutting down`, { signal: sig });
+      void this.shutdown();
+    };
+    const onHup = () => {
+      this.log.info('received SIGHUP: reloading the configuration');
+      this.reload();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGHUP', onHup);
+    try {
+      if (this.env.PGOPS_HEALTH_PORT !== 0) {
+        this.server = await startHealthServer(
+          this.env.PGOPS_HEALTH_PORT,
+          () => this.snapshot,
+          this.env.PGOPS_MAX_LAG_BYTES,
+          this.env.PGOPS_HEALTH_ADDRESS,
+        ).catch((err) => {
+          throw whileDoing(`starting the health endpoint on port ${this.env.PGOPS_HEALTH_PORT}`, err);
+        });
+      }
+      this.writePatroniConfig();
+      this.archive.startServer();
+      this.setPhase('starting');
+      this.ticker = setInterval(() => void this.tick(), TICK_MS);
+      // Its own timer: the agent loop may be waiting on a Patroni that does not answer.
+      this.watchdog = setInterval(() => this.fenceStalePatroni(), 500);
+      void this.superviseLoop();
+      await this.done;
+      return this.failure ? 1 : 0;
+    } finally {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      process.off('SIGHUP', onHup);
+      clearInterval(this.ticker);
+      clearInterval(this.watchdog);
+      await this.client?.end().catch(() => undefined);
+      this.server?.close();
+      this.server?.closeAllConnections();
+      rmSync(this.paths.agentPid, { force: true });
+    }
+  }
+
+  // ---------------------------------------------------------------- configuration
+
+  /** `kubectl exec <pod> -- psql -U postgres` works when the container sets PGPASSFILE to this file. */
+  private writeUserPassfile() {
+    writePassfile(
+      join(this.env.PGOPS_SOCKET_DIR, '.pgpass'),
+      this.env.PGOPS_SUPERUSER,
+      requireSecret(this.env, 'PGOPS_SUPERUSER_PASSWORD', 'for local connections'),
+    );
+  }
+
+  /**
+   * A data directory from before Patroni carries the configuration the old supervisor generated at
+   * every start. Patroni keeps an existing postgresql.conf as its base file, so it is moved aside:
+   * Patroni's own settings and ours replace it.
+   */
+  private retireOldConfiguration() {
+    const conf = join(this.pgdata, 'postgresql.conf');
+    try {
+      if (readFileSync(conf, 'utf8').startsWith('# Generated by postgres-agent at every start')) {
+        renameSync(conf, `${conf}.before-patroni`);
+        this.log.info('moved the configuration written before Patroni aside', {
+          file: `${conf}.before-patroni`,
+        });
+      }
+    } catch {
+      /* no such file */
+    }
+    rmSync(join(this.pgdata, 'pgops-promoted.json'), { force: true });
+  }
+
+  /**
+   * With failover: manual, only the member that leads (or last led: its data directory says it was
+   * a primary) may take the lead by itself; a replica needs `postgres-agent promote`. On an empty
+   * cluster the first member (ordinal 0) bootstraps: Patroni never lets a nofailover member do it.
+   */
+  private async initialNoFailover(kind: ReturnType<typeof inspectDataDir>): Promise<boolean> {
+    // Only the first member may create a cluster (Patroni never lets a nofailover member
+    // bootstrap): a later member that starts with an empty volume while the first one is not up
+    // yet (an upgrade, a slow node) must wait and clone, never initdb a second, empty cluster.
+    if (kind === 'empty' && !/-0$/.test(this.env.PGOPS_POD_NAME)) return true;
+    if (this.env.PGOPS_FAILOVER === 'automatic') return false;
+    if (this.failoverAllowedByFile()) return false;
+    if (kind === 'empty') return false; // the first member, on a new cluster
+    try {
+      const c = await readControlData(this.binDir, this.pgdata);
+      return !['in production', 'shut down', 'shutting down', 'in crash recovery'].includes(c.state);
+    } catch {
+      return true;
+    }
+  }
+
+  private failoverAllowedByFile(): boolean {
+    try {
+      const until = Number(JSON.parse(readFileSync(this.paths.allowFailover, 'utf8')).until);
+      return until > Date.now();
+    } catch {
+      return false;
+    }
+  }
+
+  /** What a reload depends on besides the mounted configuration: passwords and the HA file. */
+  private secretsFingerprint(): string {
+    const secrets: SecretName[] = [
+      'PGOPS_SUPERUSER_PASSWORD',
+      'PGOPS_REPLICATION_PASSWORD',
+      'PGOPS_APP_PASSWORD',
+      'PGOPS_RESTAPI_PASSWORD',
+      'PGOPS_MONITOR_PASSWORD',
+    ];
+    let ha = '';
+    try {
+      if (this.baseEnv.PGOPS_HA_FILE) ha = readFileSync(this.baseEnv.PGOPS_HA_FILE, 'utf8');
+    } catch {
+      /* absent: the environment's settings apply */
+    }
+    return [...secrets.map((k) => readSecret(this.baseEnv, k) ?? ''), ha].join('\0');
+  }
+
+  /** Writes patroni.yml (0600, private directory); true when it changed. */
+  private writePatroniConfig(): boolean {
+    const { inputs, ignoredParameters } = memberInputs(this.env, this.files, {
+      postBootstrap: agentCommand('bootstrap-hook'),
+      noFailover: this.noFailover,
+      binDir: this.binDir,
+    });
+    if (ignoredParameters.length && !this.yamlText)
+      this.log.warn(`ignoring parameters Patroni sets itself: ${ignoredParameters.join(', ')}`);
+    // Patroni reads YAML 1.1, where a bare on/off/yes/no is a boolean: quote such strings.
+    // pgBackRest's file first: archive_command and restore_command name it.
+    if (this.archive.writeConfig(this.env)) this.log.info('pgBackRest configuration written');
+    const text = stringify(patroniConfig(inputs), { lineWidth: 0, version: '1.1' });
+    this.secretsSeen = this.secretsFingerprint();
+    if (text === this.yamlText) return false;
+    const tmp = `${this.paths.patroniYaml}.tmp`;
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, this.paths.patroniYaml);
+    this.yamlText = text;
+    return true;
+  }
+
+  /** Re-reads settings, files and passwords; Patroni reloads when its configuration changed. */
+  private reload() {
+    try {
+      this.env = withHaFile(this.baseEnv);
+      this.files = readMemberFiles(this.env);
+      if (this.noFailover && this.failoverAllowedByFile()) this.noFailover = false;
+      this.writeUserPassfile();
+      if (this.writePatroniConfig()) {
+        this.log.info('Patroni configuration changed: reloading Patroni');
+        this.patroni?.signal('SIGHUP');
+      }
+      this.lastLeaderDuty = 0; // passwords and cluster-wide settings are checked at the next tick
+    } catch (err) {
+      this.log.error(`configuration not reloaded: ${(err as Error).message}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- Patroni
+
+  private async superviseLoop() {
+    let failures = 0;
+    while (!this.stopping) {
+      const p = new PatroniProcess(this.env.PGOPS_PATRONI_BIN, this.paths.patroniYaml, this.childEnv(), (l) =>
+        this.onLine(l),
+      );
+      this.patroni = p;
+      this.snapshot.patroniAlive = true;
+      this.snapshot.patroniDownSince = undefined;
+      this.log.info('Patroni started', { pid: p.pid, config: this.paths.patroniYaml });
+      const exit = await p.exited;
+      this.snapshot.patroniAlive = false;
+      this.snapshot.patroniDownSince ??= Date.now();
+      if (this.stopping) break;
+      const ranMs = Date.now() - p.startedAt;
+      failures = ranMs > 60_000 ? 0 : failures + 1;
+      const wait = Math.min(30_000, 1000 * 2 ** Math.min(failures, 5));
+      this.log.error(
+        `Patroni exited (${exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`}); a new Patroni takes PostgreSQL over in ${wait / 1000} s`,
+      );
+      await sleep(wait);
+    }
+    this.stopped();
+  }
+
+  /** Patroni and the hooks it runs inherit this; PGOPS_* settings reach the bootstrap hook. */
+  private childEnv(): NodeJS.ProcessEnv {
+    const env = { ...process.env };
+    for (const k of Object.keys(env)) if (k.startsWith('PATRONI_')) delete env[k];
+    // repo2's keys reach PostgreSQL's archive_command and restore_command through Patroni.
+    return { ...env, ...this.archive.extraEnv() };
+  }
+
+  private onLine(line: string) {
+    const c = classifyLine(line);
+    if (c.lostWalSegment) {
+      const now = Date.now();
+      if (!this.lostWal || now - this.lostWal.last > LOST_WAL_GRACE_MS * 3)
+        this.lostWal = { first: now, last: now, segment: c.lostWalSegment };
+      else this.lostWal.last = now;
+    }
+    if (c.noSpace) this.noSpaceAt = Date.now();
+    // Patroni's own words around its post_bootstrap hook: the leader's duties wait until it is done,
+    // or they would race the hook creating the same roles and tables.
+    if (line.includes('trying to bootstrap a new cluster')) this.bootstrapping = true;
+    else if (/initialized a new cluster|failed attempt to bootstrap|failed to bootstrap/.test(line))
+      this.bootstrapping = false;
+    if (c.diverged) {
+      const now = Date.now();
+      if (!this.diverged || now - this.diverged.last > LOST_WAL_GRACE_MS * 3)
+        this.diverged = { first: now, last: now };
+      else this.diverged.last = now;
+    }
+    this.log.relay(line, c.level, c.source);
+  }
+
+  async shutdown() {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.setPhase('stopping');
+    this.archive.stopServer();
+    const p = this.patroni;
+    if (p?.alive) {
+      // Patroni stops PostgreSQL (fast) and hands the lead over before it exits.
+      p.signal('SIGTERM');
+      const t = setTimeout(() => {
+        if (p.alive) {
+          this.log.warn(
+            `Patroni did not stop within ${this.env.PGOPS_SHUTDOWN_TIMEOUT_SECONDS} s: stopping it and PostgreSQL immediately`,
+          );
+          p.signal('SIGKILL');
+          this.stopPostmaster('SIGQUIT');
+        }
+      }, this.env.PGOPS_SHUTDOWN_TIMEOUT_SECONDS * 1000);
+      await p.exited;
+      clearTimeout(t);
+    }
+    this.stopPostmaster('SIGINT');
+    for (const pid of this.archive.stopAsyncWorkers())
+      this.log.info(`stopped pgBackRest's asynchronous archive worker ${pid}`);
+    this.stopped();
+  }
+
+  /** A postmaster still running without Patroni (Patroni was killed): stop it too. */
+  private stopPostmaster(sig: NodeJS.Signals) {
+    try {
+      const pid = Number(readFileSync(join(this.pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (pid > 0) process.kill(pid, sig);
+    } catch {
+      /* not running */
+    }
+  }
+
+  // ---------------------------------------------------------------- the agent loop
+
+  private async tick() {
+    if (this.ticking || this.stopping) return; // a slow answer must not pile up connections
+    this.ticking = true;
+    try {
+      await this.tickOnce();
+    } catch (err) {
+      this.log.warn(`agent check failed: ${(err as Error).message}`);
+    } finally {
+      this.ticking = false;
+      this.snapshot.lastTickAt = Date.now();
+    }
+  }
+
+  private async tickOnce() {
+    const s = this.snapshot;
+    if (this.secretsFingerprint() !== this.secretsSeen) {
+      this.log.info('a password or a high-availability setting changed: applying it');
+      this.reload();
+    }
+    await this.readPatroni();
+    await this.readPostgres();
+    this.checkDisk();
+    await this.checkFailoverFence();
+    if (this.client && (await this.tls.check(this.client).catch(() => false)))
+      this.log.info('the TLS certificate changed: PostgreSQL reloaded it');
+    if (
+      s.accepting &&
+      s.inRecovery === false &&
+      !this.bootstrapping &&
+      Date.now() - this.lastLeaderDuty > LEADER_DUTY_MS
+    ) {
+      this.lastLeaderDuty = Date.now();
+      await this.leaderDuties();
+    }
+    if (s.inRecovery) await this.healLostWal();
+    if (s.inRecovery) await this.healDiverged();
+  }
+
+  private async readPatroni() {
+    const s = this.snapshot;
+    if (!this.patroni?.alive) {
+      s.patroniLive = undefined;
+      s.patroniReady = undefined;
+      return;
+    }
+    try {
+      const [live, ready, self] = await Promise.all([
+        this.api.probe('/liveness'),
+        this.api.probe('/readiness'),
+        this.api.self(),
+      ]);
+      s.patroniLive = live === 200;
+      s.patroniReady = ready === 200;
+      s.postgresState = self.state;
+      this.lastPatroniAnswer = Date.now();
+      if (s.phase === 'reinitializing' && self.state === 'running') this.setPhase('running');
+    } catch {
+      // Patroni is starting (REST API not up yet) or busy: keep the last answers.
+    }
+  }
+
+  /**
+   * A software watchdog. A primary whose Patroni stops answering (a hung or stopped process) keeps
+   * serving while its lease runs out, and the other members promote a replica; a Patroni 3.0.2 that
+   * resumes then can overwrite the new leader's record in etcd and take the lead back, and the new
+   * primary's commits are rewound away. So before the lease can run out (ttl - loop_wait after the
+   * last answer) the agent stops PostgreSQL immediately and kills that Patroni; the Patroni it starts
+   * next reads who leads now and rejoins as a replica.
+   */
+  private fenceStalePatroni() {
+    const p = this.patroni;
+    const s = this.snapshot;
+    if (!p?.alive || this.stopping || s.inRecovery !== false) return;
+    const silentMs = Date.now() - Math.max(this.lastPatroniAnswer, p.startedAt);
+    // The lease may have been renewed a loop before Patroni stopped, and our last answer may be a
+    // tick older than that: act WATCHDOG_MARGIN_MS before the earliest moment it can run out.
+    const limitMs = (this.env.PGOPS_HA_TTL - this.env.PGOPS_HA_LOOP_WAIT) * 1000 - WATCHDOG_MARGIN_MS;
+    if (silentMs < limitMs) return;
+    this.log.error(
+      `Patroni has not answered for ${Math.round(silentMs / 1000)} s while this member is the primary; its leader lease (${this.env.PGOPS_HA_TTL} s) is about to run out and another member may take over: stopping PostgreSQL and restarting Patroni, so that a stale Patroni never acts as the leader again`,
+    );
+    this.stopPostmaster('SIGQUIT');
+    p.signal('SIGKILL');
+    s.accepting = false;
+    s.inRecovery = undefined;
+    this.setPhase('starting', 'Patroni stopped answering while leading: restarted');
+  }
+
+  private async readPostgres() {
+    const s = this.snapshot;
+    try {
+      this.client ??= await this.connectLocal();
+      const st = await localStatus(this.client);
+      s.accepting = true;
+      s.inRecovery = st.inRecovery;
+      s.walReceiverStatus = st.walReceiver;
+      s.lagBytes = st.lagBytes;
+      s.timeline = st.timeline;
+      s.lsn = st.lsn;
+      s.upstream = st.upstream ?? undefined;
+      if (!s.everAccepted) {
+        s.everAccepted = true;
+        this.log.info('PostgreSQL accepts connections', {
+          role: st.inRecovery ? 'replica' : 'primary',
+          timeline: st.timeline,
+        });
+      }
+      if (s.phase === 'starting' || s.phase === 'disk-full') this.setPhase('running');
+    } catch {
+      s.accepting = false;
+      const c = this.client;
+      this.client = undefined;
+      await c?.end().catch(() => undefined);
+    }
+  }
+
+  /** Not a crash loop: say plainly which volume is full and how to grow it; Patroni restarts PostgreSQL once it can. */
+  private checkDisk() {
+    const s = this.snapshot;
+    let disk;
+    try {
+      disk = volumeStats(this.pgdata);
+    } catch {
+      return;
+    }
+    s.diskUsedPercent = Number(disk.usedPercent.toFixed(1));
+    const recentNoSpace = Date.now() - this.noSpaceAt < 60_000;
+    const full = disk.freeBytes < FULL_DISK_FREE_BYTES || (recentNoSpace && !s.accepting);
+    if (!full) {
+      if (s.phase === 'disk-full') {
+        this.log.info('the data volume has space again', { usedPercent: s.diskUsedPercent });
+        this.setPhase(s.accepting ? 'running' : 'starting');
+      }
+      return;
+    }
+    const { message, command } = fullDiskMessage({
+      pvc: this.env.PGOPS_DATA_PVC,
+      dataDir: this.pgdata,
+      usedPercent: disk.usedPercent,
+      sizeBytes: disk.sizeBytes,
+    });
+    this.setPhase('disk-full', message);
+    if (Date.now() - this.lastFullDiskLog > 30_000) {
+      this.lastFullDiskLog = Date.now();
+      this.log.error(message, {
+        pvc: this.env.PGOPS_DATA_PVC ?? null,
+        usedPercent: s.diskUsedPercent,
+        freeBytes: disk.freeBytes,
+        command,
+      });
+    }
+  }
+
+  /**
+   * failover: manual keeps every replica out of automatic elections; the leader may keep leading.
+   * Decided from Patroni's leader record, and left alone while nobody leads: a member restarting
+   * after a crash runs as a standby until Patroni lets it take the lead back, and fencing it then
+   * would leave the cluster without a primary.
+   */
+  private async checkFailoverFence() {
+    if (this.env.PGOPS_FAILOVER !== 'manual') {
+      // Lifted once this member holds a copy of the cluster (see initialNoFailover).
+      if (this.noFailover && inspectDataDir(this.pgdata) !== 'empty' && this.snapshot.accepting)
+        this.setNoFailover(false);
+      return;
+    }
+    let leader: string | undefined;
+    try {
+      leader = (await this.api.cluster()).members.find((m) => m.role === 'leader')?.name;
+    } catch {
+      return;
+    }
+    if (!leader) return;
+    const want = leader !== this.env.PGOPS_POD_NAME && !this.failoverAllowedByFile();
+    if (want !== this.noFailover) this.setNoFailover(want);
+  }
+
+  private setNoFailover(value: boolean) {
+    this.noFailover = value;
+    this.log.info(
+      value
+        ? 'failover is manual: this replica is not promoted automatically'
+        : 'this member may take the lead (it leads, failover is automatic, or a promotion was requested)',
+    );
+    if (this.writePatroniConfig()) this.patroni?.signal('SIGHUP');
+  }
+
+  private async leaderDuties() {
+    // The stanza (until it exists no WAL is archived) and pgBackRest's check, in the background:
+    // a repository that does not answer makes them wait for minutes, which must not hold up the
+    // duties below.
+    void this.archive.leaderDuty();
+    // Cluster-wide settings (timings, synchronous mode, max_connections, ...) follow ours.
+    try {
+      const wanted = dynamicConfig(
+        memberInputs(this.env, this.files, { postBootstrap: '', noFailover: false, binDir: this.binDir })
+          .inputs.dynamic,
+      );
+      const patch = dynamicConfigPatch(await this.api.config(), wanted);
+      if (patch) {
+        await this.api.patchConfig(patch);
+        this.log.info('updated the cluster-wide configuration', { changed: patch });
+      }
+    } catch (err) {
+      this.log.warn(`could not check the cluster-wide configuration: ${(err as Error).message}`);
+    }
+    if (!this.client) return;
+    try {
+      for (const r of await applyRolePasswords(this.client, this.env))
+        this.log.info(`applied the new password of role ${r}`);
+    } catch (err) {
+      this.log.error(`could not apply a changed password: ${(err as Error).message}`);
+    }
+    try {
+      if (await ensurePgopsTables(this.client)) this.log.info('created the pgops tables the metrics read');
+      for (const change of await ensureMonitorRole(this.client, this.env)) this.log.info(change);
+    } catch (err) {
+      this.log.error(`could not set up the monitoring role: ${(err as Error).message}`);
+    }
+    try {
+      for (const slot of await renewLostSlots(this.client))
+        this.log.warn(
+          `renewed replication slot ${slot}: the WAL it held was removed (max_slot_wal_keep_size); its member catches up from the archive or is cloned again`,
+        );
+    } catch (err) {
+      this.log.warn(`could not check replication slots: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * A replica asking for WAL the primary already removed never catches up by itself when no archive
+   * can feed it: Patroni's /readiness stays green while it falls further behind. Re-clone it.
+   */
+  private async healLostWal() {
+    const lw = this.lostWal;
+    const s = this.snapshot;
+    if (!lw || s.walReceiverStatus === 'streaming') return;
+    if (Date.now() - lw.last > 10_000 || lw.last - lw.first < LOST_WAL_GRACE_MS) return;
+    if (Date.now() - this.lastReinit < REINIT_COOLDOWN_MS) return;
+    // With an archive that holds the segment, restore_command feeds the replica: no re-clone.
+    if (Date.now() - this.lastHoldsCheck.at > 30_000 || this.lastHoldsCheck.segment !== lw.segment)
+      this.lastHoldsCheck = {
+        at: Date.now(),
+        segment: lw.segment,
+        holds: await this.archive.holds(lw.segment),
+      };
+    if (this.lastHoldsCheck.holds) {
+      if (Date.now() - this.lastArchiveNote > 60_000) {
+        this.lastArchiveNote = Date.now();
+        this.log.info(
+          `this replica needs WAL segment ${lw.segment}, which the primary has removed; it reads it from the archive and catches up by itself`,
+        );
+      }
+      return;
+    }
+    this.lastReinit = Date.now();
+    this.log.warn(
+      `this replica needs WAL segment ${lw.segment}, which the primary has removed (it fell further behind than max_slot_wal_keep_size allows) and no archive can provide: cloning it again from the leader`,
+    );
+    const answer = await this.api.call('POST', '/reinitialize', { force: true }).catch((e: Error) => ({
+      status: 0,
+      body: e.message,
+    }));
+    if (answer.status === 200) {
+      this.setPhase('reinitializing', `re-cloning after losing WAL segment ${lw.segment}`);
+      this.lostWal = undefined;
+    } else this.log.error(`re-clone request refused: ${answer.status} ${String(answer.body)}`);
+  }
+
+  /**
+   * After an asynchronous failover a replica can replay, from the WAL archive, what the old primary
+   * wrote and archived before it died but the new leader never received: it is then ahead of the
+   * leader's timeline switch and can never follow it (Patroni 3.0.2 does not rewind a replica).
+   * Re-clone it, as for lost WAL.
+   */
+  private async healDiverged() {
+    const d = this.diverged;
+    const s = this.snapshot;
+    if (!d || s.walReceiverStatus === 'streaming') return;
+    if (Date.now() - d.last > 10_000 || d.last - d.first < LOST_WAL_GRACE_MS) return;
+    if (Date.now() - this.lastReinit < REINIT_COOLDOWN_MS) return;
+    this.lastReinit = Date.now();
+    this.log.warn(
+      "this replica replayed WAL that the leader's timeline does not have (the old primary's, archived before a failover): it cannot follow the leader; cloning it again from the leader",
+    );
+    const answer = await this.api.call('POST', '/reinitialize', { force: true }).catch((e: Error) => ({
+      status: 0,
+      body: e.message,
+    }));
+    if (answer.status === 200) {
+      this.setPhase('reinitializing', 're-cloning a replica that diverged from the leader');
+      this.diverged = undefined;
+    } else this.log.error(`re-clone request refused: ${answer.status} ${String(answer.body)}`);
+  }
+
+  private async connectLocal(): Promise<pg.Client> {
+    const c = new pg.Client({
+      host: this.env.PGOPS_SOCKET_DIR,
+      port: this.env.PGOPS_PORT,
+      user: this.env.PGOPS_SUPERUSER,
+      // Ignored when the peer rule admits us (it does after a password rotation); used otherwise.
+      password: readSecret(this.env, 'PGOPS_SUPERUSER_PASSWORD'),
+      database: 'postgres',
+      application_name: 'postgres-agent',
+      connectionTimeoutMillis: 5000,
+      query_timeout: 5000,
+    });
+    c.on('error', () => undefined);
+    await c.connect();
+    return c;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

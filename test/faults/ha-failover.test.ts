@@ -1,0 +1,76 @@
+/**
+ * Automatic failover under Patroni, as it happens to a real cluster: the primary's node dies
+ * (kill -9 of its agent, Patroni and postmaster) under a write load that records every
+ * acknowledged commit, while a poller asks every member every 200 ms whether it accepts writes.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { onCleanup } from '../support/cleanup.js';
+import {
+  cleanupAll,
+  sleep,
+  startHaCluster,
+  WritablePoller,
+  WriteLoad,
+  type HaCluster,
+} from '../support/ha.js';
+
+after(cleanupAll);
+
+async function killPrimaryUnderLoad(c: HaCluster, synchronous = false) {
+  const old = await c.leader();
+  if (synchronous) await c.waitSyncStandby();
+  const load = new WriteLoad(c);
+  const poller = new WritablePoller(c);
+  await load.start();
+  poller.start();
+  onCleanup('stop the load', async () => {
+    await load.stop();
+    await poller.stop();
+  });
+  await sleep(3000);
+  const killedAt = Date.now();
+  c.kill9Member(old);
+  const deadline = Date.now() + 120_000;
+  let leader = '';
+  while (Date.now() < deadline) {
+    const w = await c.writable();
+    if (w.length === 1 && w[0] !== old) {
+      leader = w[0]!;
+      break;
+    }
+    await sleep(200);
+  }
+  assert.ok(leader, `no new primary within 120 s after ${old} died`);
+  // Writes flow again on the new primary.
+  const acksBefore = load.acks.length;
+  while (load.acks.length < acksBefore + 50 && Date.now() < deadline) await sleep(100);
+  assert.ok(load.acks.length >= acksBefore + 50, 'the new primary acknowledges writes');
+  assert.ok(load.acks.some((a) => a.member === leader && a.at > killedAt));
+  await load.stop();
+  await poller.stop();
+  return { old, leader, load, poller, killedAt };
+}
+
+describe('automatic failover when the primary dies (kill -9 of its agent, Patroni and postmaster)', () => {
+  it('promotes a replica, never has two writable members, and the old primary rejoins by itself (asynchronous)', async () => {
+    const c = await startHaCluster({ replicas: 2 });
+    const { old, leader, load, poller } = await killPrimaryUnderLoad(c);
+    assert.deepEqual(poller.splitBrain(), [], 'two members accepted writes at the same moment');
+    await c.up(); // the dead member's agent is started again, as the kubelet would
+    await c.waitStreaming(old);
+    const [row] = await c.query<{ r: boolean }>(old, 'SELECT pg_is_in_recovery() AS r');
+    assert.equal(row!.r, true, `${old} came back as a replica of ${leader}`);
+    // Asynchronous replication may lose the last commits; they are counted, not hidden.
+    const lost = await load.lost(leader);
+    assert.ok(lost.length < load.acks.length, `lost ${lost.length} of ${load.acks.length}`);
+  });
+
+  it('loses no acknowledged commit with synchronous replication', async () => {
+    const c = await startHaCluster({ replicas: 2, synchronous: true });
+    const { leader, load, poller } = await killPrimaryUnderLoad(c, true);
+    assert.deepEqual(poller.splitBrain(), [], 'two members accepted writes at the same moment');
+    assert.ok(load.acks.length > 100, `only ${load.acks.length} acknowledged writes`);
+    assert.deepEqual(await load.lost(leader), [], 'every acknowledged commit is on the new primary');
+  });
+});
