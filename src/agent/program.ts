@@ -84,6 +84,7 @@ export function buildAgentProgram(): Command {
     .command('backup')
     .description('Dump the application database(s) and globals, verify, checksum and record the backup.')
     .option('--name <name>', 'backup name (default backup_YYYYMMDD_HHMMSS)')
+    .option('--jobs <n>', 'parallel pg_dump jobs (default PGOPS_BACKUP_JOBS, 1: one custom-format archive)')
     .addOption(outputOption())
     .action(async (opts) => {
       await (await import('./commands/backup.js')).backup(opts, context());

@@ -18,6 +18,7 @@ import type { Output } from '../core/output.js';
 import { opsDatabaseConninfo, toUri } from '../core/pg/conninfo.js';
 import type {
   BackupEntry,
+  BackupRequest,
   ClusterApi,
   DatabaseScope,
   HaView,
@@ -34,7 +35,7 @@ import type {
   PhysicalInfo,
 } from '../ops/cluster-api.js';
 import { runInRepoPod } from './repo-pod.js';
-import { agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
+import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
 import { asJsonRows } from '../ops/sql.js';
 import { type KubeClients, kubeClients } from './client.js';
 import { listSnapshots as listReleaseSnapshots } from '../core/snapshot/list.js';
@@ -431,21 +432,31 @@ export class KubeCluster implements ClusterApi {
     return this.readOnBackupVolume(agentVerifyArgs(file, opts), 'verifying backups');
   }
 
-  /** A scheduled run now: the CronJob's Job with `--name NAME` on its agent container, followed to the end. */
-  private async runNow(verb: 'backup' | 'snapshot', name: string | undefined, enable: string, out: Output) {
+  /**
+   * A scheduled run now: the CronJob's Job with `args` (such as `--name NAME`) added to its agent
+   * container's, followed to the end.
+   */
+  private async runNow(
+    verb: 'backup' | 'snapshot',
+    name: string | undefined,
+    args: string[],
+    enable: string,
+    out: Output,
+  ) {
     const cronJob = `${this.fullname}-${verb}`;
     const cj = await this.cronJob(cronJob, enable);
     const job = await this.jobs.create(cj, name, (spec) => {
       const agent = this.agentContainer(cronJob, spec, verb);
-      agent.args = [...(agent.args ?? [verb]), ...(name ? ['--name', name] : [])];
+      agent.args = [...(agent.args ?? [verb]), ...args];
       return agent;
     });
     out.line(`job.batch/${job.name} created`);
     await this.follow(job.name, job.container, out);
   }
 
-  async backup(name: string | undefined, out: Output): Promise<void> {
-    await this.runNow('backup', name, 'databases.postgres.backup.enabled=true', out);
+  async backup(name: string | undefined, out: Output, req: BackupRequest = {}): Promise<void> {
+    const args = agentBackupArgs(name, req).slice(1);
+    await this.runNow('backup', name, args, 'databases.postgres.backup.enabled=true', out);
   }
 
   /**
@@ -511,7 +522,8 @@ export class KubeCluster implements ClusterApi {
   }
 
   async snapshot(name: string | undefined, out: Output): Promise<SnapshotEntry | undefined> {
-    await this.runNow('snapshot', name, 'databases.postgres.snapshots.enabled=true', out);
+    const args = name ? ['--name', name] : [];
+    await this.runNow('snapshot', name, args, 'databases.postgres.snapshots.enabled=true', out);
     const snaps = await this.listSnapshots();
     return (name ? snaps.find((s) => s.name === name) : undefined) ?? snaps[0];
   }

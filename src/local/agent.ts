@@ -43,10 +43,19 @@ export interface AgentRun {
   gid?: number;
   /** Progress lines from the agent's stderr. */
   onLog?: (chunk: string) => void;
+  /**
+   * While the agent runs, SIGINT/SIGTERM/SIGHUP received here are passed on to it and this process
+   * waits for its outcome, so that it can stop cleanly and its error is reported.
+   */
+  forwardSignals?: boolean;
 }
 
 /** Runs `postgres-agent <args> -o json` and returns its parsed JSON result. */
 export async function runAgentJson<T = unknown>(run: AgentRun): Promise<T> {
+  const forward = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => forward.abort(sig);
+  const signals: NodeJS.Signals[] = run.forwardSignals ? ['SIGINT', 'SIGTERM', 'SIGHUP'] : [];
+  for (const s of signals) process.on(s, onSignal);
   // The agent's closing error block is not relayed: the error thrown below says it, once.
   const relay = run.onLog ? new AgentStderrRelay(run.onLog) : undefined;
   const r = await exec(process.execPath, [agentMainPath(), ...run.args, '-o', 'json'], {
@@ -54,6 +63,10 @@ export async function runAgentJson<T = unknown>(run: AgentRun): Promise<T> {
     uid: run.uid,
     gid: run.gid,
     onStderr: relay ? (c) => relay.push(c) : undefined,
+    signal: run.forwardSignals ? forward.signal : undefined,
+    killSignal: () => forward.signal.reason as NodeJS.Signals,
+  }).finally(() => {
+    for (const s of signals) process.off(s, onSignal);
   });
   const relayed = relay?.end(r.code === 0);
   const text = r.stdout.trim();

@@ -16,6 +16,7 @@ import { toUri, withDatabase } from '../core/pg/conninfo.js';
 import { isRemoteUrl } from '../core/sync/url.js';
 import type {
   BackupEntry,
+  BackupRequest,
   ClusterApi,
   DatabaseScope,
   Member,
@@ -43,7 +44,7 @@ import {
   reopenOnOwnTimeline,
 } from './pitr.js';
 import { pitrEnabled } from './pitr-env.js';
-import { agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
+import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
 import { baseEnv, runAgentJson } from './agent.js';
 import { findLocalDataLoss } from './data-loss.js';
 import { ensureEtcd, forgetCluster } from './etcd.js';
@@ -231,11 +232,13 @@ export class LocalCluster implements ClusterApi {
     return Array.isArray(r) ? r : [];
   }
 
-  async backup(name: string | undefined, out: Output): Promise<void> {
+  async backup(name: string | undefined, out: Output, req: BackupRequest = {}): Promise<void> {
     await runAgentJson({
-      args: ['backup', ...(name ? ['--name', name] : [])],
+      args: agentBackupArgs(name, req),
       env: await this.jobEnv(),
       onLog: forwardLog,
+      // Ctrl-C reaches the agent too: wait for it to clean up and report, instead of leaving it.
+      forwardSignals: true,
     });
     // As the chart's backup Job does after its backup: retention.
     await pruneAfterBackup(await this.jobEnv(), out);

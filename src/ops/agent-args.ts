@@ -2,7 +2,7 @@
  * The postgres-agent command lines postgres-ops runs, on Kubernetes (in a Job or a pod) and in the
  * local mode (a subprocess): built in one place so that both modes hand the agent the same flags.
  */
-import type { RestoreRequest } from './cluster-api.js';
+import type { BackupRequest, RestoreRequest } from './cluster-api.js';
 
 /** `restore FILE --replace --yes ...`: the operator has already confirmed, so the agent must not ask. */
 export function agentRestoreArgs(req: RestoreRequest): string[] {
@@ -15,6 +15,11 @@ export function agentRestoreArgs(req: RestoreRequest): string[] {
     ...(req.safetyBackup ? [] : ['--no-safety-backup']),
     ...(req.force ? ['--force'] : []),
   ];
+}
+
+/** `backup [--name NAME] [--jobs N]`. */
+export function agentBackupArgs(name: string | undefined, opts: BackupRequest = {}): string[] {
+  return ['backup', ...(name ? ['--name', name] : []), ...(opts.jobs ? ['--jobs', String(opts.jobs)] : [])];
 }
 
 /** `verify [FILE] [--deep] [--all]`. */

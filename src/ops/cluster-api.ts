@@ -78,6 +78,11 @@ export interface SnapshotEntry {
   sizeBytes?: number | null;
 }
 
+export interface BackupRequest {
+  /** Parallel pg_dump jobs (the agent's --jobs); the chart's or agent's default when absent. */
+  jobs?: number;
+}
+
 export interface RestoreRequest {
   /** A path or URL as the agent accepts it (already resolved by the command). */
   file: string;
@@ -138,7 +143,7 @@ export interface ClusterApi {
   listBackups(): Promise<BackupEntry[]>;
   /** Where a bare backup name or file name would be found (the backup directory). */
   backupLocation(): string;
-  backup(name: string | undefined, out: Output): Promise<void>;
+  backup(name: string | undefined, out: Output, req?: BackupRequest): Promise<void>;
   verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }, out: Output): Promise<unknown>;
   restore(req: RestoreRequest, out: Output): Promise<unknown>;
   /** Reads what a restore of `file` will need, throwing before any question when it is wrong. */

@@ -90,6 +90,10 @@ export function buildOpsProgram(): Command {
     )
     .argument('[name]', 'backup name (default backup_YYYYMMDD_HHMMSS)')
     .option(
+      '--jobs <n>',
+      'dump tables with N parallel pg_dump jobs (still one file; default: the chart value backup.jobs)',
+    )
+    .option(
       '--physical',
       'a physical backup with pgBackRest (point-in-time recovery) instead of a logical dump',
     )
@@ -98,15 +102,21 @@ export function buildOpsProgram(): Command {
       'after',
       example(
         'postgres-ops backup critical-point-backup',
+        'postgres-ops backup before-upgrade --jobs 4',
         'postgres-ops backup --physical --type full',
         'postgres-ops backup before-migration --physical --type diff',
       ),
     )
     .action(
-      run(async (deps, name: string | undefined, flags: { physical?: boolean; type?: string }) =>
-        flags.physical
-          ? (await import('./commands/physical.js')).physicalBackup(name, flags, deps)
-          : (await import('./commands/backup.js')).backup(name, deps),
+      run(
+        async (
+          deps,
+          name: string | undefined,
+          flags: { jobs?: string; physical?: boolean; type?: string },
+        ) =>
+          flags.physical
+            ? (await import('./commands/physical.js')).physicalBackup(name, flags, deps)
+            : (await import('./commands/backup.js')).backup(name, deps, flags),
       ),
     );
 

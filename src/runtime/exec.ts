@@ -21,6 +21,10 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Called with each chunk of stderr as it arrives (progress, logs). */
   onStderr?: (chunk: string) => void;
+  /** Aborting it stops the program (SIGTERM); the result then carries the signal. */
+  signal?: AbortSignal;
+  /** The signal `signal` sends (default SIGTERM). */
+  killSignal?: () => NodeJS.Signals;
 }
 
 /** Runs a program to completion and collects its output; never throws on a non-zero exit. */
@@ -38,6 +42,9 @@ export function exec(file: string, args: string[], opts: ExecOptions = {}): Prom
     let stderr = '';
     let timer: NodeJS.Timeout | undefined;
     if (opts.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    const stop = () => child.kill(opts.killSignal?.() ?? 'SIGTERM');
+    if (opts.signal?.aborted) stop();
+    opts.signal?.addEventListener('abort', stop, { once: true });
     child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
     child.stderr!.setEncoding('utf8').on('data', (c: string) => {
       stderr += c;
@@ -56,6 +63,7 @@ export function exec(file: string, args: string[], opts: ExecOptions = {}): Prom
     });
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', stop);
       resolve({ code, signal, stdout, stderr });
     });
     child.stdin!.on('error', () => undefined);

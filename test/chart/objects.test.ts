@@ -329,6 +329,16 @@ describe('backups', () => {
     );
   });
 
+  it('dumps with one job by default and with backup.jobs parallel jobs when set', () => {
+    const jobs = (objs: K8sObject[]) =>
+      envValue(
+        cronPod(find(objs, 'CronJob', 'pyairtable-stack-postgres-backup')).initContainers[0],
+        'PGOPS_BACKUP_JOBS',
+      );
+    assert.equal(jobs(defaults()), '1');
+    assert.equal(jobs(render(set('backup.jobs=4'))), '4');
+  });
+
   it('labels the Job template and its pods postgres-backup, as kubectl get jobs -l expects', () => {
     const cj = find(defaults(), 'CronJob', 'pyairtable-stack-postgres-backup');
     assert.equal(cj.spec.jobTemplate.metadata.labels['app.kubernetes.io/component'], 'postgres-backup');

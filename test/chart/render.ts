@@ -60,6 +60,7 @@ export const toggles: Record<string, string[]> = {
   existingSecret: set(pg('auth.existingSecret=my-postgres-passwords')),
   monitoringOff: set(pg('monitoring.enabled=false')),
   backupOff: set(pg('backup.enabled=false')),
+  parallelBackup: set(pg('backup.jobs=4')),
   storageClassesOff: set(pg('storageClasses.create=false')),
   /** A cluster that serves the prometheus-operator's API: ServiceMonitor and PrometheusRule render. */
   prometheusOperator: PROMETHEUS_OPERATOR_API,

@@ -34,6 +34,11 @@ describe('bad values fail with a message naming the key', () => {
       /want integer/,
     ));
 
+  it('refuses backup.jobs=0 and a number of jobs that is not whole', () => {
+    failsWith(set('backup.jobs=0'), /databases\/postgres\/backup\/jobs/, /minimum/);
+    failsWith(set('backup.jobs=1.5'), /databases\/postgres\/backup\/jobs/);
+  });
+
   it('refuses an unknown key under databases.postgres', () =>
     failsWith(set('backup.retentionDayz=7'), /databases\/postgres\/backup/, /retentionDayz/));
 

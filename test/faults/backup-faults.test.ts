@@ -94,7 +94,7 @@ describe('backup faults', () => {
     assert.match(forced.stderr, /restoring anyway because of --force/);
   });
 
-  it('reports no space naming the directory, leaves no partial file, and keeps older backups when the volume is full', async (t) => {
+  it('reports no space naming the directory, leaves no partial file, and keeps older backups when the volume is full (parallel too)', async (t) => {
     const base = tempDir();
     const dir = join(base, 'vol');
     mkdirSync(dir);
@@ -111,11 +111,16 @@ describe('backup faults', () => {
     assert.equal(agent(pg, dir, ['backup', '--name', 'older'], { PGOPS_APP_DATABASE: 'small' }).code, 0);
     const olderSha = JSON.parse(readFileSync(join(dir, 'older.manifest.json'), 'utf8')).sha256;
 
-    const r = agent(pg, dir, ['backup', '--name', 'toobig'], { PGOPS_BACKUP_COMPRESSION: '0' });
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /no space left on device/);
-    assert.ok(r.stderr.includes(dir), r.stderr);
-    assert.deepEqual(readdirSync(dir).sort(), ['older.dump', 'older.globals.sql', 'older.manifest.json']);
+    for (const [name, args] of [
+      ['toobig', []],
+      ['toobig-parallel', ['--jobs', '2']],
+    ] as const) {
+      const r = agent(pg, dir, ['backup', '--name', name, ...args], { PGOPS_BACKUP_COMPRESSION: '0' });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /no space left on device/);
+      assert.ok(r.stderr.includes(dir), r.stderr);
+      assert.deepEqual(readdirSync(dir).sort(), ['older.dump', 'older.globals.sql', 'older.manifest.json']);
+    }
     assert.equal(JSON.parse(readFileSync(join(dir, 'older.manifest.json'), 'utf8')).sha256, olderSha);
     assert.equal(agent(pg, dir, ['verify', 'older']).code, 0);
     const [h] = await pg.query<{ status: string }>(

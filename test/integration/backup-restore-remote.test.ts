@@ -53,44 +53,48 @@ async function s3Store(t: { skip: (why: string) => void }) {
 }
 
 describe('restore from an object store URL', () => {
-  it('downloads a backup from s3:// with its manifest and globals, checks it and restores it', async (t) => {
-    const store = await s3Store(t);
-    if (!store) return;
-    const { s3, env, put } = store;
-    const pg = await startPostgres();
-    const dir = tempDir();
-    await pg.query('CREATE DATABASE app');
-    await pg.query('CREATE ROLE remote_reader NOLOGIN');
-    await pg.query(
-      'CREATE TABLE t (x int); INSERT INTO t SELECT generate_series(1, 77); GRANT SELECT ON t TO remote_reader',
-      [],
-      'app',
-    );
-    assert.equal((await agent(pg, dir, ['backup', '--name', 'offsite'], env)).code, 0);
-    await put(
-      Object.fromEntries(
-        ['offsite.dump', 'offsite.globals.sql', 'offsite.manifest.json'].map((f) => [
-          `postgres/${f}`,
-          readFileSync(join(dir, f)),
-        ]),
-      ),
-    );
-    await pg.query('DROP DATABASE app');
-    await pg.query('DROP ROLE remote_reader');
-    const empty = tempDir();
-    const r = await agent(pg, empty, ['restore', `s3://${s3.bucket}/postgres/offsite.dump`], env);
-    assert.equal(r.code, 0, r.stderr);
-    const [row] = await pg.query<{ n: string }>('SELECT count(*) AS n FROM t', [], 'app');
-    assert.equal(row!.n, '77');
-    const [grant] = await pg.query<{ ok: boolean }>(
-      `SELECT has_table_privilege('remote_reader', 't', 'SELECT') AS ok`,
-      [],
-      'app',
-    );
-    assert.equal(grant!.ok, true);
-    // The download was temporary: nothing is left in the backup directory.
-    assert.deepEqual(readdirSync(empty), []);
-  });
+  for (const [what, jobs] of [
+    ['a backup', []],
+    ['a parallel backup', ['--jobs', '2']],
+  ] as const)
+    it(`downloads ${what} from s3:// with its manifest and globals, checks it and restores it`, async (t) => {
+      const store = await s3Store(t);
+      if (!store) return;
+      const { s3, env, put } = store;
+      const pg = await startPostgres();
+      const dir = tempDir();
+      await pg.query('CREATE DATABASE app');
+      await pg.query('CREATE ROLE remote_reader NOLOGIN');
+      await pg.query(
+        'CREATE TABLE t (x int); INSERT INTO t SELECT generate_series(1, 77); GRANT SELECT ON t TO remote_reader',
+        [],
+        'app',
+      );
+      assert.equal((await agent(pg, dir, ['backup', '--name', 'offsite', ...jobs], env)).code, 0);
+      await put(
+        Object.fromEntries(
+          ['offsite.dump', 'offsite.globals.sql', 'offsite.manifest.json'].map((f) => [
+            `postgres/${f}`,
+            readFileSync(join(dir, f)),
+          ]),
+        ),
+      );
+      await pg.query('DROP DATABASE app');
+      await pg.query('DROP ROLE remote_reader');
+      const empty = tempDir();
+      const r = await agent(pg, empty, ['restore', `s3://${s3.bucket}/postgres/offsite.dump`], env);
+      assert.equal(r.code, 0, r.stderr);
+      const [row] = await pg.query<{ n: string }>('SELECT count(*) AS n FROM t', [], 'app');
+      assert.equal(row!.n, '77');
+      const [grant] = await pg.query<{ ok: boolean }>(
+        `SELECT has_table_privilege('remote_reader', 't', 'SELECT') AS ok`,
+        [],
+        'app',
+      );
+      assert.equal(grant!.ok, true);
+      // The download was temporary: nothing is left in the backup directory.
+      assert.deepEqual(readdirSync(empty), []);
+    });
 
   it('refuses a plain SQL script from s3:// that holds a psql meta-command, before anything runs', async (t) => {
     const store = await s3Store(t);

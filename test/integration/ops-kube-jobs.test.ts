@@ -181,6 +181,15 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
     );
     assert.equal(posted.length, 2);
   });
+  it('passes --jobs to the backup container of the Job when asked for a parallel backup', async () => {
+    const before = posted.length;
+    await cluster.backup('parallel-backup', out, { jobs: 4 });
+    const spec = posted[before]!.spec.template.spec;
+    const backup = [...(spec.initContainers ?? []), ...spec.containers].find(
+      (c) => c.args?.[0] === 'backup',
+    )!;
+    assert.deepEqual(backup.args, ['backup', '--name', 'parallel-backup', '--jobs', '4']);
+  });
 
   it('reads the application database and the databases backups cover from the backup CronJob', async () => {
     assert.deepEqual(await cluster.databases(), {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildAgentProgram } from '../../src/agent/program.js';
-import { agentRestoreArgs, agentVerifyArgs } from '../../src/ops/agent-args.js';
+import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../../src/ops/agent-args.js';
+import { parseJobs } from '../../src/core/jobs.js';
+import { UsageError } from '../../src/core/errors.js';
 
 /** The long flags postgres-agent declares for `command`. */
 function declaredFlags(command: string): string[] {
@@ -31,6 +33,25 @@ describe('postgres-agent command lines of postgres-ops', () => {
       '--replace',
       '--yes',
     ]);
+  });
+
+  it('backs up with a name and parallel jobs only when given, with flags the agent declares', () => {
+    assert.deepEqual(agentBackupArgs(undefined), ['backup']);
+    assert.deepEqual(agentBackupArgs('nightly', { jobs: 4 }), ['backup', '--name', 'nightly', '--jobs', '4']);
+    const flags = declaredFlags('backup');
+    for (const f of agentBackupArgs('x', { jobs: 2 }).filter((a) => a.startsWith('--')))
+      assert.ok(flags.includes(f), `postgres-agent backup declares ${f}`);
+  });
+
+  it('refuses --jobs that is not a whole number from 1 to 64 with exit 2', () => {
+    assert.equal(parseJobs(undefined), undefined);
+    assert.equal(parseJobs('4'), 4);
+    for (const bad of ['0', '65', '1.5', 'two', '', '-1', '1e1'])
+      assert.throws(
+        () => parseJobs(bad),
+        (e: unknown) => e instanceof UsageError && e.exitCode === 2,
+        bad,
+      );
   });
 
   it('verifies one file or all, deeply when asked', () => {

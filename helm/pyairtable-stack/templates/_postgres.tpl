@@ -124,6 +124,8 @@ that job only, so changing them touches nothing else.
   value: {{ join "," $b.databases | quote }}
 - name: PGOPS_BACKUP_COMPRESSION
   value: {{ $b.compression | quote }}
+- name: PGOPS_BACKUP_JOBS
+  value: {{ $b.jobs | quote }}
 - name: PGOPS_BACKUP_DEEP_VERIFY
   value: {{ $b.deepVerify | quote }}
 {{- end -}}

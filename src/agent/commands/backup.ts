@@ -1,8 +1,11 @@
 /**
  * postgres-agent backup: one verified, checksummed backup per configured database (the CronJob's
- * command). Exit 0 only if every backup succeeded.
+ * command). Exit 0 only if every backup succeeded. SIGINT, SIGTERM and SIGHUP stop it cleanly: its
+ * programs are stopped, its temporary files removed and the outcome recorded in
+ * pgops.backup_history before it exits 1 (SIGKILL cannot be caught: the next run cleans up).
  */
 import { backupDatabases } from '../../core/backup/databases.js';
+import { parseJobs } from '../../core/jobs.js';
 import type { OutputFormat } from '../../core/output.js';
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
 import { connectionFromEnv, runBackup, verifyBackup, type BackupResult } from '../../runtime/backup/index.js';
@@ -13,6 +16,7 @@ import type { AgentContext } from '../context.js';
 
 export interface BackupCommandOptions {
   name?: string;
+  jobs?: string;
   output?: OutputFormat;
 }
 
@@ -29,12 +33,39 @@ function render(r: BackupResult): string {
   );
 }
 
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Turns the stop signals into an abort for the duration of `fn`. Repeats are ignored: cleaning up
+ * takes a moment, and a second Ctrl-C (or the same SIGINT forwarded by postgres-ops) must not cut it
+ * short. Writes to a closed terminal or pipe (the caller went away) must not end it either.
+ */
+async function stoppable<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!ac.signal.aborted) ac.abort(sig);
+  };
+  const ignoreEpipe = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  };
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
+  process.stdout.on('error', ignoreEpipe);
+  process.stderr.on('error', ignoreEpipe);
+  try {
+    return await fn(ac.signal);
+  } finally {
+    for (const s of STOP_SIGNALS) process.off(s, onSignal);
+  }
+}
+
 export async function backup(opts: BackupCommandOptions, ctx: AgentContext): Promise<BackupResult> {
   const env = ctx.env;
   const conn = connectionFromEnv(env);
+  const jobs =
+    parseJobs(opts.jobs, 'Example: --jobs 4 (1 writes one custom-format archive)') ?? env.PGOPS_BACKUP_JOBS;
   // Named before the lock is taken, so a bad name is exit 2 and a refusal names the backup.
   const name = validateBackupName(opts.name ?? defaultBackupName(new Date()));
-  const run = () =>
+  const run = (signal: AbortSignal) =>
     runBackup(
       {
         conn,
@@ -42,6 +73,8 @@ export async function backup(opts: BackupCommandOptions, ctx: AgentContext): Pro
         databases: backupDatabases(env.PGOPS_BACKUP_DATABASES, env.PGOPS_APP_DATABASE),
         name,
         compression: env.PGOPS_BACKUP_COMPRESSION,
+        jobs,
+        signal,
         binDir: env.PGOPS_PG_BIN_DIR,
         progress: progressOptions(env, ctx.log),
         afterEach: env.PGOPS_BACKUP_DEEP_VERIFY
@@ -54,6 +87,7 @@ export async function backup(opts: BackupCommandOptions, ctx: AgentContext): Pro
                   conn,
                   jobs: env.PGOPS_RESTORE_JOBS,
                   binDir: env.PGOPS_PG_BIN_DIR,
+                  signal,
                 },
                 { log: ctx.log },
               );
@@ -62,7 +96,9 @@ export async function backup(opts: BackupCommandOptions, ctx: AgentContext): Pro
       },
       { log: ctx.log },
     );
-  const result = await withClusterOperation(conn, `backup ${name}`, run, { log: ctx.log });
+  const result = await stoppable((signal) =>
+    withClusterOperation(conn, `backup ${name}`, () => run(signal), { log: ctx.log }),
+  );
   ctx.out.result(result, opts.output ?? 'table', render);
   return result;
 }

@@ -5,6 +5,7 @@
  */
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../../core/errors.js';
+import { parseJobs as parseJobsFlag } from '../../core/jobs.js';
 import { refuseUnsupportedUrl } from '../../core/sync/url.js';
 import type { OutputFormat } from '../../core/output.js';
 import { formatDuration } from '../../core/output.js';
@@ -24,16 +25,7 @@ export interface RestoreCommandOptions {
 }
 
 function parseJobs(v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 64)
-    throw new UsageError(
-      'E_USAGE',
-      `--jobs must be a whole number from 1 to 64, not "${v}"`,
-      {},
-      { hint: 'Example: --jobs 4' },
-    );
-  return n;
+  return parseJobsFlag(v) ?? fallback;
 }
 
 async function askAtTerminal(question: string, expected: string): Promise<boolean> {
@@ -90,6 +82,7 @@ export async function restore(
         replace: !!opts.replace,
         safetyBackup: opts.safetyBackup !== false && env.PGOPS_RESTORE_SAFETY_BACKUP,
         safetyBackupCompression: env.PGOPS_BACKUP_COMPRESSION,
+        safetyBackupJobs: env.PGOPS_BACKUP_JOBS,
         force: !!opts.force,
         yes: !!opts.yes,
         confirm: tty ? askAtTerminal : undefined,

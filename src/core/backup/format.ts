@@ -6,6 +6,7 @@ export type BackupFormat =
   | 'custom' // pg_dump -Fc archive (magic PGDMP)
   | 'custom-gzip' // a custom archive piped through gzip
   | 'tar' // pg_dump -Ft archive
+  | 'directory' // pg_dump -Fd dump packed into one tar file (our parallel backups)
   | 'plain' // SQL text (pg_dump -Fp)
   | 'plain-gzip'; // SQL text piped through gzip (pg_dump | gzip > x.sql.gz)
 

@@ -9,12 +9,18 @@ export interface BackupManifest {
   kind: typeof MANIFEST_KIND;
   version: 1;
   name: string;
-  /** Basename of the pg_dump custom archive. */
+  /** Basename of the archive: a pg_dump custom archive, or a packed directory-format dump. */
   file: string;
   /** Basename of the pg_dumpall --globals-only script (roles, without passwords). */
   globalsFile: string | null;
   database: string;
-  format: 'custom';
+  /**
+   * `custom`: pg_dump --format=custom. `directory`: pg_dump --format=directory --jobs N packed into
+   * one ustar file (see src/core/backup/tar.ts); restore and verify unpack it for pg_restore.
+   */
+  format: 'custom' | 'directory';
+  /** pg_dump jobs of a `directory` backup. */
+  jobs?: number;
   compression: number;
   sizeBytes: number;
   sha256: string;

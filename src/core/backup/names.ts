@@ -48,6 +48,8 @@ export interface BackupFileNames {
   globals: string;
   manifest: string;
   dumpPartial: string;
+  /** pg_dump's directory while a parallel backup runs; packed into `dumpPartial` as it fills. */
+  dumpDirPartial: string;
   globalsPartial: string;
   manifestPartial: string;
 }
@@ -59,6 +61,7 @@ export function backupFileNames(name: string): BackupFileNames {
     globals: `${name}.globals.sql`,
     manifest: `${name}.manifest.json`,
     dumpPartial: `.${name}.dump.partial`,
+    dumpDirPartial: `.${name}.dump.d.partial`,
     globalsPartial: `.${name}.globals.sql.partial`,
     manifestPartial: `.${name}.manifest.json.partial`,
   };

@@ -352,6 +352,11 @@ export const agentEnvShape = {
     .default('')
     .describe('Comma-separated databases to back up; empty means the application database.'),
   PGOPS_BACKUP_COMPRESSION: int(0, 9).default(6).describe('pg_dump compression level (0-9).'),
+  PGOPS_BACKUP_JOBS: int(1, 64)
+    .default(1)
+    .describe(
+      'Parallel pg_dump jobs. 1 writes one custom-format archive; more dump tables in parallel (directory format, packed into the same one file NAME.dump). Each job is one more connection and about one more core.',
+    ),
   PGOPS_BACKUP_RETENTION_DAYS: int(1)
     .default(7)
     .describe('Days to keep backups; the newest verified one is always kept.'),

@@ -1,5 +1,6 @@
 import { validateBackupName } from '../../core/backup/names.js';
 import { OperationFailed } from '../../core/errors.js';
+import { parseJobs } from '../../core/jobs.js';
 import type { BackupEntry } from '../cluster-api.js';
 import type { OpsDeps } from '../deps.js';
 import { renderBackups } from '../render/backups.js';
@@ -8,12 +9,16 @@ import { renderBackups } from '../render/backups.js';
 export async function backup(
   name: string | undefined,
   deps: OpsDeps,
+  flags: { jobs?: string } = {},
 ): Promise<BackupEntry | { name: string | null; listed: false }> {
-  // The agent's own rule, checked before anything runs (a Job is not created for a bad name).
+  // The agent's own rules, checked before anything runs (a Job is not created for a bad name).
   if (name !== undefined) validateBackupName(name);
+  const jobs = parseJobs(flags.jobs, 'Example: postgres-ops backup before-upgrade --jobs 4');
   const before = new Set((await deps.cluster.listBackups().catch(() => [])).map((b) => b.name));
-  deps.out.line(`taking backup${name ? ` ${name}` : ''}…`);
-  await deps.cluster.backup(name, deps.out);
+  deps.out.line(
+    `taking backup${name ? ` ${name}` : ''}${jobs && jobs > 1 ? ` with ${jobs} parallel jobs` : ''}…`,
+  );
+  await deps.cluster.backup(name, deps.out, jobs ? { jobs } : {});
   let after: BackupEntry[];
   try {
     after = await deps.cluster.listBackups();

@@ -75,6 +75,21 @@ export function readManifest(path: string): BackupManifest | undefined {
   return r.ok ? r.manifest : undefined;
 }
 
+/** When a temp file, or a temp directory (pg_dump's, of a parallel backup) or anything in it, last changed. */
+function lastModified(path: string): string {
+  const st = statSync(path);
+  let t = st.mtimeMs;
+  if (st.isDirectory())
+    for (const n of readdirSync(path)) {
+      try {
+        t = Math.max(t, statSync(join(path, n)).mtimeMs);
+      } catch {
+        /* removed meanwhile */
+      }
+    }
+  return new Date(t).toISOString();
+}
+
 export function scanBackupDir(dir: string): CatalogScan {
   const abs = resolve(dir);
   const names = readDir(abs);
@@ -82,11 +97,7 @@ export function scanBackupDir(dir: string): CatalogScan {
   for (const f of names) {
     if (isPartialFile(f)) {
       try {
-        scan.partials.push({
-          file: f,
-          path: join(abs, f),
-          modifiedAt: statSync(join(abs, f)).mtime.toISOString(),
-        });
+        scan.partials.push({ file: f, path: join(abs, f), modifiedAt: lastModified(join(abs, f)) });
       } catch {
         /* removed meanwhile */
       }

@@ -62,7 +62,7 @@ export async function pruneBackups(opts: PruneOptions, deps: { log: Logger }): P
     }
     for (const p of plan.partials) {
       if (p.action !== 'delete') continue;
-      rmSync(join(dir, p.file), { force: true });
+      rmSync(join(dir, p.file), { recursive: true, force: true });
       deps.log.info('temporary file deleted', { file: p.file, reason: p.reason });
       deleted.push(p.file);
     }

@@ -4,22 +4,13 @@
  * that fully succeeded is the target swapped in by renaming (after a safety backup of the old one).
  * A failed restore leaves the original database exactly as it was.
  */
-import {
-  closeSync,
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  statSync,
-} from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { resolve } from 'node:path';
 import type pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
-import { detectBackupFormat, type BackupFormat } from '../../core/backup/format.js';
+import type { BackupFormat } from '../../core/backup/format.js';
 import { planGlobalsRestore } from '../../core/backup/globals.js';
 import { parseManifest, type BackupManifest } from '../../core/backup/manifest.js';
 import { restoringMark } from '../../core/backup/interrupted-restore.js';
@@ -34,6 +25,8 @@ import { runBackup } from './backup.js';
 import { refuseMetaCommands, restrictedModeArgs, scriptGate } from './plain-script.js';
 import { repairRestoreLeftovers } from './repair.js';
 import { connect, type PgConnection, toolEnv, type ToolEnv } from './conn.js';
+import { identifyBackupFile } from './identify.js';
+import { DamagedArchive, unpackDir, unpackDump } from './packed.js';
 import { resolveBackupRef, type ResolvedBackup } from './resolve.js';
 import { runFromStream, sha256File, stderrTail } from './stream.js';
 
@@ -50,6 +43,8 @@ export interface RestoreOptions {
   /** Take a backup of the database being replaced (default true). */
   safetyBackup?: boolean;
   safetyBackupCompression?: number;
+  /** pg_dump jobs of the safety backup (PGOPS_BACKUP_JOBS). */
+  safetyBackupJobs?: number;
   /** Restore even if the checksum does not match the manifest. */
   force?: boolean;
   /** Replacing was confirmed (--yes). */
@@ -130,84 +125,12 @@ async function fetchRemote(url: string, opts: RestoreOptions, log: Logger): Prom
   });
 }
 
-function readHead(file: string, n: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(n);
-    const got = readSync(fd, buf, 0, n, 0);
-    return buf.subarray(0, got);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-async function gunzipHead(file: string, n: number): Promise<Buffer> {
-  return new Promise((res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const src = createReadStream(file);
-    const gz = createGunzip();
-    const done = () => {
-      src.destroy();
-      gz.destroy();
-      res(Buffer.concat(chunks).subarray(0, n));
-    };
-    gz.on('data', (c: Buffer) => {
-      chunks.push(c);
-      size += c.length;
-      if (size >= n) done();
-    });
-    gz.on('end', done);
-    gz.on('error', done);
-    src.on('error', done);
-    src.pipe(gz);
-  });
-}
-
-/** Identifies the file by its content; exit 2 for a missing, empty or foreign file. */
-async function inspect(file: string): Promise<BackupFormat> {
-  let size: number;
-  try {
-    size = statSync(file).size;
-  } catch {
-    throw new UsageError(
-      'E_BACKUP_NOT_FOUND',
-      `backup file ${file} does not exist`,
-      { file },
-      {
-        hint: 'List the backups with: postgres-agent list-backups',
-      },
-    );
-  }
-  if (size === 0)
-    throw new UsageError(
-      'E_NOT_A_BACKUP',
-      `${file} is empty: not a backup; nothing was changed`,
-      { file },
-      {
-        hint: 'Pick another backup (postgres-agent list-backups).',
-      },
-    );
-  const head = readHead(file, 4096);
-  const gz = head[0] === 0x1f && head[1] === 0x8b ? await gunzipHead(file, 4096) : undefined;
-  const f = detectBackupFormat(head, gz);
-  if (!f.ok)
-    throw new UsageError(
-      'E_NOT_A_BACKUP',
-      `${file} is not a backup: ${f.reason}; nothing was changed`,
-      { file },
-      {
-        hint: 'Restore a pg_dump archive (.dump), or SQL from pg_dump (.sql, .sql.gz). List backups: postgres-agent list-backups',
-      },
-    );
-  return f.format;
-}
-
 /** Refuses (exit 3) a file whose checksum differs from its manifest, unless forced. */
 async function checkChecksum(
   r: ResolvedBackup,
   force: boolean,
   log: Logger,
+  computed?: { sha256: string; bytes: number },
 ): Promise<RestoreResult['checksum']> {
   if (!r.manifest) {
     log.warn('no manifest for this file: its checksum cannot be checked', { file: r.file });
@@ -215,7 +138,7 @@ async function checkChecksum(
   }
   const m = r.manifest;
   const mismatches: string[] = [];
-  const { sha256, bytes } = await sha256File(r.file);
+  const { sha256, bytes } = computed ?? (await sha256File(r.file));
   if (sha256 !== m.sha256 || bytes !== m.sizeBytes)
     mismatches.push(
       `backup ${m.name} (${r.file}) does not match its manifest (sha256 ${sha256}, expected ${m.sha256}; ${bytes} bytes, expected ${m.sizeBytes})`,
@@ -342,6 +265,14 @@ async function applyGlobals(c: pg.Client, file: string, log: Logger): Promise<st
   return plan.createdRoles;
 }
 
+/**
+ * pg_restore commits each item (table data, index) on its own: those commits need not wait for the
+ * WAL flush. Nothing restored is visible before the swap (or the rename of a new database), whose
+ * commit is synchronous and so flushes every earlier record with it; a crash before that leaves a
+ * <db>__restoring that the next restore drops.
+ */
+export const RESTORE_SESSION_OPTIONS = '-c synchronous_commit=off';
+
 async function restoreInto(
   db: string,
   file: string,
@@ -352,7 +283,7 @@ async function restoreInto(
   tocItems: number | undefined,
   label: string,
 ): Promise<void> {
-  const env = tools.env(db);
+  const env = { ...tools.env(db), PGOPTIONS: RESTORE_SESSION_OPTIONS };
   const pgRestore = pgBin('pg_restore', opts.binDir);
   const jobs = opts.jobs ?? 1;
   let r: { code: number | null; signal: NodeJS.Signals | null; stderr: string; inputError?: Error };
@@ -368,7 +299,7 @@ async function restoreInto(
   const verbose = verboseItems(progress);
   const verboseOn = !!opts.progress && opts.progress.mode !== 'off';
   const pgRestoreArgs = verboseOn ? [...common, '--verbose'] : common;
-  if (format === 'custom') {
+  if (format === 'custom' || format === 'directory') {
     const par = jobs > 1 ? [`--jobs=${jobs}`] : ['--single-transaction'];
     log.info('pg_restore', { database: db, jobs });
     r = await exec(pgRestore, [...pgRestoreArgs, ...par, file], { env, onStderr: verbose.onStderr });
@@ -457,6 +388,7 @@ export async function restoreBackup(
     );
 
   let fetched: Fetched | undefined;
+  let unpacked: { dir: string; remove: () => void } | undefined;
   try {
     let r: ResolvedBackup;
     if (await isRemote(opts.source)) {
@@ -472,14 +404,39 @@ export async function restoreBackup(
     }
 
     // Everything below until the safety backup only reads: a bad file changes nothing.
-    const format = await inspect(r.file);
-    const checksum = await checkChecksum(r, !!opts.force, log);
-    if (format === 'plain' || format === 'plain-gzip')
-      await refuseMetaCommands(r.file, format === 'plain-gzip', 'plain SQL script');
+    const format = await identifyBackupFile(r.file);
+    let checksum: RestoreResult['checksum'];
+    let archived: { dbName: string | undefined; items: number } | undefined;
+    /** What pg_restore reads: the file, or the directory a packed dump was unpacked into. */
+    let source = r.file;
+    if (format === 'directory') {
+      // One read of the file checks its checksum and unpacks it (on the backup volume).
+      unpacked = unpackDir(opts.backupDir);
+      const u = await unpackDump(r.file, unpacked.dir).catch((err: unknown) => {
+        if (err instanceof DamagedArchive) return err;
+        throw err;
+      });
+      checksum = await checkChecksum(r, !!opts.force, log, u instanceof DamagedArchive ? undefined : u);
+      if (u instanceof DamagedArchive)
+        throw new UsageError(
+          'E_NOT_A_BACKUP',
+          `${r.file} is a damaged archive (${u.message}); nothing was changed`,
+          { file: r.file },
+          { hint: 'Pick another backup (postgres-agent list-backups).' },
+        );
+      source = unpacked.dir;
+      archived = await archiveDbName(source, opts.binDir);
+    } else {
+      // The checksum pass and the table of contents read the file at the same time.
+      [checksum, archived] = await Promise.all([
+        checkChecksum(r, !!opts.force, log),
+        format === 'custom' || format === 'tar' ? archiveDbName(r.file, opts.binDir) : undefined,
+      ]);
+      if (format === 'plain' || format === 'plain-gzip')
+        await refuseMetaCommands(r.file, format === 'plain-gzip', 'plain SQL script');
+    }
     const globalsFile = r.manifest?.globalsFile ? resolve(r.dir, r.manifest.globalsFile) : undefined;
     if (globalsFile && existsSync(globalsFile)) await refuseMetaCommands(globalsFile, false, 'globals file');
-    const archived =
-      format === 'custom' || format === 'tar' ? await archiveDbName(r.file, opts.binDir) : undefined;
     const target = validDbName(
       opts.targetDatabase ?? r.manifest?.database ?? archived?.dbName ?? opts.fallbackDatabase ?? '',
     );
@@ -549,6 +506,7 @@ export async function restoreBackup(
               databases: [target],
               name: names.safetyBackup,
               compression: opts.safetyBackupCompression ?? 6,
+              jobs: opts.safetyBackupJobs,
               binDir: opts.binDir,
               progress: opts.progress,
             },
@@ -585,7 +543,7 @@ export async function restoreBackup(
       try {
         await restoreInto(
           names.restoring,
-          r.file,
+          source,
           format,
           opts,
           tools,
@@ -671,6 +629,7 @@ export async function restoreBackup(
       await admin.end().catch(() => undefined);
     }
   } finally {
+    unpacked?.remove();
     await fetched?.cleanup();
   }
 }

@@ -1,10 +1,10 @@
 /**
- * Running a pg tool whose stdout is streamed somewhere (a file, with a checksum on the way) and
- * whose stdin may be fed from a stream, without a shell and without buffering the data.
+ * Running a pg tool whose stdin is fed from a stream, without a shell and without buffering the
+ * data; checksums of files. (pg_dump's own output is handled in dump.ts.)
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OperationFailed } from '../../core/errors.js';
@@ -17,20 +17,6 @@ export interface ToolRun {
 
 const MAX_STDERR = 64 * 1024;
 
-/** A Transform that hashes and counts what passes through it. */
-export function hashingCounter() {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const t = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  return { stream: t, digest: () => hash.digest('hex'), bytes: () => bytes };
-}
-
 /** sha256 of a file (one streaming read). */
 export async function sha256File(path: string): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
@@ -40,40 +26,6 @@ export async function sha256File(path: string): Promise<{ sha256: string; bytes:
     bytes += (chunk as Buffer).length;
   }
   return { sha256: hash.digest('hex'), bytes };
-}
-
-/**
- * Runs `file args`, streaming its stdout through a checksum into `outPath`. A write error (ENOSPC)
- * kills the program and rejects with the write error.
- */
-export async function runToFile(
-  file: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  outPath: string,
-): Promise<ToolRun & { sha256: string; bytes: number }> {
-  const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (c: string) => {
-    if (stderr.length < MAX_STDERR) stderr += c;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res, rej) => {
-    child.on('error', (err) =>
-      rej(new OperationFailed('E_EXEC', `could not run ${file}: ${err.message}`, { program: file })),
-    );
-    child.on('close', (code, signal) => res({ code, signal }));
-  });
-  const h = hashingCounter();
-  const out = createWriteStream(outPath, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 });
-  try {
-    await pipeline(child.stdout, h.stream, out);
-  } catch (err) {
-    child.kill('SIGKILL');
-    await exited.catch(() => undefined);
-    throw err;
-  }
-  const r = await exited;
-  return { ...r, stderr, sha256: h.digest(), bytes: h.bytes() };
 }
 
 /** Runs `file args` with the `input` chain (source, transforms...) piped to its stdin; collects stderr. */

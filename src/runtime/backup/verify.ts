@@ -13,10 +13,14 @@ import { quoteIdent } from '../../core/pg/conninfo.js';
 import { exec } from '../exec.js';
 import type { Logger } from '../log.js';
 import { pgBin } from '../pgbin.js';
+import { dataEntriesOfToc, dataMemberNames } from '../../core/backup/tar.js';
 import { countRows } from './backup.js';
 import { scanBackupDir, writeManifest } from './catalog.js';
 import { type PgConnection, toolEnv, withClient } from './conn.js';
+import { identifyBackupFile } from './identify.js';
+import { DamagedArchive, unpackDir, unpackDump } from './packed.js';
 import { resolveBackupRef, type ResolvedBackup } from './resolve.js';
+import { RESTORE_SESSION_OPTIONS } from './restore.js';
 import { sha256File, stderrTail } from './stream.js';
 
 export interface VerifyOptions {
@@ -29,6 +33,8 @@ export interface VerifyOptions {
   conn?: PgConnection;
   jobs?: number;
   binDir?: string;
+  /** Aborting it stops a deep verification without marking the backup damaged. */
+  signal?: AbortSignal;
 }
 
 export interface VerifyResult {
@@ -39,6 +45,48 @@ export interface VerifyResult {
   problems: string[];
 }
 
+/** The checksum and the archive's structure; for a packed dump also unpacks it (all of it for `deep`). */
+async function readArchive(
+  r: ResolvedBackup,
+  opts: VerifyOptions,
+  problems: string[],
+  unpackInto: () => string,
+): Promise<{ sha256: string; bytes: number; restoreFrom: string } | undefined> {
+  const format = await identifyBackupFile(r.file).catch((err: Error) => {
+    problems.push(err.message);
+    return undefined;
+  });
+  if (!format) return undefined;
+  if (format !== 'directory') {
+    const [sum, list] = await Promise.all([
+      sha256File(r.file),
+      exec(pgBin('pg_restore', opts.binDir), ['--list', r.file]),
+    ]);
+    if (list.code !== 0) problems.push(`pg_restore --list failed: ${stderrTail(list.stderr, 2)}`);
+    return { ...sum, restoreFrom: r.file };
+  }
+  // One read: the checksum, every header and size, and the files pg_restore needs.
+  const dir = unpackInto();
+  const tocOnly = (n: string) => n === 'toc.dat' || n.endsWith('.toc');
+  let u;
+  try {
+    u = await unpackDump(r.file, dir, opts.deep ? undefined : tocOnly);
+  } catch (err) {
+    if (!(err instanceof DamagedArchive)) throw err;
+    problems.push(`the archive is damaged: ${err.message}`);
+    return { ...(await sha256File(r.file)), restoreFrom: dir };
+  }
+  const list = await exec(pgBin('pg_restore', opts.binDir), ['--list', dir]);
+  if (list.code !== 0) problems.push(`pg_restore --list failed: ${stderrTail(list.stderr, 2)}`);
+  else {
+    const packed = new Set(u.members.map((m) => m.name));
+    for (const e of dataEntriesOfToc(list.stdout))
+      if (!dataMemberNames(e).some((n) => packed.has(n)))
+        problems.push(`no data file for ${e.desc} ${e.tag} in the archive`);
+  }
+  return { sha256: u.sha256, bytes: u.bytes, restoreFrom: dir };
+}
+
 async function verifyOne(r: ResolvedBackup, opts: VerifyOptions, log: Logger): Promise<VerifyResult> {
   const m = r.manifest;
   const problems: string[] = [];
@@ -47,11 +95,15 @@ async function verifyOne(r: ResolvedBackup, opts: VerifyOptions, log: Logger): P
     problems.push(`archive ${r.file} is missing`);
     return { name, file: r.file, ok: false, deep: false, problems };
   }
-  const { sha256, bytes } = await sha256File(r.file);
-  if (m) {
-    if (bytes !== m.sizeBytes) problems.push(`size is ${bytes} bytes, the manifest says ${m.sizeBytes}`);
-    if (sha256 !== m.sha256) problems.push(`sha256 mismatch (file ${sha256}, manifest ${m.sha256})`);
-    if (m.globalsFile && m.globalsSha256) {
+  let unpacked: { dir: string; remove: () => void } | undefined;
+  try {
+    const read = await readArchive(r, opts, problems, () => (unpacked = unpackDir(opts.backupDir)).dir);
+    if (m && read) {
+      const { sha256, bytes } = read;
+      if (bytes !== m.sizeBytes) problems.push(`size is ${bytes} bytes, the manifest says ${m.sizeBytes}`);
+      if (sha256 !== m.sha256) problems.push(`sha256 mismatch (file ${sha256}, manifest ${m.sha256})`);
+    }
+    if (m?.globalsFile && m.globalsSha256) {
       try {
         const g = await sha256File(resolve(r.dir, m.globalsFile));
         if (g.sha256 !== m.globalsSha256) problems.push(`globals file ${m.globalsFile}: sha256 mismatch`);
@@ -59,17 +111,35 @@ async function verifyOne(r: ResolvedBackup, opts: VerifyOptions, log: Logger): P
         problems.push(`globals file ${m.globalsFile} is missing`);
       }
     }
-  } else {
-    log.warn('no manifest for this file: only its archive structure can be checked', { file: r.file });
+    if (!m)
+      log.warn('no manifest for this file: only its archive structure can be checked', { file: r.file });
+    return await finishVerify(r, opts, log, problems, name, read?.restoreFrom ?? r.file);
+  } finally {
+    unpacked?.remove();
   }
-  const list = await exec(pgBin('pg_restore', opts.binDir), ['--list', r.file]);
-  if (list.code !== 0) problems.push(`pg_restore --list failed: ${stderrTail(list.stderr, 2)}`);
+}
 
+async function finishVerify(
+  r: ResolvedBackup,
+  opts: VerifyOptions,
+  log: Logger,
+  problems: string[],
+  name: string,
+  restoreFrom: string,
+): Promise<VerifyResult> {
+  const m = r.manifest;
   let deepDone = false;
   if (opts.deep && problems.length === 0) {
     if (!m) problems.push('deep verification needs the manifest (row counts)');
     else {
-      const diff = await deepVerify(r.file, m, opts, log);
+      const diff = await deepVerify(restoreFrom, m, opts, log);
+      // Stopped part way: that says nothing about the backup, so nothing is recorded.
+      if (opts.signal?.aborted)
+        throw new OperationFailed(
+          'E_INTERRUPTED',
+          `deep verification of ${name} interrupted by ${String(opts.signal.reason)}; the backup itself is complete`,
+          { backup: name },
+        );
       problems.push(...diff);
       deepDone = diff.length === 0;
     }
@@ -129,7 +199,8 @@ async function deepVerify(
         scratch,
         file,
       ],
-      { env: tools.env(scratch) },
+      // A scratch database, dropped afterwards: its commits need not wait for the WAL flush.
+      { env: { ...tools.env(scratch), PGOPTIONS: RESTORE_SESSION_OPTIONS }, signal: opts.signal },
     );
     if (r.code !== 0) return [`restore into a scratch database failed: ${stderrTail(r.stderr, 3)}`];
     const actual = await withClient(conn, scratch, async (c) => {
@@ -189,7 +260,7 @@ export async function verifyBackup(opts: VerifyOptions, deps: { log: Logger }): 
       if (r.ok) deps.log.info('backup verified', { backup: r.name, file: r.file, deep: r.deep });
       results.push(r);
     } catch (err) {
-      if (err instanceof UsageError) throw err;
+      if (err instanceof UsageError || (err instanceof OpsError && err.code === 'E_INTERRUPTED')) throw err;
       const msg = err instanceof OpsError ? err.message : (err as Error).message;
       results.push({
         name: t.manifest?.name ?? basename(t.file),
