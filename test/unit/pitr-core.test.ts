@@ -75,7 +75,7 @@ const backup = (over: Partial<PhysicalBackup>): PhysicalBackup => ({
 });
 
 describe('pgBackRest configuration', () => {
-  it('writes the archive settings, repo1 as a folder and process-max only in the archive sections', () => {
+  it('writes the archive settings, repo1 as a folder and process-max for the archive, backups and restores', () => {
     const text = pgbackrestConf({
       stanza: 'db',
       pg: [{ path: '/data/pg', port: 5432, socketPath: '/run/pg' }],
@@ -91,8 +91,9 @@ describe('pgBackRest configuration', () => {
     assert.match(text, /^spool-path=\/data\/pg\.pgbackrest-spool$/m);
     assert.match(text, /^repo1-retention-full=2$/m);
     assert.doesNotMatch(text, /retention-archive/, 'never a retention that cuts the window');
-    assert.match(text, /\[global:archive-push\]\nprocess-max=3/);
-    assert.equal(text.split('\n').filter((l) => l.startsWith('process-max')).length, 2);
+    for (const cmd of ['archive-push', 'archive-get', 'backup', 'restore'])
+      assert.match(text, new RegExp(`\\[global:${cmd}\\]\\nprocess-max=3`));
+    assert.equal(text.split('\n').filter((l) => l.startsWith('process-max')).length, 4);
     assert.match(
       text,
       /\[db\]\npg1-path=\/data\/pg\npg1-port=5432\npg1-user=postgres\npg1-socket-path=\/run\/pg/,

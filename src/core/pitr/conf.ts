@@ -131,13 +131,13 @@ export function pgbackrestConf(c: PgbackrestConfInputs): string {
     '[global]',
     ...global,
     '',
-    // process-max in the archive sections only: a backup's own parallelism is a separate choice.
-    '[global:archive-push]',
-    line('process-max', c.processMax),
-    '',
-    '[global:archive-get]',
-    line('process-max', c.processMax),
-    '',
+    // Parallel copy and compression where the volume of data is: the archive both ways, backups
+    // and restores (never in [global], which the TLS servers and info commands read too).
+    ...['archive-push', 'archive-get', 'backup', 'restore'].flatMap((cmd) => [
+      `[global:${cmd}]`,
+      line('process-max', c.processMax),
+      '',
+    ]),
     `[${c.stanza}]`,
     ...stanza,
     '',
