@@ -278,7 +278,9 @@ export const agentEnvShape = {
     ),
   PGOPS_PGBACKREST_PROCESS_MAX: int(1, 64)
     .default(2)
-    .describe('Parallel processes of archive-push and archive-get, physical backups and restores (copy and compression).'),
+    .describe(
+      'Parallel processes of archive-push and archive-get, physical backups and restores (copy and compression).',
+    ),
   PGOPS_PGBACKREST_SPOOL_PATH: z
     .string()
     .optional()
