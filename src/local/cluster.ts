@@ -34,7 +34,7 @@ import type {
   PitrRestoreOutcome,
   PitrUndoOutcome,
   DrillResult,
-} from '../ops/cluster-api.js';
+} from '../core/cluster/cluster-api.js';
 import {
   localDrill,
   localPhysicalBackup,
@@ -42,7 +42,7 @@ import {
   localRestorePointInTime,
   localUndoRestore,
 } from './pitr.js';
-import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
+import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../core/cluster/agent-args.js';
 import { baseEnv, runAgentJson } from './agent.js';
 import { findLocalDataLoss } from './data-loss.js';
 import { ensureEtcd, forgetCluster } from './etcd.js';

@@ -8,17 +8,16 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { pgbackrestConf } from '../../core/pitr/conf.js';
-import { confInputs, pgbackrestEnv, writePrivate } from '../../runtime/pitr/config.js';
+import { confInputs, pgbackrestEnv, requirePitr, writePrivate } from '../../runtime/pitr/config.js';
 import { pgbackrest, stanzaCreate } from '../../runtime/pitr/pgbackrest.js';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { AgentContext } from '../context.js';
-import { requirePitr } from './physical.js';
 import { runInRepoPod } from '../../kube/repo-pod.js';
 import type { OutputFormat } from '../../core/output.js';
 
 export async function repoHost(ctx: AgentContext): Promise<void> {
-  requirePitr(ctx, 'the repository host');
+  requirePitr(ctx.env, 'the repository host');
   const { env, log } = ctx;
   if (!env.PGOPS_PGBACKREST_REPO1_PATH || !env.PGOPS_PGBACKREST_TLS_DIR || !env.PGOPS_PGBACKREST_PG_HOSTS)
     throw new UsageError(
