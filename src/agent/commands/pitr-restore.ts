@@ -1,7 +1,7 @@
 /**
- * postgres-agent pitr-restore: checks a point-in-time target and with --into restores and recovers
- * a new data directory there (src/runtime/pitr/restore.ts); --reopen puts a directory kept aside
- * back on a timeline of its own.
+ * The agent's pitr-restore command: checks a point-in-time target, and with --into restores and
+ * recovers a new data directory there (src/runtime/pitr/restore.ts); with --reopen it puts a
+ * directory kept aside back on a timeline of its own.
  */
 import { UsageError } from '../../core/errors.js';
 import type { OutputFormat } from '../../core/output.js';
