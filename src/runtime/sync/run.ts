@@ -19,7 +19,6 @@ import {
 import { alreadyUploaded, planRemoteRetention, type RemoteBackup } from '../../core/sync/plan.js';
 import { formatRemoteUrl, normalizePrefix, remoteKey } from '../../core/sync/url.js';
 import { hashFile } from '../objectstore/hash.js';
-import { openObjectStore, storeConfigFromEnv } from '../objectstore/index.js';
 import type { ObjectStore } from '../objectstore/types.js';
 import type { Logger } from '../log.js';
 
