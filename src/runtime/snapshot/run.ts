@@ -194,6 +194,8 @@ export async function runSnapshot(
       throw classifyKubeError(err, `listing VolumeSnapshots of pvc/${pvc}`, { namespace });
     }
   };
+  // The same choice for a dry run (with the snapshot it would take) and after a real one.
+  const retention = { release, pvc, keepCount, justTaken: name, samePvcGroup };
   const applyPlan = (plan: RetentionPlan) => {
     result.retention.kept = plan.keep;
     result.retention.skipped = plan.skipped;
@@ -210,13 +212,7 @@ export async function runSnapshot(
       );
     const plan = planSnapshotRetention(
       [...existing, hypothetical(name, pvc, release, namespace, cls, deps.now())],
-      {
-        release,
-        pvc,
-        keepCount,
-        justTaken: name,
-        samePvcGroup,
-      },
+      retention,
     );
     applyPlan(plan);
     result.retention.wouldDelete = plan.delete.map((d) => d.name);
@@ -351,13 +347,7 @@ export async function runSnapshot(
   }
 
   // 5. Retention, only after a good snapshot, only over ours.
-  const plan = planSnapshotRetention(await listOurs(), {
-    release,
-    pvc,
-    keepCount,
-    justTaken: name,
-    samePvcGroup,
-  });
+  const plan = planSnapshotRetention(await listOurs(), retention);
   applyPlan(plan);
   const failures: string[] = [];
   for (const d of plan.delete) {
