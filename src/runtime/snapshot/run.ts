@@ -1,7 +1,8 @@
 /**
- * A volume snapshot as postgres-agent snapshot takes it: a VolumeSnapshot of the leading member's data PVC (read from Patroni's
- * leader record when the Job runs), cut while PostgreSQL is in backup mode on that very member,
- * waited on until readyToUse, then retention over our own snapshots of the cluster only.
+ * A volume snapshot as postgres-agent snapshot takes it: a VolumeSnapshot of the leading member's
+ * data PVC (read from Patroni's leader record when the Job runs), cut while PostgreSQL is in backup
+ * mode on that very member, waited on until readyToUse, then retention over our own snapshots of
+ * the cluster only. The Kubernetes API, the clock and the session come in as dependencies.
  */
 import pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';

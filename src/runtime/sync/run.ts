@@ -1,7 +1,8 @@
 /**
- * A cross-region copy as postgres-agent sync runs it: copies verified backups (data, globals, then the manifest last) from the
- * backup volume to the configured object store, skipping objects already there with the same
- * sha256, then applies the optional remote retention over our own backups only.
+ * A cross-region copy as postgres-agent sync runs it: copies verified backups (data, globals, then
+ * the manifest last) from the backup volume to the configured object store, skipping objects
+ * already there with the same sha256, then applies the optional remote retention over our own
+ * backups only.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
