@@ -33,10 +33,10 @@ import type {
   PhysicalBackupRequest,
   PhysicalBackupResult,
   PhysicalInfo,
-} from '../ops/cluster-api.js';
+} from '../core/cluster/cluster-api.js';
 import { runInRepoPod } from './repo-pod.js';
-import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
-import { asJsonRows } from '../ops/sql.js';
+import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../core/cluster/agent-args.js';
+import { asJsonRows } from '../core/cluster/sql.js';
 import { type KubeClients, kubeClients } from './client.js';
 import { listSnapshots as listReleaseSnapshots } from '../core/snapshot/list.js';
 import { kubeError, noKubeconfig } from './errors.js';

@@ -34,7 +34,7 @@ import type {
   PitrRestoreOutcome,
   PitrUndoOutcome,
   DrillResult,
-} from '../ops/cluster-api.js';
+} from '../core/cluster/cluster-api.js';
 import {
   localDrill,
   localPhysicalBackup,
@@ -44,7 +44,7 @@ import {
   reopenOnOwnTimeline,
 } from './pitr.js';
 import { pitrEnabled } from './pitr-env.js';
-import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../ops/agent-args.js';
+import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../core/cluster/agent-args.js';
 import { baseEnv, runAgentJson } from './agent.js';
 import { findLocalDataLoss } from './data-loss.js';
 import { ensureEtcd, forgetCluster } from './etcd.js';

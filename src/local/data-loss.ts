@@ -8,7 +8,7 @@ import { existsSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { SafetyRefusal } from '../core/errors.js';
 import type { Output } from '../core/output.js';
-import type { DataLoss } from '../ops/cluster-api.js';
+import type { DataLoss } from '../core/cluster/cluster-api.js';
 import { listBackups } from '../runtime/backup/catalog.js';
 import { ensureEtcd, forgetCluster } from './etcd.js';
 import { scopeOfState } from './members.js';

@@ -4,8 +4,8 @@
  * local backups folder), with the SQL files read from a directory instead of a ConfigMap.
  */
 import { resolve } from 'node:path';
-import type { MigrateResult } from '../agent/commands/migrate.js';
-import type { MigrateRequest } from '../ops/cluster-api.js';
+import type { MigrateResult } from '../core/migrate/result.js';
+import type { MigrateRequest } from '../core/cluster/cluster-api.js';
 import { runAgentJson } from './agent.js';
 
 export async function localMigrate(

@@ -1,8 +1,8 @@
 /** Asking a local instance something as the superuser (password handed to the driver, never printed). */
 import pg from 'pg';
 import { toClientConfig } from '../core/pg/conninfo.js';
-import { asJsonRows } from '../ops/sql.js';
-import type { Row } from '../ops/cluster-api.js';
+import { asJsonRows } from '../core/cluster/sql.js';
+import type { Row } from '../core/cluster/cluster-api.js';
 import { readSecret, SUPERUSER } from './state.js';
 
 export async function localQuery(

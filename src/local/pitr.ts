@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { OperationFailed, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
 import { describeTarget } from '../core/pitr/target.js';
-import type { PitrRestoreResult } from '../agent/commands/pitr-restore.js';
+import type { PitrRestoreResult } from '../core/pitr/results.js';
 import type {
   DrillResult,
   PhysicalBackupRequest,
@@ -23,7 +23,7 @@ import type {
   PitrRestoreOutcome,
   PitrRestoreRequest,
   PitrUndoOutcome,
-} from '../ops/cluster-api.js';
+} from '../core/cluster/cluster-api.js';
 import { baseEnv, runAgentJson } from './agent.js';
 import type { LocalCluster } from './cluster.js';
 import { ensureEtcd, forgetCluster } from './etcd.js';

@@ -2,7 +2,7 @@
  * The local mode's snapshots: pg_basebackup copies of the primary under the state folder
  * (src/local/snapshots.ts), listed in the same shape as Kubernetes VolumeSnapshots.
  */
-import type { SnapshotEntry } from '../ops/cluster-api.js';
+import type { SnapshotEntry } from '../core/cluster/cluster-api.js';
 import { createLocalSnapshot, type LocalSnapshot, listLocalSnapshots } from './snapshots.js';
 import { readSecret } from './state.js';
 

@@ -17,7 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../core/errors.js';
 import { passfileLine } from '../core/pg/conninfo.js';
-import type { Role } from '../ops/cluster-api.js';
+import type { Role } from '../core/cluster/cluster-api.js';
 import { postgresOsUser } from './os-user.js';
 
 export interface LocalInstance {

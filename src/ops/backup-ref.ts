@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { backupFileNames, backupNameCandidates, isExplicitPath } from '../core/backup/names.js';
 import { UsageError } from '../core/errors.js';
-import type { BackupEntry, Mode } from './cluster-api.js';
+import type { BackupEntry, Mode } from '../core/cluster/cluster-api.js';
 
 const SUFFIXES = ['.manifest.json', '.globals.sql', '.sql.gz', '.dump.gz', '.dump', '.sql', '.gz'];
 

@@ -8,7 +8,7 @@ import type { Output } from '../core/output.js';
 import { KubeCluster } from '../kube/cluster.js';
 import { LocalCluster } from '../local/cluster.js';
 import { defaultStateDir, stateExists } from '../local/state.js';
-import type { ClusterApi } from './cluster-api.js';
+import type { ClusterApi } from '../core/cluster/cluster-api.js';
 import { type Confirm, makeConfirm } from './confirm.js';
 import type { GlobalOptions } from './options.js';
 

@@ -1,6 +1,6 @@
 /** One monitor sample: figures computed from two readings of PostgreSQL's counters. Pure. */
 import { slotNameFor } from '../core/instance/settings.js';
-import type { Row } from './cluster-api.js';
+import type { Row } from '../core/cluster/cluster-api.js';
 
 export interface CounterReading {
   connections: number;

@@ -17,7 +17,7 @@ import {
   type SnapshotApi,
   type VolumeSnapshot,
 } from '../../src/core/snapshot/model.js';
-import { pgBackupModeSession, runSnapshot, type SnapshotDeps } from '../../src/agent/commands/snapshot.js';
+import { pgBackupModeSession, runSnapshot, type SnapshotDeps } from '../../src/runtime/snapshot/run.js';
 import { createLogger } from '../../src/runtime/log.js';
 import { cleanupAll } from '../support/cleanup.js';
 import { startPostgres, TEST_PASSWORD, type PgServer } from '../support/postgres.js';

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadAgentEnv } from '../../src/core/config/load.js';
 import type { OpsError } from '../../src/core/errors.js';
 import type { Output } from '../../src/core/output.js';
-import { runSync, type SyncResult } from '../../src/agent/commands/sync.js';
+import { runSync, type SyncResult } from '../../src/runtime/sync/run.js';
 import { fetchRemoteBackup } from '../../src/runtime/objectstore/fetch-remote.js';
 import { hashFile } from '../../src/runtime/objectstore/hash.js';
 import { openObjectStore, openRawStore, storeConfigFromEnv } from '../../src/runtime/objectstore/index.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildAgentProgram } from '../../src/agent/program.js';
-import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../../src/ops/agent-args.js';
+import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../../src/core/cluster/agent-args.js';
 import { parseJobs } from '../../src/core/jobs.js';
 import { UsageError } from '../../src/core/errors.js';
 

@@ -5,7 +5,7 @@ import { after, describe, it } from 'node:test';
 import { UsageError } from '../../src/core/errors.js';
 import { jobName, parseQuantity } from '../../src/kube/cluster.js';
 import { nameCandidates, resolveBackupRef } from '../../src/ops/backup-ref.js';
-import type { BackupEntry } from '../../src/ops/cluster-api.js';
+import type { BackupEntry } from '../../src/core/cluster/cluster-api.js';
 import { sampleFrom } from '../../src/ops/monitor-model.js';
 import { cleanupAll } from '../support/cleanup.js';
 import { tempDir } from '../support/tmp.js';

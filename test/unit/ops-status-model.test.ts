@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { findRestoreLeftovers, restoringMark } from '../../src/core/backup/interrupted-restore.js';
-import type { BackupEntry, Member } from '../../src/ops/cluster-api.js';
+import type { BackupEntry, Member } from '../../src/core/cluster/cluster-api.js';
 import { lsnDiff, parseLsn } from '../../src/core/pg/wal.js';
 import { renderStatus } from '../../src/ops/render/status.js';
 import {
@@ -10,7 +10,7 @@ import {
   type Probe,
   type StatusReport,
   statusWarnings,
-} from '../../src/ops/status-model.js';
+} from '../../src/core/cluster/status-model.js';
 
 const member = (name: string, expectedRole: 'primary' | 'replica', running = true): Member => ({
   name,

@@ -9,7 +9,7 @@ import {
   resolveProgressMode,
   Throttle,
 } from '../../src/core/progress.js';
-import { runSnapshot } from '../../src/agent/commands/snapshot.js';
+import { runSnapshot } from '../../src/runtime/snapshot/run.js';
 import { loadAgentEnv } from '../../src/core/config/load.js';
 import type { SnapshotApi, VolumeSnapshot } from '../../src/core/snapshot/model.js';
 import { verboseItems } from '../../src/runtime/backup/restore.js';

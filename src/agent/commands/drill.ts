@@ -6,26 +6,13 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { OperationFailed } from '../../core/errors.js';
 import type { OutputFormat } from '../../core/output.js';
-import { runDrill, stopLeftover, type DrillResult } from '../../runtime/pitr/drill.js';
+import { renderDrill, type DrillResult } from '../../core/pitr/results.js';
+import { requirePitr } from '../../runtime/pitr/config.js';
+import { runDrill, stopLeftover } from '../../runtime/pitr/drill.js';
 import type { AgentContext } from '../context.js';
-import { requirePitr } from './physical.js';
-
-export function renderDrill(r: DrillResult): string {
-  const c = r.checks;
-  return [
-    `drill ${r.status === 'success' ? 'passed' : 'FAILED'}: backup ${r.backupLabel ?? '-'}, recovered to ${r.recoveredTo ?? '-'} in ${r.recoverySeconds?.toFixed(1) ?? '-'} s`,
-    ...(c
-      ? [
-          `  indexes checked with amcheck: ${c.indexes.checked} (${c.indexes.heapallindexed} with heapallindexed), failed: ${c.indexes.failed.length}`,
-          `  tables compared with the source: ${c.tables.compared}, differing: ${c.tables.mismatched.length}${c.tables.note ? ` (${c.tables.note})` : ''}`,
-        ]
-      : []),
-    ...(r.error ? [`  error: ${r.error}`] : []),
-  ].join('\n');
-}
 
 export async function drill(opts: { output?: OutputFormat }, ctx: AgentContext): Promise<DrillResult> {
-  requirePitr(ctx, 'a recovery drill');
+  requirePitr(ctx.env, 'a recovery drill');
   let scratch: string | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
     ctx.log.warn(`received ${sig}: stopping the drill and removing its scratch copy`);

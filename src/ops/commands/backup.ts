@@ -1,7 +1,7 @@
 import { validateBackupName } from '../../core/backup/names.js';
 import { OperationFailed } from '../../core/errors.js';
 import { parseJobs } from '../../core/jobs.js';
-import type { BackupEntry } from '../cluster-api.js';
+import type { BackupEntry } from '../../core/cluster/cluster-api.js';
 import type { OpsDeps } from '../deps.js';
 import { renderBackups } from '../render/backups.js';
 

@@ -1,6 +1,6 @@
 import { OperationFailed, UsageError } from '../../core/errors.js';
 import { withDatabase } from '../../core/pg/conninfo.js';
-import type { DatabaseScope } from '../cluster-api.js';
+import type { DatabaseScope } from '../../core/cluster/cluster-api.js';
 import type { OpsDeps } from '../deps.js';
 
 export interface ConnectFlags {

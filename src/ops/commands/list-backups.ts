@@ -1,6 +1,6 @@
 import type { PhysicalListEntry } from '../../core/pitr/info.js';
 import { formatBytes, renderTable } from '../../core/output.js';
-import type { BackupEntry } from '../cluster-api.js';
+import type { BackupEntry } from '../../core/cluster/cluster-api.js';
 import type { OpsDeps } from '../deps.js';
 import { renderBackups } from '../render/backups.js';
 

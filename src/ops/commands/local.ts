@@ -9,7 +9,7 @@ import { defaultStateDir, stateExists } from '../../local/state.js';
 import { UsageError } from '../../core/errors.js';
 import type { Output } from '../../core/output.js';
 import { withDatabase } from '../../core/pg/conninfo.js';
-import type { DatabaseScope, Member } from '../cluster-api.js';
+import type { DatabaseScope, Member } from '../../core/cluster/cluster-api.js';
 import { makeConfirm } from '../confirm.js';
 import { commandLine, stateDirOf } from '../deps.js';
 import type { GlobalOptions } from '../options.js';

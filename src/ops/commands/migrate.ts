@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { renderMigration, type MigrateResult } from '../../agent/commands/migrate.js';
+import { renderMigration, type MigrateResult } from '../../core/migrate/result.js';
 import { UsageError } from '../../core/errors.js';
 import { migrationJobName, parseMigrationVersion } from '../../core/migrate/version.js';
 import { packageRoot } from '../../local/state.js';
-import type { ClusterApi } from '../cluster-api.js';
+import type { ClusterApi } from '../../core/cluster/cluster-api.js';
 import type { OpsDeps } from '../deps.js';
 
 export interface MigrateFlags {

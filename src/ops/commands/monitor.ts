@@ -1,7 +1,7 @@
 import { OperationFailed, UsageError } from '../../core/errors.js';
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
 import { outputClosed } from '../../runtime/stdio.js';
-import type { ClusterApi } from '../cluster-api.js';
+import type { ClusterApi } from '../../core/cluster/cluster-api.js';
 import type { OpsDeps } from '../deps.js';
 import { type CounterReading, type MonitorSample, sampleFrom } from '../monitor-model.js';
 import {
@@ -9,7 +9,7 @@ import {
   MONITOR_QUERIES_SQL,
   MONITOR_REPLICATION_SQL,
   MONITOR_SQL,
-} from '../sql.js';
+} from '../../core/cluster/sql.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -5,10 +5,9 @@
  */
 import { UsageError } from '../../core/errors.js';
 import { describeTarget, parseTarget } from '../../core/pitr/target.js';
-import type { ClusterApi, PhysicalBackupResult, PitrRestoreOutcome } from '../cluster-api.js';
+import type { ClusterApi, PhysicalBackupResult, PitrRestoreOutcome } from '../../core/cluster/cluster-api.js';
 import { commandLine, type OpsDeps } from '../deps.js';
-import { renderDrill } from '../../agent/commands/drill.js';
-import { renderPhysicalBackup } from '../../agent/commands/physical.js';
+import { renderDrill, renderPhysicalBackup } from '../../core/pitr/results.js';
 import { validateBackupName } from '../../core/backup/names.js';
 
 function unsupported(cluster: ClusterApi, what: string): never {

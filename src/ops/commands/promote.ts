@@ -1,5 +1,5 @@
 import { UsageError } from '../../core/errors.js';
-import type { PromoteOutcome } from '../cluster-api.js';
+import type { PromoteOutcome } from '../../core/cluster/cluster-api.js';
 import { commandLine, type OpsDeps } from '../deps.js';
 
 export interface PromoteFlags {

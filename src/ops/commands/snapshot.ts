@@ -1,6 +1,6 @@
 import { formatBytes, renderTable } from '../../core/output.js';
 import { validateSnapshotName } from '../../core/snapshot/naming.js';
-import type { SnapshotEntry } from '../cluster-api.js';
+import type { SnapshotEntry } from '../../core/cluster/cluster-api.js';
 import type { OpsDeps } from '../deps.js';
 
 export function renderSnapshots(list: SnapshotEntry[]): string {

@@ -6,7 +6,7 @@ import {
   runningOperation,
 } from '../../core/cluster-operation.js';
 import { withDatabase } from '../../core/pg/conninfo.js';
-import type { ClusterApi, Member } from '../cluster-api.js';
+import type { ClusterApi, Member } from '../../core/cluster/cluster-api.js';
 import type { OpsDeps } from '../deps.js';
 import { renderStatus } from '../render/status.js';
 import {
@@ -17,7 +17,11 @@ import {
   type ArchiveRow,
   type PitrStatus,
 } from '../pitr-status.js';
-import { CLUSTER_OPERATION_RECORD_SQL, STATUS_CLUSTER_SQL, STATUS_PROBE_SQL } from '../sql.js';
+import {
+  CLUSTER_OPERATION_RECORD_SQL,
+  STATUS_CLUSTER_SQL,
+  STATUS_PROBE_SQL,
+} from '../../core/cluster/sql.js';
 import {
   buildInstances,
   type ChecksumFailure,
@@ -28,7 +32,7 @@ import {
   type StatusFacts,
   type StatusReport,
   statusWarnings,
-} from '../status-model.js';
+} from '../../core/cluster/status-model.js';
 
 type StatusProbe = Probe & {
   checksum_failures?: { database: string; failures: number; lastFailure: string | null }[];

@@ -1,6 +1,6 @@
 import { formatBytes, renderTable } from '../../core/output.js';
 import { damagedLines } from '../../core/backup/manifest.js';
-import type { BackupEntry } from '../cluster-api.js';
+import type { BackupEntry } from '../../core/cluster/cluster-api.js';
 
 export function renderBackups(list: BackupEntry[]): string {
   if (list.length === 0) return 'No backups yet. Take one: postgres-ops backup NAME';

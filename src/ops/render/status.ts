@@ -1,6 +1,6 @@
 /** `status` as a screen: members, storage, last backup and snapshot, warnings highlighted. */
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
-import { runningLine, type StatusReport } from '../status-model.js';
+import { runningLine, type StatusReport } from '../../core/cluster/status-model.js';
 import type { PitrStatus } from '../pitr-status.js';
 
 const paint = (on: boolean, code: string, s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);

@@ -17,6 +17,7 @@ import { restoringMark } from '../../core/backup/interrupted-restore.js';
 import { restoreDatabaseNames } from '../../core/backup/names.js';
 import { OperationFailed, OpsError, SafetyRefusal, UsageError } from '../../core/errors.js';
 import { quoteIdent, quoteLiteral } from '../../core/pg/conninfo.js';
+import { isRemoteUrl } from '../../core/sync/url.js';
 import { exec } from '../exec.js';
 import type { Logger } from '../log.js';
 import { pgBin } from '../pgbin.js';
@@ -75,19 +76,6 @@ export interface RestoreResult {
   checksum: 'matched' | 'mismatch-forced' | 'no-manifest';
 }
 
-const REMOTE_RE = /^(s3|gs|azure):\/\//i;
-
-async function isRemote(source: string): Promise<boolean> {
-  try {
-    const spec = '../../core/sync/url.js';
-    const mod = (await import(spec)) as { isRemoteUrl?: (s: string) => boolean };
-    if (mod.isRemoteUrl) return mod.isRemoteUrl(source);
-  } catch {
-    /* not available: fall back to the scheme */
-  }
-  return REMOTE_RE.test(source);
-}
-
 interface Fetched {
   file: string;
   manifestFile?: string;
@@ -95,10 +83,10 @@ interface Fetched {
 }
 
 async function fetchRemote(url: string, opts: RestoreOptions, log: Logger): Promise<Fetched> {
-  const spec = '../objectstore/fetch-remote.js';
   let mod: { fetchRemoteBackup: (u: string, o: unknown) => Promise<Fetched> };
   try {
-    mod = (await import(spec)) as typeof mod;
+    // Loaded only for a URL: the cloud SDKs stay out of every other restore.
+    mod = (await import('../objectstore/fetch-remote.js')) as typeof mod;
   } catch {
     throw new UsageError(
       'E_REMOTE_UNSUPPORTED',
@@ -391,7 +379,7 @@ export async function restoreBackup(
   let unpacked: { dir: string; remove: () => void } | undefined;
   try {
     let r: ResolvedBackup;
-    if (await isRemote(opts.source)) {
+    if (isRemoteUrl(opts.source)) {
       fetched = await fetchRemote(opts.source, opts, log);
       let manifest: BackupManifest | undefined;
       if (fetched.manifestFile) {

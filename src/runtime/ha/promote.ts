@@ -10,6 +10,7 @@ import type { AgentEnv } from '../../core/config/schema.js';
 import { OperationFailed, SafetyRefusal, UsageError } from '../../core/errors.js';
 import { planPromotion, type CandidateFacts, type PromotionPlan } from '../../core/ha/promotion.js';
 import { lsnDiff } from '../../core/pg/wal.js';
+import { leaderLogin, withClusterOperation } from '../cluster-operation.js';
 import type { Logger } from '../log.js';
 import { requireSecret } from '../secrets.js';
 import { withClient, type Login } from '../instance/sql.js';
@@ -37,6 +38,24 @@ export interface PromoteResult {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Makes a member the primary as one cluster operation: no backup, restore or migration runs across
+ * it, the lock held on the current primary when it answers (a plan takes none). Refuses (exit 3) a
+ * candidate that is not streaming or lacks more WAL than the bound, saying how many bytes would be
+ * lost, unless `force`. Running it again once done is a no-op.
+ */
+export async function promote(env: AgentEnv, req: PromoteRequest, log: Logger): Promise<PromoteResult> {
+  const primary = req.planOnly ? undefined : await leaderLogin(env);
+  const run = () => promoteMember(env, req, log);
+  return primary
+    ? withClusterOperation(primary, `promote ${req.candidate}`, run, {
+        log,
+        whenUnreachable: 'proceed',
+        connectTimeoutMs: 5000,
+      })
+    : run();
+}
 
 export async function promoteMember(
   settings: AgentEnv,

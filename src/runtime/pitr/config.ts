@@ -21,6 +21,8 @@ import {
   type Repo2,
   type TlsFiles,
 } from '../../core/pitr/conf.js';
+import type { Logger } from '../log.js';
+import type { PgbackrestRunner } from './pgbackrest.js';
 
 export type PitrRole = 'member' | 'job' | 'repo-host';
 
@@ -199,4 +201,39 @@ export function repoLocations(env: AgentEnv, raw: NodeJS.ProcessEnv): Record<str
     out.repo2 = `${scheme}://${r2.bucket}${r2.path}`;
   }
   return out;
+}
+
+/** What a pgBackRest job of the agent needs: its settings, the raw environment (cloud keys), a logger. */
+export interface PitrJobContext {
+  env: AgentEnv;
+  rawEnv: NodeJS.ProcessEnv;
+  log: Logger;
+}
+
+/** A job's configuration and a runner over it; `dispose` removes the configuration. */
+export function jobRunner(
+  env: AgentEnv,
+  raw: NodeJS.ProcessEnv,
+): { runner: PgbackrestRunner; dispose: () => void } {
+  const conf = jobConf(env, raw);
+  return {
+    runner: { configFile: conf.file, stanza: env.PGOPS_PGBACKREST_STANZA, env: conf.env },
+    dispose: conf.dispose,
+  };
+}
+
+/** Refuses (exit 2) what needs point-in-time recovery when it is off, saying how to turn it on. */
+export function requirePitr(env: AgentEnv, what: string): void {
+  if (!env.PGOPS_PITR)
+    throw new UsageError(
+      'E_PITR_OFF',
+      `${what} needs point-in-time recovery, which is off (PGOPS_PITR)`,
+      {},
+      {
+        hint:
+          env.PGOPS_MODE === 'local'
+            ? 'Local mode turns it on: postgres-ops local up'
+            : 'Set databases.postgres.pitr.enabled=true and upgrade the release.',
+      },
+    );
 }

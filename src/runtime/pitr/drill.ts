@@ -12,6 +12,7 @@ import type pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
 import { INSERT_DRILL } from '../../core/pitr/history-sql.js';
 import { quoteIdent } from '../../core/pg/conninfo.js';
+import type { DrillChecks, DrillResult } from '../../core/pitr/results.js';
 import { connect, connectionFromEnv } from '../backup/conn.js';
 import type { Logger } from '../log.js';
 import { findPgBinDir } from '../pgbin.js';
@@ -22,28 +23,6 @@ import { restoreAndRecover, type Recovered } from './recover.js';
 
 /** Tables and indexes larger than this get the cheaper check (no heapallindexed, no count compare skipped). */
 const HEAPALLINDEXED_MAX_BYTES = 1024 * 1024 * 1024;
-
-export interface DrillChecks {
-  indexes: { checked: number; heapallindexed: number; failed: { index: string; error: string }[] };
-  tables: {
-    compared: number;
-    mismatched: { table: string; source: number; copy: number }[];
-    note: string | null;
-  };
-}
-
-export interface DrillResult {
-  status: 'success' | 'failure';
-  startedAt: string;
-  finishedAt: string;
-  backupLabel: string | null;
-  recoveredTo: string | null;
-  recoveredLsn: string | null;
-  recoverySeconds: number | null;
-  checks: DrillChecks | null;
-  error: string | null;
-  recorded: boolean;
-}
 
 interface SourceSnapshot {
   lsn: string;

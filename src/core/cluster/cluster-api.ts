@@ -3,13 +3,11 @@
  * API (`src/kube/cluster.ts`) and over plain processes under a state folder (`src/local/cluster.ts`).
  * Commands only see this interface, so everything above it is tested for real on the local runtime.
  */
-import type { HaView } from '../core/ha/view.js';
-import type { MigrateResult } from '../agent/commands/migrate.js';
-import type { Output } from '../core/output.js';
-import type { PhysicalBackupResult } from '../runtime/pitr/backup.js';
-import type { PhysicalInfo } from '../agent/commands/physical.js';
-import type { DrillResult } from '../runtime/pitr/drill.js';
-import type { RecoveryTarget } from '../core/pitr/target.js';
+import type { HaView } from '../ha/view.js';
+import type { MigrateResult } from '../migrate/result.js';
+import type { Output } from '../output.js';
+import type { DrillResult, PhysicalBackupResult, PhysicalInfo } from '../pitr/results.js';
+import type { RecoveryTarget } from '../pitr/target.js';
 
 export type { PhysicalBackupResult, PhysicalInfo, DrillResult };
 

@@ -2,10 +2,10 @@
  * SQL text the operator commands run (read-only). Every statement is wrapped by `asJsonRows` so
  * that the local driver and `kubectl exec psql` return the same JSON-typed rows.
  */
-import { DATABASES_SQL } from '../core/backup/interrupted-restore.js';
-import { CLUSTER_OPERATION_HOLDER_SQL, CLUSTER_OPERATION_RECORD_SQL } from '../core/cluster-operation.js';
+import { DATABASES_SQL } from '../backup/interrupted-restore.js';
+import { CLUSTER_OPERATION_HOLDER_SQL, CLUSTER_OPERATION_RECORD_SQL } from '../cluster-operation.js';
 
-import { OPS_APPLICATION_NAME, quoteLiteral } from '../core/pg/conninfo.js';
+import { OPS_APPLICATION_NAME, quoteLiteral } from '../pg/conninfo.js';
 
 /** One JSON array of the statement's rows: `[]` when there are none. */
 export function asJsonRows(sql: string): string {

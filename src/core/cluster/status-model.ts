@@ -2,8 +2,8 @@
  * The status model: one typed object built from what the cluster and PostgreSQL report, rendered
  * as a table or printed as `-o json` (a stable interface: add fields, never rename them). Pure.
  */
-import type { RestoreLeftover } from '../core/backup/interrupted-restore.js';
-import { describeOperation, type RunningOperation } from '../core/cluster-operation.js';
+import type { RestoreLeftover } from '../backup/interrupted-restore.js';
+import { describeOperation, type RunningOperation } from '../cluster-operation.js';
 import type {
   BackupEntry,
   DatabaseScope,
@@ -15,7 +15,7 @@ import type {
   SnapshotEntry,
   VolumeUsage,
 } from './cluster-api.js';
-import { lsnDiff } from '../core/pg/wal.js';
+import { lsnDiff } from '../pg/wal.js';
 
 export interface Probe {
   in_recovery: boolean;
