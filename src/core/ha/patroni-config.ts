@@ -292,10 +292,3 @@ function unquote(v: string): string {
     return v.slice(1, -1).replace(/''/g, "'").replace(/\\\\/g, '\\');
   return v;
 }
-
-/** INITDB_OPTIONS as initdb's own flags (for servers created without Patroni, such as scratch copies). */
-export function initdbFlags(): string[] {
-  return INITDB_OPTIONS.map((o) =>
-    typeof o === 'string' ? `--${o}` : Object.entries(o).map(([k, v]) => `--${k}=${v}`)[0]!,
-  );
-}
