@@ -156,7 +156,7 @@ export async function startAzurite(container = 'pyairtable-backups'): Promise<Az
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   onCleanup(
     `stop azurite ${port}`,

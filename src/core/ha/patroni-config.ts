@@ -244,7 +244,8 @@ export function dynamicConfigPatch(
 function normalize(v: unknown): string {
   if (v === undefined || v === null) return '';
   if (typeof v === 'boolean') return v ? 'on' : 'off';
-  const s = String(v).toLowerCase();
+  // Values come from JSON (numbers or strings); numbers print the same either way.
+  const s = (typeof v === 'string' ? v : JSON.stringify(v)).toLowerCase();
   if (s === 'true') return 'on';
   if (s === 'false') return 'off';
   return s;
