@@ -1,15 +1,32 @@
-// Flat config: typescript-eslint's recommended rules over every TypeScript file we ship or test.
+// Flat config: typescript-eslint's type-aware recommended rules over every TypeScript file we ship or
+// test (types from tsconfig.json through the project service).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.tools/', '.postgres-ops/', 'helm/'] },
   js.configs.recommended,
-  ...tseslint.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly' },
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // Dropping `async` from a function with no await would turn its throws into synchronous
+      // exceptions: implementations of promise-returning interfaces (ClusterApi, stores, stand-ins)
+      // and functions whose callers .catch() or assert.rejects() must reject instead.
+      '@typescript-eslint/require-await': 'off',
+      // node:test's describe/it return a promise the runner itself awaits.
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] },
+          ],
+        },
+      ],
       // Only the kube adapter may talk to the Kubernetes API.
       'no-restricted-imports': [
         'error',
@@ -20,6 +37,31 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  // Plain JavaScript (this file, scripts/*.mjs) is outside the TypeScript project.
+  { files: ['**/*.{js,mjs}'], ...tseslint.configs.disableTypeChecked },
+  {
+    // Tests walk untyped JSON (rendered manifests, API request bodies, `-o json` output) through
+    // `any` on purpose: the assertions check the shape, and a wrong path fails the test.
+    files: ['test/**'],
+    rules: {
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/restrict-template-expressions': 'off',
+      '@typescript-eslint/no-base-to-string': 'off',
+      // Stand-in servers answer with async handlers; one that throws fails the test through the
+      // runner's unhandled-rejection report.
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+    },
+  },
+  {
+    // Commander hands action callbacks untyped (`any`) arguments; each command module declares the
+    // options type it reads.
+    files: ['src/agent/program.ts'],
+    rules: { '@typescript-eslint/no-unsafe-argument': 'off' },
   },
   { files: ['src/kube/**'], rules: { 'no-restricted-imports': 'off' } },
   {

@@ -28,7 +28,7 @@ function arg(name: string, fallback: number): number {
 const scale = arg('scale', 66);
 const loadSeconds = arg('load-seconds', 30);
 const archiveTimeout = arg('archive-timeout', 60);
-const quiet: Output = { line: () => undefined, result: () => undefined } as unknown as Output;
+const quiet: Output = { line: () => undefined, result: () => undefined };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const BIN = '/usr/lib/postgresql/15/bin';
 
@@ -132,7 +132,7 @@ try {
       if (/^recovered a copy/.test(l)) marks.copy ??= (Date.now() - t0) / 1000;
       if (/^taking a full physical backup/.test(l)) marks.writable ??= (Date.now() - t0) / 1000;
     },
-  } as Output;
+  };
   await cluster.restorePointInTime({ target: { kind: 'latest' }, confirm: async () => undefined }, timed);
   const restoreTotal = (Date.now() - t0) / 1000;
   const writable = marks.writable ?? restoreTotal;

@@ -15,7 +15,7 @@ const cell = (s: string) =>
 export function renderConfigDoc(): string {
   const parsed = parseAgentEnv({});
   if (!parsed.ok) throw new Error('the schema has no defaults for an empty environment');
-  const defaults = parsed.value as Record<string, unknown>;
+  const defaults = parsed.value as Record<string, string | number | boolean | undefined>;
   const rows = describeAgentEnv().map(({ key, description }) => {
     const d = defaults[key];
     const shown = d === undefined ? '(unset)' : d === '' ? '`""`' : `\`${String(d)}\``;

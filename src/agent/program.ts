@@ -255,7 +255,7 @@ export function buildAgentProgram(): Command {
       if (opts.check) return;
       for (const { key, description } of describeAgentEnv()) {
         const secret = /PASSWORD(?!_FILE)/.test(key);
-        const value = (env as Record<string, unknown>)[key];
+        const value = (env as Record<string, string | number | boolean | undefined>)[key];
         process.stdout.write(`${key}=${secret && value ? '<set>' : (value ?? '')}\t# ${description}\n`);
       }
     });

@@ -45,8 +45,6 @@ import { KubeJobs, lastJsonDocument } from './jobs.js';
 import { readLeaderRecord } from './leader.js';
 import { volumeSnapshotApi } from './volume-snapshots.js';
 
-export { jobName } from './jobs.js';
-
 /** The pod label Patroni writes (the chart's PGOPS_K8S_ROLE_LABEL): master on the leader (primary from Patroni 4), replica. */
 export const ROLE_LABEL = 'pyairtable-stack/role';
 /** Members carry postgres-primary (the StatefulSet's selector); postgres-replica is the layout before Patroni. */

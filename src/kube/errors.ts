@@ -14,10 +14,6 @@ export function httpStatus(err: unknown): number | undefined {
   return typeof e?.status === 'number' ? e.status : undefined;
 }
 
-export function isNotFound(err: unknown): boolean {
-  return httpStatus(err) === 404;
-}
-
 /** The error to show for a failed API call made while doing `what`. */
 export function kubeError(what: string, err: unknown, server?: string): OpsError {
   if (err instanceof OpsError) return err;

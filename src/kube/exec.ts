@@ -22,7 +22,7 @@ export interface ExecOptions {
 function collector(onChunk?: (s: string) => void) {
   let text = '';
   const stream = new Writable({
-    write(chunk, _enc, cb) {
+    write(chunk: Buffer, _enc, cb) {
       const s = chunk.toString();
       text += s;
       onChunk?.(s);

@@ -209,7 +209,7 @@ export class KubeJobs {
         resolve();
       };
       const sink = new Writable({
-        write(chunk, _e, cb) {
+        write(chunk: Buffer, _e, cb) {
           onLog(chunk.toString());
           cb();
         },

@@ -124,8 +124,8 @@ export class LocalCluster implements ClusterApi {
           restarts: null,
           uri: this.uriFor(i.port),
           note:
-            health && health.ready === false && health.reason
-              ? String(health.reason)
+            health && health.ready === false && typeof health.reason === 'string' && health.reason
+              ? health.reason
               : !health
                 ? 'its postgres-agent is not running'
                 : patroni && patroni.patroniState !== 'running'

@@ -247,11 +247,3 @@ export async function restoreLocalSnapshot(opts: {
   }
   return { dataDir: target, snapshot: snap };
 }
-
-/** Deletes a local snapshot: descriptor first, so a half-deleted copy is never listed. */
-export function deleteLocalSnapshot(stateDir: string, name: string): void {
-  validateSnapshotName(name);
-  const root = snapshotsDir(stateDir);
-  rmSync(join(root, `${name}.json`), { force: true });
-  rmSync(join(root, name), { recursive: true, force: true });
-}

@@ -51,7 +51,7 @@ function unreachableAncestor(root: string): { dir: string; mode: number } | unde
     }
     const ok =
       !st || (st.mode & 0o001) !== 0 || st.uid === u.uid || (st.gid === u.gid && (st.mode & 0o010) !== 0);
-    if (!ok) return { dir, mode: st!.mode & 0o777 };
+    if (st && !ok) return { dir, mode: st.mode & 0o777 };
     if (dir === dirname(dir)) return undefined;
   }
 }

@@ -61,6 +61,9 @@ export interface MonitorSample {
 
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
+/** A text column of a probe row ('' for NULL). */
+const text = (v: unknown): string => (typeof v === 'string' ? v : v == null ? '' : JSON.stringify(v));
+
 /**
  * The member a replication connection or slot belongs to: replicas connect with their slot's name
  * (`postgres_1`, PostgreSQL's rules for slot names) or their own (`postgres-1`); status and every
@@ -96,28 +99,28 @@ export function sampleFrom(
     deadlocks: cur.deadlocks,
     databaseBytes: cur.database_bytes,
     replication: replication.map((r) => ({
-      name: memberFor(String(r.name ?? ''), members) ?? String(r.name ?? ''),
-      applicationName: String(r.name ?? ''),
-      state: String(r.state ?? ''),
+      name: memberFor(text(r.name), members) ?? text(r.name),
+      applicationName: text(r.name),
+      state: text(r.state),
       client: (r.client as string | null) ?? null,
       lagBytes: (r.lag_bytes as number | null) ?? null,
       lagSeconds: (r.lag_seconds as number | null) ?? null,
     })),
     inactiveSlots: slots.map((x) => ({
-      name: String(x.name ?? ''),
-      member: memberFor(String(x.name ?? ''), members),
-      type: String(x.type ?? ''),
+      name: text(x.name),
+      member: memberFor(text(x.name), members),
+      type: text(x.type),
       walStatus: (x.wal_status as string | null) ?? null,
       retainedBytes: (x.retained_bytes as number | null) ?? null,
     })),
     longestQueries: queries.map((q) => ({
       pid: Number(q.pid),
-      user: String(q.user ?? ''),
-      database: String(q.database ?? ''),
-      state: String(q.state ?? ''),
+      user: text(q.user),
+      database: text(q.database),
+      state: text(q.state),
       seconds: round(Number(q.seconds ?? 0)),
       waitingOn: (q.waiting_on as string | null) ?? null,
-      query: String(q.query ?? ''),
+      query: text(q.query),
     })),
   };
 }

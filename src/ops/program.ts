@@ -40,7 +40,7 @@ Mode: local when --local is given, or when local state exists (.postgres-ops/) a
 KUBECONFIG or ~/.kube/config).`;
 
 function globals(cmd: Command): GlobalOptions {
-  return cmd.optsWithGlobals() as GlobalOptions;
+  return cmd.optsWithGlobals<GlobalOptions>();
 }
 
 const example = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;

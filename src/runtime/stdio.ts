@@ -19,7 +19,7 @@ function guard(stream: NodeJS.WriteStream) {
     if (!isPipeGone(err)) throw err;
     closed.add(stream);
     // Later writes go nowhere instead of raising again on a destroyed stream.
-    stream.write = (() => true) as typeof stream.write;
+    stream.write = () => true;
   });
 }
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { Command } from 'commander';
 import { buildAgentProgram } from '../../src/agent/program.js';
-import { parseAgentEnv, passthroughEnv, formatIssues } from '../../src/core/config/schema.js';
+import { parseAgentEnv, objectStoreEnv, formatIssues } from '../../src/core/config/schema.js';
 import {
   parseConfFragment,
   patroniConfig,
@@ -21,6 +21,9 @@ import { tempDir } from '../support/tmp.js';
 import { containersOf, find, helmRun, pods, profiles, render, templateArgs, toggles } from './render.js';
 
 after(cleanupAll);
+
+/** What a container may carry besides PGOPS_* settings: object-store credentials and process basics. */
+const passthroughEnv = [...objectStoreEnv, 'TZ', 'HOME', 'PATH', 'NODE_OPTIONS'];
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- rendered manifests are untyped JSON */
 

@@ -71,7 +71,7 @@ describe('monitoring objects', () => {
   it('renders ConfigMaps that are valid against the Kubernetes schema', () => {
     const cms = renderMonitoring().filter((d) => d.kind === 'ConfigMap');
     assert.equal(cms.length, 2);
-    for (const cm of cms) new ConfigMap(cm as ConstructorParameters<typeof ConfigMap>[0]).validate();
+    for (const cm of cms) new ConfigMap(cm).validate();
   });
 
   it('renders the ServiceMonitor and PrometheusRule only where the prometheus-operator API is served, or when forced', () => {

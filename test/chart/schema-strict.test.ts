@@ -50,7 +50,7 @@ describe('strict schema check', () => {
   it('reports a misspelled securityContext that kubernetes-models validate() accepts', async () => {
     const typo = statefulSet({ securityContex: { runAsNonRoot: true } });
     // The gap this check closes: the model's own validation passes.
-    assert.doesNotThrow(() => new StatefulSet(typo as any).validate());
+    assert.doesNotThrow(() => new StatefulSet(typo).validate());
     assert.deepEqual(await checkObject(typo), [
       'StatefulSet/db: unknown field spec.template.spec.containers[0].securityContex',
     ]);

@@ -78,7 +78,7 @@ describe('backup of a database with a damaged page', () => {
         [name],
       );
       assert.equal(h?.status, 'failure');
-      assert.match(h!.error, /billing\.invoices/);
+      assert.match(h.error, /billing\.invoices/);
     });
   }
 });

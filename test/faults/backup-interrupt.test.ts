@@ -89,7 +89,7 @@ async function assertCleanlyStopped(pg: PgServer, dir: string, name: string, r: 
     [name],
   );
   assert.equal(h?.status, 'failure');
-  assert.match(h!.error, new RegExp(`interrupted by ${sig}`));
+  assert.match(h.error, new RegExp(`interrupted by ${sig}`));
   const list = JSON.parse(runAgentSync(['list-backups', '-o', 'json'], backupAgentEnv(pg, dir)).stdout);
   assert.ok(!list.some((b: { name: string }) => b.name === name), 'list-backups never shows it');
   // Nothing of it still runs: no pg_dump, no row count left connected to the database.

@@ -216,7 +216,7 @@ describe('members heal themselves', () => {
       assert.ok(Date.now() < deadline, `no disk-full phase: ${JSON.stringify(status?.body)}`);
       await sleep(500);
     }
-    assert.match(String(status!.body.reason), /is full .*Expand the volume: kubectl patch pvc/);
+    assert.match(String(status.body.reason), /is full .*Expand the volume: kubectl patch pvc/);
     assert.equal((await health(inst.healthPort, '/healthz/ready')).status, 503);
     assert.equal((await health(inst.healthPort, '/healthz/live')).status, 200);
     assert.match(c.logs(leader), /is full \(\d+\.\d% used\): PostgreSQL cannot run until it has space/);

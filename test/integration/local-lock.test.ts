@@ -31,7 +31,7 @@ describe('the local state lock', () => {
 
   it('takes over a lock left by a process that is gone, and releases it afterwards', async () => {
     const root = tempDir();
-    const dead = spawnSync('true').pid!;
+    const dead = spawnSync('true').pid;
     writeFileSync(join(root, 'ops.lock'), `${dead} local up\n`);
     const seen = await withStateLock(root, 'local down', async () =>
       readFileSync(join(root, 'ops.lock'), 'utf8'),

@@ -16,7 +16,7 @@ after(cleanupAll);
 
 const NS = 'pyairtable';
 delete process.env.KUBERNETES_SERVICE_HOST;
-const out: Output = { line: () => undefined, result: () => undefined } as unknown as Output;
+const out: Output = { line: () => undefined, result: () => undefined };
 
 async function standIn(withRepoPod: boolean) {
   const api = await startStandInApi(NS);

@@ -146,7 +146,7 @@ async function startFakeKubeApi(): Promise<FakeApi> {
         server.closeAllConnections();
       }),
   );
-  return Object.assign(api, { url: `http://127.0.0.1:${port}`, objects, requests, forbid }) as FakeApi;
+  return Object.assign(api, { url: `http://127.0.0.1:${port}`, objects, requests, forbid });
 }
 
 function seed(api: FakeApi, name: string, day: number, member = 'pyairtable-stack-postgres-0') {

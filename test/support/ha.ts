@@ -60,7 +60,7 @@ export const quietOutput: Output = {
     if (process.env.PGOPS_TEST_VERBOSE) process.stderr.write(s + '\n');
   },
   result: () => undefined,
-} as unknown as Output;
+};
 
 export interface RunResult {
   code: number;

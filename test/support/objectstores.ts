@@ -52,11 +52,7 @@ export async function startS3Https(
     { stdio: 'ignore' },
   );
   const port = await freePort();
-  const moduleName = 's3rver';
-  const S3rver = (await import(moduleName)).default as new (opts: Record<string, unknown>) => {
-    run(): Promise<unknown>;
-    close(): Promise<void>;
-  };
+  const { default: S3rver } = await import('s3rver');
   let server: InstanceType<typeof S3rver> | undefined;
   const start = async () => {
     server = new S3rver({
@@ -89,12 +85,7 @@ export async function startS3Https(
 export async function startS3(bucket = 'pyairtable-backups'): Promise<S3Server> {
   const dir = tempDir('pgops-s3-');
   const port = await freePort();
-  // s3rver ships no type declarations; the little we use is typed here.
-  const moduleName = 's3rver';
-  const S3rver = (await import(moduleName)).default as new (opts: Record<string, unknown>) => {
-    run(): Promise<unknown>;
-    close(): Promise<void>;
-  };
+  const { default: S3rver } = await import('s3rver');
   const server = new S3rver({
     port,
     address: '127.0.0.1',
@@ -165,7 +156,7 @@ export async function startAzurite(container = 'pyairtable-backups'): Promise<Az
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   onCleanup(
     `stop azurite ${port}`,

@@ -4,8 +4,7 @@
  * that user.
  */
 import { execFileSync } from 'node:child_process';
-import { accessSync, chownSync, constants } from 'node:fs';
-import { dirname } from 'node:path';
+import { chownSync } from 'node:fs';
 import { osUserIds } from '../../src/runtime/os-user.js';
 
 export interface RunAs {
@@ -36,24 +35,3 @@ export function chownToPostgres(path: string) {
   const u = postgresUser();
   if (u.uid !== undefined && u.gid !== undefined) chownSync(path, u.uid, u.gid);
 }
-
-/** True if every directory above `path` can be traversed by the postgres OS user. */
-export function traversableByPostgres(path: string): boolean {
-  const u = postgresUser();
-  if (u.uid === undefined) {
-    try {
-      accessSync(path, constants.R_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-  try {
-    execFileSync('runuser', ['-u', 'postgres', '--', 'test', '-r', path], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export { dirname };

@@ -9,13 +9,20 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { passfileLine, toUri } from '../../src/core/pg/conninfo.js';
 import { exec, execOk } from '../../src/runtime/exec.js';
-import { initdbFlags } from '../../src/core/ha/patroni-config.js';
+import { INITDB_OPTIONS } from '../../src/core/ha/patroni-config.js';
 import { readPidFile } from '../../src/local/processes.js';
 import { findPgBinDir } from '../../src/runtime/pgbin.js';
 import { onCleanup } from './cleanup.js';
 import { chownToPostgres, postgresUser } from './os-user.js';
 import { freePort } from './ports.js';
 import { postgresOwnedDir, tempDir } from './tmp.js';
+
+/** INITDB_OPTIONS as initdb's own flags (test servers are created without Patroni). */
+export function initdbFlags(): string[] {
+  return INITDB_OPTIONS.map((o) =>
+    typeof o === 'string' ? `--${o}` : Object.entries(o).map(([k, v]) => `--${k}=${v}`)[0]!,
+  );
+}
 
 export const TEST_PASSWORD = 'test-superuser-password';
 

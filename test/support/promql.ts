@@ -4,7 +4,7 @@
  * templating the chart's annotations use (so promtool tests can state the exact expected text).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -170,10 +170,6 @@ export function writeIn(dir: string, name: string, content: string): string {
   const p = join(dir, name);
   writeFileSync(p, content);
   return p;
-}
-
-export function readChartFile(rel: string): string {
-  return readFileSync(join(chartDir, rel), 'utf8');
 }
 
 /** Go's %.Nf for the values the tests use (they avoid exact halves, where Go and JS round differently). */

@@ -26,10 +26,6 @@ export function helmPath(): string {
   return firstExecutable([join(repoRoot, '.tools', 'bin', 'helm')], 'helm', 'Run: npm run tools');
 }
 
-export function kubectlPath(): string {
-  return firstExecutable([join(repoRoot, '.tools', 'bin', 'kubectl')], 'kubectl', 'Run: npm run tools');
-}
-
 export function promtoolPath(): string {
   return firstExecutable(
     ['/usr/bin/promtool', '/usr/local/bin/promtool'],

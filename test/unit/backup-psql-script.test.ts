@@ -1,10 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { findMetaCommands, isSingleStatement, PsqlScriptScanner } from '../../src/core/backup/psql-script.js';
+import {
+  isSingleStatement,
+  PsqlScriptScanner,
+  type ScriptFinding,
+} from '../../src/core/backup/psql-script.js';
 import { planGlobalsRestore } from '../../src/core/backup/globals.js';
 import { cleanupAll } from '../support/cleanup.js';
 
 after(cleanupAll);
+
+/** Every meta-command psql would run in `script` (whole text), pg_dump's \restrict lines excepted. */
+function findMetaCommands(script: string): ScriptFinding[] {
+  const scanner = new PsqlScriptScanner();
+  const out: ScriptFinding[] = [];
+  for (const line of script.split('\n')) out.push(...scanner.scanLine(line).findings);
+  return out;
+}
 
 const commands = (script: string) => findMetaCommands(script).map((f) => [f.line, f.command, f.kind]);
 

@@ -3,7 +3,6 @@ import { after, describe, it } from 'node:test';
 import {
   dynamicConfig,
   dynamicConfigPatch,
-  initdbFlags,
   parseConfFragment,
   patroniConfig,
   splitParameters,
@@ -13,6 +12,7 @@ import { planPromotion, type PromotionInput } from '../../src/core/ha/promotion.
 import { haView } from '../../src/core/ha/view.js';
 import { scramMatches, scramVerifier } from '../../src/core/instance/scram.js';
 import { cleanupAll } from '../support/cleanup.js';
+import { initdbFlags } from '../support/postgres.js';
 
 after(cleanupAll);
 

@@ -4,7 +4,6 @@
  * creates it at bootstrap so the exporter's queries never fail on a fresh cluster; the backup
  * command creates it too (idempotent) before writing.
  */
-export const PGOPS_SCHEMA = 'pgops';
 export const BACKUP_HISTORY_DATABASE = 'postgres';
 
 export const BACKUP_HISTORY_DDL = `

@@ -256,14 +256,6 @@ export class PsqlScriptScanner {
   }
 }
 
-/** Every meta-command psql would run in `script` (whole text), pg_dump's \restrict lines excepted. */
-export function findMetaCommands(script: string): ScriptFinding[] {
-  const scanner = new PsqlScriptScanner();
-  const out: ScriptFinding[] = [];
-  for (const line of script.split('\n')) out.push(...scanner.scanLine(line).findings);
-  return out;
-}
-
 /** True when `text` is exactly one SQL statement ending in `;` (no second one, no meta-command). */
 export function isSingleStatement(text: string): boolean {
   const scanner = new PsqlScriptScanner();

@@ -437,8 +437,6 @@ export const objectStoreEnv = [
   'AZURE_STORAGE_KEY',
 ];
 
-export const passthroughEnv = [...objectStoreEnv, 'TZ', 'HOME', 'PATH', 'NODE_OPTIONS'];
-
 export interface ConfigIssue {
   key: string;
   message: string;

@@ -244,7 +244,8 @@ export function dynamicConfigPatch(
 function normalize(v: unknown): string {
   if (v === undefined || v === null) return '';
   if (typeof v === 'boolean') return v ? 'on' : 'off';
-  const s = String(v).toLowerCase();
+  // Values come from JSON (numbers or strings); numbers print the same either way.
+  const s = (typeof v === 'string' ? v : JSON.stringify(v)).toLowerCase();
   if (s === 'true') return 'on';
   if (s === 'false') return 'off';
   return s;
@@ -291,11 +292,4 @@ function unquote(v: string): string {
   if (v.length >= 2 && v.startsWith("'") && v.endsWith("'"))
     return v.slice(1, -1).replace(/''/g, "'").replace(/\\\\/g, '\\');
   return v;
-}
-
-/** INITDB_OPTIONS as initdb's own flags (for servers created without Patroni, such as scratch copies). */
-export function initdbFlags(): string[] {
-  return INITDB_OPTIONS.map((o) =>
-    typeof o === 'string' ? `--${o}` : Object.entries(o).map(([k, v]) => `--${k}=${v}`)[0]!,
-  );
 }

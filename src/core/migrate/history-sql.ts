@@ -6,8 +6,6 @@
 /** Fixed pg_advisory_lock key ("pgopsmig" as bytes) so that two runs never interleave. */
 export const MIGRATION_LOCK_KEY = '8099564983612696935';
 
-export const HISTORY_TABLE = 'pgops.schema_migrations';
-
 export const CREATE_HISTORY_SQL = `
 CREATE SCHEMA IF NOT EXISTS pgops;
 CREATE TABLE IF NOT EXISTS pgops.schema_migrations (

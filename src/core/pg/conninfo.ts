@@ -48,19 +48,6 @@ function quoteConninfoValue(v: string): string {
   return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-/** A key=value conninfo string, as primary_conninfo and pg_basebackup -d expect. */
-export function toConninfo(t: ConnTarget & { password?: never }): string {
-  const pairs: [string, string | number][] = [
-    ['host', t.host],
-    ['port', t.port],
-    ['user', t.user],
-    ['dbname', t.database],
-  ];
-  if (t.passfile) pairs.push(['passfile', t.passfile]);
-  for (const [k, v] of Object.entries(t.params ?? {})) pairs.push([k, v]);
-  return pairs.map(([k, v]) => `${k}=${quoteConninfoValue(String(v))}`).join(' ');
-}
-
 /** The conninfo psql takes as -d for a local database (socket, default user), naming our sessions. */
 export function opsDatabaseConninfo(database: string): string {
   return `dbname=${quoteConninfoValue(database)} application_name=${OPS_APPLICATION_NAME}`;

@@ -66,7 +66,7 @@ export function stderrLines(tool: string, onInfo?: (line: string) => void) {
     if (kept.length > 200) kept.shift();
   };
   return {
-    push(chunk: string) {
+    push: (chunk: string) => {
       const lines = (carry + chunk).split('\n');
       carry = lines.pop() ?? '';
       for (const l of lines) take(l);
@@ -110,20 +110,20 @@ export async function dumpCustom(p: DumpParams, run: PartsRun): Promise<DumpOutp
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const dumpErr = stderrLines('pg_dump');
-  dump.stderr!.setEncoding('utf8').on('data', dumpErr.push);
+  dump.stderr.setEncoding('utf8').on('data', dumpErr.push);
   const dumpExit = exitOf(dump, 'pg_dump');
   dumpExit.catch(() => undefined); // awaited below; a failure to start must not go unhandled meanwhile
 
   const toc = spawn(p.pgRestore, ['--list'], { env: p.env, stdio: ['pipe', 'pipe', 'pipe'] });
   let tocOut = '';
   const tocErr = stderrLines('pg_restore');
-  toc.stdout!.setEncoding('utf8').on('data', (c: string) => (tocOut += c));
-  toc.stderr!.setEncoding('utf8').on('data', tocErr.push);
+  toc.stdout.setEncoding('utf8').on('data', (c: string) => (tocOut += c));
+  toc.stderr.setEncoding('utf8').on('data', tocErr.push);
   // It reads the header and the table of contents, then exits: the rest is not for it.
   let feeding = true;
   const tocExit = exitOf(toc, 'pg_restore').finally(() => (feeding = false));
   tocExit.catch(() => undefined);
-  toc.stdin!.on('error', () => (feeding = false));
+  toc.stdin.on('error', () => (feeding = false));
   const unwatch = stopOnAbort(run, [dump, toc]);
 
   const hash = createHash('sha256');
@@ -131,7 +131,7 @@ export async function dumpCustom(p: DumpParams, run: PartsRun): Promise<DumpOutp
   // pg_dump writes a few KiB at a time: each piece is hashed as it comes (a 'data' handler, the
   // cheapest way to take them) and the file is written in 1 MiB batches, pausing the pipe while a
   // batch is written or while pg_restore has not taken what it was given.
-  const src = dump.stdout!;
+  const src = dump.stdout;
   let holds = 0;
   const hold = (p: Promise<unknown>) => {
     if (holds++ === 0) src.pause();
@@ -160,8 +160,8 @@ export async function dumpCustom(p: DumpParams, run: PartsRun): Promise<DumpOutp
   src.on('data', (chunk: Buffer) => {
     hash.update(chunk);
     bytes += chunk.length;
-    if (feeding && !toc.stdin!.write(chunk))
-      hold(Promise.race([once(toc.stdin!, 'drain').catch(() => undefined), tocExit.catch(() => undefined)]));
+    if (feeding && !toc.stdin.write(chunk))
+      hold(Promise.race([once(toc.stdin, 'drain').catch(() => undefined), tocExit.catch(() => undefined)]));
     batch.push(chunk);
     batched += chunk.length;
     if (batched >= BATCH) flush();
@@ -177,7 +177,7 @@ export async function dumpCustom(p: DumpParams, run: PartsRun): Promise<DumpOutp
     await Promise.allSettled([dumpExit, tocExit]);
     throw err;
   } finally {
-    toc.stdin!.end();
+    toc.stdin.end();
     unwatch();
     await out.close();
   }
@@ -259,7 +259,7 @@ export async function dumpDirectory(p: DumpParams, run: PartsRun): Promise<DumpO
     const m = FINISHED_RE.exec(line);
     if (m) packFiles(dataFilesOf(Number(m[1])));
   });
-  dump.stderr!.setEncoding('utf8').on('data', dumpErr.push);
+  dump.stderr.setEncoding('utf8').on('data', dumpErr.push);
   const unwatch = stopOnAbort(run, [dump]);
   try {
     const d = await exitOf(dump, 'pg_dump');

@@ -156,7 +156,7 @@ export function psqlHasRestrict(version: string): boolean {
   const minor = Number(m[2] ?? 0);
   const firstMinor: Record<number, number> = { 13: 22, 14: 19, 15: 14, 16: 10, 17: 6 };
   if (major >= 18) return true;
-  return firstMinor[major] !== undefined && minor >= firstMinor[major]!;
+  return firstMinor[major] !== undefined && minor >= firstMinor[major];
 }
 
 /**

@@ -187,7 +187,7 @@ export function verboseItems(progress: ProgressReporter) {
   let items = 0;
   let kept = '';
   return {
-    onStderr(chunk: string) {
+    onStderr: (chunk: string) => {
       const lines = (carry + chunk).split('\n');
       carry = lines.pop() ?? '';
       for (const l of lines) {

@@ -14,7 +14,8 @@ export interface ApiAnswer<T = unknown> {
 
 export interface PatroniMember {
   name: string;
-  role: 'leader' | 'replica' | 'sync_standby' | 'standby_leader' | string;
+  /** leader, replica, sync_standby, standby_leader, or a role a later Patroni adds. */
+  role: string;
   state: string;
   api_url?: string;
   host?: string;

@@ -170,10 +170,10 @@ async function checkPromotion(
   if (leader) {
     // A WAL record written now: a live receiver has it within moments, a stuck one never does.
     leaderLsn = await withClient(login(leader), async (c) => {
-      const r = await c.query(
+      const r = await c.query<{ r: boolean; lsn: string | null }>(
         "SELECT pg_is_in_recovery() AS r, CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_logical_emit_message(false, 'pgops', 'promotion check')::text END AS lsn",
       );
-      return r.rows[0].r ? null : (r.rows[0].lsn as string);
+      return r.rows[0]!.r ? null : r.rows[0]!.lsn;
     }).catch(() => null);
   }
   const facts: CandidateFacts = {
@@ -305,7 +305,7 @@ async function waitWritable(l: Login, timeoutSeconds: number) {
   while (Date.now() < deadline) {
     const ok = await withClient(
       l,
-      async (c) => !(await c.query('SELECT pg_is_in_recovery() AS r')).rows[0].r,
+      async (c) => !(await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r,
     ).catch(() => false);
     if (ok) return position(l);
     await sleep(250);

@@ -254,7 +254,9 @@ export class MemberSupervisor {
 
   private failoverAllowedByFile(): boolean {
     try {
-      const until = Number(JSON.parse(readFileSync(this.paths.allowFailover, 'utf8')).until);
+      const until = Number(
+        (JSON.parse(readFileSync(this.paths.allowFailover, 'utf8')) as { until?: unknown }).until,
+      );
       return until > Date.now();
     } catch {
       return false;

@@ -137,7 +137,7 @@ export class MemberArchive {
     });
     this.server = child;
     const started = Date.now();
-    for (const s of [child.stdout!, child.stderr!])
+    for (const s of [child.stdout, child.stderr])
       createInterface({ input: s }).on('line', (l) =>
         this.log.relay(l, /ERROR/.test(l) ? 'error' : 'info', 'pgbackrest'),
       );

@@ -100,7 +100,7 @@ export async function pgbackrestInfoEach(r: PgbackrestRunner, repos: number[]): 
             {
               repo: `repo${a.repo}`,
               code: 99,
-              message: a.error!.message,
+              message: a.error.message,
               archiveMin: null,
               archiveMax: null,
               archiveIds: [],

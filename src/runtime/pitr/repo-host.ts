@@ -37,7 +37,7 @@ export async function runRepoHost(ctx: PitrJobContext): Promise<void> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...runner.env },
   });
-  for (const s of [child.stdout!, child.stderr!])
+  for (const s of [child.stdout, child.stderr])
     createInterface({ input: s }).on('line', (l) =>
       log.relay(l, /ERROR/.test(l) ? 'error' : 'info', 'pgbackrest'),
     );
