@@ -116,6 +116,7 @@ export async function promoteMember(
   const paths = memberPaths(env);
   const manual = env.PGOPS_FAILOVER === 'manual';
   if (manual) await liftFence(env, api, req.candidate, paths);
+  else await waitPromotable(api, req.candidate, cluster);
   try {
     const body =
       plan.action === 'switchover' ? { leader: plan.from, candidate: plan.to } : { candidate: plan.to };
@@ -263,6 +264,32 @@ async function liftFence(
     `Patroni on ${candidate} did not take the new configuration within 30 s; nothing was changed`,
     {},
     { hint: 'Look at the member log; then run promote again.' },
+  );
+}
+
+/**
+ * failover: automatic — a member that started on an empty volume carries nofailover until its agent
+ * sees it holds a copy of the cluster (streaming, as checked above): Patroni would refuse it as "no
+ * good candidates" until that tick. Wait for it instead of failing a promotion that is about to be
+ * possible.
+ */
+async function waitPromotable(api: PatroniApi, candidate: string, cluster: PatroniCluster) {
+  const fenced = (c: PatroniCluster) =>
+    c.members.find((m) => m.name === candidate)?.tags?.nofailover === true;
+  if (!fenced(cluster)) return;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    await sleep(500);
+    const now = await api.cluster().catch(() => undefined);
+    if (now && !fenced(now)) return;
+  }
+  throw new OperationFailed(
+    'E_FENCE_NOT_LIFTED',
+    `${candidate} is still marked not to be promoted (nofailover) 30 s after it was seen streaming; nothing was changed`,
+    {},
+    {
+      hint: "Look at the member's log (its agent lifts the mark once it holds a copy); then run promote again.",
+    },
   );
 }
 

@@ -111,9 +111,24 @@ export async function pgbackrestInfoEach(r: PgbackrestRunner, repos: number[]): 
   };
 }
 
+/**
+ * pgBackRest's words when another stanza-create is halfway through (the leader's duty and a backup
+ * that found the stanza missing can meet): its folders exist, its info files not yet.
+ */
+const CREATING_ELSEWHERE = /directory not empty|unable to acquire lock|ERROR: \[050\]/;
+
 /** Creates the stanza where it is missing (idempotent: an existing one is left as it is). */
 export async function stanzaCreate(r: PgbackrestRunner): Promise<void> {
-  await pgbackrest(r, 'stanza-create', [], { timeoutMs: 300_000, what: 'creating the stanza' });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await pgbackrest(r, 'stanza-create', [], { timeoutMs: 300_000, what: 'creating the stanza' });
+      return;
+    } catch (err) {
+      // Once the other one is done, stanza-create finds a valid stanza and succeeds.
+      if (attempt >= 5 || !CREATING_ELSEWHERE.test((err as Error).message)) throw err;
+      await new Promise((res) => setTimeout(res, 2000));
+    }
+  }
 }
 
 /** A file from the archive (a history file or a WAL segment) into `dest`; false when it is not there. */
