@@ -13,6 +13,7 @@ import { initdbFlags } from '../../src/core/ha/patroni-config.js';
 import { readPidFile } from '../../src/local/processes.js';
 import { findPgBinDir } from '../../src/runtime/pgbin.js';
 import { onCleanup } from './cleanup.js';
+import { eventually } from './eventually.js';
 import { chownToPostgres, postgresUser } from './os-user.js';
 import { freePort } from './ports.js';
 import { postgresOwnedDir, tempDir } from './tmp.js';
@@ -270,17 +271,17 @@ export async function waitForCatchUp(
   const [{ lsn }] = (await primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')) as [
     { lsn: string },
   ];
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [row] = await replica.query<{ caught: boolean }>(
-      'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught',
-      [lsn],
-    );
-    if (row?.caught) return;
-    if (Date.now() > deadline)
-      throw new Error(`replica ${replica.name} did not reach ${lsn} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await eventually(
+    `replica ${replica.name} reaches ${lsn}`,
+    async () => {
+      const [row] = await replica.query<{ caught: boolean }>(
+        'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught',
+        [lsn],
+      );
+      return row?.caught === true;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
 }
 
 /** Names of postgres processes still running whose data directory lies under `dir` (for leak checks). */
