@@ -10,6 +10,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanupAll, onCleanup } from '../support/cleanup.js';
+import { eventually } from '../support/eventually.js';
 import { type PgServer, startPostgres } from '../support/postgres.js';
 import { backupAgentEnv, runAgentSync } from '../support/run-agent.js';
 import { tempDir } from '../support/tmp.js';
@@ -65,10 +66,11 @@ async function interruptBackup(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     child.on('close', (code, signal) => r({ code, signal })),
   );
-  for (let i = 0; i < 3000 && written(dir, name) < 1024 * 1024; i++) {
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await eventually(
+    'pg_dump has streamed 1 MiB, or the agent ended',
+    () => child.exitCode !== null || written(dir, name) >= 1024 * 1024,
+    { timeoutMs: 30_000, intervalMs: 10 },
+  );
   assert.ok(written(dir, name) >= 1024 * 1024, `pg_dump was streaming when the signal came\n${stderr}`);
   send(child.pid!);
   const { code, signal } = await exited;

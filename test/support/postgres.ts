@@ -157,7 +157,11 @@ function makeServer(
       const pid = readPostmasterPid(dataDir);
       if (pid && processExists(pid)) process.kill(pid, 'SIGKILL');
       // Wait for the postmaster itself to be gone; children may linger a moment longer.
-      for (let i = 0; i < 100 && pid && processExists(pid); i++) await new Promise((r) => setTimeout(r, 50));
+      if (pid)
+        await eventually(`postmaster ${pid} of ${name} is gone`, () => !processExists(pid), {
+          timeoutMs: 5000,
+          intervalMs: 50,
+        });
     },
     postmasterPid: () => readPostmasterPid(dataDir),
   };
