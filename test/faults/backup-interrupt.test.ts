@@ -96,18 +96,22 @@ async function assertCleanlyStopped(pg: PgServer, dir: string, name: string, r: 
   assert.ok(!list.some((b: { name: string }) => b.name === name), 'list-backups never shows it');
   // Nothing of it still runs: no pg_dump, no row count left connected to the database.
   let left = -1;
-  for (let i = 0; i < 100 && left !== 0; i++) {
-    left = Number(
-      (
-        await pg.query<{ n: string }>(
-          `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = 'app' AND pid <> pg_backend_pid()`,
-          [],
-          'postgres',
-        )
-      )[0]!.n,
-    );
-    if (left) await new Promise((res) => setTimeout(res, 50));
-  }
+  await eventually(
+    'pg_dump and the row counts stopped with the agent (no session left on the database)',
+    async () => {
+      left = Number(
+        (
+          await pg.query<{ n: string }>(
+            `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = 'app' AND pid <> pg_backend_pid()`,
+            [],
+            'postgres',
+          )
+        )[0]!.n,
+      );
+      return left === 0;
+    },
+    { timeoutMs: 5000, intervalMs: 50, detail: () => `${left} left` },
+  );
   assert.equal(left, 0, 'pg_dump and the row counts stopped with the agent');
   // The lock is released and nothing needs cleaning up: the next backup just runs.
   const next = runAgentSync(['backup', '--name', `${name}-next`], backupAgentEnv(pg, dir));

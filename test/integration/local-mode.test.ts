@@ -364,11 +364,12 @@ describe('postgres-ops local mode', () => {
       ],
     );
     const old = s.instances.find((i) => i.name === before.name)!;
-    for (let i = 0; i < 100; i++) {
-      const rows = await appQuery(old.uri, 'SELECT count(*)::int AS n FROM orders WHERE id = 502');
-      if (rows[0]!.n === 1) break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    await eventually(
+      'the old primary has the row the new one wrote',
+      async () =>
+        (await appQuery(old.uri, 'SELECT count(*)::int AS n FROM orders WHERE id = 502'))[0]!.n === 1,
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
     const [row] = await appQuery(old.uri, 'SELECT count(*)::int AS n FROM orders WHERE id = 502');
     assert.equal(row!.n, 1, 'the old primary replays what the new one wrote');
     const up = await opsJson<{ started: string[] }>(['local', 'up']);

@@ -202,14 +202,11 @@ describe('point-in-time recovery (local mode)', () => {
         },
       );
       const journal = `${c.stateDir}/restore.json`;
-      for (let i = 0; i < 3000; i++) {
-        try {
-          if ((JSON.parse(readFileSync(journal, 'utf8')) as { phase: string }).phase === phase) break;
-        } catch {
-          /* not yet */
-        }
-        await sleep(20);
-      }
+      await eventually(
+        `the restore journal says ${phase}`,
+        () => (JSON.parse(readFileSync(journal, 'utf8')) as { phase: string }).phase === phase,
+        { timeoutMs: 60_000, intervalMs: 20, retryOnError: true },
+      );
       if (phase === 'recovering') await sleep(1500);
       process.kill(-child.pid!, 'SIGKILL');
     };
