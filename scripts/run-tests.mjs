@@ -5,8 +5,9 @@
 // TEST_TIMEOUT_SECONDS: a hung test fails instead of holding the run (default 600; 0 = none). It
 // is node's --test-timeout, which on Node 20 bounds each test file's process as a whole as well as
 // each test in it: the file is stopped with SIGTERM (test/support/cleanup.ts then stops what it
-// started) and reported as timed out. The longest file (test/faults/ha-partition.test.ts) takes
-// about 3 minutes on a busy 2-core machine, so the default leaves it ample room.
+// started) and reported as timed out. The longest files (test/integration/local-mode.test.ts,
+// test/faults/ha-partition.test.ts) take 3 to 4.5 minutes on a busy 2-core machine; the default
+// leaves them more than twice that.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';

@@ -59,8 +59,25 @@ function usedMetricNames(): Set<string> {
   return new Set(exprs.flatMap(metricNames));
 }
 
-/** Scrapes until a sample shows up: the exporter reads PostgreSQL's statistics as they come. */
-const scrapes = { timeoutMs: 20_000, intervalMs: 200 };
+/**
+ * Scrapes `exporter` until its samples satisfy `ok` and returns them: the exporter reads
+ * PostgreSQL's statistics as they come.
+ */
+function scrapeUntil(
+  exporter: { scrape(): Promise<Sample[]> },
+  what: string,
+  ok: (s: Sample[]) => boolean,
+  timeoutMs = 20_000,
+): Promise<Sample[]> {
+  return eventually(
+    what,
+    async () => {
+      const s = await exporter.scrape();
+      return ok(s) ? s : undefined;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+}
 
 function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
   const s = samplesOf(samples, name, labels);
@@ -150,11 +167,10 @@ describe('postgres_exporter with the chart queries, as the pg_monitor role', () 
     assert.ok(lag[0]!.value >= 0 && lag[0]!.value < 30, `lag ${lag[0]!.value}`);
     assert.equal(value(p, 'pgops_replication_slot_active', { slot_name: 'replica_0' }), 1);
     // Caught up: no delay (polled, as a standby snapshot record may arrive just before a scrape).
-    await eventually(
+    await scrapeUntil(
+      onReplica,
       'a caught-up replica reports no replay delay',
-      async () =>
-        value(await onReplica.scrape(), 'pgops_instance_replay_delay_seconds') === 0 ? true : undefined,
-      scrapes,
+      (s) => value(s, 'pgops_instance_replay_delay_seconds') === 0,
     );
     // The initdb time carried by the system identifier is the same on both and is recent.
     const initdb = value(p, 'pgops_instance_initdb_timestamp_seconds');
@@ -279,13 +295,10 @@ describe('postgres_exporter with the chart queries, as the pg_monitor role', () 
       holder = await primary.connect();
       await holder.query('BEGIN');
       await holder.query('SELECT txid_current()');
-      const seen = await eventually(
+      const seen = await scrapeUntil(
+        onPrimary,
         'a statement has run for at least 1s',
-        async () => {
-          const s = await onPrimary.scrape();
-          return value(s, 'pgops_activity_longest_query_seconds') >= 1 ? s : undefined;
-        },
-        scrapes,
+        (s) => value(s, 'pgops_activity_longest_query_seconds') >= 1,
       );
       assert.ok(value(seen, 'pgops_activity_longest_transaction_seconds') >= 1);
       assert.equal(value(seen, 'pgops_activity_idle_in_transaction'), 1);
@@ -304,49 +317,36 @@ describe('postgres_exporter with the chart queries, as the pg_monitor role', () 
     try {
       await primary.query('CREATE TABLE IF NOT EXISTS lag_probe (id int)');
       await primary.query('INSERT INTO lag_probe SELECT generate_series(1, 1000)');
-      const r = await eventually(
+      const r = await scrapeUntil(
+        onReplica,
         'the replica reports a replay delay',
-        async () => {
-          const s = await onReplica.scrape();
-          return value(s, 'pgops_instance_replay_delay_seconds') > 0 ? s : undefined;
-        },
-        scrapes,
+        (s) => value(s, 'pgops_instance_replay_delay_seconds') > 0,
       );
       assert.ok(value(r, 'pgops_instance_replay_delay_seconds') > 0);
-      const p = await eventually(
+      const p = await scrapeUntil(
+        onPrimary,
         'the primary reports replay lag',
-        async () => {
-          const s = await onPrimary.scrape();
-          const [lag] = samplesOf(s, 'pg_stat_replication_lag_seconds');
-          return lag && lag.value > 0 ? s : undefined;
-        },
-        scrapes,
+        (s) => (samplesOf(s, 'pg_stat_replication_lag_seconds')[0]?.value ?? 0) > 0,
       );
       assert.ok(value(p, 'pg_stat_replication_lag_bytes', { state: 'streaming' }) > 0);
     } finally {
       await replica.query('SELECT pg_wal_replay_resume()');
     }
     await waitForCatchUp(primary, replica);
-    const after = await eventually(
+    const after = await scrapeUntil(
+      onReplica,
       'the replay delay is back to 0',
-      async () => {
-        const s = await onReplica.scrape();
-        return value(s, 'pgops_instance_replay_delay_seconds') === 0 ? s : undefined;
-      },
-      scrapes,
+      (s) => value(s, 'pgops_instance_replay_delay_seconds') === 0,
     );
     assert.equal(value(after, 'pgops_instance_replay_delay_seconds'), 0);
   });
 
   it('shows the slot inactive and no streaming replica once the replica stops', async () => {
     await replica.stop();
-    const s = await eventually(
+    const s = await scrapeUntil(
+      onPrimary,
       'the slot is inactive',
-      async () => {
-        const x = await onPrimary.scrape();
-        return value(x, 'pgops_replication_slot_active', { slot_name: 'replica_0' }) === 0 ? x : undefined;
-      },
-      scrapes,
+      (x) => value(x, 'pgops_replication_slot_active', { slot_name: 'replica_0' }) === 0,
     );
     assert.equal(value(s, 'pgops_instance_streaming_replicas'), 0);
     assert.equal(samplesOf(s, 'pg_stat_replication_lag_seconds').length, 0);
@@ -372,13 +372,10 @@ describe('postgres_exporter on a primary whose archiving fails', () => {
       );
       await primary.query('SELECT pg_switch_wal()');
     }
-    const first = await eventually(
+    const first = await scrapeUntil(
+      e,
       'archive failures show',
-      async () => {
-        const s = await e.scrape();
-        return value(s, 'pg_stat_archiver_failed_count') >= 1 ? s : undefined;
-      },
-      scrapes,
+      (s) => value(s, 'pg_stat_archiver_failed_count') >= 1,
     );
     assert.equal(value(first, 'pg_exporter_last_scrape_error'), 0, e.logs());
     assert.equal(value(first, 'pgops_archive_enabled'), 1);
@@ -386,15 +383,11 @@ describe('postgres_exporter on a primary whose archiving fails', () => {
     assert.ok(value(first, 'pgops_archive_last_failed_timestamp_seconds') > Date.now() / 1000 - 600);
     assert.equal(value(first, 'pgops_archive_last_archived_timestamp_seconds'), 0);
     // The archiver retries: the counter the alert takes the increase of keeps growing.
-    await eventually(
+    await scrapeUntil(
+      e,
       'the failure count grows',
-      async () => {
-        const s = await e.scrape();
-        return value(s, 'pg_stat_archiver_failed_count') > value(first, 'pg_stat_archiver_failed_count')
-          ? true
-          : undefined;
-      },
-      { ...scrapes, timeoutMs: 60_000 },
+      (s) => value(s, 'pg_stat_archiver_failed_count') > value(first, 'pg_stat_archiver_failed_count'),
+      60_000,
     );
   });
 });
