@@ -137,9 +137,7 @@ describe('one operation at a time', () => {
 describe('one operation at a time, promotion included', () => {
   it('refuses a promotion (exit 3) while a backup holds the primary, naming it, and changes nothing', async () => {
     const c = await startHaCluster({ replicas: 1 });
-    const leader = await c.leader();
-    const replica = c.names().find((n) => n !== leader)!;
-    await c.waitStreaming(replica);
+    const { leader, replica } = await c.leaderAndStreamingReplica();
     let release = () => undefined as void;
     const held = new Promise<void>((r) => (release = r));
     let started = () => undefined as void;

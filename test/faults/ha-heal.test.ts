@@ -109,9 +109,7 @@ describe('members heal themselves', () => {
         parameters: { wal_keep_size: '16MB', max_wal_size: '64MB', min_wal_size: '32MB' },
       },
     });
-    const leader = await c.leader();
-    const replica = c.names().find((n) => n !== leader)!;
-    await c.waitStreaming(replica);
+    const { leader, replica } = await c.leaderAndStreamingReplica();
     c.kill9Member(replica);
     await c.waitPostmastersGone(replica);
     // Far more WAL than a slot may hold, and checkpoints so that the old segments are removed.
@@ -247,9 +245,7 @@ describe('members heal themselves', () => {
 
   it('applies rotated passwords to every role and every component keeps working', async () => {
     const c = await startHaCluster({ replicas: 1 });
-    const leader = await c.leader();
-    const replica = c.names().find((n) => n !== leader)!;
-    await c.waitStreaming(replica);
+    const { leader, replica } = await c.leaderAndStreamingReplica();
     const old = c.password();
     for (const name of ['superuser-password', 'replication-password', 'app-password', 'restapi-password'])
       writeFileSync(c.paths.secret(name as 'app-password'), `rotated-${name}-${Date.now()}\n`);

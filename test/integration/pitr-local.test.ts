@@ -140,9 +140,7 @@ describe('point-in-time recovery (local mode)', () => {
         parameters: { wal_keep_size: '16MB', max_wal_size: '64MB', min_wal_size: '32MB' },
       },
     });
-    const leader = await c.leader();
-    const replica = c.names().find((n) => n !== leader)!;
-    await c.waitStreaming(replica);
+    const { leader, replica } = await c.leaderAndStreamingReplica();
     const [{ s: sysidBefore }] = (await c.query<{ s: string }>(
       replica,
       'SELECT system_identifier::text AS s FROM pg_control_system()',

@@ -152,6 +152,14 @@ export class HaCluster {
     );
   }
 
+  /** The leader, and another member once it streams from it. */
+  async leaderAndStreamingReplica(): Promise<{ leader: string; replica: string }> {
+    const leader = await this.leader();
+    const replica = this.names().find((n) => n !== leader)!;
+    await this.waitStreaming(replica);
+    return { leader, replica };
+  }
+
   /** Waits until `name` is a replica that streams. */
   async waitStreaming(name: string, timeoutMs = 120_000) {
     let last: unknown;
