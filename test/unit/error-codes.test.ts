@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import ts from 'typescript';
-import { errorCodes, type ErrorCodeEntry } from '../../src/core/error-codes.js';
+import { errorCodes, relayedCode, type ErrorCodeEntry } from '../../src/core/error-codes.js';
 import { errorsDocPath, renderErrorsDoc } from '../../scripts/errors-doc.js';
 import { repoRoot } from '../support/tools.js';
 
@@ -114,6 +114,12 @@ describe('the error code registry', () => {
       .filter((s) => s.exit === 'relay' && !registry[s.code]?.relayed)
       .map((s) => `${s.code} at ${s.where}`);
     assert.deepEqual(relaying, []);
+  });
+
+  it('passes on the code an agent reports, even one this build does not register, and E_AGENT when it gives none', () => {
+    assert.equal(relayedCode('E_CHECKSUM', 'E_AGENT'), 'E_CHECKSUM');
+    assert.equal(relayedCode('E_FROM_A_NEWER_AGENT', 'E_AGENT'), 'E_FROM_A_NEWER_AGENT');
+    assert.equal(relayedCode(undefined, 'E_AGENT'), 'E_AGENT');
   });
 
   it('docs/errors.md lists every code as the registry has it (npx tsx scripts/errors-doc.ts)', () => {
