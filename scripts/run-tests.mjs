@@ -6,8 +6,8 @@
 // is node's --test-timeout, which on Node 20 bounds each test file's process as a whole as well as
 // each test in it: the file is stopped with SIGTERM (test/support/cleanup.ts then stops what it
 // started) and reported as timed out. The longest files (test/faults/ha-heal.test.ts,
-// test/integration/local-mode.test.ts, test/faults/ha-partition.test.ts) take 3 to 5 minutes on a
-// busy 2-core machine; the default leaves them three times that.
+// test/integration/pitr-repo2.test.ts, test/integration/local-mode.test.ts) take 4 to 5 minutes on
+// a busy 2-core machine; the default leaves them three times that.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
