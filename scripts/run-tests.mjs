@@ -1,6 +1,13 @@
 #!/usr/bin/env node
 // Runs every suite with Node's built-in test runner (TypeScript through tsx), so that CI reads one
 // closing summary. `npm test -- test/unit` runs only the files under the given paths.
+// TEST_CONCURRENCY: test files run at once (default 2).
+// TEST_TIMEOUT_SECONDS: a hung test fails instead of holding the run (default 900; 0 = none). It
+// is node's --test-timeout, which on Node 20 bounds each test file's process as a whole as well as
+// each test in it: the file is stopped with SIGTERM (test/support/cleanup.ts then stops what it
+// started) and reported as timed out. The longest files (test/faults/ha-heal.test.ts,
+// test/integration/pitr-repo2.test.ts, test/integration/local-mode.test.ts) take 4 to 5 minutes on
+// a busy 2-core machine; the default leaves them three times that.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -26,12 +33,20 @@ if (files.length === 0) {
   console.error(`no test files under ${roots.join(', ')}`);
   process.exit(1);
 }
+const timeoutSeconds = Number(process.env.TEST_TIMEOUT_SECONDS ?? 900);
+if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0) {
+  console.error(
+    `TEST_TIMEOUT_SECONDS must be a number of seconds (0 for none), not "${process.env.TEST_TIMEOUT_SECONDS}"`,
+  );
+  process.exit(2);
+}
 const args = [
   '--import',
   'tsx',
   '--test',
   '--test-reporter=spec',
   `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
+  ...(timeoutSeconds > 0 ? [`--test-timeout=${Math.round(timeoutSeconds * 1000)}`] : []),
   ...files,
 ];
 // Processes the suites start (PostgreSQL under a test temp dir, agents, exporters, object-store

@@ -2,14 +2,18 @@
  * Errors that reach a person. Every failure the CLI or the agent reports is one of these, so that
  * `main` can print one message with a hint and exit with a code scripts rely on:
  *   1 the operation failed, 2 bad usage or input, 3 refused for safety.
+ * Codes come from the registry in `error-codes.ts`: each class takes only the codes registered with
+ * its exit status, so a new code is registered (and documented in docs/errors.md) or does not compile.
  */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+import type { ErrorCode, ExitCode, FailureCode, RefusalCode, RelayedCode, UsageCode } from './error-codes.js';
 
-export type ExitCode = 1 | 2 | 3;
+export type { ErrorCode, ExitCode } from './error-codes.js';
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 export class OpsError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode | RelayedCode,
     message: string,
     readonly exitCode: ExitCode = 1,
     readonly meta: Record<string, JsonValue> = {},
@@ -25,7 +29,7 @@ export class OpsError extends Error {
 /** Exit 2: a bad flag, an unknown backup, a malformed value. Nothing was touched. */
 export class UsageError extends OpsError {
   constructor(
-    code: string,
+    code: UsageCode,
     message: string,
     meta: Record<string, JsonValue> = {},
     options?: ErrorOptions & { hint?: string },
@@ -37,7 +41,7 @@ export class UsageError extends OpsError {
 /** Exit 3: refused because going on could lose data (corrupt backup, unconfirmed destructive act). */
 export class SafetyRefusal extends OpsError {
   constructor(
-    code: string,
+    code: RefusalCode,
     message: string,
     meta: Record<string, JsonValue> = {},
     options?: ErrorOptions & { hint?: string },
@@ -49,7 +53,7 @@ export class SafetyRefusal extends OpsError {
 /** Exit 1: the operation was attempted and failed. */
 export class OperationFailed extends OpsError {
   constructor(
-    code: string,
+    code: FailureCode,
     message: string,
     meta: Record<string, JsonValue> = {},
     options?: ErrorOptions & { hint?: string },

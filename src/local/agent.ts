@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { envSwitch } from '../core/config/switch.js';
+import { relayedCode } from '../core/error-codes.js';
 import { OperationFailed, OpsError, type ExitCode, type JsonValue } from '../core/errors.js';
 import { AgentStderrRelay, parseErrorBlock } from '../runtime/agent-stderr.js';
 import { exec } from '../runtime/exec.js';
@@ -97,7 +98,7 @@ export async function runAgentJson<T = unknown>(run: AgentRun): Promise<T> {
     err?.message ?? block?.message ?? (r.stderr.trim().split('\n').slice(-3).join('\n') || `exit ${r.code}`);
   const exitCode: ExitCode = r.code === 2 || r.code === 3 ? r.code : 1;
   throw new OpsError(
-    err?.code ?? 'E_AGENT',
+    relayedCode(err?.code, 'E_AGENT'),
     `postgres-agent ${run.args[0]}: ${message}`,
     exitCode,
     err?.meta ?? {},

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { OperationFailed } from '../core/errors.js';
+import { SafetyRefusal } from '../core/errors.js';
 import { pidAlive } from './processes.js';
 
 export async function withStateLock<T>(root: string, what: string, fn: () => Promise<T>): Promise<T> {
@@ -21,7 +21,7 @@ export async function withStateLock<T>(root: string, what: string, fn: () => Pro
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw lockBusy(path, err);
       const [pid, ...rest] = readFileSync(path, 'utf8').trim().split(' ');
       if (Number(pid) > 0 && pidAlive(Number(pid)))
-        throw new OperationFailed(
+        throw new SafetyRefusal(
           'E_BUSY',
           `another postgres-ops command (pid ${pid}: ${rest.join(' ')}) is changing the local PostgreSQL`,
           { pid: Number(pid) },
@@ -38,7 +38,7 @@ export async function withStateLock<T>(root: string, what: string, fn: () => Pro
 }
 
 function lockBusy(path: string, err: unknown) {
-  return new OperationFailed(
+  return new SafetyRefusal(
     'E_BUSY',
     `cannot take the lock ${path}: ${(err as Error).message}`,
     {},

@@ -288,6 +288,14 @@ describe('metric names of an expression', () => {
       ['a_total', 'b', 'c:rec', 'd'],
     );
   });
+
+  it('reads Grafana variables as plain values and refuses what Prometheus would not parse', () => {
+    assert.deepEqual(metricNames('sum by (pod) (rate(a_total{pod=~"$pod"}[$__rate_interval]))'), ['a_total']);
+    assert.throws(
+      () => metricNames('sum(rate(a_total[5m])'),
+      /not PromQL: sum\(rate\(a_total\[5m\]\) <here>/,
+    );
+  });
 });
 
 describe('dashboard', () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { cleanupAll, onCleanup } from '../support/cleanup.js';
+import { eventually } from '../support/eventually.js';
 import { type PgServer, startPostgres } from '../support/postgres.js';
 import { backupAgentEnv, runAgentSync } from '../support/run-agent.js';
 import { tempDir } from '../support/tmp.js';
@@ -43,10 +44,14 @@ describe('backup faults', () => {
       stdio: 'ignore',
     });
     const partial = join(dir, '.killed.dump.partial');
-    for (let i = 0; i < 3000; i++) {
-      if (existsSync(partial) && statSync(partial).size > 1024 * 1024) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await eventually(
+      'pg_dump has streamed 1 MiB',
+      () => existsSync(partial) && statSync(partial).size > 1024 * 1024,
+      {
+        timeoutMs: 30_000,
+        intervalMs: 10,
+      },
+    );
     assert.ok(statSync(partial).size > 0, 'pg_dump was streaming when the agent was killed');
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));

@@ -10,6 +10,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanupAll, onCleanup } from '../support/cleanup.js';
+import { eventually } from '../support/eventually.js';
 import { type PgServer, startPostgres } from '../support/postgres.js';
 import { backupAgentEnv, runAgentSync } from '../support/run-agent.js';
 import { tempDir } from '../support/tmp.js';
@@ -65,10 +66,11 @@ async function interruptBackup(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     child.on('close', (code, signal) => r({ code, signal })),
   );
-  for (let i = 0; i < 3000 && written(dir, name) < 1024 * 1024; i++) {
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await eventually(
+    'pg_dump has streamed 1 MiB, or the agent ended',
+    () => child.exitCode !== null || written(dir, name) >= 1024 * 1024,
+    { timeoutMs: 30_000, intervalMs: 10 },
+  );
   assert.ok(written(dir, name) >= 1024 * 1024, `pg_dump was streaming when the signal came\n${stderr}`);
   send(child.pid!);
   const { code, signal } = await exited;
@@ -94,18 +96,22 @@ async function assertCleanlyStopped(pg: PgServer, dir: string, name: string, r: 
   assert.ok(!list.some((b: { name: string }) => b.name === name), 'list-backups never shows it');
   // Nothing of it still runs: no pg_dump, no row count left connected to the database.
   let left = -1;
-  for (let i = 0; i < 100 && left !== 0; i++) {
-    left = Number(
-      (
-        await pg.query<{ n: string }>(
-          `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = 'app' AND pid <> pg_backend_pid()`,
-          [],
-          'postgres',
-        )
-      )[0]!.n,
-    );
-    if (left) await new Promise((res) => setTimeout(res, 50));
-  }
+  await eventually(
+    'pg_dump and the row counts stopped with the agent (no session left on the database)',
+    async () => {
+      left = Number(
+        (
+          await pg.query<{ n: string }>(
+            `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = 'app' AND pid <> pg_backend_pid()`,
+            [],
+            'postgres',
+          )
+        )[0]!.n,
+      );
+      return left === 0;
+    },
+    { timeoutMs: 5000, intervalMs: 50, detail: () => `${left} left` },
+  );
   assert.equal(left, 0, 'pg_dump and the row counts stopped with the agent');
   // The lock is released and nothing needs cleaning up: the next backup just runs.
   const next = runAgentSync(['backup', '--name', `${name}-next`], backupAgentEnv(pg, dir));

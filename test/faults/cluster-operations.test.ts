@@ -10,20 +10,13 @@ import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { withClusterOperation } from '../../src/runtime/cluster-operation.js';
 import { cleanupAll } from '../support/cleanup.js';
+import { eventually } from '../support/eventually.js';
 import { startHaCluster } from '../support/ha.js';
 import { type PgServer, startPostgres } from '../support/postgres.js';
 import { backupAgentEnv, runAgent, runAgentSync } from '../support/run-agent.js';
 import { tempDir } from '../support/tmp.js';
 
 after(cleanupAll);
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('one operation at a time', () => {
   let pg: PgServer;
@@ -48,12 +41,16 @@ describe('one operation at a time', () => {
     await blocker.query('LOCK TABLE t IN ACCESS EXCLUSIVE MODE');
     const first = runAgent(['restore', 'base', '--replace', '--yes'], backupAgentEnv(pg, dir));
     try {
-      await until('the restore waits in its safety backup', async () => {
-        const r = await pg.query(
-          `SELECT 1 FROM pg_stat_activity WHERE datname = 'app' AND wait_event_type = 'Lock'`,
-        );
-        return r.length > 0;
-      });
+      await eventually(
+        'the restore waits in its safety backup',
+        async () => {
+          const r = await pg.query(
+            `SELECT 1 FROM pg_stat_activity WHERE datname = 'app' AND wait_event_type = 'Lock'`,
+          );
+          return r.length > 0;
+        },
+        { timeoutMs: 60_000, intervalMs: 50 },
+      );
 
       const backup = agent(['backup', '--name', 'during']);
       assert.equal(backup.code, 3, backup.stderr);
@@ -102,13 +99,19 @@ describe('one operation at a time', () => {
     const killed = runAgent(['backup', '--name', 'killed'], env, { timeoutMs: 120_000 });
     try {
       let agentPid = 0;
-      await until('the backup holds the operation lock', async () => {
-        const r = await pg
-          .query<{ pid: number }>(`SELECT pid FROM pgops.cluster_operation WHERE operation = 'backup killed'`)
-          .catch(() => []);
-        agentPid = r[0]?.pid ?? 0;
-        return agentPid > 0;
-      });
+      await eventually(
+        'the backup holds the operation lock',
+        async () => {
+          const r = await pg
+            .query<{ pid: number }>(
+              `SELECT pid FROM pgops.cluster_operation WHERE operation = 'backup killed'`,
+            )
+            .catch(() => []);
+          agentPid = r[0]?.pid ?? 0;
+          return agentPid > 0;
+        },
+        { timeoutMs: 60_000, intervalMs: 50 },
+      );
       process.kill(agentPid, 'SIGKILL');
     } finally {
       await blocker.query('ROLLBACK');
@@ -116,12 +119,16 @@ describe('one operation at a time', () => {
       blocker = undefined;
     }
     await killed;
-    await until('the killed holder session is gone', async () => {
-      const r = await pg.query(
-        `SELECT 1 FROM pg_stat_activity WHERE application_name = 'pgops: backup killed'`,
-      );
-      return r.length === 0;
-    });
+    await eventually(
+      'the killed holder session is gone',
+      async () => {
+        const r = await pg.query(
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = 'pgops: backup killed'`,
+        );
+        return r.length === 0;
+      },
+      { timeoutMs: 60_000, intervalMs: 50 },
+    );
     const next = agent(['backup', '--name', 'next']);
     assert.equal(next.code, 0, next.stderr);
   });
@@ -130,9 +137,7 @@ describe('one operation at a time', () => {
 describe('one operation at a time, promotion included', () => {
   it('refuses a promotion (exit 3) while a backup holds the primary, naming it, and changes nothing', async () => {
     const c = await startHaCluster({ replicas: 1 });
-    const leader = await c.leader();
-    const replica = c.names().find((n) => n !== leader)!;
-    await c.waitStreaming(replica);
+    const { leader, replica } = await c.leaderAndStreamingReplica();
     let release = () => undefined as void;
     const held = new Promise<void>((r) => (release = r));
     let started = () => undefined as void;

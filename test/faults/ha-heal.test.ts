@@ -15,6 +15,7 @@ import { ensureEtcd, forgetCluster } from '../../src/local/etcd.js';
 import { scopeOfState, startInstance } from '../../src/local/members.js';
 import { requirePgBinDir } from '../../src/local/state-dir.js';
 import { onCleanup } from '../support/cleanup.js';
+import { eventually } from '../support/eventually.js';
 import {
   cleanupAll,
   FAST_HA,
@@ -56,7 +57,7 @@ describe('members heal themselves', () => {
     await c.waitStreaming(first);
     const id = await sysid(c, other);
     c.kill9Member(first);
-    for (let i = 0; i < 100 && c.postmasterPid(first); i++) await sleep(50);
+    await c.waitPostmastersGone(first);
     rmSync(c.paths.dataDir(first), { recursive: true, force: true });
     const bootstrapsBefore = count(c.logs(first), /trying to bootstrap a new cluster/);
     await c.up();
@@ -108,11 +109,9 @@ describe('members heal themselves', () => {
         parameters: { wal_keep_size: '16MB', max_wal_size: '64MB', min_wal_size: '32MB' },
       },
     });
-    const leader = await c.leader();
-    const replica = c.names().find((n) => n !== leader)!;
-    await c.waitStreaming(replica);
+    const { leader, replica } = await c.leaderAndStreamingReplica();
     c.kill9Member(replica);
-    for (let i = 0; i < 100 && c.postmasterPid(replica); i++) await sleep(50);
+    await c.waitPostmastersGone(replica);
     // Far more WAL than a slot may hold, and checkpoints so that the old segments are removed.
     await c.query(leader, 'CREATE TABLE filler (id int, pad text)', 'pyairtable');
     for (let i = 0; i < 4; i++) {
@@ -129,12 +128,14 @@ describe('members heal themselves', () => {
     assert.match(c.logs(replica), /which the primary has removed .* cloning it again from the leader/);
     const [a] = await c.query<{ n: number }>(leader, 'SELECT count(*)::int AS n FROM filler', 'pyairtable');
     let b: { n: number } | undefined;
-    for (let i = 0; i < 50; i++) {
-      [b] = await c.query<{ n: number }>(replica, 'SELECT count(*)::int AS n FROM filler', 'pyairtable');
-      if (b!.n === a!.n) break;
-      await sleep(200);
-    }
-    assert.equal(b!.n, a!.n);
+    await eventually(
+      'the replica has the rows of the leader',
+      async () => {
+        [b] = await c.query<{ n: number }>(replica, 'SELECT count(*)::int AS n FROM filler', 'pyairtable');
+        return b!.n === a!.n;
+      },
+      { timeoutMs: 10_000, intervalMs: 200, detail: () => `${b?.n} rows, the leader has ${a!.n}` },
+    );
     const slots = await c.query<{ slot_name: string; active: boolean }>(
       leader,
       'SELECT slot_name, active FROM pg_replication_slots',
@@ -208,15 +209,16 @@ describe('members heal themselves', () => {
       await client.end().catch(() => undefined);
     }
     const inst = c.state().instances[0]!;
-    const deadline = Date.now() + 120_000;
     let status: { status: number; body: Record<string, unknown> } | undefined;
-    for (;;) {
-      status = await health(inst.healthPort, '/status').catch(() => undefined);
-      if (status?.body.phase === 'disk-full') break;
-      assert.ok(Date.now() < deadline, `no disk-full phase: ${JSON.stringify(status?.body)}`);
-      await sleep(500);
-    }
-    assert.match(String(status.body.reason), /is full .*Expand the volume: kubectl patch pvc/);
+    await eventually(
+      'the member reports the disk-full phase',
+      async () => {
+        status = await health(inst.healthPort, '/status').catch(() => undefined);
+        return status?.body.phase === 'disk-full';
+      },
+      { timeoutMs: 120_000, intervalMs: 500, detail: () => JSON.stringify(status?.body) },
+    );
+    assert.match(String(status!.body.reason), /is full .*Expand the volume: kubectl patch pvc/);
     assert.equal((await health(inst.healthPort, '/healthz/ready')).status, 503);
     assert.equal((await health(inst.healthPort, '/healthz/live')).status, 200);
     assert.match(c.logs(leader), /is full \(\d+\.\d% used\): PostgreSQL cannot run until it has space/);
@@ -225,13 +227,12 @@ describe('members heal themselves', () => {
       assert.doesNotThrow(() => process.kill(pid, 0), `${what} died`);
     // The volume grows (what a PVC expansion does): PostgreSQL comes back by itself, nothing deleted.
     execFileSync('mount', ['-o', 'remount,size=512m', data]);
-    const back = Date.now() + 180_000;
-    for (;;) {
-      const ready = await health(inst.healthPort, '/healthz/ready').catch(() => ({ status: 0 }));
-      if (ready.status === 200) break;
-      assert.ok(Date.now() < back, 'did not recover after the volume grew');
-      await sleep(1000);
-    }
+    await eventually(
+      'the member is ready again after the volume grew',
+      async () =>
+        (await health(inst.healthPort, '/healthz/ready').catch(() => ({ status: 0 }))).status === 200,
+      { timeoutMs: 180_000, intervalMs: 1000 },
+    );
     const [{ n }] = (await c.query<{ n: number }>(
       leader,
       'SELECT count(*)::int AS n FROM kept',
@@ -244,9 +245,7 @@ describe('members heal themselves', () => {
 
   it('applies rotated passwords to every role and every component keeps working', async () => {
     const c = await startHaCluster({ replicas: 1 });
-    const leader = await c.leader();
-    const replica = c.names().find((n) => n !== leader)!;
-    await c.waitStreaming(replica);
+    const { leader, replica } = await c.leaderAndStreamingReplica();
     const old = c.password();
     for (const name of ['superuser-password', 'replication-password', 'app-password', 'restapi-password'])
       writeFileSync(c.paths.secret(name as 'app-password'), `rotated-${name}-${Date.now()}\n`);
@@ -261,19 +260,20 @@ describe('members heal themselves', () => {
         database,
         connectionTimeoutMillis: 3000,
       });
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const cl = login('pyairtable', c.password('app-password'), 'pyairtable');
-      cl.on('error', () => undefined);
-      const ok = await cl.connect().then(
-        () => true,
-        () => false,
-      );
-      await cl.end().catch(() => undefined);
-      if (ok) break;
-      assert.ok(Date.now() < deadline, 'the new application password was not applied');
-      await sleep(500);
-    }
+    await eventually(
+      'the new application password is applied',
+      async () => {
+        const cl = login('pyairtable', c.password('app-password'), 'pyairtable');
+        cl.on('error', () => undefined);
+        const ok = await cl.connect().then(
+          () => true,
+          () => false,
+        );
+        await cl.end().catch(() => undefined);
+        return ok;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
     await c.query(leader, 'SELECT 1'); // the new superuser password
     const stale = login('postgres', old, 'postgres');
     stale.on('error', () => undefined);

@@ -54,9 +54,7 @@ describe('a primary whose Patroni is frozen past the leader lease', () => {
         // Before the lease could run out the member's agent stopped PostgreSQL and replaced the
         // frozen Patroni: whoever leads now (a replica, or the same member again) leads alone.
         assert.match(c.logs(old), /Patroni has not answered for \d+ s while this member is the primary/);
-        const leader = await c.leader();
-        const other = c.names().find((n) => n !== leader)!;
-        await c.waitStreaming(other);
+        const { leader } = await c.leaderAndStreamingReplica();
         await sleep(3000);
         await load.stop();
         await poller.stop();

@@ -22,6 +22,7 @@ import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { diskUsage } from '../../src/core/disk-usage.js';
 import { cleanupAll } from '../support/cleanup.js';
+import { eventually } from '../support/eventually.js';
 import { type HaCluster, startHaCluster } from '../support/ha.js';
 import { httpGetStatus, nonLoopbackAddress } from '../support/net.js';
 import { tempDir } from '../support/tmp.js';
@@ -68,14 +69,6 @@ interface Status {
   warnings: string[];
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('local mode recovery', () => {
   let ops: Local;
   const count = async (table = 'orders') =>
@@ -90,7 +83,11 @@ describe('local mode recovery', () => {
 
   before(async () => {
     ops = new Local(await startHaCluster({ replicas: 0 }));
-    await until('the application database exists', async () => (await ops.query('SELECT 1')).length === 1);
+    await eventually(
+      'the application database exists',
+      async () => (await ops.query('SELECT 1')).length === 1,
+      { timeoutMs: 120_000, intervalMs: 100, retryOnError: true },
+    );
     await ops.query('CREATE TABLE orders (id int PRIMARY KEY, note text)');
     await ops.query("INSERT INTO orders SELECT g, 'n' || g FROM generate_series(1, 300) g");
     assert.equal((await ops.run(['backup', 'base'])).code, 0);
@@ -156,29 +153,37 @@ describe('local mode recovery', () => {
     );
     const exited = new Promise((r) => child.once('exit', r));
     try {
-      await until('the restore has fenced pyairtable and waits to swap', async () => {
-        const [d] = await ops.query<{ fenced: boolean; waiting: boolean }>(
-          `SELECT NOT datallowconn AS fenced,
+      await eventually(
+        'the restore has fenced pyairtable and waits to swap',
+        async () => {
+          const [d] = await ops.query<{ fenced: boolean; waiting: boolean }>(
+            `SELECT NOT datallowconn AS fenced,
              EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'postgres-agent restore'
                      AND wait_event_type = 'Lock') AS waiting
            FROM pg_database WHERE datname = 'pyairtable'`,
-          'postgres',
-        );
-        return !!d?.fenced && !!d.waiting;
-      });
+            'postgres',
+          );
+          return !!d?.fenced && !!d.waiting;
+        },
+        { timeoutMs: 120_000, intervalMs: 100, retryOnError: true },
+      );
       process.kill(-child.pid!, 'SIGKILL');
       await exited;
     } finally {
       await hold.query('ROLLBACK');
       await hold.end();
     }
-    await until('the killed restore session has ended', async () => {
-      const r = await ops.query(
-        `SELECT 1 FROM pg_stat_activity WHERE application_name IN ('postgres-agent restore', 'pgops: restore base')`,
-        'postgres',
-      );
-      return r.length === 0;
-    });
+    await eventually(
+      'the killed restore session has ended',
+      async () => {
+        const r = await ops.query(
+          `SELECT 1 FROM pg_stat_activity WHERE application_name IN ('postgres-agent restore', 'pgops: restore base')`,
+          'postgres',
+        );
+        return r.length === 0;
+      },
+      { timeoutMs: 120_000, intervalMs: 100, retryOnError: true },
+    );
   }
 
   it('after a restore is killed between fencing and swap, status names it with the repair, and local up repairs it', async () => {

@@ -22,7 +22,7 @@ describe('the local state lock', () => {
       (e: unknown) =>
         e instanceof OpsError &&
         e.code === 'E_BUSY' &&
-        e.exitCode === 1 &&
+        e.exitCode === 3 &&
         e.message.includes(`pid ${process.pid}: local up`),
     );
     assert.equal(ran, false);

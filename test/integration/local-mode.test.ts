@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { pidAlive } from '../../src/runtime/pid.js';
 import { cleanupAll, onCleanup } from '../support/cleanup.js';
+import { eventually } from '../support/eventually.js';
 import { HaCluster, killAllUnderSync } from '../support/ha.js';
 import { tempDir } from '../support/tmp.js';
 import { opsMain } from '../support/tools.js';
@@ -143,12 +144,16 @@ describe('postgres-ops local mode', () => {
     const up = await opsJson<{ metricsUrl: string | null }>(['local', 'up']);
     assert.match(up.metricsUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     let text = '';
-    for (let i = 0; i < 50 && !/^pg_up 1$/m.test(text); i++) {
-      text = await fetch(up.metricsUrl!)
-        .then((r) => r.text())
-        .catch(() => '');
-      if (!/^pg_up 1$/m.test(text)) await new Promise((r) => setTimeout(r, 200));
-    }
+    await eventually(
+      'the exporter reports pg_up 1',
+      async () => {
+        text = await fetch(up.metricsUrl!)
+          .then((r) => r.text())
+          .catch(() => '');
+        return /^pg_up 1$/m.test(text);
+      },
+      { timeoutMs: 10_000, intervalMs: 200 },
+    );
     assert.match(text, /^pg_up 1$/m);
     assert.match(text, /^pg_stat_database_xact_commit\{.*datname="pyairtable".*\} \d+/m);
     const args = readFileSync(`/proc/${pidOf('exporter')}/cmdline`, 'utf8');
@@ -295,8 +300,7 @@ describe('postgres-ops local mode', () => {
     const c = new HaCluster(stateDir);
     const primaryAgent = pidOf('postgres-0');
     c.kill9Member('postgres-1');
-    for (let i = 0; i < 100 && c.postmasterPid('postgres-1'); i++)
-      await new Promise((r) => setTimeout(r, 50));
+    await c.waitPostmastersGone('postgres-1');
     const down = await opsJson<Status>(['status']);
     const dead = down.instances.find((i) => i.name === 'postgres-1')!;
     assert.deepEqual([dead.ready, dead.running, dead.state], [false, false, 'stopped']);
@@ -315,8 +319,7 @@ describe('postgres-ops local mode', () => {
       'SELECT count(*)::int AS n FROM orders',
     );
     killAllUnderSync(stateDir);
-    for (let i = 0; i < 100 && c.postmasterPid('postgres-0'); i++)
-      await new Promise((r) => setTimeout(r, 50));
+    await c.waitPostmastersGone('postgres-0');
     const r = await opsJson<{ started: string[] }>(['local', 'up']);
     assert.deepEqual(r.started.sort(), ['postgres-0', 'postgres-1']);
     const s = await opsJson<Status>(['status']);
@@ -361,11 +364,12 @@ describe('postgres-ops local mode', () => {
       ],
     );
     const old = s.instances.find((i) => i.name === before.name)!;
-    for (let i = 0; i < 100; i++) {
-      const rows = await appQuery(old.uri, 'SELECT count(*)::int AS n FROM orders WHERE id = 502');
-      if (rows[0]!.n === 1) break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    await eventually(
+      'the old primary has the row the new one wrote',
+      async () =>
+        (await appQuery(old.uri, 'SELECT count(*)::int AS n FROM orders WHERE id = 502'))[0]!.n === 1,
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
     const [row] = await appQuery(old.uri, 'SELECT count(*)::int AS n FROM orders WHERE id = 502');
     assert.equal(row!.n, 1, 'the old primary replays what the new one wrote');
     const up = await opsJson<{ started: string[] }>(['local', 'up']);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ExecResult } from '../../src/runtime/exec.js';
 import { cleanupAll } from '../support/cleanup.js';
+import { eventually } from '../support/eventually.js';
 import { type PgServer, startPostgres } from '../support/postgres.js';
 import { agentEnv, runAgent } from '../support/run-agent.js';
 import { tempDir } from '../support/tmp.js';
@@ -168,17 +169,16 @@ describe('postgres-agent migrate', () => {
     await holder.query('SELECT pg_advisory_lock(8099564983612696935)');
     const env = migrateEnv(db, dir, { PGOPS_MIGRATION_VERSION: '2.0.0' });
     const runs = [migrate(env, '-o', 'json'), migrate(env, '-o', 'json')];
-    const deadline = Date.now() + 30_000;
-    for (let waiting = 0; waiting < 2;) {
-      assert.ok(Date.now() < deadline, 'both runs should be waiting for the migration lock');
-      const [row] = await holder
-        .query<{ n: number }>(
+    await eventually(
+      'both runs wait for the migration lock',
+      async () => {
+        const { rows } = await holder.query<{ n: number }>(
           "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
-        )
-        .then((r) => r.rows);
-      waiting = row!.n;
-      await new Promise((res) => setTimeout(res, 50));
-    }
+        );
+        return rows[0]!.n >= 2;
+      },
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
     await holder.query('SELECT pg_advisory_unlock_all()');
     await holder.end();
     const results = await Promise.all(runs);

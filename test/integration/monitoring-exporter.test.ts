@@ -14,6 +14,7 @@ import { loadAgentEnv } from '../../src/core/config/load.js';
 import { ensureMonitorRole } from '../../src/runtime/instance/leader-duties.js';
 import { cleanupAll } from '../support/cleanup.js';
 import { samplesOf, startExporter, type Exporter, type Sample } from '../support/exporter.js';
+import { eventually } from '../support/eventually.js';
 import { startPostgres, startReplica, waitForCatchUp, type PgServer } from '../support/postgres.js';
 import {
   alertRules,
@@ -58,14 +59,24 @@ function usedMetricNames(): Set<string> {
   return new Set(exprs.flatMap(metricNames));
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/**
+ * Scrapes `exporter` until its samples satisfy `ok` and returns them: the exporter reads
+ * PostgreSQL's statistics as they come.
+ */
+function scrapeUntil(
+  exporter: { scrape(): Promise<Sample[]> },
+  what: string,
+  ok: (s: Sample[]) => boolean,
+  timeoutMs = 20_000,
+): Promise<Sample[]> {
+  return eventually(
+    what,
+    async () => {
+      const s = await exporter.scrape();
+      return ok(s) ? s : undefined;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
 }
 
 function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
@@ -156,8 +167,10 @@ describe('postgres_exporter with the chart queries, as the pg_monitor role', () 
     assert.ok(lag[0]!.value >= 0 && lag[0]!.value < 30, `lag ${lag[0]!.value}`);
     assert.equal(value(p, 'pgops_replication_slot_active', { slot_name: 'replica_0' }), 1);
     // Caught up: no delay (polled, as a standby snapshot record may arrive just before a scrape).
-    await until('a caught-up replica to report no replay delay', async () =>
-      value(await onReplica.scrape(), 'pgops_instance_replay_delay_seconds') === 0 ? true : undefined,
+    await scrapeUntil(
+      onReplica,
+      'a caught-up replica reports no replay delay',
+      (s) => value(s, 'pgops_instance_replay_delay_seconds') === 0,
     );
     // The initdb time carried by the system identifier is the same on both and is recent.
     const initdb = value(p, 'pgops_instance_initdb_timestamp_seconds');
@@ -282,10 +295,11 @@ describe('postgres_exporter with the chart queries, as the pg_monitor role', () 
       holder = await primary.connect();
       await holder.query('BEGIN');
       await holder.query('SELECT txid_current()');
-      const seen = await until('a running statement of at least 1s', async () => {
-        const s = await onPrimary.scrape();
-        return value(s, 'pgops_activity_longest_query_seconds') >= 1 ? s : undefined;
-      });
+      const seen = await scrapeUntil(
+        onPrimary,
+        'a statement has run for at least 1s',
+        (s) => value(s, 'pgops_activity_longest_query_seconds') >= 1,
+      );
       assert.ok(value(seen, 'pgops_activity_longest_transaction_seconds') >= 1);
       assert.equal(value(seen, 'pgops_activity_idle_in_transaction'), 1);
       await primary.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query = $1', [
@@ -303,34 +317,37 @@ describe('postgres_exporter with the chart queries, as the pg_monitor role', () 
     try {
       await primary.query('CREATE TABLE IF NOT EXISTS lag_probe (id int)');
       await primary.query('INSERT INTO lag_probe SELECT generate_series(1, 1000)');
-      const r = await until('the replica to report a replay delay', async () => {
-        const s = await onReplica.scrape();
-        return value(s, 'pgops_instance_replay_delay_seconds') > 0 ? s : undefined;
-      });
+      const r = await scrapeUntil(
+        onReplica,
+        'the replica reports a replay delay',
+        (s) => value(s, 'pgops_instance_replay_delay_seconds') > 0,
+      );
       assert.ok(value(r, 'pgops_instance_replay_delay_seconds') > 0);
-      const p = await until('the primary to report replay lag', async () => {
-        const s = await onPrimary.scrape();
-        const [lag] = samplesOf(s, 'pg_stat_replication_lag_seconds');
-        return lag && lag.value > 0 ? s : undefined;
-      });
+      const p = await scrapeUntil(
+        onPrimary,
+        'the primary reports replay lag',
+        (s) => (samplesOf(s, 'pg_stat_replication_lag_seconds')[0]?.value ?? 0) > 0,
+      );
       assert.ok(value(p, 'pg_stat_replication_lag_bytes', { state: 'streaming' }) > 0);
     } finally {
       await replica.query('SELECT pg_wal_replay_resume()');
     }
     await waitForCatchUp(primary, replica);
-    const after = await until('the replay delay to return to 0', async () => {
-      const s = await onReplica.scrape();
-      return value(s, 'pgops_instance_replay_delay_seconds') === 0 ? s : undefined;
-    });
+    const after = await scrapeUntil(
+      onReplica,
+      'the replay delay is back to 0',
+      (s) => value(s, 'pgops_instance_replay_delay_seconds') === 0,
+    );
     assert.equal(value(after, 'pgops_instance_replay_delay_seconds'), 0);
   });
 
   it('shows the slot inactive and no streaming replica once the replica stops', async () => {
     await replica.stop();
-    const s = await until('the slot to become inactive', async () => {
-      const x = await onPrimary.scrape();
-      return value(x, 'pgops_replication_slot_active', { slot_name: 'replica_0' }) === 0 ? x : undefined;
-    });
+    const s = await scrapeUntil(
+      onPrimary,
+      'the slot is inactive',
+      (x) => value(x, 'pgops_replication_slot_active', { slot_name: 'replica_0' }) === 0,
+    );
     assert.equal(value(s, 'pgops_instance_streaming_replicas'), 0);
     assert.equal(samplesOf(s, 'pg_stat_replication_lag_seconds').length, 0);
     assert.ok(value(s, 'pgops_replication_slot_retained_bytes', { slot_name: 'replica_0' }) >= 0);
@@ -355,24 +372,21 @@ describe('postgres_exporter on a primary whose archiving fails', () => {
       );
       await primary.query('SELECT pg_switch_wal()');
     }
-    const first = await until('archive failures to show', async () => {
-      const s = await e.scrape();
-      return value(s, 'pg_stat_archiver_failed_count') >= 1 ? s : undefined;
-    });
+    const first = await scrapeUntil(
+      e,
+      'archive failures show',
+      (s) => value(s, 'pg_stat_archiver_failed_count') >= 1,
+    );
     assert.equal(value(first, 'pg_exporter_last_scrape_error'), 0, e.logs());
     assert.equal(value(first, 'pgops_archive_enabled'), 1);
     assert.ok(value(first, 'pgops_wal_ready_files') >= 3, 'segments wait to be archived');
     assert.ok(value(first, 'pgops_archive_last_failed_timestamp_seconds') > Date.now() / 1000 - 600);
     assert.equal(value(first, 'pgops_archive_last_archived_timestamp_seconds'), 0);
     // The archiver retries: the counter the alert takes the increase of keeps growing.
-    await until(
-      'the failure count to grow',
-      async () => {
-        const s = await e.scrape();
-        return value(s, 'pg_stat_archiver_failed_count') > value(first, 'pg_stat_archiver_failed_count')
-          ? true
-          : undefined;
-      },
+    await scrapeUntil(
+      e,
+      'the failure count grows',
+      (s) => value(s, 'pg_stat_archiver_failed_count') > value(first, 'pg_stat_archiver_failed_count'),
       60_000,
     );
   });

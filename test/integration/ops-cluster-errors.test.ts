@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { cleanupAll, onCleanup } from '../support/cleanup.js';
+import { cleanupAll } from '../support/cleanup.js';
+import { sendJson, startStandInApi } from '../support/kube-api.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';
 import { freePort } from '../support/ports.js';
 import { tempDir } from '../support/tmp.js';
@@ -74,45 +74,33 @@ describe('postgres-ops without a reachable cluster', () => {
   });
 
   describe('with an API server that has another release', () => {
-    let server: Server;
     let url = '';
     const seen: string[] = [];
 
     it('starts the stand-in API server', async () => {
-      server = createServer((req, res) => {
+      const api = await startStandInApi();
+      api.route('/apis/apps/v1/namespaces/pyairtable/statefulsets', (req, res) => {
         seen.push(req.url ?? '');
-        const path = (req.url ?? '').split('?')[0];
-        res.setHeader('content-type', 'application/json');
-        if (path === '/apis/apps/v1/namespaces/pyairtable/statefulsets') {
-          res.end(
-            JSON.stringify({ kind: 'StatefulSetList', apiVersion: 'apps/v1', metadata: {}, items: [] }),
-          );
-        } else if (path === '/apis/apps/v1/statefulsets') {
-          res.end(
-            JSON.stringify({
-              kind: 'StatefulSetList',
-              apiVersion: 'apps/v1',
-              metadata: {},
-              items: [
-                {
-                  metadata: {
-                    name: 'staging-stack-postgres',
-                    namespace: 'pyairtable-staging',
-                    labels: { 'app.kubernetes.io/instance': 'staging-stack' },
-                  },
-                },
-              ],
-            }),
-          );
-        } else {
-          res.statusCode = 404;
-          res.end(JSON.stringify({ kind: 'Status', code: 404, message: 'not found' }));
-        }
+        sendJson(res, { kind: 'StatefulSetList', apiVersion: 'apps/v1', metadata: {}, items: [] });
       });
-      const port = await freePort();
-      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-      onCleanup('stop stand-in API server', () => new Promise<void>((r) => server.close(() => r())));
-      url = `http://127.0.0.1:${port}`;
+      api.route('/apis/apps/v1/statefulsets', (req, res) => {
+        seen.push(req.url ?? '');
+        sendJson(res, {
+          kind: 'StatefulSetList',
+          apiVersion: 'apps/v1',
+          metadata: {},
+          items: [
+            {
+              metadata: {
+                name: 'staging-stack-postgres',
+                namespace: 'pyairtable-staging',
+                labels: { 'app.kubernetes.io/instance': 'staging-stack' },
+              },
+            },
+          ],
+        });
+      });
+      url = api.url;
     });
 
     it('says the release is not installed (exit 2) and lists the releases that are', async () => {

@@ -5,16 +5,15 @@
  * API server answers the calls and records what was posted (no cluster can run here).
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import type { Output } from '../../src/core/output.js';
 import type { UsageError } from '../../src/core/errors.js';
 import { KubeCluster } from '../../src/kube/cluster.js';
 import { migrate } from '../../src/ops/commands/migrate.js';
-import { cleanupAll, onCleanup } from '../support/cleanup.js';
+import { cleanupAll } from '../support/cleanup.js';
+import { sendJson, sendStatus, startStandInApi } from '../support/kube-api.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';
-import { freePort } from '../support/ports.js';
 import { helm } from '../support/tools.js';
 
 after(cleanupAll);
@@ -35,13 +34,6 @@ interface JobBody {
     template: { spec: { initContainers?: Container[]; containers: Container[] } };
   };
 }
-
-const body = (req: IncomingMessage) =>
-  new Promise<string>((resolve) => {
-    let s = '';
-    req.setEncoding('utf8').on('data', (c: string) => (s += c));
-    req.on('end', () => resolve(s));
-  });
 
 describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)', () => {
   const posted: JobBody[] = [];
@@ -77,58 +69,59 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
       ]),
     ) as unknown;
     cronJob.metadata.uid = '1b6f-cron-uid';
-    const server = createServer(async (req, res) => {
-      const [path, query = ''] = (req.url ?? '').split('?');
-      res.setHeader('content-type', 'application/json');
-      const send = (o: unknown) => res.end(JSON.stringify(o));
-      if (path === '/apis/apps/v1/namespaces/pyairtable/statefulsets')
-        return send({
-          kind: 'StatefulSetList',
-          metadata: {},
-          items: [{ metadata: { name: 'pyairtable-stack-postgres' } }],
-        });
-      if (path === '/apis/batch/v1/namespaces/pyairtable/cronjobs/pyairtable-stack-postgres-backup')
-        return send(cronJob);
-      if (path === '/apis/apps/v1/namespaces/pyairtable/statefulsets/pyairtable-stack-postgres')
-        return send(statefulSet);
-      if (path === '/apis/batch/v1/namespaces/pyairtable/jobs' && req.method === 'POST') {
-        const job = JSON.parse(await body(req)) as JobBody;
+    const api = await startStandInApi();
+    api.route('/apis/apps/v1/namespaces/pyairtable/statefulsets', (_req, res) =>
+      sendJson(res, {
+        kind: 'StatefulSetList',
+        metadata: {},
+        items: [{ metadata: { name: 'pyairtable-stack-postgres' } }],
+      }),
+    );
+    api.route('/apis/batch/v1/namespaces/pyairtable/cronjobs/pyairtable-stack-postgres-backup', (_req, res) =>
+      sendJson(res, cronJob),
+    );
+    api.route('/apis/apps/v1/namespaces/pyairtable/statefulsets/pyairtable-stack-postgres', (_req, res) =>
+      sendJson(res, statefulSet),
+    );
+    api.route(
+      '/apis/batch/v1/namespaces/pyairtable/jobs',
+      (req, res) => {
+        const job = JSON.parse(req.body) as JobBody;
         posted.push(job);
-        return send(job);
-      }
-      const job = /^\/apis\/batch\/v1\/namespaces\/pyairtable\/jobs\/(.+)$/.exec(path!);
-      if (job) return send({ metadata: { name: job[1] }, status: { succeeded: 1 } });
-      if (path === '/api/v1/namespaces/pyairtable/pods' && query.includes('job-name')) {
-        const last = posted[posted.length - 1]!;
-        const agent = [
-          ...(last.spec.template.spec.initContainers ?? []),
-          ...last.spec.template.spec.containers,
-        ][0]!;
-        return send({
-          kind: 'PodList',
-          metadata: {},
-          items: [
-            {
-              metadata: { name: `${last.metadata.name}-x7k2p` },
-              status: {
-                phase: 'Pending',
-                initContainerStatuses: [{ name: agent.name, state: { running: {} } }],
-              },
+        sendJson(res, job);
+      },
+      'POST',
+    );
+    api.route(/^\/apis\/batch\/v1\/namespaces\/pyairtable\/jobs\/(.+)$/, (req, res) =>
+      sendJson(res, { metadata: { name: req.path.split('/').pop() }, status: { succeeded: 1 } }),
+    );
+    api.route('/api/v1/namespaces/pyairtable/pods', (req, res) => {
+      if (!req.query.toString().includes('job-name'))
+        return sendStatus(res, 404, 'NotFound', `no ${req.path}`);
+      const last = posted[posted.length - 1]!;
+      const agent = [
+        ...(last.spec.template.spec.initContainers ?? []),
+        ...last.spec.template.spec.containers,
+      ][0]!;
+      return sendJson(res, {
+        kind: 'PodList',
+        metadata: {},
+        items: [
+          {
+            metadata: { name: `${last.metadata.name}-x7k2p` },
+            status: {
+              phase: 'Pending',
+              initContainerStatuses: [{ name: agent.name, state: { running: {} } }],
             },
-          ],
-        });
-      }
-      if (/^\/api\/v1\/namespaces\/pyairtable\/pods\/[^/]+\/log$/.test(path!)) {
-        res.setHeader('content-type', 'text/plain');
-        return res.end('backup complete\n');
-      }
-      res.statusCode = 404;
-      send({ kind: 'Status', code: 404, message: `no ${path}` });
+          },
+        ],
+      });
     });
-    const port = await freePort();
-    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-    onCleanup('stop stand-in API server', () => new Promise<void>((r) => server.close(() => r())));
-    process.env.KUBECONFIG = writeKubeconfig(`http://127.0.0.1:${port}`, { insecureSkipTlsVerify: true });
+    api.route(/^\/api\/v1\/namespaces\/pyairtable\/pods\/[^/]+\/log$/, (_req, res) => {
+      res.setHeader('content-type', 'text/plain');
+      res.end('backup complete\n');
+    });
+    process.env.KUBECONFIG = writeKubeconfig(api.url, { insecureSkipTlsVerify: true });
     delete process.env.KUBERNETES_SERVICE_HOST;
     cluster = await KubeCluster.connect({ release: 'pyairtable-stack' });
   });

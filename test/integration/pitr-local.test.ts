@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
+import { eventually } from '../support/eventually.js';
 import { cleanupAll, HaCluster, sleep, startHaCluster } from '../support/ha.js';
 import { opsMain } from '../support/tools.js';
 
@@ -123,7 +124,7 @@ describe('point-in-time recovery (local mode)', () => {
     // Acknowledged; then quiet for longer than archive_timeout: the segment holding them is archived.
     await sleep(3000 + 4000);
     for (const n of c.names()) c.kill9Member(n);
-    for (let i = 0; i < 100 && c.names().some((n) => c.postmasterPid(n)); i++) await sleep(50);
+    await c.waitPostmastersGone(...c.names());
     for (const n of c.names()) rmSync(c.paths.dataDir(n), { recursive: true, force: true });
     const r = await c.ops(['restore', '--latest', '--yes', '-o', 'json']);
     assert.equal(r.code, 0, r.stderr);
@@ -139,15 +140,13 @@ describe('point-in-time recovery (local mode)', () => {
         parameters: { wal_keep_size: '16MB', max_wal_size: '64MB', min_wal_size: '32MB' },
       },
     });
-    const leader = await c.leader();
-    const replica = c.names().find((n) => n !== leader)!;
-    await c.waitStreaming(replica);
+    const { leader, replica } = await c.leaderAndStreamingReplica();
     const [{ s: sysidBefore }] = (await c.query<{ s: string }>(
       replica,
       'SELECT system_identifier::text AS s FROM pg_control_system()',
     )) as [{ s: string }];
     c.kill9Member(replica);
-    for (let i = 0; i < 100 && c.postmasterPid(replica); i++) await sleep(50);
+    await c.waitPostmastersGone(replica);
     await c.query(leader, 'CREATE TABLE filler (id int, pad text)', APP);
     for (let i = 0; i < 4; i++) {
       await c.query(
@@ -161,14 +160,16 @@ describe('point-in-time recovery (local mode)', () => {
     await c.up();
     const [a] = await c.query<{ n: number }>(leader, 'SELECT count(*)::int AS n FROM filler', APP);
     let b: { n: number } | undefined;
-    for (let i = 0; i < 600; i++) {
-      [b] = await c
-        .query<{ n: number }>(replica, 'SELECT count(*)::int AS n FROM filler', APP)
-        .catch(() => [{ n: -1 }]);
-      if (b!.n === a!.n) break;
-      await sleep(300);
-    }
-    assert.equal(b!.n, a!.n, 'the replica has every row');
+    await eventually(
+      'the replica has every row',
+      async () => {
+        [b] = await c
+          .query<{ n: number }>(replica, 'SELECT count(*)::int AS n FROM filler', APP)
+          .catch(() => [{ n: -1 }]);
+        return b!.n === a!.n;
+      },
+      { timeoutMs: 180_000, intervalMs: 300, detail: () => `${b?.n} rows, the leader has ${a!.n}` },
+    );
     assert.doesNotMatch(c.logs(replica), /cloning it again from the leader/);
     const [{ s: sysidAfter }] = (await c.query<{ s: string }>(
       replica,
@@ -199,14 +200,11 @@ describe('point-in-time recovery (local mode)', () => {
         },
       );
       const journal = `${c.stateDir}/restore.json`;
-      for (let i = 0; i < 3000; i++) {
-        try {
-          if ((JSON.parse(readFileSync(journal, 'utf8')) as { phase: string }).phase === phase) break;
-        } catch {
-          /* not yet */
-        }
-        await sleep(20);
-      }
+      await eventually(
+        `the restore journal says ${phase}`,
+        () => (JSON.parse(readFileSync(journal, 'utf8')) as { phase: string }).phase === phase,
+        { timeoutMs: 60_000, intervalMs: 20, retryOnError: true },
+      );
       if (phase === 'recovering') await sleep(1500);
       process.kill(-child.pid!, 'SIGKILL');
     };

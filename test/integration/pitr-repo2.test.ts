@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { cleanupAll, sleep, startHaCluster } from '../support/ha.js';
+import { eventually } from '../support/eventually.js';
+import { cleanupAll, startHaCluster } from '../support/ha.js';
 import { startS3Https } from '../support/objectstores.js';
 
 after(cleanupAll);
@@ -60,11 +61,14 @@ describe('repo2 on an object store', () => {
     await c.query(leader, 'CREATE TABLE during_outage AS SELECT generate_series(1, 100) AS id', 'pyairtable');
     await c.query(leader, 'SELECT pg_switch_wal()');
     let st: StatusJson | undefined;
-    for (let i = 0; i < 120; i++) {
-      st = JSON.parse((await c.ops(['status', '-o', 'json'])).stdout) as StatusJson;
-      if (st.warnings.some((w) => /WAL archiving fails/.test(w))) break;
-      await sleep(1000);
-    }
+    await eventually(
+      'status warns that WAL archiving fails',
+      async () => {
+        st = JSON.parse((await c.ops(['status', '-o', 'json'])).stdout) as StatusJson;
+        return st.warnings.some((w) => /WAL archiving fails/.test(w));
+      },
+      { timeoutMs: 120_000, intervalMs: 1000, detail: () => JSON.stringify(st?.warnings) },
+    );
     assert.ok(
       st!.warnings.some((w) => /^CRITICAL: WAL archiving fails/.test(w)),
       JSON.stringify(st!.warnings),
@@ -119,11 +123,14 @@ describe('repo2 on an object store', () => {
     const back = await c.ops(['backup', '--physical', '--type', 'full', '-o', 'json']);
     assert.equal(back.code, 0, back.stderr);
     let after: StatusJson | undefined;
-    for (let i = 0; i < 60; i++) {
-      after = JSON.parse((await c.ops(['status', '-o', 'json'])).stdout) as StatusJson;
-      if (!after.warnings.some((w) => /archiv/i.test(w))) break;
-      await sleep(1000);
-    }
+    await eventually(
+      'status no longer warns about archiving',
+      async () => {
+        after = JSON.parse((await c.ops(['status', '-o', 'json'])).stdout) as StatusJson;
+        return !after.warnings.some((w) => /archiv/i.test(w));
+      },
+      { timeoutMs: 60_000, intervalMs: 1000, detail: () => JSON.stringify(after?.warnings) },
+    );
     assert.deepEqual(
       after!.warnings.filter((w) => /archiv/i.test(w)),
       [],

@@ -5,12 +5,13 @@
  * client library's real requests (paths, verbs, merge-patch) and the wiring from env to exit code.
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { VolumeSnapshot } from '../../src/core/snapshot/model.js';
-import { cleanupAll, onCleanup } from '../support/cleanup.js';
+import { cleanupAll } from '../support/cleanup.js';
+import { sendJson, sendStatus, startStandInApi, type Route } from '../support/kube-api.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';
 import { startPostgres, TEST_PASSWORD, type PgServer } from '../support/postgres.js';
 import { agentEnv, runAgent } from '../support/run-agent.js';
@@ -40,59 +41,50 @@ async function startFakeKubeApi(): Promise<FakeApi> {
   const forbid = new Set<string>();
   // The test server listens on 127.0.0.1: that is the leader's address here.
   const api = { leader: { member: 'pyairtable-stack-postgres-0', ip: '127.0.0.1' } as FakeApi['leader'] };
-  const status = (res: ServerResponse, code: number, reason: string, message: string) => {
-    res.writeHead(code, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, message, code }));
-  };
-  const handle = (req: IncomingMessage, res: ServerResponse, body: string) => {
+  const handle = (req: Parameters<Route>[0], res: ServerResponse, body: string) => {
     const url = new URL(req.url ?? '/', 'http://x');
     requests.push(
       `${req.method} ${url.pathname}${req.headers['content-type'] === 'application/merge-patch+json' ? ' merge-patch' : ''}`,
     );
     if (url.pathname === LEADER_ENDPOINTS && req.method === 'GET') {
       if (forbid.has('get endpoints'))
-        return status(
+        return sendStatus(
           res,
           403,
           'Forbidden',
           `endpoints "pyairtable-stack-postgres" is forbidden: User "system:serviceaccount:${NS}:snap" cannot get resource "endpoints"`,
         );
-      if (!api.leader) return status(res, 404, 'NotFound', 'endpoints "pyairtable-stack-postgres" not found');
-      res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(
-        JSON.stringify({
-          apiVersion: 'v1',
-          kind: 'Endpoints',
-          metadata: {
-            name: 'pyairtable-stack-postgres',
-            namespace: NS,
-            annotations: api.leader.member ? { leader: api.leader.member, ttl: '30' } : {},
-          },
-          subsets: api.leader.member
-            ? [{ addresses: [{ ip: api.leader.ip }], ports: [{ name: 'postgresql', port: 5432 }] }]
-            : [],
-        }),
-      );
+      if (!api.leader)
+        return sendStatus(res, 404, 'NotFound', 'endpoints "pyairtable-stack-postgres" not found');
+      return sendJson(res, {
+        apiVersion: 'v1',
+        kind: 'Endpoints',
+        metadata: {
+          name: 'pyairtable-stack-postgres',
+          namespace: NS,
+          annotations: api.leader.member ? { leader: api.leader.member, ttl: '30' } : {},
+        },
+        subsets: api.leader.member
+          ? [{ addresses: [{ ip: api.leader.ip }], ports: [{ name: 'postgresql', port: 5432 }] }]
+          : [],
+      });
     }
     if (!url.pathname.startsWith(BASE))
-      return status(res, 404, 'NotFound', `the server could not find the requested resource`);
+      return sendStatus(res, 404, 'NotFound', `the server could not find the requested resource`);
     const name = url.pathname.slice(BASE.length + 1) || undefined;
     const verb = req.method === 'GET' ? (name ? 'get' : 'list') : (req.method ?? '').toLowerCase();
     if (forbid.has(verb === 'post' ? 'create' : verb))
-      return status(
+      return sendStatus(
         res,
         403,
         'Forbidden',
         `volumesnapshots.snapshot.storage.k8s.io is forbidden: User "system:serviceaccount:${NS}:snap" cannot ${verb} resource "volumesnapshots"`,
       );
-    const send = (o: unknown, code = 200) => {
-      res.writeHead(code, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(o));
-    };
+    const send = (o: unknown, code = 200) => sendJson(res, o, code);
     if (req.method === 'POST') {
       const o = JSON.parse(body) as VolumeSnapshot;
       if (objects.has(o.metadata.name))
-        return status(res, 409, 'AlreadyExists', `volumesnapshots "${o.metadata.name}" already exists`);
+        return sendStatus(res, 409, 'AlreadyExists', `volumesnapshots "${o.metadata.name}" already exists`);
       o.metadata.creationTimestamp = new Date().toISOString();
       objects.set(o.metadata.name, o);
       return send(o, 201);
@@ -106,7 +98,7 @@ async function startFakeKubeApi(): Promise<FakeApi> {
       return send({ apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotList', items });
     }
     const o = name ? objects.get(name) : undefined;
-    if (!o || !name) return status(res, 404, 'NotFound', `volumesnapshots "${name}" not found`);
+    if (!o || !name) return sendStatus(res, 404, 'NotFound', `volumesnapshots "${name}" not found`);
     if (req.method === 'GET') {
       // The snapshot controller: cut on the first look, ready on the second.
       const n = (polls.get(name) ?? 0) + 1;
@@ -127,26 +119,12 @@ async function startFakeKubeApi(): Promise<FakeApi> {
       objects.delete(name);
       return send({ kind: 'Status', status: 'Success' });
     }
-    return status(res, 405, 'MethodNotAllowed', 'method not allowed');
+    return sendStatus(res, 405, 'MethodNotAllowed', 'method not allowed');
   };
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => (body += c));
-    req.on('end', () => handle(req, res, body));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  onCleanup(
-    'stop fake kube api',
-    () =>
-      new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      }),
-  );
-  return Object.assign(api, { url: `http://127.0.0.1:${port}`, objects, requests, forbid });
+  // The VolumeSnapshot API and the snapshot controller, on the shared stand-in server.
+  const standIn = await startStandInApi(NS);
+  standIn.route(/^\//, (req, res) => handle(req, res, req.body));
+  return Object.assign(api, { url: standIn.url, objects, requests, forbid });
 }
 
 function seed(api: FakeApi, name: string, day: number, member = 'pyairtable-stack-postgres-0') {

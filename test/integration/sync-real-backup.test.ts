@@ -70,4 +70,27 @@ describe('sync of a real backup', () => {
     assert.equal(row!.n, '500');
     got.cleanup();
   });
+
+  it('refuses (exit 2, E_BACKUP_DIR) when the backup directory cannot be read, naming it', async () => {
+    const s3 = await startS3();
+    const missing = join(tempDir(), 'not-mounted');
+    const sync = await runAgent(
+      ['sync', '-o', 'json'],
+      agentProcessEnv(
+        { port: 1 },
+        {
+          PGOPS_BACKUP_DIR: missing,
+          PGOPS_SYNC_PROVIDER: 's3',
+          PGOPS_SYNC_BUCKET: s3.bucket,
+          PGOPS_SYNC_ENDPOINT: s3.endpoint,
+          ...s3.env,
+        },
+      ),
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(sync.code, 2, sync.stderr);
+    assert.match(sync.stderr, new RegExp(`cannot read the backup directory ${missing}: ENOENT`));
+    assert.match(sync.stderr, /hint: Check PGOPS_BACKUP_DIR/);
+    assert.equal((JSON.parse(sync.stdout) as { error: { code: string } }).error.code, 'E_BACKUP_DIR');
+  });
 });

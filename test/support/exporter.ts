@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onCleanup } from './cleanup.js';
+import { eventually } from './eventually.js';
 import { freePort } from './ports.js';
 import type { PgServer } from './postgres.js';
 import { tempDir } from './tmp.js';
@@ -83,18 +84,21 @@ export async function startExporter(server: PgServer, opts: ExporterOptions = {}
     if (!res.ok) throw new Error(`scrape of ${url} answered ${res.status}`);
     return res.text();
   };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`postgres_exporter exited early:\n${stderr}`);
-    try {
-      await scrapeText();
-      break;
-    } catch (err) {
-      if (Date.now() > deadline)
-        throw new Error(`postgres_exporter did not answer on ${url}: ${String(err)}\n${stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  let lastError: unknown;
+  await eventually(
+    `postgres_exporter answers on ${url}`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`postgres_exporter exited early:\n${stderr}`);
+      return scrapeText().then(
+        () => true,
+        (err: unknown) => {
+          lastError = err;
+          return false;
+        },
+      );
+    },
+    { timeoutMs: 20_000, intervalMs: 100, detail: () => `${String(lastError)}\n${stderr}` },
+  );
   return {
     port,
     scrapeText,

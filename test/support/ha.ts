@@ -14,6 +14,7 @@ import { LocalCluster } from '../../src/local/cluster.js';
 import { localDown, localUp, type UpOptions } from '../../src/local/lifecycle.js';
 import { readState, StatePaths, type LocalState } from '../../src/local/state.js';
 import { cleanupAll, onCleanup } from './cleanup.js';
+import { eventually, sleep } from './eventually.js';
 import { tempDir } from './tmp.js';
 import { opsMain } from './tools.js';
 
@@ -22,7 +23,7 @@ export { cleanupAll };
 /** Patroni timings for tests: a lease of 12 s instead of 30 keeps failover tests short. */
 export const FAST_HA = { ttl: 12, loopWait: 2, retryTimeout: 5 };
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from './eventually.js';
 
 /** Everything a test cluster runs: pids whose command line or working directory is under `dir`. */
 export function processesUnder(dir: string): number[] {
@@ -140,35 +141,40 @@ export class HaCluster {
   }
 
   async leader(timeoutMs = 120_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const w = await this.writable();
-      if (w.length === 1) return w[0]!;
-      if (Date.now() > deadline)
-        throw new Error(`no single writable member after ${timeoutMs} ms (${w.join(', ')})`);
-      await sleep(250);
-    }
+    let w: string[] = [];
+    return eventually(
+      'a single member is writable',
+      async () => {
+        w = await this.writable();
+        return w.length === 1 ? w[0] : undefined;
+      },
+      { timeoutMs, intervalMs: 250, detail: () => `writable: ${w.join(', ') || 'none'}` },
+    );
+  }
+
+  /** The leader, and another member once it streams from it. */
+  async leaderAndStreamingReplica(): Promise<{ leader: string; replica: string }> {
+    const leader = await this.leader();
+    const replica = this.names().find((n) => n !== leader)!;
+    await this.waitStreaming(replica);
+    return { leader, replica };
   }
 
   /** Waits until `name` is a replica that streams. */
   async waitStreaming(name: string, timeoutMs = 120_000) {
-    const deadline = Date.now() + timeoutMs;
     let last: unknown;
-    for (;;) {
-      try {
+    await eventually(
+      `${name} streams`,
+      async () => {
         const [r] = await this.query<{ r: boolean; s: string | null }>(
           name,
           'SELECT pg_is_in_recovery() AS r, (SELECT status FROM pg_stat_wal_receiver) AS s',
-        );
-        if (r?.r === true && r.s === 'streaming') return;
+        ).catch((err: Error) => [err.message]);
         last = r;
-      } catch (err) {
-        last = (err as Error).message;
-      }
-      if (Date.now() > deadline)
-        throw new Error(`${name} does not stream after ${timeoutMs} ms: ${JSON.stringify(last)}`);
-      await sleep(300);
-    }
+        return typeof r === 'object' && r?.r === true && r.s === 'streaming';
+      },
+      { timeoutMs, intervalMs: 300, detail: () => JSON.stringify(last) },
+    );
   }
 
   /**
@@ -176,14 +182,11 @@ export class HaCluster {
    * loop after a replica streams) commits are acknowledged without one.
    */
   async waitSyncStandby(timeoutMs = 60_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const view = await this.cluster().ha();
-      const sync = view?.synchronousStandby[0];
-      if (sync) return sync;
-      if (Date.now() > deadline) throw new Error(`no synchronous standby after ${timeoutMs} ms`);
-      await sleep(250);
-    }
+    return eventually(
+      'Patroni names a synchronous standby',
+      async () => (await this.cluster().ha())?.synchronousStandby[0],
+      { timeoutMs, intervalMs: 250 },
+    );
   }
 
   agentPid(name: string): number | undefined {
@@ -237,6 +240,15 @@ export class HaCluster {
   }
 
   /** kill -9 of everything a member runs, as when its node dies. */
+  /** Waits until the postmasters of `names` are gone (a killed one is reaped within moments). */
+  async waitPostmastersGone(...names: string[]): Promise<void> {
+    await eventually(
+      `the postmaster of ${names.join(', ')} is gone`,
+      () => names.every((n) => !this.postmasterPid(n)),
+      { timeoutMs: 5000, intervalMs: 50 },
+    );
+  }
+
   kill9Member(name: string) {
     for (const pid of [this.agentPid(name), this.patroniPid(name), this.postmasterPid(name)])
       if (pid)

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { onCleanup } from './cleanup.js';
+import { eventually } from './eventually.js';
 import { freePort } from './ports.js';
 import { tempDir } from './tmp.js';
 import { repoRoot } from './tools.js';
@@ -114,23 +115,18 @@ export interface AzureServer {
   container: string;
 }
 
-function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve();
-      });
-      s.once('error', () => {
-        s.destroy();
-        if (Date.now() > deadline)
-          reject(new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`));
-        else setTimeout(attempt, 100);
-      });
-    };
-    attempt();
+/** Whether something accepts a TCP connection on 127.0.0.1:port now. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => {
+      s.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -169,7 +165,10 @@ export async function startAzurite(container = 'pyairtable-backups'): Promise<Az
     () => child.kill('SIGKILL'),
   );
   try {
-    await waitForPort(port, 30_000);
+    await eventually(`something listens on 127.0.0.1:${port}`, () => listening(port), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
   } catch (err) {
     throw new Error(`azurite did not start: ${String(err)}\n${stderr}`);
   }

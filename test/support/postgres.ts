@@ -13,6 +13,7 @@ import { INITDB_OPTIONS } from '../../src/core/ha/patroni-config.js';
 import { readPidFile } from '../../src/local/processes.js';
 import { findPgBinDir } from '../../src/runtime/pgbin.js';
 import { onCleanup } from './cleanup.js';
+import { eventually } from './eventually.js';
 import { chownToPostgres, postgresUser } from './os-user.js';
 import { freePort } from './ports.js';
 import { postgresOwnedDir, tempDir } from './tmp.js';
@@ -163,7 +164,11 @@ function makeServer(
       const pid = readPostmasterPid(dataDir);
       if (pid && processExists(pid)) process.kill(pid, 'SIGKILL');
       // Wait for the postmaster itself to be gone; children may linger a moment longer.
-      for (let i = 0; i < 100 && pid && processExists(pid); i++) await new Promise((r) => setTimeout(r, 50));
+      if (pid)
+        await eventually(`postmaster ${pid} of ${name} is gone`, () => !processExists(pid), {
+          timeoutMs: 5000,
+          intervalMs: 50,
+        });
     },
     postmasterPid: () => readPostmasterPid(dataDir),
   };
@@ -277,17 +282,17 @@ export async function waitForCatchUp(
   const [{ lsn }] = (await primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')) as [
     { lsn: string },
   ];
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [row] = await replica.query<{ caught: boolean }>(
-      'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught',
-      [lsn],
-    );
-    if (row?.caught) return;
-    if (Date.now() > deadline)
-      throw new Error(`replica ${replica.name} did not reach ${lsn} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await eventually(
+    `replica ${replica.name} reaches ${lsn}`,
+    async () => {
+      const [row] = await replica.query<{ caught: boolean }>(
+        'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught',
+        [lsn],
+      );
+      return row?.caught === true;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
 }
 
 /** Names of postgres processes still running whose data directory lies under `dir` (for leak checks). */

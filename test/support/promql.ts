@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parser as promql } from '@prometheus-io/lezer-promql';
 import { parseAllDocuments } from 'yaml';
 import { onCleanup, removeDirSync } from './cleanup.js';
 import { chartDir, helm, promtoolPath } from './tools.js';
@@ -23,76 +24,23 @@ export interface RuleGroup {
   rules: AlertRule[];
 }
 
-const KEYWORDS = new Set([
-  'by',
-  'without',
-  'on',
-  'ignoring',
-  'group_left',
-  'group_right',
-  'bool',
-  'and',
-  'or',
-  'unless',
-  'offset',
-  'inf',
-  'nan',
-  'atan2',
-  // Aggregation operators may be followed by "by (...)" instead of their argument.
-  'sum',
-  'min',
-  'max',
-  'avg',
-  'group',
-  'stddev',
-  'stdvar',
-  'count',
-  'count_values',
-  'bottomk',
-  'topk',
-  'quantile',
-]);
-const LABEL_LIST_KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);
-
-/** Metric names an expression selects (functions, keywords, label names, numbers left out). */
+/**
+ * Metric names an expression selects: the name of every vector selector, as Prometheus's own
+ * grammar (the lezer grammar its web UI uses) parses the expression; functions, aggregations, label
+ * lists, matchers, strings and durations are other nodes. Grafana's variables are read as the plain
+ * values they stand for. An expression that does not parse throws, naming the place, so a typo in a
+ * rule or a panel fails here as it would in Prometheus.
+ */
 export function metricNames(expr: string): string[] {
-  // Drop string literals, label matchers and range/subquery brackets: none of them name a metric.
-  let s = expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""');
-  s = s.replace(/\{[^}]*\}/g, ' ').replace(/\[[^\]]*\]/g, ' ');
+  const text = withoutGrafanaVariables(expr);
   const names = new Set<string>();
-  // A token starting with a digit is a number or a duration (1024, 1e3, 1h30m): never a name.
-  const re = /(\d[\w.]*)|([a-zA-Z_:][a-zA-Z0-9_:]*)|(\()|(\))|(\S)/gi;
-  let skipList = false; // the next "( ... )" is a label list of by/on/...
-  let depthInLabelList = 0;
-  for (let m = re.exec(s); m; m = re.exec(s)) {
-    if (m[3]) {
-      if (depthInLabelList) depthInLabelList++;
-      else if (skipList) {
-        depthInLabelList = 1;
-        skipList = false;
-      }
-      continue;
-    }
-    if (m[4]) {
-      if (depthInLabelList) depthInLabelList--;
-      continue;
-    }
-    if (depthInLabelList) continue;
-    const ident = m[2];
-    if (!ident) {
-      continue;
-    }
-    const lower = ident.toLowerCase();
-    if (LABEL_LIST_KEYWORDS.has(lower)) {
-      skipList = true;
-      continue;
-    }
-    if (KEYWORDS.has(lower)) continue;
-    // A name followed by "(" is a function or an aggregation.
-    const rest = s.slice(re.lastIndex);
-    if (/^\s*\(/.test(rest)) continue;
-    names.add(ident);
-  }
+  const cursor = promql.parse(text).cursor();
+  do {
+    if (cursor.type.isError)
+      throw new Error(`not PromQL: ${text.slice(0, cursor.from)} <here> ${text.slice(cursor.from)}`);
+    if (cursor.name === 'Identifier' && cursor.node.parent?.name === 'VectorSelector')
+      names.add(text.slice(cursor.from, cursor.to));
+  } while (cursor.next());
   return [...names].sort();
 }
 

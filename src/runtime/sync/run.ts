@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentEnv } from '../../core/config/schema.js';
-import { OperationFailed, OpsError, whileDoing } from '../../core/errors.js';
+import { OperationFailed, OpsError, UsageError, whileDoing } from '../../core/errors.js';
 import { formatBytes, type Output, type OutputFormat } from '../../core/output.js';
 import {
   backupFiles,
@@ -76,7 +76,7 @@ export function scanLocalBackups(dir: string): {
   try {
     names = readdirSync(dir);
   } catch (err) {
-    throw new OperationFailed(
+    throw new UsageError(
       'E_BACKUP_DIR',
       `cannot read the backup directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
       { dir },
