@@ -3,6 +3,7 @@
  * API (`src/kube/cluster.ts`) and over plain processes under a state folder (`src/local/cluster.ts`).
  * Commands only see this interface, so everything above it is tested for real on the local runtime.
  */
+import type { BackupListEntry } from '../core/backup/manifest.js';
 import type { HaView } from '../core/ha/view.js';
 import type { MigrateResult } from '../agent/commands/migrate.js';
 import type { Output } from '../core/output.js';
@@ -46,21 +47,8 @@ export interface VolumeUsage {
   usedPercent: number | null;
 }
 
-/** As `postgres-agent list-backups -o json` prints it. */
-export interface BackupEntry {
-  name: string;
-  file: string;
-  sizeBytes: number;
-  createdAt: string;
-  sha256: string | null;
-  verified: boolean;
-  verifiedAt: string | null;
-  deepVerifiedAt: string | null;
-  database?: string | string[] | null;
-  /** Its files do not match its manifest (size, sha256, missing file): never restore it. */
-  damaged?: boolean;
-  damagedReason?: string | null;
-}
+/** As `postgres-agent list-backups -o json` prints it (one schema, read back with it). */
+export type BackupEntry = BackupListEntry;
 
 /** Local mode: the data directories that hold no database any more, while the state says they should. */
 export interface DataLoss {

@@ -342,13 +342,17 @@ function interruptedError(signal: AbortSignal): OpsError {
   );
 }
 
+/** A manifest as this version writes it: every field it always sets is there. */
+type WrittenManifest = BackupManifest &
+  Required<Pick<BackupManifest, 'format' | 'compression' | 'durationSeconds'>>;
+
 async function backupOne(
   opts: BackupOptions,
   deps: BackupDeps,
   tools: ToolEnv,
   database: string,
   name: string,
-): Promise<BackupManifest> {
+): Promise<WrittenManifest> {
   const dir = resolve(opts.backupDir);
   const now = deps.now ?? (() => new Date());
   const log = deps.log.child({ backup: name, database });
@@ -455,7 +459,7 @@ async function backupOne(
     renameSync(join(dir, f.globalsPartial), join(dir, f.globals));
     fsyncPath(dir);
     const finished = now();
-    const manifest: BackupManifest = {
+    const manifest: WrittenManifest = {
       kind: MANIFEST_KIND,
       version: 1,
       name,

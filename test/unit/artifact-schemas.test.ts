@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { backupListEntrySchema, parseManifest, toListEntry } from '../../src/core/backup/manifest.js';
+
+const SHA = '3f'.repeat(32);
+const GSHA = '9c'.repeat(32);
+
+/** Manifests as postgres-agent wrote them, byte for byte in shape (the first release onwards). */
+const ON_DISK = {
+  // The first release: custom format only, no `jobs`.
+  first: `{
+  "kind": "pyairtable-stack/postgres-backup",
+  "version": 1,
+  "name": "backup_20260101_020000",
+  "file": "backup_20260101_020000.dump",
+  "globalsFile": "backup_20260101_020000.globals.sql",
+  "database": "pyairtable",
+  "format": "custom",
+  "compression": 6,
+  "sizeBytes": 48213,
+  "sha256": "${SHA}",
+  "globalsSha256": "${GSHA}",
+  "globalsIncludePasswords": false,
+  "startedAt": "2026-01-01T02:00:00.412Z",
+  "finishedAt": "2026-01-01T02:00:03.087Z",
+  "durationSeconds": 2.675,
+  "serverVersion": "15.10",
+  "pgDumpVersion": "pg_dump (PostgreSQL) 15.10",
+  "verified": true,
+  "verifiedAt": "2026-01-01T02:00:02.950Z",
+  "deepVerifiedAt": null,
+  "tableRowCounts": { "public.records": 1200, "public.tables": 12 },
+  "snapshotTimestamp": "2026-01-01T02:00:00.530Z",
+  "snapshotId": "00000003-0000001A-1",
+  "databaseOwner": "pyairtable",
+  "databaseEncoding": "UTF8"
+}
+`,
+  // A parallel backup (--jobs 4): a packed directory-format dump.
+  parallel: `{
+  "kind": "pyairtable-stack/postgres-backup",
+  "version": 1,
+  "name": "nightly",
+  "file": "nightly.dump",
+  "globalsFile": "nightly.globals.sql",
+  "database": "pyairtable",
+  "format": "directory",
+  "jobs": 4,
+  "compression": 6,
+  "sizeBytes": 1048576,
+  "sha256": "${SHA}",
+  "globalsSha256": "${GSHA}",
+  "globalsIncludePasswords": false,
+  "startedAt": "2026-11-20T02:00:00.000Z",
+  "finishedAt": "2026-11-20T02:01:10.000Z",
+  "durationSeconds": 70,
+  "serverVersion": "15.10",
+  "pgDumpVersion": "pg_dump (PostgreSQL) 15.10",
+  "verified": true,
+  "verifiedAt": "2026-11-20T02:01:09.000Z",
+  "deepVerifiedAt": "2026-11-20T02:03:00.000Z",
+  "tableRowCounts": {},
+  "snapshotTimestamp": "2026-11-20T02:00:00.100Z",
+  "snapshotId": "00000004-00000002-1",
+  "databaseOwner": "pyairtable",
+  "databaseEncoding": "UTF8"
+}
+`,
+};
+
+describe('backup manifests already on disk', () => {
+  it('parses a manifest of the first release, with its start time as the listed creation time', () => {
+    const r = parseManifest(ON_DISK.first);
+    assert.ok(r.ok, r.ok ? '' : r.reason);
+    assert.equal(r.manifest.name, 'backup_20260101_020000');
+    assert.equal(r.manifest.format, 'custom');
+    assert.equal(toListEntry(r.manifest, '/backups/postgres/x.dump').createdAt, '2026-01-01T02:00:00.412Z');
+    assert.deepEqual(r.manifest.tableRowCounts, { 'public.records': 1200, 'public.tables': 12 });
+  });
+
+  it("parses a parallel backup's manifest with its format and jobs", () => {
+    const r = parseManifest(ON_DISK.parallel);
+    assert.ok(r.ok, r.ok ? '' : r.reason);
+    assert.equal(r.manifest.format, 'directory');
+    assert.equal(r.manifest.jobs, 4);
+    assert.equal(r.manifest.deepVerifiedAt, '2026-11-20T02:03:00.000Z');
+  });
+
+  it('parses a manifest a later verification marked damaged, keeping why', () => {
+    const m = JSON.parse(ON_DISK.first);
+    const text = JSON.stringify({
+      ...m,
+      verified: false,
+      verifyFailedAt: '2026-01-02T00:00:00.000Z',
+      verifyError: 'sha256 mismatch',
+    });
+    const r = parseManifest(text);
+    assert.ok(r.ok, r.ok ? '' : r.reason);
+    assert.equal(r.manifest.verified, false);
+    assert.equal(r.manifest.verifyError, 'sha256 mismatch');
+  });
+
+  it("keeps a newer agent's unknown fields, so rewriting the manifest does not drop them", () => {
+    const r = parseManifest(JSON.stringify({ ...JSON.parse(ON_DISK.first), checksumAlgorithm: 'sha256' }));
+    assert.ok(r.ok);
+    assert.equal(JSON.parse(JSON.stringify(r.manifest)).checksumAlgorithm, 'sha256');
+  });
+
+  it('refuses a manifest of ours without the fields a restore needs, naming them', () => {
+    const { sha256: _s, finishedAt: _f, ...rest } = JSON.parse(ON_DISK.first);
+    const r = parseManifest(JSON.stringify(rest));
+    assert.equal(r.ok, false);
+    assert.match(!r.ok ? r.reason : '', /sha256: .*finishedAt: /);
+  });
+});
+
+describe('list-backups rows', () => {
+  const row = {
+    name: 'b',
+    file: '/backups/postgres/b.dump',
+    sizeBytes: 1,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    sha256: SHA,
+    verified: true,
+    verifiedAt: '2026-01-01T00:00:01.000Z',
+    deepVerifiedAt: null,
+    database: 'pyairtable',
+  };
+
+  it('reads a row of an agent older than damaged-backup flags as intact', () => {
+    const r = backupListEntrySchema.parse(row);
+    assert.equal(r.damaged, false);
+    assert.equal(r.damagedReason, null);
+  });
+
+  it("accepts a newer agent's extra fields and leaves them out", () => {
+    const r = backupListEntrySchema.parse({ ...row, damaged: false, damagedReason: null, tier: 'cold' });
+    assert.equal('tier' in r, false);
+  });
+});
