@@ -4,9 +4,9 @@
  * typed by: fields this reader does not know are accepted, a field it needs that is missing or of
  * another type is an error naming the agent command and the field.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { describeIssues } from './parse-issues.js';
-import { OperationFailed } from './errors.js';
+import { OperationFailed, type JsonValue } from './errors.js';
 
 export const MATCHING_VERSIONS_HINT =
   'postgres-ops and the postgres-agent it runs must be the same version: use the postgres-ops of the installed chart version (helm list shows it), or upgrade the release to this version (helm upgrade ...).';
@@ -21,8 +21,43 @@ export function parseAgentOutput<S extends z.ZodType>(
   if (r.success) return r.data;
   throw new OperationFailed(
     'E_AGENT_OUTPUT',
-    `postgres-agent ${command} -o json printed a result this postgres-ops cannot read: ${describeIssues(r.error, '(result)')}`,
+    `the JSON result of postgres-agent ${command} does not have what this postgres-ops reads: ${describeIssues(r.error, '(result)')}`,
     { command, fields: r.error.issues.map((i) => i.path.join('.') || '(result)') },
     { hint: MATCHING_VERSIONS_HINT },
   );
 }
+
+const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([
+    z.string(),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(jsonValue),
+    z.record(z.string(), jsonValue),
+  ]),
+);
+
+/** The block `-o json` prints on stdout when a command fails (src/runtime/cli.ts). */
+export const errorOutputSchema = z.object({
+  error: z.object({
+    code: z.string().optional(),
+    message: z.string().optional(),
+    meta: z.record(z.string(), jsonValue).optional().catch(undefined),
+    hint: z.string().nullish(),
+  }),
+});
+
+export type ErrorOutput = z.output<typeof errorOutputSchema>;
+
+/** The JSON value `text` holds, or undefined when it holds none (the schema then says what is missing). */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Rows of a query printed as one JSON array of objects (`asJsonRows` in psql). */
+export const jsonRowsSchema = z.array(z.record(z.string(), z.unknown()));

@@ -5,6 +5,10 @@
 import { spawn } from 'node:child_process';
 import { get } from 'node:http';
 import { existsSync, lstatSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
+import { z } from 'zod';
+import { backupListEntrySchema } from '../core/backup/manifest.js';
+import { backupResultSchema, restoreResultSchema, verifyResultSchema } from '../core/backup/results.js';
+import { promoteResultSchema } from '../core/ha/promote-result.js';
 import { haView, type HaView } from '../core/ha/view.js';
 import { join } from 'node:path';
 import { diskUsage, type DiskUsage } from '../core/disk-usage.js';
@@ -226,28 +230,29 @@ export class LocalCluster implements ClusterApi {
   }
 
   async listBackups(): Promise<BackupEntry[]> {
-    const r = await runAgentJson<BackupEntry[]>({ args: ['list-backups'], env: await this.jobEnv() });
-    return Array.isArray(r) ? r : [];
+    return runAgentJson({ args: ['list-backups'], env: await this.jobEnv() }, z.array(backupListEntrySchema));
   }
 
   async backup(name: string | undefined, out: Output, req: BackupRequest = {}): Promise<void> {
-    await runAgentJson({
-      args: agentBackupArgs(name, req),
-      env: await this.jobEnv(),
-      onLog: forwardLog,
-      // Ctrl-C reaches the agent too: wait for it to clean up and report, instead of leaving it.
-      forwardSignals: true,
-    });
+    await runAgentJson(
+      {
+        args: agentBackupArgs(name, req),
+        env: await this.jobEnv(),
+        onLog: forwardLog,
+        // Ctrl-C reaches the agent too: wait for it to clean up and report, instead of leaving it.
+        forwardSignals: true,
+      },
+      backupResultSchema,
+    );
     // As the chart's backup Job does after its backup: retention.
     await pruneAfterBackup(await this.jobEnv(), out);
   }
 
   async verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }, _out: Output) {
-    return runAgentJson({
-      args: agentVerifyArgs(file, opts),
-      env: await this.jobEnv(),
-      onLog: forwardLog,
-    });
+    return runAgentJson(
+      { args: agentVerifyArgs(file, opts), env: await this.jobEnv(), onLog: forwardLog },
+      z.array(verifyResultSchema),
+    );
   }
 
   preflightRestore(file: string): void {
@@ -255,12 +260,15 @@ export class LocalCluster implements ClusterApi {
   }
 
   async restore(req: RestoreRequest, _out: Output) {
-    return runAgentJson({
-      args: agentRestoreArgs(req),
-      // A URL needs the object store's settings: the operator's environment or objectstore.env.
-      env: { ...(await this.jobEnv()), ...localObjectStoreEnv(this.root) },
-      onLog: forwardLog,
-    });
+    return runAgentJson(
+      {
+        args: agentRestoreArgs(req),
+        // A URL needs the object store's settings: the operator's environment or objectstore.env.
+        env: { ...(await this.jobEnv()), ...localObjectStoreEnv(this.root) },
+        onLog: forwardLog,
+      },
+      restoreResultSchema,
+    );
   }
 
   async migrate(req: MigrateRequest, _out: Output) {
@@ -377,26 +385,20 @@ export class LocalCluster implements ClusterApi {
     const binDir = requirePgBinDir();
     const state = this.state();
     const target = this.instance(candidate);
-    const r = await runAgentJson<{
-      promoted: boolean;
-      action: 'switchover' | 'failover' | 'none';
-      previousPrimary: string | null;
-      missingBytes: number | null;
-      warnings: string[];
-      timeline: number | null;
-      lsn: string | null;
-      message: string;
-    }>({
-      args: [
-        'promote',
-        '--candidate',
-        target.name,
-        ...(opts.force ? ['--force'] : []),
-        ...(opts.plan ? ['--plan'] : []),
-      ],
-      env: instanceEnv(this.root, state, target, binDir),
-      onLog: forwardLog,
-    });
+    const r = await runAgentJson(
+      {
+        args: [
+          'promote',
+          '--candidate',
+          target.name,
+          ...(opts.force ? ['--force'] : []),
+          ...(opts.plan ? ['--plan'] : []),
+        ],
+        env: instanceEnv(this.root, state, target, binDir),
+        onLog: forwardLog,
+      },
+      promoteResultSchema,
+    );
     const steps: string[] = [];
     if (r.promoted) {
       steps.push(

@@ -14,7 +14,14 @@ import { join } from 'node:path';
 import { OperationFailed, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
 import { describeTarget } from '../core/pitr/target.js';
-import type { PitrRestoreResult } from '../agent/commands/pitr-restore.js';
+import {
+  drillResultSchema,
+  physicalBackupResultSchema,
+  physicalInfoSchema,
+  pitrReopenResultSchema,
+  pitrRestoreResultSchema,
+  type PitrRestoreResult,
+} from '../core/pitr/results.js';
 import type {
   DrillResult,
   PhysicalBackupRequest,
@@ -63,21 +70,24 @@ export async function localPhysicalBackup(
   req: PhysicalBackupRequest,
 ): Promise<PhysicalBackupResult> {
   requireLocalPitr(c, 'a physical backup');
-  return runAgentJson<PhysicalBackupResult>({
-    args: ['physical-backup', '--type', req.type, ...(req.name ? ['--name', req.name] : [])],
-    env: await pitrJobEnv(c),
-    onLog: forwardLog,
-  });
+  return runAgentJson(
+    {
+      args: ['physical-backup', '--type', req.type, ...(req.name ? ['--name', req.name] : [])],
+      env: await pitrJobEnv(c),
+      onLog: forwardLog,
+    },
+    physicalBackupResultSchema,
+  );
 }
 
 export async function localPhysicalInfo(c: LocalCluster): Promise<PhysicalInfo | null> {
   if (!pitrEnabled(c.state())) return null;
-  return runAgentJson<PhysicalInfo>({ args: ['physical-info'], env: await pitrJobEnv(c) });
+  return runAgentJson({ args: ['physical-info'], env: await pitrJobEnv(c) }, physicalInfoSchema);
 }
 
 export async function localDrill(c: LocalCluster): Promise<DrillResult> {
   requireLocalPitr(c, 'a recovery drill');
-  return runAgentJson<DrillResult>({ args: ['drill'], env: await pitrJobEnv(c), onLog: forwardLog });
+  return runAgentJson({ args: ['drill'], env: await pitrJobEnv(c), onLog: forwardLog }, drillResultSchema);
 }
 
 // ------------------------------------------------------------------ point-in-time restore
@@ -199,11 +209,14 @@ export async function localRestorePointInTime(
     ...(await c.jobEnv().catch(() => ({}))),
     ...baseEnv({ ...pitrEnv(c.root, state), ...asPostgresEnv() }),
   }));
-  const plan = await runAgentJson<PitrRestoreResult>({
-    args: ['pitr-restore', '--plan', ...targetArgs],
-    env,
-    onLog: forwardLog,
-  });
+  const plan = await runAgentJson(
+    {
+      args: ['pitr-restore', '--plan', ...targetArgs],
+      env,
+      onLog: forwardLog,
+    },
+    pitrRestoreResultSchema,
+  );
   const first = state.primary;
   await req.confirm(
     `restore the whole cluster of release ${c.release} (local) to ${plan.target} from physical backup ${plan.backup} (timeline ${plan.timeline}): every member stops, every data directory is moved aside (kept, not deleted), ${first} adopts the restored data and the others clone it`,
@@ -225,11 +238,14 @@ export async function localRestorePointInTime(
   writeJournal(c.root, j);
   let result: PitrRestoreResult;
   try {
-    result = await runAgentJson<PitrRestoreResult>({
-      args: ['pitr-restore', ...targetArgs, '--into', j.newDir],
-      env,
-      onLog: forwardLog,
-    });
+    result = await runAgentJson(
+      {
+        args: ['pitr-restore', ...targetArgs, '--into', j.newDir],
+        env,
+        onLog: forwardLog,
+      },
+      pitrRestoreResultSchema,
+    );
   } catch (err) {
     rmSync(journalPath(c.root), { force: true });
     throw err;
@@ -311,14 +327,17 @@ export async function localUndoRestore(c: LocalCluster, out: Output): Promise<Pi
   // The restore's timelines are in the archive now: the data put back gets a timeline above them.
   const first = c.paths.dataDir(j.first);
   if (existsSync(join(first, 'PG_VERSION')))
-    await runAgentJson({
-      args: ['pitr-restore', '--reopen', first],
-      env: {
-        ...(await c.jobEnv().catch(() => ({}))),
-        ...baseEnv({ ...pitrEnv(c.root, state), ...asPostgresEnv() }),
+    await runAgentJson(
+      {
+        args: ['pitr-restore', '--reopen', first],
+        env: {
+          ...(await c.jobEnv().catch(() => ({}))),
+          ...baseEnv({ ...pitrEnv(c.root, state), ...asPostgresEnv() }),
+        },
+        onLog: forwardLog,
       },
-      onLog: forwardLog,
-    });
+      pitrReopenResultSchema,
+    );
   await ensureEtcd(c.root, state, out);
   await forgetCluster(state, scopeOfState(state));
   writeJournal(c.root, { ...j, phase: 'undone' });

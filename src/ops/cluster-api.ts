@@ -4,12 +4,11 @@
  * Commands only see this interface, so everything above it is tested for real on the local runtime.
  */
 import type { BackupListEntry } from '../core/backup/manifest.js';
+import type { VerifyResult } from '../core/backup/results.js';
 import type { HaView } from '../core/ha/view.js';
-import type { MigrateResult } from '../agent/commands/migrate.js';
+import type { MigrateResult } from '../core/migrate/result.js';
 import type { Output } from '../core/output.js';
-import type { PhysicalBackupResult } from '../runtime/pitr/backup.js';
-import type { PhysicalInfo } from '../agent/commands/physical.js';
-import type { DrillResult } from '../runtime/pitr/drill.js';
+import type { DrillResult, PhysicalBackupResult, PhysicalInfo } from '../core/pitr/results.js';
 import type { RecoveryTarget } from '../core/pitr/target.js';
 
 export type { PhysicalBackupResult, PhysicalInfo, DrillResult };
@@ -132,7 +131,11 @@ export interface ClusterApi {
   /** Where a bare backup name or file name would be found (the backup directory). */
   backupLocation(): string;
   backup(name: string | undefined, out: Output, req?: BackupRequest): Promise<void>;
-  verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }, out: Output): Promise<unknown>;
+  verify(
+    file: string | undefined,
+    opts: { deep?: boolean; all?: boolean },
+    out: Output,
+  ): Promise<VerifyResult[]>;
   restore(req: RestoreRequest, out: Output): Promise<unknown>;
   /** Reads what a restore of `file` will need, throwing before any question when it is wrong. */
   preflightRestore?(file: string): void;

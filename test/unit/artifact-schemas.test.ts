@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { z } from 'zod';
+import { parseAgentOutput, parseJson } from '../../src/core/agent-output.js';
 import { backupListEntrySchema, parseManifest, toListEntry } from '../../src/core/backup/manifest.js';
+import type { OpsError } from '../../src/core/errors.js';
+import { promoteResultSchema } from '../../src/core/ha/promote-result.js';
+import { haViewSchema } from '../../src/core/ha/view.js';
+import { backupListEntry } from '../support/manifests.js';
 
 const SHA = '3f'.repeat(32);
 const GSHA = '9c'.repeat(32);
@@ -136,5 +142,49 @@ describe('list-backups rows', () => {
   it("accepts a newer agent's extra fields and leaves them out", () => {
     const r = backupListEntrySchema.parse({ ...row, damaged: false, damagedReason: null, tier: 'cold' });
     assert.equal('tier' in r, false);
+  });
+});
+
+describe('results read back from postgres-agent', () => {
+  it('names the agent command and the missing field, and says to use matching versions', () => {
+    const row = backupListEntry('b');
+    const { sizeBytes: _gone, ...older } = row;
+    assert.throws(
+      () => parseAgentOutput('list-backups', z.array(backupListEntrySchema), [row, older]),
+      (e: OpsError) => {
+        assert.equal(e.code, 'E_AGENT_OUTPUT');
+        assert.equal(e.exitCode, 1);
+        assert.match(
+          e.message,
+          /^the JSON result of postgres-agent list-backups does not have what this postgres-ops reads: 1\.sizeBytes: /,
+        );
+        assert.deepEqual(e.meta.fields, ['1.sizeBytes']);
+        assert.match(e.hint ?? '', /same version/);
+        return true;
+      },
+    );
+  });
+
+  it('accepts fields it does not know from a newer agent', () => {
+    const r = parseAgentOutput('promote', promoteResultSchema, {
+      promoted: true,
+      candidate: 'postgres-1',
+      action: 'switchover',
+      previousPrimary: 'postgres-0',
+      missingBytes: 0,
+      warnings: [],
+      timeline: 3,
+      lsn: '0/3000060',
+      message: 'postgres-1 is the primary',
+      durationSeconds: 4.2,
+    });
+    assert.equal(r.action, 'switchover');
+  });
+
+  it('reports a result that is not JSON at all as missing', () => {
+    assert.throws(
+      () => parseAgentOutput('ha', haViewSchema, parseJson('Traceback (most recent call last):')),
+      /^the JSON result of postgres-agent ha does not have what this postgres-ops reads: \(result\): /,
+    );
   });
 });

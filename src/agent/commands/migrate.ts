@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { whileDoing, OpsError } from '../../core/errors.js';
 import { checkNoTransactionControl, prepareFiles } from '../../core/migrate/files.js';
 import { type MigrationPlan, planMigration } from '../../core/migrate/plan.js';
+import type { MigrateResult } from '../../core/migrate/result.js';
 import { parseMigrationVersion } from '../../core/migrate/version.js';
 import { type OutputFormat, renderTable } from '../../core/output.js';
 import {
@@ -29,28 +30,8 @@ export interface MigrateOptions {
   output?: OutputFormat;
 }
 
-/** What `-o json` prints; field names are a contract. */
-export interface MigrateResult {
-  version: string;
-  database: string;
-  description: string;
-  checksum: string;
-  /** applied | already-applied | resumed | dry-run */
-  outcome: 'applied' | 'already-applied' | 'resumed' | 'dry-run';
-  /** For a dry run: what a real run would do (apply, none, resume). */
-  action: MigrationPlan['action'];
-  appliedAt: string | null;
-  safetyBackup: string | null;
-  durationMs: number;
-  files: {
-    name: string;
-    sha256: string;
-    noTransaction: boolean;
-    run: boolean;
-    statements: number | null;
-    durationMs: number | null;
-  }[];
-}
+/** What `-o json` prints (src/core/migrate/result.ts). */
+export type { MigrateResult };
 
 /** The table a person reads (postgres-ops migrate prints the same). */
 export function renderMigration(r: MigrateResult): string {

@@ -8,10 +8,9 @@ import {
   earliestRecoverable,
   physicalEntries,
   windowStart,
-  type PhysicalListEntry,
   type PhysicalType,
-  type RepoState,
 } from '../../core/pitr/info.js';
+import type { PhysicalInfo } from '../../core/pitr/results.js';
 import { connectionFromEnv } from '../../runtime/backup/conn.js';
 import { runPhysicalBackup, type PhysicalBackupResult } from '../../runtime/pitr/backup.js';
 import { configuredRepos, jobConf, localRepos, repoLocations } from '../../runtime/pitr/config.js';
@@ -103,16 +102,7 @@ export async function physicalBackup(
   }
 }
 
-export interface PhysicalInfo {
-  stanza: string;
-  status: { code: number; message: string };
-  repos: RepoState[];
-  backups: PhysicalListEntry[];
-  /** Per repository, the stop time of its oldest backup (the window's start). */
-  earliest: Record<string, string | null>;
-  /** The earliest moment any repository can restore to. */
-  windowStart: string | null;
-}
+export type { PhysicalInfo };
 
 export async function physicalInfo(
   opts: { output?: OutputFormat },

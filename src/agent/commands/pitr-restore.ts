@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { UsageError } from '../../core/errors.js';
 import type { OutputFormat } from '../../core/output.js';
+import type { PitrReopenResult, PitrRestoreResult } from '../../core/pitr/results.js';
 import { describeTarget, parseTarget } from '../../core/pitr/target.js';
 import { connect, connectionFromEnv } from '../../runtime/backup/conn.js';
 import { configuredRepos, jobConf } from '../../runtime/pitr/config.js';
@@ -25,20 +26,7 @@ export interface PitrRestoreFlags {
   output?: OutputFormat;
 }
 
-export interface PitrRestoreResult {
-  target: string;
-  backup: string;
-  backupStoppedAt: string;
-  timeline: number;
-  targetTimeline: string;
-  /** The cluster answered: WAL was switched and archived first. */
-  live: boolean;
-  dir: string | null;
-  recoveredTo: string | null;
-  recoveredLsn: string | null;
-  newTimeline: number | null;
-  seconds: number | null;
-}
+export type { PitrRestoreResult };
 
 /**
  * --reopen DIR: a cleanly stopped data directory (put back by `restore --undo`) promoted onto a
@@ -62,7 +50,7 @@ async function reopen(dir: string, ctx: AgentContext, output: OutputFormat | und
     });
     await rec.stop();
     if (rec.timeline !== null) await archiveNewTimeline(runner, dir, rec.timeline);
-    const r = { dir, timeline: rec.timeline };
+    const r: PitrReopenResult = { dir, timeline: rec.timeline };
     ctx.out.result(r, output ?? 'table', (x) => `reopened ${x.dir} on timeline ${x.timeline}`);
     return r;
   } finally {
@@ -74,7 +62,7 @@ async function reopen(dir: string, ctx: AgentContext, output: OutputFormat | und
 export async function pitrRestore(
   flags: PitrRestoreFlags & { reopen?: string },
   ctx: AgentContext,
-): Promise<PitrRestoreResult | { dir: string; timeline: number | null }> {
+): Promise<PitrRestoreResult | PitrReopenResult> {
   requirePitr(ctx, 'a point-in-time restore');
   if (flags.reopen) return reopen(flags.reopen, ctx, flags.output);
   const target = parseTarget(flags);

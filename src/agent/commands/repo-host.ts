@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { pgbackrestConf } from '../../core/pitr/conf.js';
+import { drillResultSchema, physicalBackupResultSchema } from '../../core/pitr/results.js';
 import { confInputs, pgbackrestEnv, writePrivate } from '../../runtime/pitr/config.js';
 import { pgbackrest, stanzaCreate } from '../../runtime/pitr/pgbackrest.js';
 import { spawn } from 'node:child_process';
@@ -97,7 +98,11 @@ export async function scheduled(
     );
   const args = what === 'drill' ? ['drill'] : ['physical-backup', '--type', opts.type ?? 'full'];
   const r = await runInRepoPod(
-    { namespace: ctx.env.PGOPS_NAMESPACE, pod: ctx.env.PGOPS_PGBACKREST_REPO_POD },
+    {
+      namespace: ctx.env.PGOPS_NAMESPACE,
+      pod: ctx.env.PGOPS_PGBACKREST_REPO_POD,
+      schema: what === 'drill' ? drillResultSchema : physicalBackupResultSchema,
+    },
     args,
     (s) => process.stderr.write(s),
   );

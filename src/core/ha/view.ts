@@ -3,30 +3,37 @@
  * member's role, state, timeline and lag, pending restarts, the failover mode and the synchronous
  * standby. Pure: built from Patroni's /cluster and /config answers.
  */
-export interface HaMember {
-  name: string;
-  role: 'primary' | 'replica';
-  /** Patroni's word for PostgreSQL's state: running, starting, stopped, creating replica, ... */
-  patroniState: string;
-  timeline: number | null;
-  /** Bytes behind the leader's last known position (replicas), as Patroni computes it. */
-  lagBytes: number | null;
-  pendingRestart: boolean;
-  synchronousStandby: boolean;
-  noFailover: boolean;
-  host: string | null;
-  port: number | null;
-}
+import { z } from 'zod';
 
-export interface HaView {
-  failover: 'automatic' | 'manual';
-  synchronous: boolean;
+export const haMemberSchema = z.object({
+  name: z.string(),
+  role: z.enum(['primary', 'replica']),
+  /** Patroni's word for PostgreSQL's state: running, starting, stopped, creating replica, ... */
+  patroniState: z.string(),
+  timeline: z.number().nullable(),
+  /** Bytes behind the leader's last known position (replicas), as Patroni computes it. */
+  lagBytes: z.number().nullable(),
+  pendingRestart: z.boolean(),
+  synchronousStandby: z.boolean(),
+  noFailover: z.boolean(),
+  host: z.string().nullable(),
+  port: z.number().nullable(),
+});
+
+export type HaMember = z.output<typeof haMemberSchema>;
+
+/** `postgres-agent ha -o json`, read back by postgres-ops (status, promote). */
+export const haViewSchema = z.object({
+  failover: z.enum(['automatic', 'manual']),
+  synchronous: z.boolean(),
   /** Members PostgreSQL currently waits for on commit (empty: none, writes are not protected). */
-  synchronousStandby: string[];
-  leader: string | null;
-  members: HaMember[];
-  paused: boolean;
-}
+  synchronousStandby: z.array(z.string()),
+  leader: z.string().nullable(),
+  members: z.array(haMemberSchema),
+  paused: z.boolean(),
+});
+
+export type HaView = z.output<typeof haViewSchema>;
 
 interface ClusterAnswer {
   members: {

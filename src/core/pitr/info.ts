@@ -3,43 +3,9 @@
  * the archive's range, and the recoverability window (from the oldest backup's stop time). Pure.
  */
 import { timelineOfWalFile } from '../pg/wal.js';
+import type { PhysicalBackup, PhysicalListEntry, PhysicalType, RepoState } from './results.js';
 
-export type PhysicalType = 'full' | 'diff' | 'incr';
-
-export interface PhysicalBackup {
-  label: string;
-  type: PhysicalType;
-  repo: string;
-  startedAt: string;
-  stoppedAt: string;
-  startLsn: string;
-  stopLsn: string;
-  timeline: number;
-  /** Database size backed up. */
-  sizeBytes: number;
-  /** Size in the repository (compressed). */
-  repoSizeBytes: number;
-  /** Label of the backup this one depends on (diff, incr). */
-  prior: string | null;
-  /** `--annotation name=...`: the name a person gave it. */
-  name: string | null;
-  /** pgBackRest found no error in it (page checksums, copies). */
-  error: boolean;
-  /** WAL segments from the backup's start to its stop. */
-  walStart: string;
-  walStop: string;
-}
-
-export interface RepoState {
-  repo: string;
-  /** 0 ok; 2 no valid backup; others: pgBackRest's message. */
-  code: number;
-  message: string;
-  archiveMin: string | null;
-  archiveMax: string | null;
-  /** Archive ids ("15-1"): the folders under archive/<stanza>/ holding WAL and history files. */
-  archiveIds: string[];
-}
+export type { PhysicalType, PhysicalBackup, RepoState, PhysicalListEntry };
 
 export interface StanzaInfo {
   stanza: string;
@@ -147,27 +113,6 @@ export function windowStart(info: StanzaInfo): string | null {
 /** Newest first. */
 export function newestFirst(backups: PhysicalBackup[]): PhysicalBackup[] {
   return [...backups].sort((a, b) => (a.stoppedAt < b.stoppedAt ? 1 : a.stoppedAt > b.stoppedAt ? -1 : 0));
-}
-
-/** A physical backup as `list-backups -o json` lists it, beside the logical ones (same fields, and more). */
-export interface PhysicalListEntry {
-  kind: 'physical';
-  name: string;
-  file: string;
-  sizeBytes: number;
-  createdAt: string;
-  sha256: null;
-  verified: boolean;
-  verifiedAt: null;
-  deepVerifiedAt: null;
-  database: null;
-  type: PhysicalType;
-  repo: string;
-  startLsn: string;
-  stopLsn: string;
-  timeline: number;
-  /** The name given with `backup NAME --physical` (pgBackRest annotation), if any. */
-  annotation: string | null;
 }
 
 /** Where a repository keeps a backup: a folder, or an object store URL. */

@@ -24,6 +24,7 @@ import {
   INSERT_BACKUP_HISTORY,
 } from '../../core/backup/history-sql.js';
 import { MANIFEST_KIND, type BackupManifest } from '../../core/backup/manifest.js';
+import type { BackupResult } from '../../core/backup/results.js';
 import {
   backupFileNames,
   backupNamesFor,
@@ -70,16 +71,7 @@ export interface BackupDeps {
   now?: () => Date;
 }
 
-export interface BackupResult {
-  backups: {
-    name: string;
-    database: string;
-    file: string;
-    sizeBytes: number;
-    sha256: string;
-    durationSeconds: number;
-  }[];
-}
+export type { BackupResult };
 
 /** One advisory lock for "a backup is writing into this cluster's backup dir". */
 export const BACKUP_LOCK_KEY = 7_410_215_001;

@@ -5,6 +5,7 @@
  * runs (its pod, or its environment in local mode), so that with failover: manual it can lift the
  * candidate's fence for the duration.
  */
+import type { PromoteResult } from '../../core/ha/promote-result.js';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AgentEnv } from '../../core/config/schema.js';
 import { OperationFailed, SafetyRefusal, UsageError } from '../../core/errors.js';
@@ -24,17 +25,7 @@ export interface PromoteRequest {
   timeoutSeconds: number;
 }
 
-export interface PromoteResult {
-  promoted: boolean;
-  candidate: string;
-  action: 'switchover' | 'failover' | 'none';
-  previousPrimary: string | null;
-  missingBytes: number | null;
-  warnings: string[];
-  timeline: number | null;
-  lsn: string | null;
-  message: string;
-}
+export type { PromoteResult };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

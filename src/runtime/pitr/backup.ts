@@ -11,12 +11,8 @@ import {
   PITR_HISTORY_DDL,
   UPSERT_RECOVERABILITY,
 } from '../../core/pitr/history-sql.js';
-import {
-  earliestRecoverable,
-  type PhysicalBackup,
-  type PhysicalType,
-  type StanzaInfo,
-} from '../../core/pitr/info.js';
+import { earliestRecoverable, type PhysicalType, type StanzaInfo } from '../../core/pitr/info.js';
+import type { PhysicalBackupResult, RepoOutcome } from '../../core/pitr/results.js';
 import { BACKUP_HISTORY_DATABASE } from '../../core/backup/history-sql.js';
 import { BACKUP_LOCK_KEY } from '../backup/backup.js';
 import { connect, type PgConnection } from '../backup/conn.js';
@@ -38,20 +34,7 @@ export interface PhysicalBackupRequest {
   repos: number[];
 }
 
-export interface RepoOutcome {
-  repo: string;
-  status: 'success' | 'failure';
-  backup: PhysicalBackup | null;
-  error: string | null;
-  durationSeconds: number;
-}
-
-export interface PhysicalBackupResult {
-  type: PhysicalType;
-  outcomes: RepoOutcome[];
-  recoverability: Record<string, string | null>;
-  expired: string[];
-}
+export type { RepoOutcome, PhysicalBackupResult };
 
 /**
  * One operation at a time on a cluster: the advisory lock logical backups hold, taken on the

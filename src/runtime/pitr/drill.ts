@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
 import { INSERT_DRILL } from '../../core/pitr/history-sql.js';
+import type { DrillChecks, DrillResult } from '../../core/pitr/results.js';
 import { quoteIdent } from '../../core/pg/conninfo.js';
 import { connect, connectionFromEnv } from '../backup/conn.js';
 import type { Logger } from '../log.js';
@@ -23,27 +24,7 @@ import { restoreAndRecover, type Recovered } from './recover.js';
 /** Tables and indexes larger than this get the cheaper check (no heapallindexed, no count compare skipped). */
 const HEAPALLINDEXED_MAX_BYTES = 1024 * 1024 * 1024;
 
-export interface DrillChecks {
-  indexes: { checked: number; heapallindexed: number; failed: { index: string; error: string }[] };
-  tables: {
-    compared: number;
-    mismatched: { table: string; source: number; copy: number }[];
-    note: string | null;
-  };
-}
-
-export interface DrillResult {
-  status: 'success' | 'failure';
-  startedAt: string;
-  finishedAt: string;
-  backupLabel: string | null;
-  recoveredTo: string | null;
-  recoveredLsn: string | null;
-  recoverySeconds: number | null;
-  checks: DrillChecks | null;
-  error: string | null;
-  recorded: boolean;
-}
+export type { DrillChecks, DrillResult };
 
 interface SourceSnapshot {
   lsn: string;

@@ -1,0 +1,151 @@
+/**
+ * What the point-in-time recovery commands print with `-o json` (`physical-backup`,
+ * `physical-info`, `drill`, `pitr-restore`): the agent's results are typed by these schemas and
+ * postgres-ops reads them back with them (local mode: a subprocess; Kubernetes: the repository pod).
+ */
+import { z } from 'zod';
+
+export const physicalTypeSchema = z.enum(['full', 'diff', 'incr']);
+
+export const physicalBackupSchema = z.object({
+  label: z.string(),
+  type: physicalTypeSchema,
+  repo: z.string(),
+  startedAt: z.string(),
+  stoppedAt: z.string(),
+  startLsn: z.string(),
+  stopLsn: z.string(),
+  timeline: z.number(),
+  /** Database size backed up. */
+  sizeBytes: z.number(),
+  /** Size in the repository (compressed). */
+  repoSizeBytes: z.number(),
+  /** Label of the backup this one depends on (diff, incr). */
+  prior: z.string().nullable(),
+  /** `--annotation name=...`: the name a person gave it. */
+  name: z.string().nullable(),
+  /** pgBackRest found no error in it (page checksums, copies). */
+  error: z.boolean(),
+  /** WAL segments from the backup's start to its stop. */
+  walStart: z.string(),
+  walStop: z.string(),
+});
+
+export const repoStateSchema = z.object({
+  repo: z.string(),
+  /** 0 ok; 2 no valid backup; others: pgBackRest's message. */
+  code: z.number(),
+  message: z.string(),
+  archiveMin: z.string().nullable(),
+  archiveMax: z.string().nullable(),
+  /** Archive ids ("15-1"): the folders under archive/<stanza>/ holding WAL and history files. */
+  archiveIds: z.array(z.string()),
+});
+
+/** A physical backup as `list-backups -o json` lists it, beside the logical ones (same fields, and more). */
+export const physicalListEntrySchema = z.object({
+  kind: z.literal('physical'),
+  name: z.string(),
+  file: z.string(),
+  sizeBytes: z.number(),
+  createdAt: z.string(),
+  sha256: z.null(),
+  verified: z.boolean(),
+  verifiedAt: z.null(),
+  deepVerifiedAt: z.null(),
+  database: z.null(),
+  type: physicalTypeSchema,
+  repo: z.string(),
+  startLsn: z.string(),
+  stopLsn: z.string(),
+  timeline: z.number(),
+  /** The name given with `backup NAME --physical` (pgBackRest annotation), if any. */
+  annotation: z.string().nullable(),
+});
+
+export const repoOutcomeSchema = z.object({
+  repo: z.string(),
+  status: z.enum(['success', 'failure']),
+  backup: physicalBackupSchema.nullable(),
+  error: z.string().nullable(),
+  durationSeconds: z.number(),
+});
+
+/** `postgres-agent physical-backup -o json`. */
+export const physicalBackupResultSchema = z.object({
+  type: physicalTypeSchema,
+  outcomes: z.array(repoOutcomeSchema),
+  recoverability: z.record(z.string(), z.string().nullable()),
+  expired: z.array(z.string()),
+});
+
+/** `postgres-agent physical-info -o json`. */
+export const physicalInfoSchema = z.object({
+  stanza: z.string(),
+  status: z.object({ code: z.number(), message: z.string() }),
+  repos: z.array(repoStateSchema),
+  backups: z.array(physicalListEntrySchema),
+  /** Per repository, the stop time of its oldest backup (the window's start). */
+  earliest: z.record(z.string(), z.string().nullable()),
+  /** The earliest moment any repository can restore to. */
+  windowStart: z.string().nullable(),
+});
+
+export const drillChecksSchema = z.object({
+  indexes: z.object({
+    checked: z.number(),
+    heapallindexed: z.number(),
+    failed: z.array(z.object({ index: z.string(), error: z.string() })),
+  }),
+  tables: z.object({
+    compared: z.number(),
+    mismatched: z.array(z.object({ table: z.string(), source: z.number(), copy: z.number() })),
+    note: z.string().nullable(),
+  }),
+});
+
+/** `postgres-agent drill -o json`. */
+export const drillResultSchema = z.object({
+  status: z.enum(['success', 'failure']),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  backupLabel: z.string().nullable(),
+  recoveredTo: z.string().nullable(),
+  recoveredLsn: z.string().nullable(),
+  recoverySeconds: z.number().nullable(),
+  checks: drillChecksSchema.nullable(),
+  error: z.string().nullable(),
+  recorded: z.boolean(),
+});
+
+/** `postgres-agent pitr-restore -o json`. */
+export const pitrRestoreResultSchema = z.object({
+  target: z.string(),
+  backup: z.string(),
+  backupStoppedAt: z.string(),
+  timeline: z.number(),
+  targetTimeline: z.string(),
+  /** The cluster answered: WAL was switched and archived first. */
+  live: z.boolean(),
+  dir: z.string().nullable(),
+  recoveredTo: z.string().nullable(),
+  recoveredLsn: z.string().nullable(),
+  newTimeline: z.number().nullable(),
+  seconds: z.number().nullable(),
+});
+
+export type PhysicalType = z.output<typeof physicalTypeSchema>;
+export type PhysicalBackup = z.output<typeof physicalBackupSchema>;
+export type RepoState = z.output<typeof repoStateSchema>;
+export type PhysicalListEntry = z.output<typeof physicalListEntrySchema>;
+export type RepoOutcome = z.output<typeof repoOutcomeSchema>;
+export type PhysicalBackupResult = z.output<typeof physicalBackupResultSchema>;
+export type PhysicalInfo = z.output<typeof physicalInfoSchema>;
+export type DrillChecks = z.output<typeof drillChecksSchema>;
+export type DrillResult = z.output<typeof drillResultSchema>;
+export type PitrRestoreResult = z.output<typeof pitrRestoreResultSchema>;
+
+/** `postgres-agent pitr-restore --reopen DIR -o json`. */
+export const pitrReopenResultSchema = z.object({ dir: z.string(), timeline: z.number().nullable() });
+
+export type PitrReopenResult = z.output<typeof pitrReopenResultSchema>;
