@@ -1,12 +1,20 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { z } from 'zod';
 import { parseAgentOutput, parseJson } from '../../src/core/agent-output.js';
 import { backupListEntrySchema, parseManifest, toListEntry } from '../../src/core/backup/manifest.js';
 import type { OpsError } from '../../src/core/errors.js';
 import { promoteResultSchema } from '../../src/core/ha/promote-result.js';
 import { haViewSchema } from '../../src/core/ha/view.js';
+import { listLocalSnapshots } from '../../src/local/snapshots.js';
+import { readAnyState, readState } from '../../src/local/state.js';
+import { cleanupAll } from '../support/cleanup.js';
 import { backupListEntry } from '../support/manifests.js';
+import { tempDir } from '../support/tmp.js';
+
+after(cleanupAll);
 
 const SHA = '3f'.repeat(32);
 const GSHA = '9c'.repeat(32);
@@ -184,7 +192,101 @@ describe('results read back from postgres-agent', () => {
   it('reports a result that is not JSON at all as missing', () => {
     assert.throws(
       () => parseAgentOutput('ha', haViewSchema, parseJson('Traceback (most recent call last):')),
-      /^the JSON result of postgres-agent ha does not have what this postgres-ops reads: \(result\): /,
+      /the JSON result of postgres-agent ha does not have what this postgres-ops reads: \(result\): /,
+    );
+  });
+});
+
+describe("local mode's state.json", () => {
+  const v2 = {
+    version: 2,
+    release: 'pyairtable-stack',
+    createdAt: '2026-11-30T10:00:00.000Z',
+    primary: 'postgres-0',
+    instances: [
+      { name: 'postgres-0', role: 'primary', port: 55432, healthPort: 55433, restApiPort: 55434 },
+      { name: 'postgres-1', role: 'replica', port: 55435, healthPort: 55436, restApiPort: 55437 },
+    ],
+    exporterPort: 55438,
+    etcd: { clientPort: 55439, peerPort: 55440 },
+    failover: 'automatic',
+    synchronous: false,
+    pitr: { enabled: true },
+  };
+  // Written before the members ran under Patroni: no REST API ports, no etcd.
+  const v1 = {
+    version: 1,
+    release: 'pyairtable-stack',
+    createdAt: '2026-11-01T10:00:00.000Z',
+    primary: 'postgres-0',
+    instances: [{ name: 'postgres-0', role: 'primary', port: 55432, healthPort: 55433 }],
+    exporterPort: 55438,
+  };
+  const write = (state: unknown) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'state.json'), typeof state === 'string' ? state : JSON.stringify(state));
+    return dir;
+  };
+
+  it('reads the current layout, keeping fields a newer postgres-ops added', () => {
+    const s = readState(write({ ...v2, tracing: { enabled: false } }));
+    assert.equal(s.instances[1]!.restApiPort, 55437);
+    assert.deepEqual((s as Record<string, unknown>).tracing, { enabled: false });
+  });
+
+  it('reads a state file from before Patroni, and asks for local up to move it under Patroni', () => {
+    const dir = write(v1);
+    const s = readAnyState(dir);
+    assert.equal(s.version, 1);
+    assert.equal(s.instances[0]!.port, 55432);
+    assert.throws(
+      () => readState(dir),
+      (e: OpsError) => e.code === 'E_STATE_UPGRADE' && /local up/.test(e.hint ?? ''),
+    );
+  });
+
+  it('refuses a state file that lacks what it needs, naming the field (exit 2)', () => {
+    const { etcd: _gone, ...broken } = v2;
+    for (const [text, field] of [
+      [JSON.stringify(broken), /etcd: /],
+      [JSON.stringify({ ...v2, version: 3 }), /version: /],
+      ['{"version": 2,', /JSON/],
+    ] as const)
+      assert.throws(
+        () => readAnyState(write(text)),
+        (e: OpsError) =>
+          e.code === 'E_BAD_LOCAL_STATE' &&
+          e.exitCode === 2 &&
+          /is not a postgres-ops state file: /.test(e.message) &&
+          field.test(e.message),
+      );
+  });
+});
+
+describe('local snapshot descriptors', () => {
+  const descriptor = {
+    kind: 'pyairtable-stack/local-snapshot',
+    version: 1,
+    name: 'before-upgrade',
+    createdAt: '2026-11-30T10:00:00.000Z',
+    source: '127.0.0.1:55432',
+    lsn: '0/3000028',
+    endLsn: '0/3000100',
+    timeline: 1,
+    dir: '/state/snapshots/before-upgrade',
+  };
+
+  it('lists a snapshot with its descriptor and its copy, and nothing without a valid descriptor', () => {
+    const state = tempDir();
+    const root = join(state, 'snapshots');
+    for (const n of ['before-upgrade', 'half', 'foreign']) mkdirSync(join(root, n), { recursive: true });
+    writeFileSync(join(root, 'before-upgrade.json'), JSON.stringify(descriptor));
+    writeFileSync(join(root, 'half.json'), JSON.stringify({ ...descriptor, name: 'half', lsn: undefined }));
+    writeFileSync(join(root, 'foreign.json'), JSON.stringify({ ...descriptor, kind: 'x', name: 'foreign' }));
+    const list = listLocalSnapshots(state);
+    assert.deepEqual(
+      list.map((s) => [s.name, s.dir]),
+      [['before-upgrade', join(root, 'before-upgrade')]],
     );
   });
 });
