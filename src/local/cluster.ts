@@ -6,7 +6,9 @@ import { spawn } from 'node:child_process';
 import { get } from 'node:http';
 import { existsSync, lstatSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { z } from 'zod';
+import { MATCHING_VERSIONS_HINT, parseJson } from '../core/agent-output.js';
 import { backupListEntrySchema } from '../core/backup/manifest.js';
+import { agentStatusSchema, type AgentStatus } from '../core/instance/status-document.js';
 import { backupResultSchema, restoreResultSchema, verifyResultSchema } from '../core/backup/results.js';
 import { promoteResultSchema } from '../core/ha/promote-result.js';
 import { haView, type HaView } from '../core/ha/view.js';
@@ -126,13 +128,15 @@ export class LocalCluster implements ClusterApi {
           restarts: null,
           uri: this.uriFor(i.port),
           note:
-            health && health.ready === false && health.reason
-              ? String(health.reason)
-              : !health
-                ? 'its postgres-agent is not running'
-                : patroni && patroni.patroniState !== 'running'
-                  ? `Patroni: ${patroni.patroniState}`
-                  : null,
+            health === 'unreadable'
+              ? `its postgres-agent answers /status in a shape this postgres-ops does not read (${MATCHING_VERSIONS_HINT})`
+              : health && !health.ready && health.reason
+                ? health.reason
+                : !health
+                  ? 'its postgres-agent is not running'
+                  : patroni && patroni.patroniState !== 'running'
+                    ? `Patroni: ${patroni.patroniState}`
+                    : null,
         } satisfies Member;
       }),
     );
@@ -442,18 +446,18 @@ export function unknownSnapshot(name: string, root: string): UsageError {
   );
 }
 
-/** The agent's own `/status` (role, phase, ready, reason), or undefined when it does not answer. */
-function agentStatus(port: number): Promise<Record<string, unknown> | undefined> {
+/**
+ * The agent's own `/status` (role, phase, ready, reason); undefined when it does not answer,
+ * `unreadable` when it answers in another shape (an agent of another version still running).
+ */
+function agentStatus(port: number): Promise<AgentStatus | 'unreadable' | undefined> {
   return new Promise((resolve) => {
     const req = get({ host: '127.0.0.1', port, path: '/status', timeout: 1500 }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (c: string) => (body += c));
       res.on('end', () => {
-        try {
-          resolve(JSON.parse(body) as Record<string, unknown>);
-        } catch {
-          resolve(undefined);
-        }
+        const text = parseJson(body);
+        resolve(text === undefined ? undefined : (agentStatusSchema.safeParse(text).data ?? 'unreadable'));
       });
     });
     req.on('timeout', () => req.destroy());

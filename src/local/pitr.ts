@@ -13,6 +13,7 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { OperationFailed, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
+import { restoreJournalSchema, type RestoreJournal } from '../core/pitr/restore-journal.js';
 import { describeTarget } from '../core/pitr/target.js';
 import {
   drillResultSchema,
@@ -92,24 +93,13 @@ export async function localDrill(c: LocalCluster): Promise<DrillResult> {
 
 // ------------------------------------------------------------------ point-in-time restore
 
-interface Journal {
-  phase: 'recovering' | 'switching' | 'done' | 'undone';
-  stamp: string;
-  startedAt: string;
-  target: string;
-  /** The member that adopts the restored directory. */
-  first: string;
-  newDir: string;
-  /** Every member's data directory and where it goes aside. */
-  moves: { dir: string; aside: string }[];
-  spools: string[];
-}
+type Journal = RestoreJournal;
 
 const journalPath = (root: string) => join(new StatePaths(root).root, 'restore.json');
 
 function readJournal(root: string): Journal | undefined {
   try {
-    return JSON.parse(readFileSync(journalPath(root), 'utf8')) as Journal;
+    return restoreJournalSchema.parse(JSON.parse(readFileSync(journalPath(root), 'utf8')));
   } catch {
     return undefined;
   }

@@ -4,6 +4,7 @@
  * standby. Pure: built from Patroni's /cluster and /config answers.
  */
 import { z } from 'zod';
+import type { PatroniCluster } from './patroni-answers.js';
 
 export const haMemberSchema = z.object({
   name: z.string(),
@@ -35,23 +36,8 @@ export const haViewSchema = z.object({
 
 export type HaView = z.output<typeof haViewSchema>;
 
-interface ClusterAnswer {
-  members: {
-    name: string;
-    role: string;
-    state: string;
-    host?: string;
-    port?: number;
-    timeline?: number;
-    lag?: number | string;
-    pending_restart?: boolean;
-    tags?: Record<string, unknown>;
-  }[];
-  pause?: boolean;
-}
-
 export function haView(
-  cluster: ClusterAnswer,
+  cluster: PatroniCluster,
   config: Record<string, unknown>,
   failover: 'automatic' | 'manual',
 ): HaView {
