@@ -22,15 +22,11 @@ import { kubeClients } from './client.js';
 
 function toFailure(err: unknown): unknown {
   if (err instanceof k8s.ApiException) {
-    let reason: string | undefined;
-    let message = err.message;
     // A Status object, when the body is one.
     const body = kubeStatusSchema.safeParse(
       typeof err.body === 'string' ? parseJson(err.body) : err.body,
     ).data;
-    reason = body?.reason;
-    if (body?.message) message = body.message;
-    return new KubeApiFailure(err.code, reason, message);
+    return new KubeApiFailure(err.code, body?.reason, body?.message || err.message);
   }
   return err;
 }
