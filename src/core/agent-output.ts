@@ -21,7 +21,7 @@ export function parseAgentOutput<S extends z.ZodType>(
   if (r.success) return r.data;
   throw new OperationFailed(
     'E_AGENT_OUTPUT',
-    `the JSON result of postgres-agent ${command} does not have what this postgres-ops reads: ${describeIssues(r.error, '(result)')}`,
+    `postgres-agent ${command} succeeded, but its JSON result does not have what this postgres-ops reads: ${describeIssues(r.error, '(result)')}`,
     { command, fields: r.error.issues.map((i) => i.path.join('.') || '(result)') },
     { hint: MATCHING_VERSIONS_HINT },
   );

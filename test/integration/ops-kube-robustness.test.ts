@@ -391,7 +391,7 @@ describe('Jobs from the chart CronJobs', () => {
       captureStderr(() => s.cluster.listBackups()),
       (e: OpsError) =>
         e.code === 'E_AGENT_OUTPUT' &&
-        /^the JSON result of postgres-agent list-backups does not have what this postgres-ops reads: 0\.sizeBytes: /.test(
+        /^postgres-agent list-backups succeeded, but its JSON result does not have what this postgres-ops reads: 0\.sizeBytes: /.test(
           e.message,
         ) &&
         /same version/.test(e.hint ?? ''),

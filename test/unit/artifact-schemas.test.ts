@@ -164,7 +164,7 @@ describe('results read back from postgres-agent', () => {
         assert.equal(e.exitCode, 1);
         assert.match(
           e.message,
-          /^the JSON result of postgres-agent list-backups does not have what this postgres-ops reads: 1\.sizeBytes: /,
+          /^postgres-agent list-backups succeeded, but its JSON result does not have what this postgres-ops reads: 1\.sizeBytes: /,
         );
         assert.deepEqual(e.meta.fields, ['1.sizeBytes']);
         assert.match(e.hint ?? '', /same version/);
@@ -192,7 +192,7 @@ describe('results read back from postgres-agent', () => {
   it('reports a result that is not JSON at all as missing', () => {
     assert.throws(
       () => parseAgentOutput('ha', haViewSchema, parseJson('Traceback (most recent call last):')),
-      /the JSON result of postgres-agent ha does not have what this postgres-ops reads: \(result\): /,
+      /postgres-agent ha succeeded, but its JSON result does not have what this postgres-ops reads: \(result\): /,
     );
   });
 });
