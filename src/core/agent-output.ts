@@ -48,8 +48,6 @@ export const errorOutputSchema = z.object({
   }),
 });
 
-export type ErrorOutput = z.output<typeof errorOutputSchema>;
-
 /** The JSON value `text` holds, or undefined when it holds none (the schema then says what is missing). */
 export function parseJson(text: string): unknown {
   try {

@@ -45,7 +45,7 @@ const common = {
   exporterPort: port,
 };
 
-export const localStateSchema = z.looseObject({
+const localStateSchema = z.looseObject({
   version: z.literal(2),
   ...common,
   instances: z.array(instance),
@@ -67,13 +67,13 @@ export const localStateSchema = z.looseObject({
 });
 
 /** A state file written before the members ran under Patroni. */
-export const legacyStateSchema = z.looseObject({
+const legacyStateSchema = z.looseObject({
   version: z.literal(1),
   ...common,
   instances: z.array(instanceV1),
 });
 
-export const anyStateSchema = z.discriminatedUnion('version', [localStateSchema, legacyStateSchema]);
+const anyStateSchema = z.discriminatedUnion('version', [localStateSchema, legacyStateSchema]);
 
 export type LocalState = z.output<typeof localStateSchema>;
 export type LegacyState = z.output<typeof legacyStateSchema>;

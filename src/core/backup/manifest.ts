@@ -30,7 +30,7 @@ const fileName = z
   .refine((f) => f !== '' && f !== '.' && f !== '..', { error: 'must be a file name (a basename)' });
 const nullableString = z.string().nullable().default(null);
 
-export const backupManifestSchema = z.looseObject({
+const backupManifestSchema = z.looseObject({
   kind: z.literal(MANIFEST_KIND),
   version: z.literal(MANIFEST_VERSION),
   name: z.string().min(1),

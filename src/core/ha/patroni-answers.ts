@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-export const patroniMemberSchema = z.looseObject({
+const patroniMemberSchema = z.looseObject({
   name: z.string(),
   /** leader, replica, sync_standby, standby_leader, ... */
   role: z.string(),

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { PatroniCluster } from './patroni-answers.js';
 
-export const haMemberSchema = z.object({
+const haMemberSchema = z.object({
   name: z.string(),
   role: z.enum(['primary', 'replica']),
   /** Patroni's word for PostgreSQL's state: running, starting, stopped, creating replica, ... */

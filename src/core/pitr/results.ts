@@ -7,7 +7,7 @@ import { z } from 'zod';
 
 export const physicalTypeSchema = z.enum(['full', 'diff', 'incr']);
 
-export const physicalBackupSchema = z.object({
+const physicalBackupSchema = z.object({
   label: z.string(),
   type: physicalTypeSchema,
   repo: z.string(),
@@ -31,7 +31,7 @@ export const physicalBackupSchema = z.object({
   walStop: z.string(),
 });
 
-export const repoStateSchema = z.object({
+const repoStateSchema = z.object({
   repo: z.string(),
   /** 0 ok; 2 no valid backup; others: pgBackRest's message. */
   code: z.number(),
@@ -43,7 +43,7 @@ export const repoStateSchema = z.object({
 });
 
 /** A physical backup as `list-backups -o json` lists it, beside the logical ones (same fields, and more). */
-export const physicalListEntrySchema = z.object({
+const physicalListEntrySchema = z.object({
   kind: z.literal('physical'),
   name: z.string(),
   file: z.string(),
@@ -63,7 +63,7 @@ export const physicalListEntrySchema = z.object({
   annotation: z.string().nullable(),
 });
 
-export const repoOutcomeSchema = z.object({
+const repoOutcomeSchema = z.object({
   repo: z.string(),
   status: z.enum(['success', 'failure']),
   backup: physicalBackupSchema.nullable(),
@@ -91,7 +91,7 @@ export const physicalInfoSchema = z.object({
   windowStart: z.string().nullable(),
 });
 
-export const drillChecksSchema = z.object({
+const drillChecksSchema = z.object({
   indexes: z.object({
     checked: z.number(),
     heapallindexed: z.number(),

@@ -7,7 +7,7 @@ import { z } from 'zod';
 
 export const LOCAL_SNAPSHOT_KIND = 'pyairtable-stack/local-snapshot';
 
-export const localSnapshotSchema = z.looseObject({
+const localSnapshotSchema = z.looseObject({
   kind: z.literal(LOCAL_SNAPSHOT_KIND),
   version: z.literal(1),
   name: z.string().min(1),
