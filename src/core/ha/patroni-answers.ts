@@ -30,14 +30,14 @@ export const patroniSelfSchema = z.looseObject({
   state: z.string(),
   role: z.string(),
   timeline: z.number().optional(),
-  server_version: z.number().optional(),
+  server_version: z.number().nullish(),
   pending_restart: z.boolean().optional(),
   tags: z.record(z.string(), z.unknown()).optional(),
   xlog: z
     .looseObject({
-      location: z.number().optional(),
-      received_location: z.number().optional(),
-      replayed_location: z.number().optional(),
+      location: z.number().nullish(),
+      received_location: z.number().nullish(),
+      replayed_location: z.number().nullish(),
     })
     .optional(),
   database_system_identifier: z.string().optional(),
