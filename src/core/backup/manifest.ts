@@ -74,6 +74,8 @@ const backupManifestSchema = z.looseObject({
 
 export type BackupManifest = z.output<typeof backupManifestSchema>;
 
+const ourKind = z.looseObject({ kind: z.literal(MANIFEST_KIND) });
+
 export type ManifestCheck = { ok: true; manifest: BackupManifest } | { ok: false; reason: string };
 
 /** Parses manifest text; anything that is not our kind and version is "not ours", with the reason. */
@@ -84,13 +86,8 @@ export function parseManifest(text: string): ManifestCheck {
   } catch {
     return { ok: false, reason: 'manifest is not valid JSON' };
   }
-  if (
-    typeof v !== 'object' ||
-    v === null ||
-    Array.isArray(v) ||
-    (v as { kind?: unknown }).kind !== MANIFEST_KIND
-  )
-    return { ok: false, reason: `not a ${MANIFEST_KIND} manifest` };
+  // Another kind (or no object at all) is "not ours"; ours with bad fields names them.
+  if (!ourKind.safeParse(v).success) return { ok: false, reason: `not a ${MANIFEST_KIND} manifest` };
   const r = backupManifestSchema.safeParse(v);
   if (!r.success) return { ok: false, reason: describeIssues(r.error, '(manifest)') };
   return { ok: true, manifest: r.data };
