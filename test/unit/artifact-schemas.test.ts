@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { parseAgentOutput, parseJson } from '../../src/core/agent-output.js';
 import { backupListEntrySchema, parseManifest, toListEntry } from '../../src/core/backup/manifest.js';
 import type { OpsError } from '../../src/core/errors.js';
+import { patroniClusterSchema, patroniSelfSchema } from '../../src/core/ha/patroni-answers.js';
 import { promoteResultSchema } from '../../src/core/ha/promote-result.js';
 import { haViewSchema } from '../../src/core/ha/view.js';
 import { listLocalSnapshots } from '../../src/local/snapshots.js';
@@ -288,5 +289,31 @@ describe('local snapshot descriptors', () => {
       list.map((s) => [s.name, s.dir]),
       [['before-upgrade', join(root, 'before-upgrade')]],
     );
+  });
+});
+
+describe("Patroni's answers", () => {
+  it('reads a /patroni answer with fields of unexpected types as a sign of life, those fields absent', () => {
+    const self = patroniSelfSchema.parse({
+      state: 'starting',
+      role: 'replica',
+      timeline: null,
+      xlog: { received_location: null, replayed_location: null },
+      patroni: { version: '3.0.2', scope: 'pyairtable-stack-postgres' },
+    });
+    assert.equal(self.state, 'starting');
+    assert.equal(self.timeline, undefined);
+  });
+
+  it('reads a /cluster member whose port comes as text without its port, and keeps its lag in words', () => {
+    const c = patroniClusterSchema.parse({
+      members: [{ name: 'postgres-1', role: 'replica', state: 'streaming', port: '5432', lag: 'unknown' }],
+    });
+    assert.equal(c.members[0]!.port, undefined);
+    assert.equal(c.members[0]!.lag, 'unknown');
+  });
+
+  it('does not take an answer without a state for one', () => {
+    assert.equal(patroniSelfSchema.safeParse({ role: 'replica' }).success, false);
   });
 });
