@@ -23,6 +23,11 @@ export const errorCodes = {
     meaning: 'a postgres-agent run (a Job, or the local agent) failed or printed no result',
   },
   E_AGENT_NOT_RUNNING: { exit: 1, meaning: 'the agent of the promotion candidate is not running' },
+  E_AGENT_OUTPUT: {
+    exit: 1,
+    meaning:
+      'a postgres-agent command succeeded but its JSON result lacks what this postgres-ops reads (another version)',
+  },
   E_ARCHIVE_BEHIND: { exit: 1, meaning: 'a WAL segment was not archived in time; the archive is behind' },
   E_AZURE_CREDENTIALS: { exit: 2, meaning: 'no Azure Blob credentials are set' },
   E_BACKUP: { exit: 1, meaning: 'a backup failed; nothing was listed for it' },
@@ -223,6 +228,11 @@ export const errorCodes = {
   E_SNAPSHOT_INVALID: { exit: 2, meaning: 'the API server rejected the VolumeSnapshot' },
   E_SNAPSHOT_NAME: { exit: 2, meaning: 'the snapshot name is not a valid Kubernetes object name' },
   E_SNAPSHOT_RETENTION: { exit: 1, meaning: 'the snapshot is ready but retention could not delete old ones' },
+  E_SNAPSHOT_SHAPE: {
+    exit: 1,
+    meaning:
+      'the API server answered with a snapshot object this postgres-ops does not read (another API version)',
+  },
   E_SNAPSHOT_TIMEOUT: { exit: 1, meaning: 'the VolumeSnapshot was not ready in time' },
   E_SNAPSHOT_UNKNOWN: { exit: 2, meaning: 'there is no complete local snapshot of that name' },
   E_STATE_DIR_UNREACHABLE: { exit: 2, meaning: 'the postgres OS user cannot enter the local state folder' },

@@ -10,7 +10,14 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { z } from 'zod';
+import { jsonRowsSchema, parseAgentOutput, parseJson } from '../core/agent-output.js';
 import { databaseScope } from '../core/backup/databases.js';
+import { backupListEntrySchema } from '../core/backup/manifest.js';
+import { verifyResultSchema } from '../core/backup/results.js';
+import { promoteResultSchema } from '../core/ha/promote-result.js';
+import { haViewSchema } from '../core/ha/view.js';
+import { drillResultSchema, physicalBackupResultSchema, physicalInfoSchema } from '../core/pitr/results.js';
 import { loadAgentEnv } from '../core/config/load.js';
 import { type DiskUsage, diskUsageFromDf } from '../core/disk-usage.js';
 import { OperationFailed, OpsError, UsageError } from '../core/errors.js';
@@ -271,7 +278,10 @@ export class KubeCluster implements ClusterApi {
       throw new OperationFailed('E_QUERY', `psql in ${member} failed: ${r.stderr.trim().split('\n').pop()}`, {
         pod: member,
       });
-    return JSON.parse(r.stdout.trim() || '[]') as Row[];
+    const rows = jsonRowsSchema.safeParse(parseJson(r.stdout.trim() || '[]'));
+    if (!rows.success)
+      throw new OperationFailed('E_QUERY', `psql in ${member} printed no JSON rows`, { pod: member });
+    return rows.data;
   }
 
   async volumes(): Promise<VolumeUsage[]> {
@@ -401,7 +411,11 @@ export class KubeCluster implements ClusterApi {
    * that mount the backup volume are that CronJob's), its JSON result read from the log, the Job
    * deleted afterwards (it would push the real backups out of the CronJob's history).
    */
-  private async readOnBackupVolume<T>(args: string[], what: string): Promise<T> {
+  private async readOnBackupVolume<S extends z.ZodType>(
+    args: string[],
+    what: string,
+    schema: S,
+  ): Promise<z.output<S>> {
     const cronJob = `${this.fullname}-backup`;
     const cj = await this.cronJob(cronJob, 'databases.postgres.backup.enabled=true');
     const verb = args[0]!;
@@ -411,11 +425,13 @@ export class KubeCluster implements ClusterApi {
     try {
       await this.follow(job.name, job.container, { line: () => undefined, result: () => undefined }, false);
       const log = await this.jobs.output(job.name, job.container);
+      let printed: unknown;
       try {
-        return lastJsonDocument(log) as T;
+        printed = lastJsonDocument(log);
       } catch {
         throw new OperationFailed('E_AGENT', `${what}: Job ${job.name} printed no result`, { job: job.name });
       }
+      return parseAgentOutput(verb, schema, printed);
     } finally {
       await this.jobs.remove(job.name);
     }
@@ -423,11 +439,15 @@ export class KubeCluster implements ClusterApi {
 
   /** Backups as the agent lists them on the backup volume. */
   async listBackups(): Promise<BackupEntry[]> {
-    return this.readOnBackupVolume<BackupEntry[]>(['list-backups'], 'listing backups');
+    return this.readOnBackupVolume(['list-backups'], 'listing backups', z.array(backupListEntrySchema));
   }
 
   async verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }) {
-    return this.readOnBackupVolume(agentVerifyArgs(file, opts), 'verifying backups');
+    return this.readOnBackupVolume(
+      agentVerifyArgs(file, opts),
+      'verifying backups',
+      z.array(verifyResultSchema),
+    );
   }
 
   /**
@@ -575,7 +595,7 @@ export class KubeCluster implements ClusterApi {
         `asking ${m.name} for the cluster`,
         { timeoutMs: 30_000 },
       ).catch(() => undefined);
-      if (r?.code === 0) return JSON.parse(r.stdout) as HaView;
+      if (r?.code === 0) return parseAgentOutput('ha', haViewSchema, parseJson(r.stdout));
     }
     return null;
   }
@@ -598,8 +618,8 @@ export class KubeCluster implements ClusterApi {
 
   async physicalBackup(req: PhysicalBackupRequest, _out: Output): Promise<PhysicalBackupResult> {
     const pod = await this.repoPod('a physical backup');
-    return runInRepoPod<PhysicalBackupResult>(
-      { namespace: this.namespace, pod, kc: this.k.kc },
+    return runInRepoPod(
+      { namespace: this.namespace, pod, kc: this.k.kc, schema: physicalBackupResultSchema },
       ['physical-backup', '--type', req.type, ...(req.name ? ['--name', req.name] : [])],
       (s) => process.stderr.write(s),
     );
@@ -608,8 +628,8 @@ export class KubeCluster implements ClusterApi {
   async physicalInfo(): Promise<PhysicalInfo | null> {
     const pod = await this.repoPod('listing physical backups').catch(() => undefined);
     if (!pod) return null;
-    return runInRepoPod<PhysicalInfo>(
-      { namespace: this.namespace, pod, kc: this.k.kc },
+    return runInRepoPod(
+      { namespace: this.namespace, pod, kc: this.k.kc, schema: physicalInfoSchema },
       ['physical-info'],
       undefined,
       120_000,
@@ -618,8 +638,10 @@ export class KubeCluster implements ClusterApi {
 
   async drill(_out: Output): Promise<DrillResult> {
     const pod = await this.repoPod('a recovery drill');
-    return runInRepoPod<DrillResult>({ namespace: this.namespace, pod, kc: this.k.kc }, ['drill'], (s) =>
-      process.stderr.write(s),
+    return runInRepoPod(
+      { namespace: this.namespace, pod, kc: this.k.kc, schema: drillResultSchema },
+      ['drill'],
+      (s) => process.stderr.write(s),
     );
   }
 
@@ -666,16 +688,7 @@ export class KubeCluster implements ClusterApi {
         },
       );
     }
-    const result = JSON.parse(r.stdout || '{}') as {
-      promoted: boolean;
-      action: 'switchover' | 'failover' | 'none';
-      previousPrimary: string | null;
-      missingBytes: number | null;
-      warnings: string[];
-      timeline: number | null;
-      lsn: string | null;
-      message: string;
-    };
+    const result = parseAgentOutput('promote', promoteResultSchema, parseJson(r.stdout));
     return {
       promoted: candidate,
       previousPrimary: result.previousPrimary,
@@ -690,7 +703,7 @@ export class KubeCluster implements ClusterApi {
       ],
       action: result.action,
       missingBytes: result.missingBytes,
-      warnings: result.warnings ?? [],
+      warnings: result.warnings,
       message: result.message,
     };
   }

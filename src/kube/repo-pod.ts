@@ -5,19 +5,21 @@
  * postgres-ops.
  */
 import type * as k8s from '@kubernetes/client-node';
+import type { z } from 'zod';
+import { parseAgentOutput } from '../core/agent-output.js';
 import { OperationFailed, OpsError } from '../core/errors.js';
 import { kubeClients } from './client.js';
 import { execInPod } from './exec.js';
 
 export const REPO_CONTAINER = 'repo';
 
-/** Runs `postgres-agent <args> -o json` in the repository pod; returns its JSON, or throws its error. */
-export async function runInRepoPod<T>(
-  opts: { namespace: string; pod: string; kc?: k8s.KubeConfig },
+/** Runs `postgres-agent <args> -o json` in the repository pod; returns its JSON as `opts.schema` reads it, or throws its error. */
+export async function runInRepoPod<S extends z.ZodType>(
+  opts: { namespace: string; pod: string; kc?: k8s.KubeConfig; schema: S },
   args: string[],
   onStderr?: (s: string) => void,
   timeoutMs = 6 * 3600_000,
-): Promise<T> {
+): Promise<z.output<S>> {
   const kc = opts.kc ?? kubeClients({ namespace: opts.namespace }).kc;
   const r = await execInPod(
     kc,
@@ -40,8 +42,9 @@ export async function runInRepoPod<T>(
       { hint: /^hint: (.*)$/m.exec(r.stderr)?.[1] ?? `kubectl logs -n ${opts.namespace} ${opts.pod}` },
     );
   }
+  let printed: unknown;
   try {
-    return JSON.parse(r.stdout) as T;
+    printed = JSON.parse(r.stdout);
   } catch {
     throw new OperationFailed(
       'E_REPO_POD',
@@ -49,4 +52,5 @@ export async function runInRepoPod<T>(
       {},
     );
   }
+  return parseAgentOutput(args[0]!, opts.schema, printed);
 }

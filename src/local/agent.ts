@@ -7,8 +7,10 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { envSwitch } from '../core/config/switch.js';
+import type { z } from 'zod';
+import { errorOutputSchema, parseAgentOutput } from '../core/agent-output.js';
 import { relayedCode } from '../core/error-codes.js';
-import { OperationFailed, OpsError, type ExitCode, type JsonValue } from '../core/errors.js';
+import { OperationFailed, OpsError, type ExitCode } from '../core/errors.js';
 import { AgentStderrRelay, parseErrorBlock } from '../runtime/agent-stderr.js';
 import { exec } from '../runtime/exec.js';
 import { packageRoot } from './state.js';
@@ -51,8 +53,11 @@ export interface AgentRun {
   forwardSignals?: boolean;
 }
 
-/** Runs `postgres-agent <args> -o json` and returns its parsed JSON result. */
-export async function runAgentJson<T = unknown>(run: AgentRun): Promise<T> {
+/**
+ * Runs `postgres-agent <args> -o json` and returns its JSON result, parsed with `schema`: the one
+ * the agent's result is typed by (an agent of another version may print another shape).
+ */
+export async function runAgentJson<S extends z.ZodType>(run: AgentRun, schema: S): Promise<z.output<S>> {
   const forward = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => forward.abort(sig);
   const signals: NodeJS.Signals[] = run.forwardSignals ? ['SIGINT', 'SIGTERM', 'SIGHUP'] : [];
@@ -87,12 +92,8 @@ export async function runAgentJson<T = unknown>(run: AgentRun): Promise<T> {
       }
     }
   }
-  if (r.code === 0) return parsed as T;
-  const err = (
-    parsed as {
-      error?: { code?: string; message?: string; meta?: Record<string, JsonValue>; hint?: string | null };
-    }
-  )?.error;
+  if (r.code === 0) return parseAgentOutput(run.args[0]!, schema, parsed);
+  const err = errorOutputSchema.safeParse(parsed).data?.error;
   const block = relayed ?? parseErrorBlock(r.stderr);
   const message =
     err?.message ?? block?.message ?? (r.stderr.trim().split('\n').slice(-3).join('\n') || `exit ${r.code}`);

@@ -5,6 +5,12 @@
 import { spawn } from 'node:child_process';
 import { get } from 'node:http';
 import { existsSync, lstatSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
+import { z } from 'zod';
+import { MATCHING_VERSIONS_HINT, parseJson } from '../core/agent-output.js';
+import { backupListEntrySchema } from '../core/backup/manifest.js';
+import { agentStatusSchema, type AgentStatus } from '../core/instance/status-document.js';
+import { backupResultSchema, restoreResultSchema, verifyResultSchema } from '../core/backup/results.js';
+import { promoteResultSchema } from '../core/ha/promote-result.js';
 import { haView, type HaView } from '../core/ha/view.js';
 import { join } from 'node:path';
 import { diskUsage, type DiskUsage } from '../core/disk-usage.js';
@@ -124,13 +130,15 @@ export class LocalCluster implements ClusterApi {
           restarts: null,
           uri: this.uriFor(i.port),
           note:
-            health && health.ready === false && typeof health.reason === 'string' && health.reason
-              ? health.reason
-              : !health
-                ? 'its postgres-agent is not running'
-                : patroni && patroni.patroniState !== 'running'
-                  ? `Patroni: ${patroni.patroniState}`
-                  : null,
+            health === 'unreadable'
+              ? `its postgres-agent answers /status in a shape this postgres-ops does not read (${MATCHING_VERSIONS_HINT})`
+              : health && !health.ready && health.reason
+                ? health.reason
+                : !health
+                  ? 'its postgres-agent is not running'
+                  : patroni && patroni.patroniState !== 'running'
+                    ? `Patroni: ${patroni.patroniState}`
+                    : null,
         } satisfies Member;
       }),
     );
@@ -228,28 +236,29 @@ export class LocalCluster implements ClusterApi {
   }
 
   async listBackups(): Promise<BackupEntry[]> {
-    const r = await runAgentJson<BackupEntry[]>({ args: ['list-backups'], env: await this.jobEnv() });
-    return Array.isArray(r) ? r : [];
+    return runAgentJson({ args: ['list-backups'], env: await this.jobEnv() }, z.array(backupListEntrySchema));
   }
 
   async backup(name: string | undefined, out: Output, req: BackupRequest = {}): Promise<void> {
-    await runAgentJson({
-      args: agentBackupArgs(name, req),
-      env: await this.jobEnv(),
-      onLog: forwardLog,
-      // Ctrl-C reaches the agent too: wait for it to clean up and report, instead of leaving it.
-      forwardSignals: true,
-    });
+    await runAgentJson(
+      {
+        args: agentBackupArgs(name, req),
+        env: await this.jobEnv(),
+        onLog: forwardLog,
+        // Ctrl-C reaches the agent too: wait for it to clean up and report, instead of leaving it.
+        forwardSignals: true,
+      },
+      backupResultSchema,
+    );
     // As the chart's backup Job does after its backup: retention.
     await pruneAfterBackup(await this.jobEnv(), out);
   }
 
   async verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }, _out: Output) {
-    return runAgentJson({
-      args: agentVerifyArgs(file, opts),
-      env: await this.jobEnv(),
-      onLog: forwardLog,
-    });
+    return runAgentJson(
+      { args: agentVerifyArgs(file, opts), env: await this.jobEnv(), onLog: forwardLog },
+      z.array(verifyResultSchema),
+    );
   }
 
   preflightRestore(file: string): void {
@@ -257,12 +266,15 @@ export class LocalCluster implements ClusterApi {
   }
 
   async restore(req: RestoreRequest, _out: Output) {
-    return runAgentJson({
-      args: agentRestoreArgs(req),
-      // A URL needs the object store's settings: the operator's environment or objectstore.env.
-      env: { ...(await this.jobEnv()), ...localObjectStoreEnv(this.root) },
-      onLog: forwardLog,
-    });
+    return runAgentJson(
+      {
+        args: agentRestoreArgs(req),
+        // A URL needs the object store's settings: the operator's environment or objectstore.env.
+        env: { ...(await this.jobEnv()), ...localObjectStoreEnv(this.root) },
+        onLog: forwardLog,
+      },
+      restoreResultSchema,
+    );
   }
 
   async migrate(req: MigrateRequest, _out: Output) {
@@ -380,26 +392,20 @@ export class LocalCluster implements ClusterApi {
     const binDir = requirePgBinDir();
     const state = this.state();
     const target = this.instance(candidate);
-    const r = await runAgentJson<{
-      promoted: boolean;
-      action: 'switchover' | 'failover' | 'none';
-      previousPrimary: string | null;
-      missingBytes: number | null;
-      warnings: string[];
-      timeline: number | null;
-      lsn: string | null;
-      message: string;
-    }>({
-      args: [
-        'promote',
-        '--candidate',
-        target.name,
-        ...(opts.force ? ['--force'] : []),
-        ...(opts.plan ? ['--plan'] : []),
-      ],
-      env: instanceEnv(this.root, state, target, binDir),
-      onLog: forwardLog,
-    });
+    const r = await runAgentJson(
+      {
+        args: [
+          'promote',
+          '--candidate',
+          target.name,
+          ...(opts.force ? ['--force'] : []),
+          ...(opts.plan ? ['--plan'] : []),
+        ],
+        env: instanceEnv(this.root, state, target, binDir),
+        onLog: forwardLog,
+      },
+      promoteResultSchema,
+    );
     const steps: string[] = [];
     if (r.promoted) {
       steps.push(
@@ -443,18 +449,18 @@ export function unknownSnapshot(name: string, root: string): UsageError {
   );
 }
 
-/** The agent's own `/status` (role, phase, ready, reason), or undefined when it does not answer. */
-function agentStatus(port: number): Promise<Record<string, unknown> | undefined> {
+/**
+ * The agent's own `/status` (role, phase, ready, reason); undefined when it does not answer,
+ * `unreadable` when it answers in another shape (an agent of another version still running).
+ */
+function agentStatus(port: number): Promise<AgentStatus | 'unreadable' | undefined> {
   return new Promise((resolve) => {
     const req = get({ host: '127.0.0.1', port, path: '/status', timeout: 1500 }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (c: string) => (body += c));
       res.on('end', () => {
-        try {
-          resolve(JSON.parse(body) as Record<string, unknown>);
-        } catch {
-          resolve(undefined);
-        }
+        const text = parseJson(body);
+        resolve(text === undefined ? undefined : (agentStatusSchema.safeParse(text).data ?? 'unreadable'));
       });
     });
     req.on('timeout', () => req.destroy());

@@ -5,11 +5,15 @@
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { OperationFailed, UsageError } from '../core/errors.js';
+import { z } from 'zod';
 import type { Output } from '../core/output.js';
 import { httpJson } from '../runtime/ha/patroni-api.js';
 import { baseEnv } from './agent.js';
 import { runningPid, spawnDetached, stopPid, tailFile } from './processes.js';
 import { ensureDir, type LocalState, StatePaths } from './state.js';
+
+/** etcd's GET /health answer. */
+const etcdHealthSchema = z.looseObject({ health: z.string().optional() });
 
 export const ETCD_PROC = 'etcd';
 
@@ -31,14 +35,14 @@ export function etcdPid(root: string): number | undefined {
 
 async function healthy(state: LocalState): Promise<boolean> {
   try {
-    const r = await httpJson<{ health?: string }>(
+    const r = await httpJson(
       `http://127.0.0.1:${state.etcd.clientPort}/health`,
       'GET',
       undefined,
       undefined,
       2000,
     );
-    return r.status === 200 && typeof r.body !== 'string' && r.body.health === 'true';
+    return r.status === 200 && etcdHealthSchema.safeParse(r.body).data?.health === 'true';
   } catch {
     return false;
   }

@@ -4,7 +4,7 @@
  * local backups folder), with the SQL files read from a directory instead of a ConfigMap.
  */
 import { resolve } from 'node:path';
-import type { MigrateResult } from '../core/migrate/result.js';
+import { migrateResultSchema, type MigrateResult } from '../core/migrate/result.js';
 import type { MigrateRequest } from '../core/cluster/cluster-api.js';
 import { runAgentJson } from './agent.js';
 
@@ -13,15 +13,18 @@ export async function localMigrate(
   req: MigrateRequest,
   onLog: (chunk: string) => void,
 ): Promise<MigrateResult> {
-  return runAgentJson<MigrateResult>({
-    args: ['migrate', '--version', req.version, ...(req.dryRun ? ['--dry-run'] : [])],
-    env: {
-      ...jobEnv,
-      PGOPS_MIGRATION_DIR: resolve(req.dir),
-      PGOPS_MIGRATION_DESCRIPTION: req.description,
-      // The local primary is up or it is not: no reason to wait minutes as a fresh install's Job does.
-      PGOPS_MIGRATION_WAIT_SECONDS: '5',
+  return runAgentJson(
+    {
+      args: ['migrate', '--version', req.version, ...(req.dryRun ? ['--dry-run'] : [])],
+      env: {
+        ...jobEnv,
+        PGOPS_MIGRATION_DIR: resolve(req.dir),
+        PGOPS_MIGRATION_DESCRIPTION: req.description,
+        // The local primary is up or it is not: no reason to wait minutes as a fresh install's Job does.
+        PGOPS_MIGRATION_WAIT_SECONDS: '5',
+      },
+      onLog,
     },
-    onLog,
-  });
+    migrateResultSchema,
+  );
 }

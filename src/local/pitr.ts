@@ -13,8 +13,16 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { OperationFailed, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
+import { restoreJournalSchema, type RestoreJournal } from '../core/pitr/restore-journal.js';
 import { describeTarget } from '../core/pitr/target.js';
-import type { PitrRestoreResult } from '../core/pitr/results.js';
+import {
+  drillResultSchema,
+  physicalBackupResultSchema,
+  physicalInfoSchema,
+  pitrReopenResultSchema,
+  pitrRestoreResultSchema,
+  type PitrRestoreResult,
+} from '../core/pitr/results.js';
 import type {
   DrillResult,
   PhysicalBackupRequest,
@@ -63,43 +71,35 @@ export async function localPhysicalBackup(
   req: PhysicalBackupRequest,
 ): Promise<PhysicalBackupResult> {
   requireLocalPitr(c, 'a physical backup');
-  return runAgentJson<PhysicalBackupResult>({
-    args: ['physical-backup', '--type', req.type, ...(req.name ? ['--name', req.name] : [])],
-    env: await pitrJobEnv(c),
-    onLog: forwardLog,
-  });
+  return runAgentJson(
+    {
+      args: ['physical-backup', '--type', req.type, ...(req.name ? ['--name', req.name] : [])],
+      env: await pitrJobEnv(c),
+      onLog: forwardLog,
+    },
+    physicalBackupResultSchema,
+  );
 }
 
 export async function localPhysicalInfo(c: LocalCluster): Promise<PhysicalInfo | null> {
   if (!pitrEnabled(c.state())) return null;
-  return runAgentJson<PhysicalInfo>({ args: ['physical-info'], env: await pitrJobEnv(c) });
+  return runAgentJson({ args: ['physical-info'], env: await pitrJobEnv(c) }, physicalInfoSchema);
 }
 
 export async function localDrill(c: LocalCluster): Promise<DrillResult> {
   requireLocalPitr(c, 'a recovery drill');
-  return runAgentJson<DrillResult>({ args: ['drill'], env: await pitrJobEnv(c), onLog: forwardLog });
+  return runAgentJson({ args: ['drill'], env: await pitrJobEnv(c), onLog: forwardLog }, drillResultSchema);
 }
 
 // ------------------------------------------------------------------ point-in-time restore
 
-interface Journal {
-  phase: 'recovering' | 'switching' | 'done' | 'undone';
-  stamp: string;
-  startedAt: string;
-  target: string;
-  /** The member that adopts the restored directory. */
-  first: string;
-  newDir: string;
-  /** Every member's data directory and where it goes aside. */
-  moves: { dir: string; aside: string }[];
-  spools: string[];
-}
+type Journal = RestoreJournal;
 
 const journalPath = (root: string) => join(new StatePaths(root).root, 'restore.json');
 
 function readJournal(root: string): Journal | undefined {
   try {
-    return JSON.parse(readFileSync(journalPath(root), 'utf8')) as Journal;
+    return restoreJournalSchema.parse(JSON.parse(readFileSync(journalPath(root), 'utf8')));
   } catch {
     return undefined;
   }
@@ -199,11 +199,14 @@ export async function localRestorePointInTime(
     ...(await c.jobEnv().catch(() => ({}))),
     ...baseEnv({ ...pitrEnv(c.root, state), ...asPostgresEnv() }),
   }));
-  const plan = await runAgentJson<PitrRestoreResult>({
-    args: ['pitr-restore', '--plan', ...targetArgs],
-    env,
-    onLog: forwardLog,
-  });
+  const plan = await runAgentJson(
+    {
+      args: ['pitr-restore', '--plan', ...targetArgs],
+      env,
+      onLog: forwardLog,
+    },
+    pitrRestoreResultSchema,
+  );
   const first = state.primary;
   await req.confirm(
     `restore the whole cluster of release ${c.release} (local) to ${plan.target} from physical backup ${plan.backup} (timeline ${plan.timeline}): every member stops, every data directory is moved aside (kept, not deleted), ${first} adopts the restored data and the others clone it`,
@@ -225,11 +228,14 @@ export async function localRestorePointInTime(
   writeJournal(c.root, j);
   let result: PitrRestoreResult;
   try {
-    result = await runAgentJson<PitrRestoreResult>({
-      args: ['pitr-restore', ...targetArgs, '--into', j.newDir],
-      env,
-      onLog: forwardLog,
-    });
+    result = await runAgentJson(
+      {
+        args: ['pitr-restore', ...targetArgs, '--into', j.newDir],
+        env,
+        onLog: forwardLog,
+      },
+      pitrRestoreResultSchema,
+    );
   } catch (err) {
     rmSync(journalPath(c.root), { force: true });
     throw err;
@@ -288,14 +294,17 @@ export async function localRestorePointInTime(
  * stops at the first segment whose content differs from its own.
  */
 export async function reopenOnOwnTimeline(c: LocalCluster, dir: string): Promise<void> {
-  await runAgentJson({
-    args: ['pitr-restore', '--reopen', dir],
-    env: {
-      ...(await c.jobEnv().catch(() => ({}))),
-      ...baseEnv({ ...pitrEnv(c.root, c.state()), ...asPostgresEnv() }),
+  await runAgentJson(
+    {
+      args: ['pitr-restore', '--reopen', dir],
+      env: {
+        ...(await c.jobEnv().catch(() => ({}))),
+        ...baseEnv({ ...pitrEnv(c.root, c.state()), ...asPostgresEnv() }),
+      },
+      onLog: forwardLog,
     },
-    onLog: forwardLog,
-  });
+    pitrReopenResultSchema,
+  );
 }
 
 export async function localUndoRestore(c: LocalCluster, out: Output): Promise<PitrUndoOutcome> {

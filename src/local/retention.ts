@@ -4,7 +4,7 @@
  * is not ours).
  */
 import type { Output } from '../core/output.js';
-import type { PruneResult } from '../runtime/backup/prune.js';
+import { pruneResultSchema } from '../core/backup/results.js';
 import { runAgentJson } from './agent.js';
 
 /** databases.postgres.backup.retentionDays in the chart's values.yaml (a chart test keeps them equal). */
@@ -13,10 +13,13 @@ export const LOCAL_BACKUP_RETENTION_DAYS = 7;
 /** Prunes after a backup; a failure is reported as a line, since the backup itself succeeded. */
 export async function pruneAfterBackup(env: NodeJS.ProcessEnv, out: Output): Promise<string[]> {
   try {
-    const r = await runAgentJson<PruneResult>({
-      args: ['prune'],
-      env: { ...env, PGOPS_BACKUP_RETENTION_DAYS: String(LOCAL_BACKUP_RETENTION_DAYS) },
-    });
+    const r = await runAgentJson(
+      {
+        args: ['prune'],
+        env: { ...env, PGOPS_BACKUP_RETENTION_DAYS: String(LOCAL_BACKUP_RETENTION_DAYS) },
+      },
+      pruneResultSchema,
+    );
     for (const name of r.deleted)
       out.line(`retention: deleted ${name} (older than ${LOCAL_BACKUP_RETENTION_DAYS} days)`);
     return r.deleted;

@@ -17,28 +17,19 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { OperationFailed, SafetyRefusal, UsageError } from '../core/errors.js';
+import {
+  basebackupManifestSchema,
+  LOCAL_SNAPSHOT_KIND,
+  type LocalSnapshot,
+  parseLocalSnapshot,
+} from '../core/snapshot/local-descriptor.js';
 import { defaultSnapshotName, validateSnapshotName } from '../core/snapshot/naming.js';
 import { execOk } from '../runtime/exec.js';
 import { pgBin } from '../runtime/pgbin.js';
 import { postgresIdsWhenRoot } from '../runtime/os-user.js';
 import { writePassfile } from '../runtime/passfile.js';
 
-export const LOCAL_SNAPSHOT_KIND = 'pyairtable-stack/local-snapshot';
-
-export interface LocalSnapshot {
-  kind: typeof LOCAL_SNAPSHOT_KIND;
-  version: 1;
-  name: string;
-  createdAt: string;
-  /** host:port the copy was taken from. */
-  source: string;
-  /** WAL range the copy needs to become consistent (from pg_basebackup's backup_manifest). */
-  lsn: string;
-  endLsn: string | null;
-  timeline: number | null;
-  /** Absolute path of the copy. */
-  dir: string;
-}
+export type { LocalSnapshot };
 
 export interface RunAs {
   uid: number;
@@ -80,9 +71,9 @@ function ensureDir(dir: string, runAs: RunAs | undefined) {
 
 function readWalRange(dir: string): { lsn: string; endLsn: string | null; timeline: number | null } {
   try {
-    const manifest = JSON.parse(readFileSync(join(dir, 'backup_manifest'), 'utf8')) as {
-      'WAL-Ranges'?: { Timeline: number; 'Start-LSN': string; 'End-LSN': string }[];
-    };
+    const manifest = basebackupManifestSchema.parse(
+      JSON.parse(readFileSync(join(dir, 'backup_manifest'), 'utf8')),
+    );
     const r = manifest['WAL-Ranges']?.[0];
     if (r) return { lsn: r['Start-LSN'], endLsn: r['End-LSN'], timeline: r.Timeline };
   } catch {
@@ -188,8 +179,8 @@ export function listLocalSnapshots(stateDir: string): LocalSnapshot[] {
   for (const f of names) {
     if (!f.endsWith('.json') || f.startsWith('.')) continue;
     try {
-      const d = JSON.parse(readFileSync(join(root, f), 'utf8')) as LocalSnapshot;
-      if (d.kind !== LOCAL_SNAPSHOT_KIND || !statSync(join(root, d.name)).isDirectory()) continue;
+      const d = parseLocalSnapshot(readFileSync(join(root, f), 'utf8'));
+      if (!d || !statSync(join(root, d.name)).isDirectory()) continue;
       out.push({ ...d, dir: join(root, d.name) });
     } catch {
       /* not ours or incomplete */

@@ -16,67 +16,17 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../core/errors.js';
+import {
+  type HaTimings,
+  type LegacyState,
+  type LocalInstance,
+  type LocalState,
+  parseLocalState,
+} from '../core/local-state.js';
 import { passfileLine } from '../core/pg/conninfo.js';
-import type { Role } from '../core/cluster/cluster-api.js';
 import { postgresOsUser } from './os-user.js';
 
-export interface LocalInstance {
-  name: string;
-  /** The role it had when last seen; Patroni decides who leads and PostgreSQL has the last word. */
-  role: Role;
-  port: number;
-  /** The agent's own health endpoint. */
-  healthPort: number;
-  /** Patroni's REST API. */
-  restApiPort: number;
-}
-
-/** Patroni timings; the defaults are Patroni's own (tests shorten them). */
-export interface HaTimings {
-  ttl: number;
-  loopWait: number;
-  retryTimeout: number;
-}
-
-export interface LocalState {
-  version: 2;
-  release: string;
-  createdAt: string;
-  /** The member that led when last seen (Patroni's leader record is the truth). */
-  primary: string;
-  instances: LocalInstance[];
-  exporterPort: number;
-  etcd: { clientPort: number; peerPort: number };
-  failover: 'automatic' | 'manual';
-  synchronous: boolean;
-  /** Keep the primary while etcd is unreachable but every member answers (default true). */
-  failsafe?: boolean;
-  ha?: HaTimings;
-  /** PostgreSQL settings over the chart's defaults, and the slot WAL bound (empty: sized from the disk). */
-  settings?: { parameters?: Record<string, string>; maxSlotWalKeepSize?: string };
-  /** Point-in-time recovery (on unless `enabled: false`): repo1 in <state>/pgbackrest. */
-  pitr?: LocalPitrSettings;
-}
-
-export interface LocalPitrSettings {
-  enabled?: boolean;
-  /** archive_timeout in seconds (default 60). */
-  archiveTimeoutSeconds?: number;
-  retentionFull?: number;
-  /** repo2 on the object store named in objectstore.env (PGOPS_SYNC_*), credentials from it too. */
-  repo2?: boolean;
-  /** Only for a test store with a self-signed certificate. */
-  repo2VerifyTls?: boolean;
-}
-
-/** A state file written before the members ran under Patroni (version 1). */
-export interface LegacyState extends Omit<
-  LocalState,
-  'version' | 'instances' | 'etcd' | 'failover' | 'synchronous'
-> {
-  version: 1;
-  instances: Omit<LocalInstance, 'restApiPort'>[];
-}
+export type { HaTimings, LegacyState, LocalInstance, LocalState };
 
 export type SecretFile = 'superuser-password' | 'replication-password' | 'app-password' | 'restapi-password';
 export const SECRET_FILES: readonly SecretFile[] = [
@@ -182,19 +132,15 @@ export function readAnyState(root: string): LocalState | LegacyState {
       { hint: 'Start one: postgres-ops local up' },
     );
   }
-  try {
-    const s = JSON.parse(text) as LocalState | LegacyState;
-    if ((s.version !== 1 && s.version !== 2) || !Array.isArray(s.instances))
-      throw new Error('unknown layout');
-    return s;
-  } catch (err) {
+  const parsed = parseLocalState(text);
+  if (!parsed.ok)
     throw new UsageError(
       'E_BAD_LOCAL_STATE',
-      `${paths.stateFile} is not a postgres-ops state file: ${(err as Error).message}`,
+      `${paths.stateFile} is not a postgres-ops state file: ${parsed.reason}`,
       { stateFile: paths.stateFile },
       { hint: `Move it away or pass another --state-dir.` },
     );
-  }
+  return parsed.state;
 }
 
 /** Written to a temporary name and renamed, so a crash never leaves half a state file. */

@@ -11,11 +11,13 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
+import type { OpsError } from '../../src/core/errors.js';
 import type { Output } from '../../src/core/output.js';
 import { KubeCluster } from '../../src/kube/cluster.js';
 import { execInPod } from '../../src/kube/exec.js';
 import { cleanupAll } from '../support/cleanup.js';
 import { sendJson, sendStatus, startStandInApi, type StandInApi } from '../support/kube-api.js';
+import { backupListEntry } from '../support/manifests.js';
 import { tempDir } from '../support/tmp.js';
 import { helm, opsMain } from '../support/tools.js';
 
@@ -351,11 +353,9 @@ describe('Jobs from the chart CronJobs', () => {
   it('lists backups with a Job that mounts the backup volume, reads its result from the log and removes it', async () => {
     const s = await standIn({ cronJobs: [backupCron()] });
     const list = [
-      {
-        name: 'backup_20260101_020000',
+      backupListEntry('backup_20260101_020000', {
         file: '/backups/postgres/backup_20260101_020000.dump',
-        verified: true,
-      },
+      }),
     ];
     s.play({
       runningPolls: 1,
@@ -381,6 +381,22 @@ describe('Jobs from the chart CronJobs', () => {
       ),
     );
     assert.deepEqual(s.deleted, [job.metadata.name]);
+  });
+
+  it('refuses a list from an agent that prints rows without a field it needs, naming the field and the version rule', async () => {
+    const s = await standIn({ cronJobs: [backupCron()] });
+    const { sizeBytes: _gone, ...older } = backupListEntry('backup_20260101_020000');
+    s.play({ runningPolls: 1, log: JSON.stringify([older], null, 2) });
+    await assert.rejects(
+      captureStderr(() => s.cluster.listBackups()),
+      (e: OpsError) =>
+        e.code === 'E_AGENT_OUTPUT' &&
+        /^postgres-agent list-backups succeeded, but its JSON result does not have what this postgres-ops reads: 0\.sizeBytes: /.test(
+          e.message,
+        ) &&
+        /same version/.test(e.hint ?? ''),
+    );
+    assert.deepEqual(s.deleted, [s.posted[0].metadata.name], 'the Job is removed all the same');
   });
 
   it('finds the release by its instance label whatever fullnameOverride named its objects', async () => {

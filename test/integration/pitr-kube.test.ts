@@ -57,7 +57,24 @@ async function standIn(withRepoPod: boolean) {
             {
               repo: 'repo1',
               status: 'success',
-              backup: { label: '20260101-010000F' },
+              // As postgres-agent physical-backup prints it (src/core/pitr/results.ts).
+              backup: {
+                label: '20260101-010000F',
+                type: 'full',
+                repo: 'repo1',
+                startedAt: '2026-01-01T01:00:00.000Z',
+                stoppedAt: '2026-01-01T01:00:05.000Z',
+                startLsn: '0/2000028',
+                stopLsn: '0/2000100',
+                timeline: 1,
+                sizeBytes: 31457280,
+                repoSizeBytes: 4194304,
+                prior: null,
+                name: 'before-migration',
+                error: false,
+                walStart: '000000010000000000000002',
+                walStop: '000000010000000000000002',
+              },
               error: null,
               durationSeconds: 3,
             },
@@ -73,7 +90,17 @@ async function standIn(withRepoPod: boolean) {
         stderr: 'error: the recovery drill failed: index i_x: corrupt\nhint: investigate\n',
         exitCode: 1,
       };
-    return { stdout: JSON.stringify({ backups: [], windowStart: null }), exitCode: 0 };
+    return {
+      stdout: JSON.stringify({
+        stanza: 'db',
+        status: { code: 0, message: 'ok' },
+        repos: [],
+        backups: [],
+        earliest: {},
+        windowStart: null,
+      }),
+      exitCode: 0,
+    };
   });
   const cluster = await KubeCluster.connect({
     release: 'pyairtable-stack',

@@ -44,7 +44,7 @@ function writeBackup(dir: string, name: string, takenAt: Date, opts: { verified?
     sha256: sha(data),
     globalsSha256: sha(globals),
     verified: opts.verified ?? true,
-    createdAt: new Date(takenAt.getTime() - 60_000).toISOString(),
+    startedAt: new Date(takenAt.getTime() - 60_000).toISOString(),
     finishedAt: takenAt.toISOString(),
   };
   writeFileSync(join(dir, `${name}.manifest.json`), JSON.stringify(manifest, null, 2));

@@ -100,7 +100,7 @@ describe('backup manifests', () => {
     file: 'b1.dump',
     globalsFile: 'b1.globals.sql',
     database: 'app',
-    sha256: 'ab',
+    sha256: 'ab'.repeat(32),
     sizeBytes: 10,
     startedAt: '2024-01-01T00:00:00Z',
     finishedAt: '2024-01-01T00:00:01Z',

@@ -9,21 +9,12 @@ import { nameCandidates, resolveBackupRef } from '../../src/ops/backup-ref.js';
 import type { BackupEntry } from '../../src/core/cluster/cluster-api.js';
 import { sampleFrom } from '../../src/ops/monitor-model.js';
 import { cleanupAll } from '../support/cleanup.js';
+import { backupListEntry } from '../support/manifests.js';
 import { tempDir } from '../support/tmp.js';
 
 after(cleanupAll);
 
-const entry = (name: string): BackupEntry => ({
-  name,
-  file: `/b/${name}.dump`,
-  sizeBytes: 1,
-  createdAt: '2026-01-01T00:00:00Z',
-  sha256: null,
-  verified: true,
-  verifiedAt: null,
-  deepVerifiedAt: null,
-  database: 'pyairtable',
-});
+const entry = (name: string): BackupEntry => backupListEntry(name);
 
 describe('restore input', () => {
   it("resolves the guide's .sql.gz file names to the backup of that name", () => {

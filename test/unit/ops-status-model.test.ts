@@ -11,6 +11,7 @@ import {
   type StatusReport,
   statusWarnings,
 } from '../../src/core/cluster/status-model.js';
+import { backupListEntry } from '../support/manifests.js';
 
 const member = (name: string, expectedRole: 'primary' | 'replica', running = true): Member => ({
   name,
@@ -19,16 +20,7 @@ const member = (name: string, expectedRole: 'primary' | 'replica', running = tru
   restarts: 0,
   uri: `postgresql://postgres@127.0.0.1:5/${name}`,
 });
-const backupEntry = (name: string, createdAt: string): BackupEntry => ({
-  name,
-  file: `/b/${name}.dump`,
-  sizeBytes: 1,
-  createdAt,
-  sha256: null,
-  verified: true,
-  verifiedAt: null,
-  deepVerifiedAt: null,
-});
+const backupEntry = (name: string, createdAt: string): BackupEntry => backupListEntry(name, { createdAt });
 const probe = (p: Partial<Probe>): Probe => ({
   in_recovery: false,
   timeline: 1,

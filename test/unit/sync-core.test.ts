@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { OpsError } from '../../src/core/errors.js';
 import { classifyStoreFailure, storeError } from '../../src/core/sync/errors.js';
-import { backupFiles, parseBackupManifest, type BackupManifest } from '../../src/core/sync/manifest.js';
+import { parseManifest as parseBackupManifest, type BackupManifest } from '../../src/core/backup/manifest.js';
+import { backupFiles } from '../../src/core/sync/manifest.js';
 import { alreadyUploaded, planRemoteRetention } from '../../src/core/sync/plan.js';
 import { withRetries } from '../../src/core/sync/retry.js';
 import {
@@ -16,24 +17,14 @@ import {
 } from '../../src/core/sync/url.js';
 import { gcsStoreOptions } from '../../src/runtime/objectstore/gcs.js';
 import { cleanupAll } from '../support/cleanup.js';
+import { backupManifest } from '../support/manifests.js';
 
 after(cleanupAll);
 
 const SHA = 'a'.repeat(64);
 
 function manifest(name: string, finishedAt: string, verified = true): BackupManifest {
-  return {
-    kind: 'pyairtable-stack/postgres-backup',
-    version: 1,
-    name,
-    file: `${name}.dump`,
-    globalsFile: `${name}.globals.sql`,
-    sizeBytes: 10,
-    sha256: SHA,
-    globalsSha256: SHA,
-    verified,
-    finishedAt,
-  };
+  return backupManifest(name, { sha256: SHA, globalsSha256: SHA, sizeBytes: 10, verified, finishedAt });
 }
 
 describe('remote backup URLs', () => {

@@ -9,7 +9,7 @@ import {
   renderPitrRestore,
   renderReopen,
   type PitrRestoreResult,
-  type ReopenResult,
+  type PitrReopenResult,
 } from '../../core/pitr/results.js';
 import { parseTarget } from '../../core/pitr/target.js';
 import { requirePitr } from '../../runtime/pitr/config.js';
@@ -29,7 +29,7 @@ export interface PitrRestoreFlags {
 export async function pitrRestore(
   flags: PitrRestoreFlags,
   ctx: AgentContext,
-): Promise<PitrRestoreResult | ReopenResult> {
+): Promise<PitrRestoreResult | PitrReopenResult> {
   requirePitr(ctx.env, 'a point-in-time restore');
   const output = flags.output ?? 'table';
   if (flags.reopen) {

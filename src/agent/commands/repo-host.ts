@@ -4,6 +4,7 @@
  */
 import { UsageError } from '../../core/errors.js';
 import type { OutputFormat } from '../../core/output.js';
+import { drillResultSchema, physicalBackupResultSchema } from '../../core/pitr/results.js';
 import { runInRepoPod } from '../../kube/repo-pod.js';
 import { requirePitr } from '../../runtime/pitr/config.js';
 import { runRepoHost } from '../../runtime/pitr/repo-host.js';
@@ -33,7 +34,11 @@ export async function scheduled(
     );
   const args = what === 'drill' ? ['drill'] : ['physical-backup', '--type', opts.type ?? 'full'];
   const r = await runInRepoPod(
-    { namespace: ctx.env.PGOPS_NAMESPACE, pod: ctx.env.PGOPS_PGBACKREST_REPO_POD },
+    {
+      namespace: ctx.env.PGOPS_NAMESPACE,
+      pod: ctx.env.PGOPS_PGBACKREST_REPO_POD,
+      schema: what === 'drill' ? drillResultSchema : physicalBackupResultSchema,
+    },
     args,
     (s) => process.stderr.write(s),
   );

@@ -5,7 +5,9 @@
  * between, the target keeps its data but refuses every connection. Repairing means returning to
  * the state before the restore: the target open again, the unfinished copy dropped.
  */
+import type { z } from 'zod';
 import { quoteIdent } from '../pg/conninfo.js';
+import type { leftoverKindSchema } from './results.js';
 import { fitIdent } from './names.js';
 
 export interface DatabaseRow {
@@ -23,15 +25,7 @@ export function restoringMark(target: string): string {
   return `${MARK}${target}`;
 }
 
-export type LeftoverKind =
-  /** The target refuses connections next to its `__restoring` copy: killed between fence and swap. */
-  | 'fenced'
-  /** A `__restoring` copy whose target is open (or absent): killed while restoring. */
-  | 'unfinished-copy'
-  /** A database refusing connections that no restore of ours explains. */
-  | 'refuses-connections'
-  /** The previous database of a swap that was not dropped afterwards. */
-  | 'replaced-copy';
+export type LeftoverKind = z.output<typeof leftoverKindSchema>;
 
 export interface RestoreLeftover {
   kind: LeftoverKind;

@@ -1,58 +1,84 @@
 /**
  * The manifest: the JSON file written last that makes a backup complete and marks it as ours.
  * Field names are an interface (sync, list-backups -o json, postgres-ops); add fields, never rename.
+ * This schema is the one reader: the backup catalog, restore, verify, sync and remote restore all
+ * parse with it, and the backup writes a value of its type. Unknown fields (a newer agent's) are
+ * kept, so rewriting a manifest (verify) never drops them.
  */
+import { z } from 'zod';
+import { describeIssues } from '../parse-issues.js';
+
 export const MANIFEST_KIND = 'pyairtable-stack/postgres-backup';
 export const MANIFEST_VERSION = 1;
 
-export interface BackupManifest {
-  kind: typeof MANIFEST_KIND;
-  version: 1;
-  name: string;
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { error: 'expected a lowercase hex sha256' });
+const dateTime = z
+  .string()
+  .min(1)
+  .refine((s) => !Number.isNaN(Date.parse(s)), { error: 'expected a date and time' });
+/**
+ * A file beside the manifest. An absolute path (as list-backups prints them) names the file of that
+ * name beside it; a relative path with directories would leave the backup directory: refused.
+ */
+const fileName = z
+  .string()
+  .min(1)
+  .refine((f) => !f.includes('/') || (f.startsWith('/') && !f.split('/').includes('..')), {
+    error: 'must be a file name (a basename)',
+  })
+  .transform((f) => f.split('/').pop() ?? '')
+  .refine((f) => f !== '' && f !== '.' && f !== '..', { error: 'must be a file name (a basename)' });
+const nullableString = z.string().nullable().default(null);
+
+const backupManifestSchema = z.looseObject({
+  kind: z.literal(MANIFEST_KIND),
+  version: z.literal(MANIFEST_VERSION),
+  name: z.string().min(1),
   /** Basename of the archive: a pg_dump custom archive, or a packed directory-format dump. */
-  file: string;
+  file: fileName,
   /** Basename of the pg_dumpall --globals-only script (roles, without passwords). */
-  globalsFile: string | null;
-  database: string;
+  globalsFile: fileName.nullable().default(null),
+  database: z.string().min(1),
   /**
    * `custom`: pg_dump --format=custom. `directory`: pg_dump --format=directory --jobs N packed into
    * one ustar file (see src/core/backup/tar.ts); restore and verify unpack it for pg_restore.
    */
-  format: 'custom' | 'directory';
+  format: z.enum(['custom', 'directory']).optional(),
   /** pg_dump jobs of a `directory` backup. */
-  jobs?: number;
-  compression: number;
-  sizeBytes: number;
-  sha256: string;
-  globalsSha256: string | null;
+  jobs: z.number().int().min(1).optional(),
+  compression: z.number().optional(),
+  sizeBytes: z.number().int().min(0),
+  sha256,
+  globalsSha256: sha256.nullable().default(null),
   /** Whether role passwords were dumped into the globals file (we never do: false). */
-  globalsIncludePasswords: boolean;
-  startedAt: string;
-  finishedAt: string;
-  durationSeconds: number;
-  serverVersion: string;
-  pgDumpVersion: string;
-  verified: boolean;
-  verifiedAt: string | null;
-  deepVerifiedAt: string | null;
+  globalsIncludePasswords: z.boolean().optional(),
+  startedAt: dateTime,
+  finishedAt: dateTime,
+  durationSeconds: z.number().optional(),
+  serverVersion: z.string().optional(),
+  pgDumpVersion: z.string().optional(),
+  verified: z.boolean().default(false),
+  verifiedAt: nullableString,
+  deepVerifiedAt: nullableString,
   /** Set when a later verification found the backup damaged. */
-  verifyFailedAt?: string | null;
-  verifyError?: string | null;
+  verifyFailedAt: z.string().nullable().optional(),
+  verifyError: z.string().nullable().optional(),
   /** Exact row counts per table taken in the dump's own snapshot. */
-  tableRowCounts: Record<string, number>;
-  /** pg_export_snapshot() id the dump ran in. */
-  snapshotTimestamp: string;
-  snapshotId?: string;
-  databaseOwner?: string | null;
-  databaseEncoding?: string | null;
-}
+  tableRowCounts: z.record(z.string(), z.number()).default({}),
+  /** When the dump's snapshot was taken (its pg_export_snapshot() id is snapshotId). */
+  snapshotTimestamp: z.string().optional(),
+  snapshotId: z.string().optional(),
+  databaseOwner: z.string().nullable().optional(),
+  databaseEncoding: z.string().nullable().optional(),
+});
+
+export type BackupManifest = z.output<typeof backupManifestSchema>;
+
+const ourKind = z.looseObject({ kind: z.literal(MANIFEST_KIND) });
 
 export type ManifestCheck = { ok: true; manifest: BackupManifest } | { ok: false; reason: string };
 
-const isStr = (v: unknown): v is string => typeof v === 'string';
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-
-/** Parses manifest text; anything that is not our kind and version is "not ours". */
+/** Parses manifest text; anything that is not our kind and version is "not ours", with the reason. */
 export function parseManifest(text: string): ManifestCheck {
   let v: unknown;
   try {
@@ -60,54 +86,34 @@ export function parseManifest(text: string): ManifestCheck {
   } catch {
     return { ok: false, reason: 'manifest is not valid JSON' };
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, reason: 'not an object' };
-  const m = v as Record<string, unknown>;
-  if (m.kind !== MANIFEST_KIND) return { ok: false, reason: `kind is not ${MANIFEST_KIND}` };
-  if (m.version !== MANIFEST_VERSION)
-    return { ok: false, reason: `unsupported version ${String(m.version)}` };
-  for (const k of ['name', 'file', 'database', 'sha256', 'startedAt', 'finishedAt'] as const) {
-    if (!isStr(m[k]) || m[k] === '') return { ok: false, reason: `field ${k} missing` };
-  }
-  if (!isNum(m.sizeBytes)) return { ok: false, reason: 'field sizeBytes missing' };
-  if (Number.isNaN(Date.parse(m.startedAt as string)))
-    return { ok: false, reason: 'startedAt is not a date' };
-  if ((m.file as string).includes('/')) return { ok: false, reason: 'file must be a basename' };
-  if (m.globalsFile !== null && m.globalsFile !== undefined && !isStr(m.globalsFile))
-    return { ok: false, reason: 'globalsFile is not a string' };
-  if (isStr(m.globalsFile) && m.globalsFile.includes('/'))
-    return { ok: false, reason: 'globalsFile must be a basename' };
-  return {
-    ok: true,
-    manifest: {
-      ...(m as unknown as BackupManifest),
-      verified: m.verified === true,
-      verifiedAt: isStr(m.verifiedAt) ? m.verifiedAt : null,
-      deepVerifiedAt: isStr(m.deepVerifiedAt) ? m.deepVerifiedAt : null,
-      globalsFile: isStr(m.globalsFile) ? m.globalsFile : null,
-      globalsSha256: isStr(m.globalsSha256) ? m.globalsSha256 : null,
-      tableRowCounts:
-        typeof m.tableRowCounts === 'object' && m.tableRowCounts !== null
-          ? (m.tableRowCounts as Record<string, number>)
-          : {},
-    },
-  };
+  // Another kind (or no object at all) is "not ours"; ours with bad fields names them.
+  if (!ourKind.safeParse(v).success) return { ok: false, reason: `not a ${MANIFEST_KIND} manifest` };
+  const r = backupManifestSchema.safeParse(v);
+  if (!r.success) return { ok: false, reason: describeIssues(r.error, '(manifest)') };
+  return { ok: true, manifest: r.data };
 }
 
-/** One row of `list-backups -o json` (an interface: stable names). */
-export interface BackupListEntry {
-  name: string;
-  file: string;
-  sizeBytes: number;
-  createdAt: string;
-  sha256: string;
-  verified: boolean;
-  verifiedAt: string | null;
-  deepVerifiedAt: string | null;
-  database: string;
+/**
+ * One row of `list-backups -o json` (an interface: stable names): what the agent prints and what
+ * postgres-ops reads back. Rows of an older agent lack the fields added since (`damaged`,
+ * `damagedReason`): they default; fields a newer agent adds are accepted and left out.
+ */
+export const backupListEntrySchema = z.object({
+  name: z.string().min(1),
+  file: z.string().min(1),
+  sizeBytes: z.number(),
+  createdAt: z.string(),
+  sha256: z.string(),
+  verified: z.boolean(),
+  verifiedAt: z.string().nullable(),
+  deepVerifiedAt: z.string().nullable(),
+  database: z.string(),
   /** Its files do not match the manifest (missing, truncated, failed verification): never restore it. */
-  damaged: boolean;
-  damagedReason: string | null;
-}
+  damaged: z.boolean().default(false),
+  damagedReason: z.string().nullable().default(null),
+});
+
+export type BackupListEntry = z.output<typeof backupListEntrySchema>;
 
 export function toListEntry(m: BackupManifest, absoluteFile: string): BackupListEntry {
   return {

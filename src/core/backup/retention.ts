@@ -11,6 +11,8 @@
  *  - abandoned temporary files (`.NAME.dump.partial`) are deleted once older than an hour; a
  *    running backup's are younger.
  */
+import type { z } from 'zod';
+import type { retentionPlanSchema } from './results.js';
 export interface RetentionBackup {
   name: string;
   database: string;
@@ -24,16 +26,8 @@ export interface RetentionPartial {
   modifiedAt: string;
 }
 
-export interface RetentionDecision {
-  name: string;
-  action: 'delete' | 'keep';
-  reason: string;
-}
-
-export interface RetentionPlan {
-  backups: RetentionDecision[];
-  partials: { file: string; action: 'delete' | 'keep'; reason: string }[];
-}
+export type RetentionPlan = z.output<typeof retentionPlanSchema>;
+export type RetentionDecision = RetentionPlan['backups'][number];
 
 export const PARTIAL_MAX_AGE_MS = 60 * 60 * 1000;
 /** Dates this far ahead are treated as "now" (small clock differences between nodes). */

@@ -3,6 +3,8 @@
  * API (`src/kube/cluster.ts`) and over plain processes under a state folder (`src/local/cluster.ts`).
  * Commands only see this interface, so everything above it is tested for real on the local runtime.
  */
+import type { BackupListEntry } from '../backup/manifest.js';
+import type { VerifyResult } from '../backup/results.js';
 import type { HaView } from '../ha/view.js';
 import type { MigrateResult } from '../migrate/result.js';
 import type { Output } from '../output.js';
@@ -44,21 +46,8 @@ export interface VolumeUsage {
   usedPercent: number | null;
 }
 
-/** As `postgres-agent list-backups -o json` prints it. */
-export interface BackupEntry {
-  name: string;
-  file: string;
-  sizeBytes: number;
-  createdAt: string;
-  sha256: string | null;
-  verified: boolean;
-  verifiedAt: string | null;
-  deepVerifiedAt: string | null;
-  database?: string | string[] | null;
-  /** Its files do not match its manifest (size, sha256, missing file): never restore it. */
-  damaged?: boolean;
-  damagedReason?: string | null;
-}
+/** As `postgres-agent list-backups -o json` prints it (one schema, read back with it). */
+export type BackupEntry = BackupListEntry;
 
 /** Local mode: the data directories that hold no database any more, while the state says they should. */
 export interface DataLoss {
@@ -142,7 +131,11 @@ export interface ClusterApi {
   /** Where a bare backup name or file name would be found (the backup directory). */
   backupLocation(): string;
   backup(name: string | undefined, out: Output, req?: BackupRequest): Promise<void>;
-  verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }, out: Output): Promise<unknown>;
+  verify(
+    file: string | undefined,
+    opts: { deep?: boolean; all?: boolean },
+    out: Output,
+  ): Promise<VerifyResult[]>;
   restore(req: RestoreRequest, out: Output): Promise<unknown>;
   /** Reads what a restore of `file` will need, throwing before any question when it is wrong. */
   preflightRestore?(file: string): void;

@@ -3,48 +3,41 @@
  * member's role, state, timeline and lag, pending restarts, the failover mode and the synchronous
  * standby. Pure: built from Patroni's /cluster and /config answers.
  */
-export interface HaMember {
-  name: string;
-  role: 'primary' | 'replica';
+import { z } from 'zod';
+import type { PatroniCluster } from './patroni-answers.js';
+
+const haMemberSchema = z.object({
+  name: z.string(),
+  role: z.enum(['primary', 'replica']),
   /** Patroni's word for PostgreSQL's state: running, starting, stopped, creating replica, ... */
-  patroniState: string;
-  timeline: number | null;
+  patroniState: z.string(),
+  timeline: z.number().nullable(),
   /** Bytes behind the leader's last known position (replicas), as Patroni computes it. */
-  lagBytes: number | null;
-  pendingRestart: boolean;
-  synchronousStandby: boolean;
-  noFailover: boolean;
-  host: string | null;
-  port: number | null;
-}
+  lagBytes: z.number().nullable(),
+  pendingRestart: z.boolean(),
+  synchronousStandby: z.boolean(),
+  noFailover: z.boolean(),
+  host: z.string().nullable(),
+  port: z.number().nullable(),
+});
 
-export interface HaView {
-  failover: 'automatic' | 'manual';
-  synchronous: boolean;
+export type HaMember = z.output<typeof haMemberSchema>;
+
+/** `postgres-agent ha -o json`, read back by postgres-ops (status, promote). */
+export const haViewSchema = z.object({
+  failover: z.enum(['automatic', 'manual']),
+  synchronous: z.boolean(),
   /** Members PostgreSQL currently waits for on commit (empty: none, writes are not protected). */
-  synchronousStandby: string[];
-  leader: string | null;
-  members: HaMember[];
-  paused: boolean;
-}
+  synchronousStandby: z.array(z.string()),
+  leader: z.string().nullable(),
+  members: z.array(haMemberSchema),
+  paused: z.boolean(),
+});
 
-interface ClusterAnswer {
-  members: {
-    name: string;
-    role: string;
-    state: string;
-    host?: string;
-    port?: number;
-    timeline?: number;
-    lag?: number | string;
-    pending_restart?: boolean;
-    tags?: Record<string, unknown>;
-  }[];
-  pause?: boolean;
-}
+export type HaView = z.output<typeof haViewSchema>;
 
 export function haView(
-  cluster: ClusterAnswer,
+  cluster: PatroniCluster,
   config: Record<string, unknown>,
   failover: 'automatic' | 'manual',
 ): HaView {

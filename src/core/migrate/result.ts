@@ -1,32 +1,36 @@
 /**
  * What `postgres-agent migrate -o json` prints and how a person reads it. Both programs use it: the
- * agent renders it, `postgres-ops migrate` reads it back from the agent and renders the same table.
+ * agent renders it, `postgres-ops migrate` reads it back from the agent (parsed with the schema) and
+ * renders the same table.
  */
+import { z } from 'zod';
 import { renderTable } from '../output.js';
-import type { MigrationPlan } from './plan.js';
 
-/** What `-o json` prints; field names are a contract. */
-export interface MigrateResult {
-  version: string;
-  database: string;
-  description: string;
-  checksum: string;
-  /** applied | already-applied | resumed | dry-run */
-  outcome: 'applied' | 'already-applied' | 'resumed' | 'dry-run';
+/** `postgres-agent migrate -o json` (field names are a contract); read back by postgres-ops migrate. */
+export const migrateResultSchema = z.object({
+  version: z.string(),
+  database: z.string(),
+  description: z.string(),
+  checksum: z.string(),
+  outcome: z.enum(['applied', 'already-applied', 'resumed', 'dry-run']),
   /** For a dry run: what a real run would do (apply, none, resume). */
-  action: MigrationPlan['action'];
-  appliedAt: string | null;
-  safetyBackup: string | null;
-  durationMs: number;
-  files: {
-    name: string;
-    sha256: string;
-    noTransaction: boolean;
-    run: boolean;
-    statements: number | null;
-    durationMs: number | null;
-  }[];
-}
+  action: z.enum(['apply', 'none', 'resume']),
+  appliedAt: z.string().nullable(),
+  safetyBackup: z.string().nullable(),
+  durationMs: z.number(),
+  files: z.array(
+    z.object({
+      name: z.string(),
+      sha256: z.string(),
+      noTransaction: z.boolean(),
+      run: z.boolean(),
+      statements: z.number().nullable(),
+      durationMs: z.number().nullable(),
+    }),
+  ),
+});
+
+export type MigrateResult = z.output<typeof migrateResultSchema>;
 
 /** The table a person reads (postgres-ops migrate prints the same). */
 export function renderMigration(r: MigrateResult): string {

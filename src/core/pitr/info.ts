@@ -3,43 +3,17 @@
  * the archive's range, and the recoverability window (from the oldest backup's stop time). Pure.
  */
 import { timelineOfWalFile } from '../pg/wal.js';
+import { z } from 'zod';
+import { describeIssues } from '../parse-issues.js';
+import {
+  type PhysicalBackup,
+  type PhysicalListEntry,
+  type PhysicalType,
+  physicalTypeSchema,
+  type RepoState,
+} from './results.js';
 
-export type PhysicalType = 'full' | 'diff' | 'incr';
-
-export interface PhysicalBackup {
-  label: string;
-  type: PhysicalType;
-  repo: string;
-  startedAt: string;
-  stoppedAt: string;
-  startLsn: string;
-  stopLsn: string;
-  timeline: number;
-  /** Database size backed up. */
-  sizeBytes: number;
-  /** Size in the repository (compressed). */
-  repoSizeBytes: number;
-  /** Label of the backup this one depends on (diff, incr). */
-  prior: string | null;
-  /** `--annotation name=...`: the name a person gave it. */
-  name: string | null;
-  /** pgBackRest found no error in it (page checksums, copies). */
-  error: boolean;
-  /** WAL segments from the backup's start to its stop. */
-  walStart: string;
-  walStop: string;
-}
-
-export interface RepoState {
-  repo: string;
-  /** 0 ok; 2 no valid backup; others: pgBackRest's message. */
-  code: number;
-  message: string;
-  archiveMin: string | null;
-  archiveMax: string | null;
-  /** Archive ids ("15-1"): the folders under archive/<stanza>/ holding WAL and history files. */
-  archiveIds: string[];
-}
+export type { PhysicalType, PhysicalBackup, RepoState, PhysicalListEntry };
 
 export interface StanzaInfo {
   stanza: string;
@@ -49,33 +23,61 @@ export interface StanzaInfo {
   backups: PhysicalBackup[];
 }
 
-interface RawBackup {
-  label: string;
-  type: string;
-  annotation?: Record<string, string>;
-  archive?: { start?: string; stop?: string };
-  database?: { 'repo-key'?: number };
-  error?: boolean;
-  info?: { size?: number; repository?: { delta?: number; size?: number } };
-  lsn?: { start?: string; stop?: string };
-  prior?: string | null;
-  timestamp?: { start?: number; stop?: number };
-}
+const statusSchema = z.looseObject({ code: z.number().optional(), message: z.string().optional() });
 
-interface RawStanza {
-  name: string;
-  status?: { code?: number; message?: string };
-  repo?: { key: number; status?: { code?: number; message?: string } }[];
-  archive?: { id?: string; database?: { 'repo-key'?: number }; min?: string | null; max?: string | null }[];
-  backup?: RawBackup[];
-}
+/** `pgbackrest info --output=json` (2.45), as far as we read it: one element per stanza. */
+const rawInfoSchema = z.array(
+  z.looseObject({
+    name: z.string(),
+    status: statusSchema.optional(),
+    repo: z.array(z.looseObject({ key: z.number(), status: statusSchema.optional() })).optional(),
+    archive: z
+      .array(
+        z.looseObject({
+          id: z.string().optional(),
+          database: z.looseObject({ 'repo-key': z.number().optional() }).optional(),
+          min: z.string().nullish(),
+          max: z.string().nullish(),
+        }),
+      )
+      .optional(),
+    backup: z
+      .array(
+        z.looseObject({
+          label: z.string(),
+          type: z.string(),
+          annotation: z.record(z.string(), z.string()).optional(),
+          archive: z.looseObject({ start: z.string().optional(), stop: z.string().optional() }).optional(),
+          database: z.looseObject({ 'repo-key': z.number().optional() }).optional(),
+          error: z.boolean().optional(),
+          info: z
+            .looseObject({
+              size: z.number().optional(),
+              repository: z
+                .looseObject({ delta: z.number().optional(), size: z.number().optional() })
+                .optional(),
+            })
+            .optional(),
+          lsn: z.looseObject({ start: z.string().optional(), stop: z.string().optional() }).optional(),
+          prior: z.string().nullish(),
+          timestamp: z.looseObject({ start: z.number().optional(), stop: z.number().optional() }).optional(),
+        }),
+      )
+      .optional(),
+  }),
+);
 
 const iso = (epochSeconds: number | undefined) =>
   epochSeconds === undefined ? '' : new Date(epochSeconds * 1000).toISOString();
 
 /** Parses `pgbackrest info --output=json` for one stanza (absent: an empty, not-yet-created one). */
 export function parseInfo(json: string, stanza: string): StanzaInfo {
-  const parsed = JSON.parse(json) as RawStanza[];
+  const answer = rawInfoSchema.safeParse(JSON.parse(json));
+  if (!answer.success)
+    throw new Error(
+      `pgbackrest info answered in an unexpected shape: ${describeIssues(answer.error, '(answer)')}`,
+    );
+  const parsed = answer.data;
   const raw = parsed.find((s) => s.name === stanza);
   if (!raw) return { stanza, code: 1, message: 'missing stanza', repos: [], backups: [] };
   const repos: RepoState[] = (raw.repo ?? []).map((r) => {
@@ -93,7 +95,7 @@ export function parseInfo(json: string, stanza: string): StanzaInfo {
   });
   const backups: PhysicalBackup[] = (raw.backup ?? []).map((b) => ({
     label: b.label,
-    type: (['full', 'diff', 'incr'].includes(b.type) ? b.type : 'full') as PhysicalType,
+    type: physicalTypeSchema.safeParse(b.type).data ?? 'full',
     repo: `repo${b.database?.['repo-key'] ?? 1}`,
     startedAt: iso(b.timestamp?.start),
     stoppedAt: iso(b.timestamp?.stop),
@@ -147,27 +149,6 @@ export function windowStart(info: StanzaInfo): string | null {
 /** Newest first. */
 export function newestFirst(backups: PhysicalBackup[]): PhysicalBackup[] {
   return [...backups].sort((a, b) => (a.stoppedAt < b.stoppedAt ? 1 : a.stoppedAt > b.stoppedAt ? -1 : 0));
-}
-
-/** A physical backup as `list-backups -o json` lists it, beside the logical ones (same fields, and more). */
-export interface PhysicalListEntry {
-  kind: 'physical';
-  name: string;
-  file: string;
-  sizeBytes: number;
-  createdAt: string;
-  sha256: null;
-  verified: boolean;
-  verifiedAt: null;
-  deepVerifiedAt: null;
-  database: null;
-  type: PhysicalType;
-  repo: string;
-  startLsn: string;
-  stopLsn: string;
-  timeline: number;
-  /** The name given with `backup NAME --physical` (pgBackRest annotation), if any. */
-  annotation: string | null;
 }
 
 /** Where a repository keeps a backup: a folder, or an object store URL. */

@@ -1,79 +1,156 @@
 /**
- * What the agent's point-in-time commands print with `-o json` (physical-backup, physical-info,
- * pitr-restore, drill) and how a person reads them. postgres-ops reads the same objects back from
- * the agent (local mode, the repository pod), so field names are a contract: add, never rename.
+ * What the point-in-time recovery commands print with `-o json` (`physical-backup`,
+ * `physical-info`, `drill`, `pitr-restore`) and how a person reads them: the agent's results are
+ * typed by these schemas and postgres-ops reads them back with them (local mode: a subprocess;
+ * Kubernetes: the repository pod), so field names are a contract: add, never rename.
  */
+import { z } from 'zod';
 import { formatBytes, formatDuration, renderTable } from '../output.js';
-import type { PhysicalBackup, PhysicalListEntry, PhysicalType, RepoState } from './info.js';
 
-export interface RepoOutcome {
-  repo: string;
-  status: 'success' | 'failure';
-  backup: PhysicalBackup | null;
-  error: string | null;
-  durationSeconds: number;
-}
+export const physicalTypeSchema = z.enum(['full', 'diff', 'incr']);
 
-export interface PhysicalBackupResult {
-  type: PhysicalType;
-  outcomes: RepoOutcome[];
-  recoverability: Record<string, string | null>;
-  expired: string[];
-}
+const physicalBackupSchema = z.object({
+  label: z.string(),
+  type: physicalTypeSchema,
+  repo: z.string(),
+  startedAt: z.string(),
+  stoppedAt: z.string(),
+  startLsn: z.string(),
+  stopLsn: z.string(),
+  timeline: z.number(),
+  /** Database size backed up. */
+  sizeBytes: z.number(),
+  /** Size in the repository (compressed). */
+  repoSizeBytes: z.number(),
+  /** Label of the backup this one depends on (diff, incr). */
+  prior: z.string().nullable(),
+  /** `--annotation name=...`: the name a person gave it. */
+  name: z.string().nullable(),
+  /** pgBackRest found no error in it (page checksums, copies). */
+  error: z.boolean(),
+  /** WAL segments from the backup's start to its stop. */
+  walStart: z.string(),
+  walStop: z.string(),
+});
 
-export interface PhysicalInfo {
-  stanza: string;
-  status: { code: number; message: string };
-  repos: RepoState[];
-  backups: PhysicalListEntry[];
+const repoStateSchema = z.object({
+  repo: z.string(),
+  /** 0 ok; 2 no valid backup; others: pgBackRest's message. */
+  code: z.number(),
+  message: z.string(),
+  archiveMin: z.string().nullable(),
+  archiveMax: z.string().nullable(),
+  /** Archive ids ("15-1"): the folders under archive/<stanza>/ holding WAL and history files. */
+  archiveIds: z.array(z.string()),
+});
+
+/** A physical backup as `list-backups -o json` lists it, beside the logical ones (same fields, and more). */
+const physicalListEntrySchema = z.object({
+  kind: z.literal('physical'),
+  name: z.string(),
+  file: z.string(),
+  sizeBytes: z.number(),
+  createdAt: z.string(),
+  sha256: z.null(),
+  verified: z.boolean(),
+  verifiedAt: z.null(),
+  deepVerifiedAt: z.null(),
+  database: z.null(),
+  type: physicalTypeSchema,
+  repo: z.string(),
+  startLsn: z.string(),
+  stopLsn: z.string(),
+  timeline: z.number(),
+  /** The name given with `backup NAME --physical` (pgBackRest annotation), if any. */
+  annotation: z.string().nullable(),
+});
+
+const repoOutcomeSchema = z.object({
+  repo: z.string(),
+  status: z.enum(['success', 'failure']),
+  backup: physicalBackupSchema.nullable(),
+  error: z.string().nullable(),
+  durationSeconds: z.number(),
+});
+
+/** `postgres-agent physical-backup -o json`. */
+export const physicalBackupResultSchema = z.object({
+  type: physicalTypeSchema,
+  outcomes: z.array(repoOutcomeSchema),
+  recoverability: z.record(z.string(), z.string().nullable()),
+  expired: z.array(z.string()),
+});
+
+/** `postgres-agent physical-info -o json`. */
+export const physicalInfoSchema = z.object({
+  stanza: z.string(),
+  status: z.object({ code: z.number(), message: z.string() }),
+  repos: z.array(repoStateSchema),
+  backups: z.array(physicalListEntrySchema),
   /** Per repository, the stop time of its oldest backup (the window's start). */
-  earliest: Record<string, string | null>;
+  earliest: z.record(z.string(), z.string().nullable()),
   /** The earliest moment any repository can restore to. */
-  windowStart: string | null;
-}
+  windowStart: z.string().nullable(),
+});
 
-export interface PitrRestoreResult {
-  target: string;
-  backup: string;
-  backupStoppedAt: string;
-  timeline: number;
-  targetTimeline: string;
+const drillChecksSchema = z.object({
+  indexes: z.object({
+    checked: z.number(),
+    heapallindexed: z.number(),
+    failed: z.array(z.object({ index: z.string(), error: z.string() })),
+  }),
+  tables: z.object({
+    compared: z.number(),
+    mismatched: z.array(z.object({ table: z.string(), source: z.number(), copy: z.number() })),
+    note: z.string().nullable(),
+  }),
+});
+
+/** `postgres-agent drill -o json`. */
+export const drillResultSchema = z.object({
+  status: z.enum(['success', 'failure']),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  backupLabel: z.string().nullable(),
+  recoveredTo: z.string().nullable(),
+  recoveredLsn: z.string().nullable(),
+  recoverySeconds: z.number().nullable(),
+  checks: drillChecksSchema.nullable(),
+  error: z.string().nullable(),
+  recorded: z.boolean(),
+});
+
+/** `postgres-agent pitr-restore -o json`. */
+export const pitrRestoreResultSchema = z.object({
+  target: z.string(),
+  backup: z.string(),
+  backupStoppedAt: z.string(),
+  timeline: z.number(),
+  targetTimeline: z.string(),
   /** The cluster answered: WAL was switched and archived first. */
-  live: boolean;
-  dir: string | null;
-  recoveredTo: string | null;
-  recoveredLsn: string | null;
-  newTimeline: number | null;
-  seconds: number | null;
-}
+  live: z.boolean(),
+  dir: z.string().nullable(),
+  recoveredTo: z.string().nullable(),
+  recoveredLsn: z.string().nullable(),
+  newTimeline: z.number().nullable(),
+  seconds: z.number().nullable(),
+});
 
-/** `pitr-restore --reopen DIR`: the directory and the timeline it now runs on. */
-export interface ReopenResult {
-  dir: string;
-  timeline: number | null;
-}
+export type PhysicalType = z.output<typeof physicalTypeSchema>;
+export type PhysicalBackup = z.output<typeof physicalBackupSchema>;
+export type RepoState = z.output<typeof repoStateSchema>;
+export type PhysicalListEntry = z.output<typeof physicalListEntrySchema>;
+export type RepoOutcome = z.output<typeof repoOutcomeSchema>;
+export type PhysicalBackupResult = z.output<typeof physicalBackupResultSchema>;
+export type PhysicalInfo = z.output<typeof physicalInfoSchema>;
+export type DrillChecks = z.output<typeof drillChecksSchema>;
+export type DrillResult = z.output<typeof drillResultSchema>;
+export type PitrRestoreResult = z.output<typeof pitrRestoreResultSchema>;
 
-export interface DrillChecks {
-  indexes: { checked: number; heapallindexed: number; failed: { index: string; error: string }[] };
-  tables: {
-    compared: number;
-    mismatched: { table: string; source: number; copy: number }[];
-    note: string | null;
-  };
-}
+/** `postgres-agent pitr-restore --reopen DIR -o json`. */
+export const pitrReopenResultSchema = z.object({ dir: z.string(), timeline: z.number().nullable() });
 
-export interface DrillResult {
-  status: 'success' | 'failure';
-  startedAt: string;
-  finishedAt: string;
-  backupLabel: string | null;
-  recoveredTo: string | null;
-  recoveredLsn: string | null;
-  recoverySeconds: number | null;
-  checks: DrillChecks | null;
-  error: string | null;
-  recorded: boolean;
-}
+export type PitrReopenResult = z.output<typeof pitrReopenResultSchema>;
 
 /** Each repository's outcome, the window and what retention removed. */
 export function renderPhysicalBackup(r: PhysicalBackupResult): string {
@@ -125,7 +202,7 @@ export function renderPitrRestore(r: PitrRestoreResult): string {
   ].join('\n');
 }
 
-export function renderReopen(r: ReopenResult): string {
+export function renderReopen(r: PitrReopenResult): string {
   return `reopened ${r.dir} on timeline ${r.timeline}`;
 }
 

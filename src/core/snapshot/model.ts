@@ -3,6 +3,8 @@
  * interface every snapshot command talks to. The Kubernetes adapter (src/kube/volume-snapshots.ts)
  * implements it; tests use an in-memory implementation that behaves like the API server.
  */
+import { z } from 'zod';
+
 export const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';
 export const SNAPSHOT_VERSION = 'v1';
 export const SNAPSHOT_PLURAL = 'volumesnapshots';
@@ -20,29 +22,45 @@ export const ANNOTATION_STOP_LSN = 'pyairtable-stack/backup-stop-lsn';
 export const ANNOTATION_TIMELINE = 'pyairtable-stack/timeline';
 export const ANNOTATION_STARTED_AT = 'pyairtable-stack/backup-started-at';
 
-export interface VolumeSnapshot {
-  apiVersion?: string;
-  kind?: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    creationTimestamp?: string;
-    deletionTimestamp?: string;
-  };
-  spec: {
-    volumeSnapshotClassName?: string;
-    source: { persistentVolumeClaimName?: string; volumeSnapshotContentName?: string };
-  };
-  status?: {
-    readyToUse?: boolean;
-    creationTime?: string;
-    restoreSize?: string;
-    boundVolumeSnapshotContentName?: string;
-    error?: { message?: string; time?: string };
-  };
-}
+const optionalString = z.string().optional();
+
+/** A VolumeSnapshot as the API server returns it (parsed with this) and as we create it. */
+export const volumeSnapshotSchema = z.looseObject({
+  apiVersion: optionalString,
+  kind: optionalString,
+  metadata: z.looseObject({
+    name: z.string(),
+    namespace: optionalString,
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+    creationTimestamp: optionalString,
+    deletionTimestamp: optionalString,
+  }),
+  spec: z.looseObject({
+    volumeSnapshotClassName: optionalString,
+    source: z.looseObject({
+      persistentVolumeClaimName: optionalString,
+      volumeSnapshotContentName: optionalString,
+    }),
+  }),
+  status: z
+    .looseObject({
+      readyToUse: z.boolean().optional(),
+      creationTime: optionalString,
+      restoreSize: optionalString,
+      boundVolumeSnapshotContentName: optionalString,
+      error: z.looseObject({ message: optionalString, time: optionalString }).optional(),
+    })
+    .optional(),
+});
+
+export type VolumeSnapshot = z.output<typeof volumeSnapshotSchema>;
+
+/** A list answer (`items`). */
+export const volumeSnapshotListSchema = z.looseObject({ items: z.array(volumeSnapshotSchema).optional() });
+
+/** The body of a failed Kubernetes API call (a `Status` object), as far as we read it. */
+export const kubeStatusSchema = z.looseObject({ reason: optionalString, message: optionalString });
 
 /**
  * A failed call to the Kubernetes API, reduced to what classification needs. The adapter turns the

@@ -1,4 +1,5 @@
-import { BACKUP_MANIFEST_KIND, backupTimeMs, type BackupManifest } from './manifest.js';
+import { MANIFEST_KIND, type BackupManifest } from '../backup/manifest.js';
+import { backupTimeMs } from './manifest.js';
 
 export interface RemoteHead {
   size: number;
@@ -32,7 +33,7 @@ export function planRemoteRetention(
   opts: { retentionDays: number; now: Date },
 ): RemoteRetentionPlan {
   const ours = backups
-    .filter((b) => b.manifest.kind === BACKUP_MANIFEST_KIND)
+    .filter((b) => b.manifest.kind === MANIFEST_KIND)
     .sort((a, b) => backupTimeMs(b.manifest) - backupTimeMs(a.manifest));
   const plan: RemoteRetentionPlan = { keep: [], delete: [] };
   if (opts.retentionDays <= 0) {

@@ -3,7 +3,7 @@
  * backup NAME looked up under the configured bucket and prefix. Used by sync and by restore.
  */
 import { UsageError } from '../errors.js';
-import { MANIFEST_SUFFIX } from './manifest.js';
+import { MANIFEST_SUFFIX } from '../backup/names.js';
 
 export type Provider = 's3' | 'gcs' | 'azure';
 

@@ -1,7 +1,7 @@
 import { runAgentJson } from '../../local/agent.js';
 import { LocalCluster } from '../../local/cluster.js';
 import { guardLostCluster } from '../../local/data-loss.js';
-import type { RepairOutcome } from '../../runtime/backup/repair.js';
+import { repairOutcomeSchema } from '../../core/backup/results.js';
 import { localDestroy, localDown, localUp } from '../../local/lifecycle.js';
 import { placeDefaultStateDir, removeDanglingStateLink, requireTraversable } from '../../local/state-dir.js';
 import { withStateLock } from '../../local/lock.js';
@@ -38,10 +38,10 @@ export interface LocalUpResult {
 /** Undoes what an interrupted restore left (postgres-agent repair, as the chart's Jobs would). */
 async function repairLeftovers(cluster: LocalCluster, warnings: string[]): Promise<string[]> {
   try {
-    const r = await runAgentJson<RepairOutcome>({ args: ['repair'], env: await cluster.jobEnv() });
-    for (const x of r?.remaining ?? [])
+    const r = await runAgentJson({ args: ['repair'], env: await cluster.jobEnv() }, repairOutcomeSchema);
+    for (const x of r.remaining)
       warnings.push(`${x.message}: ${x.statements.join('; ')} (run it in: postgres-ops connect)`);
-    return (r?.repaired ?? []).map((x) => `${x.message} (${x.statements.join('; ')})`);
+    return r.repaired.map((x) => `${x.message} (${x.statements.join('; ')})`);
   } catch (err) {
     warnings.push(`could not check for an interrupted restore: ${(err as Error).message}`);
     return [];

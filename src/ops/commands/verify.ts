@@ -7,15 +7,10 @@ export async function verify(
   deps: OpsDeps,
 ) {
   const result = await deps.cluster.verify(file, flags, deps.out);
-  deps.out.result(result, deps.opts.output, (r) => {
-    const list = Array.isArray(r) ? r : [r];
-    return list
-      .map((x) => {
-        const v = x as { name?: string; file?: string; ok?: boolean; verified?: boolean; deep?: boolean };
-        const ok = v.ok ?? v.verified;
-        return `${v.name ?? v.file ?? '?'}: ${ok === false ? 'FAILED' : 'verified'}${v.deep ? ' (deep)' : ''}`;
-      })
-      .join('\n');
-  });
+  deps.out.result(result, deps.opts.output, (list) =>
+    list
+      .map((v) => `${v.name || v.file}: ${v.ok ? 'verified' : 'FAILED'}${v.deep ? ' (deep)' : ''}`)
+      .join('\n'),
+  );
   return result;
 }

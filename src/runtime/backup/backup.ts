@@ -24,6 +24,7 @@ import {
   INSERT_BACKUP_HISTORY,
 } from '../../core/backup/history-sql.js';
 import { MANIFEST_KIND, type BackupManifest } from '../../core/backup/manifest.js';
+import type { BackupResult } from '../../core/backup/results.js';
 import {
   backupFileNames,
   backupNamesFor,
@@ -70,16 +71,7 @@ export interface BackupDeps {
   now?: () => Date;
 }
 
-export interface BackupResult {
-  backups: {
-    name: string;
-    database: string;
-    file: string;
-    sizeBytes: number;
-    sha256: string;
-    durationSeconds: number;
-  }[];
-}
+export type { BackupResult };
 
 /** One advisory lock for "a backup is writing into this cluster's backup dir". */
 export const BACKUP_LOCK_KEY = 7_410_215_001;
@@ -342,13 +334,17 @@ function interruptedError(signal: AbortSignal): OpsError {
   );
 }
 
+/** A manifest as this version writes it: every field it always sets is there. */
+type WrittenManifest = BackupManifest &
+  Required<Pick<BackupManifest, 'format' | 'compression' | 'durationSeconds'>>;
+
 async function backupOne(
   opts: BackupOptions,
   deps: BackupDeps,
   tools: ToolEnv,
   database: string,
   name: string,
-): Promise<BackupManifest> {
+): Promise<WrittenManifest> {
   const dir = resolve(opts.backupDir);
   const now = deps.now ?? (() => new Date());
   const log = deps.log.child({ backup: name, database });
@@ -455,7 +451,7 @@ async function backupOne(
     renameSync(join(dir, f.globalsPartial), join(dir, f.globals));
     fsyncPath(dir);
     const finished = now();
-    const manifest: BackupManifest = {
+    const manifest: WrittenManifest = {
       kind: MANIFEST_KIND,
       version: 1,
       name,

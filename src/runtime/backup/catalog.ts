@@ -19,6 +19,7 @@ import { UsageError } from '../../core/errors.js';
 import {
   type BackupListEntry,
   type BackupManifest,
+  type ManifestCheck,
   newestFirst,
   parseManifest,
   toListEntry,
@@ -44,6 +45,8 @@ export interface CatalogScan {
   damaged: DamagedBackup[];
   /** Manifests of ours that name another backup (a copied or renamed manifest): not a backup here. */
   incomplete: { name: string; reason: string }[];
+  /** `*.manifest.json` files that are not manifests of ours (another kind, unreadable, invalid), with why. */
+  foreign: { file: string; reason: string }[];
   partials: { file: string; path: string; modifiedAt: string }[];
 }
 
@@ -63,15 +66,20 @@ function readDir(dir: string): string[] {
   }
 }
 
-/** Reads one manifest; undefined when it is missing or not ours. */
-export function readManifest(path: string): BackupManifest | undefined {
+/** Reads one manifest: why it is not one of ours when it is not. */
+function checkManifest(path: string): ManifestCheck {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
+  } catch (err) {
+    return { ok: false, reason: `cannot read it: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
   }
-  const r = parseManifest(text);
+  return parseManifest(text);
+}
+
+/** Reads one manifest; undefined when it is missing or not ours. */
+export function readManifest(path: string): BackupManifest | undefined {
+  const r = checkManifest(path);
   return r.ok ? r.manifest : undefined;
 }
 
@@ -93,7 +101,7 @@ function lastModified(path: string): string {
 export function scanBackupDir(dir: string): CatalogScan {
   const abs = resolve(dir);
   const names = readDir(abs);
-  const scan: CatalogScan = { backups: [], damaged: [], incomplete: [], partials: [] };
+  const scan: CatalogScan = { backups: [], damaged: [], incomplete: [], foreign: [], partials: [] };
   for (const f of names) {
     if (isPartialFile(f)) {
       try {
@@ -105,8 +113,12 @@ export function scanBackupDir(dir: string): CatalogScan {
     }
     if (f.startsWith('.') || !f.endsWith(MANIFEST_SUFFIX)) continue;
     const manifestPath = join(abs, f);
-    const m = readManifest(manifestPath);
-    if (!m) continue;
+    const checked = checkManifest(manifestPath);
+    if (!checked.ok) {
+      scan.foreign.push({ file: f, reason: checked.reason });
+      continue;
+    }
+    const m = checked.manifest;
     const expectedName = f.slice(0, -MANIFEST_SUFFIX.length);
     if (m.name !== expectedName) {
       scan.incomplete.push({ name: expectedName, reason: `manifest names "${m.name}"` });

@@ -5,7 +5,8 @@
  */
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { planRetention, type RetentionPlan } from '../../core/backup/retention.js';
+import type { PruneResult } from '../../core/backup/results.js';
+import { planRetention } from '../../core/backup/retention.js';
 import type { Logger } from '../log.js';
 import { fsyncPath, scanBackupDir } from './catalog.js';
 
@@ -16,11 +17,7 @@ export interface PruneOptions {
   now?: Date;
 }
 
-export interface PruneResult {
-  dryRun: boolean;
-  plan: RetentionPlan;
-  deleted: string[];
-}
+export type { PruneResult };
 
 export async function pruneBackups(opts: PruneOptions, deps: { log: Logger }): Promise<PruneResult> {
   const dir = resolve(opts.backupDir);

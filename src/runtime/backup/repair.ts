@@ -4,21 +4,16 @@
  * that a restore still running is never mistaken for an interrupted one.
  */
 import type pg from 'pg';
+import type { RepairOutcome } from '../../core/backup/results.js';
 import {
   DATABASES_SQL,
   type DatabaseRow,
   findRestoreLeftovers,
-  type RestoreLeftover,
 } from '../../core/backup/interrupted-restore.js';
 import type { Logger } from '../log.js';
 import { connect, type PgConnection } from './conn.js';
 
-export interface RepairOutcome {
-  /** What was repaired, with the statements run. */
-  repaired: { kind: RestoreLeftover['kind']; database: string; message: string; statements: string[] }[];
-  /** What is left for a person to decide (a database refusing connections that no restore explains, a replaced copy). */
-  remaining: { kind: RestoreLeftover['kind']; database: string; message: string; statements: string[] }[];
-}
+export type { RepairOutcome };
 
 /** Repairs every leftover of an interrupted restore on `admin` (a superuser session). */
 export async function repairRestoreLeftovers(admin: pg.Client, log: Logger): Promise<RepairOutcome> {

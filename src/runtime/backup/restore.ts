@@ -4,6 +4,7 @@
  * that fully succeeded is the target swapped in by renaming (after a safety backup of the old one).
  * A failed restore leaves the original database exactly as it was.
  */
+import type { RestoreResult } from '../../core/backup/results.js';
 import { createReadStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -64,17 +65,7 @@ export interface RestoreOptions {
   progress?: ProgressOptions;
 }
 
-export interface RestoreResult {
-  database: string;
-  file: string;
-  format: BackupFormat;
-  replaced: boolean;
-  safetyBackup: string | null;
-  previousDatabase: string | null;
-  rolesCreated: string[];
-  durationSeconds: number;
-  checksum: 'matched' | 'mismatch-forced' | 'no-manifest';
-}
+export type { RestoreResult };
 
 interface Fetched {
   file: string;

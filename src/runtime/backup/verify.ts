@@ -4,6 +4,7 @@
  * counts with those taken in the dump's snapshot. Results are recorded in the manifest (atomically),
  * so a backup found damaged stops counting as verified for retention.
  */
+import type { VerifyResult } from '../../core/backup/results.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
@@ -37,13 +38,7 @@ export interface VerifyOptions {
   signal?: AbortSignal;
 }
 
-export interface VerifyResult {
-  name: string;
-  file: string;
-  ok: boolean;
-  deep: boolean;
-  problems: string[];
-}
+export type { VerifyResult };
 
 /** The checksum and the archive's structure; for a packed dump also unpacks it (all of it for `deep`). */
 async function readArchive(

@@ -4,46 +4,25 @@
  * exits 0 on a refused switchover) says "no" through the status code and a text body.
  */
 import { request } from 'node:http';
+import type { z } from 'zod';
+import {
+  type PatroniCluster,
+  type PatroniMember,
+  type PatroniSelf,
+  patroniClusterSchema,
+  patroniConfigSchema,
+  patroniSelfSchema,
+} from '../../core/ha/patroni-answers.js';
 import type { Credentials } from '../../core/ha/patroni-config.js';
+import { describeIssues } from '../../core/parse-issues.js';
 
-export interface ApiAnswer<T = unknown> {
+export interface ApiAnswer {
   status: number;
-  /** Parsed JSON when the body is JSON, else the text. */
-  body: T | string;
+  /** Parsed JSON when the body is JSON, else the text; callers parse it with a schema. */
+  body: unknown;
 }
 
-export interface PatroniMember {
-  name: string;
-  /** leader, replica, sync_standby, standby_leader, or a role a later Patroni adds. */
-  role: string;
-  state: string;
-  api_url?: string;
-  host?: string;
-  port?: number;
-  timeline?: number;
-  lag?: number | string;
-  pending_restart?: boolean;
-  tags?: Record<string, unknown>;
-}
-
-export interface PatroniCluster {
-  members: PatroniMember[];
-  pause?: boolean;
-  scheduled_switchover?: unknown;
-  failover?: unknown;
-}
-
-export interface PatroniSelf {
-  state: string;
-  role: string;
-  timeline?: number;
-  server_version?: number;
-  pending_restart?: boolean;
-  tags?: Record<string, unknown>;
-  xlog?: { location?: number; received_location?: number; replayed_location?: number };
-  database_system_identifier?: string;
-  patroni?: { version: string; scope: string };
-}
+export type { PatroniCluster, PatroniMember, PatroniSelf };
 
 export class PatroniApi {
   constructor(
@@ -53,30 +32,24 @@ export class PatroniApi {
     private readonly timeoutMs = 5000,
   ) {}
 
-  call<T = unknown>(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs) {
-    return httpJson<T>(
-      this.baseUrl + path,
-      method,
-      body,
-      method === 'GET' ? undefined : this.auth,
-      timeoutMs,
-    );
+  call(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs) {
+    return httpJson(this.baseUrl + path, method, body, method === 'GET' ? undefined : this.auth, timeoutMs);
   }
 
   async self(): Promise<PatroniSelf> {
-    return ok(await this.call<PatroniSelf>('GET', '/patroni'), 'GET /patroni');
+    return ok(await this.call('GET', '/patroni'), 'GET /patroni', patroniSelfSchema);
   }
 
   async cluster(): Promise<PatroniCluster> {
-    return ok(await this.call<PatroniCluster>('GET', '/cluster'), 'GET /cluster');
+    return ok(await this.call('GET', '/cluster'), 'GET /cluster', patroniClusterSchema);
   }
 
   async config(): Promise<Record<string, unknown>> {
-    return ok(await this.call<Record<string, unknown>>('GET', '/config'), 'GET /config');
+    return ok(await this.call('GET', '/config'), 'GET /config', patroniConfigSchema);
   }
 
   async patchConfig(patch: Record<string, unknown>): Promise<Record<string, unknown>> {
-    return ok(await this.call<Record<string, unknown>>('PATCH', '/config', patch), 'PATCH /config');
+    return ok(await this.call('PATCH', '/config', patch), 'PATCH /config', patroniConfigSchema);
   }
 
   /** 200 or 503 without a body: Patroni's own probe answers. */
@@ -85,19 +58,25 @@ export class PatroniApi {
   }
 }
 
-function ok<T>(a: ApiAnswer<T>, what: string): T {
-  if (a.status >= 200 && a.status < 300 && typeof a.body !== 'string') return a.body;
-  throw new Error(`Patroni ${what} answered ${a.status}: ${String(a.body).slice(0, 200)}`);
+function ok<S extends z.ZodType>(a: ApiAnswer, what: string, schema: S): z.output<S> {
+  if (a.status < 200 || a.status >= 300 || typeof a.body === 'string')
+    throw new Error(`Patroni ${what} answered ${a.status}: ${String(a.body).slice(0, 200)}`);
+  const r = schema.safeParse(a.body);
+  if (!r.success)
+    throw new Error(
+      `Patroni ${what} answered in an unexpected shape: ${describeIssues(r.error, '(answer)')}`,
+    );
+  return r.data;
 }
 
 /** One HTTP request with a JSON body; never throws for an HTTP status, only for no answer. */
-export function httpJson<T>(
+export function httpJson(
   url: string,
   method: string,
   body: unknown,
   auth: Credentials | undefined,
   timeoutMs: number,
-): Promise<ApiAnswer<T>> {
+): Promise<ApiAnswer> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = {};
@@ -112,9 +91,9 @@ export function httpJson<T>(
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
       res.on('end', () => {
-        let parsed: T | string = text;
+        let parsed: unknown = text;
         try {
-          if (text.trim().startsWith('{') || text.trim().startsWith('[')) parsed = JSON.parse(text) as T;
+          if (text.trim().startsWith('{') || text.trim().startsWith('[')) parsed = JSON.parse(text);
         } catch {
           parsed = text;
         }

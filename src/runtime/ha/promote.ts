@@ -5,6 +5,8 @@
  * runs (its pod, or its environment in local mode), so that with failover: manual it can lift the
  * candidate's fence for the duration.
  */
+import type { AllowFailover } from '../../core/ha/allow-failover.js';
+import type { PromoteResult } from '../../core/ha/promote-result.js';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AgentEnv } from '../../core/config/schema.js';
 import { OperationFailed, SafetyRefusal, UsageError } from '../../core/errors.js';
@@ -25,17 +27,7 @@ export interface PromoteRequest {
   timeoutSeconds: number;
 }
 
-export interface PromoteResult {
-  promoted: boolean;
-  candidate: string;
-  action: 'switchover' | 'failover' | 'none';
-  previousPrimary: string | null;
-  missingBytes: number | null;
-  warnings: string[];
-  timeline: number | null;
-  lsn: string | null;
-  message: string;
-}
+export type { PromoteResult };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -239,7 +231,8 @@ async function liftFence(
       {},
       { hint: `Run it in the candidate's container: postgres-ops promote ${candidate} does this for you.` },
     );
-  writeFileSync(paths.allowFailover, JSON.stringify({ until: Date.now() + 300_000 }) + '\n', { mode: 0o600 });
+  const allow: AllowFailover = { until: Date.now() + 300_000 };
+  writeFileSync(paths.allowFailover, JSON.stringify(allow) + '\n', { mode: 0o600 });
   let agentPid: number | undefined;
   try {
     agentPid = Number(readFileSync(paths.agentPid, 'utf8').trim());

@@ -6,6 +6,7 @@
  *   GET /status           role, timeline, lsn, lag
  * Every answer is JSON with the reasons.
  */
+import type { AgentStatus } from '../../core/instance/status-document.js';
 import { createServer, type Server } from 'node:http';
 import {
   livenessProbe,
@@ -43,8 +44,8 @@ export function startHealthServer(
         return probe(readinessProbe(s, maxLagBytes));
       case '/healthz/live':
         return probe(livenessProbe(s, Date.now()));
-      case '/status':
-        return send(200, {
+      case '/status': {
+        const status: AgentStatus = {
           role: s.inRecovery === undefined ? null : s.inRecovery ? 'replica' : 'primary',
           phase: s.phase,
           ready: readinessProbe(s, maxLagBytes).ok,
@@ -55,7 +56,9 @@ export function startHealthServer(
           upstream: s.upstream ?? null,
           diskUsedPercent: s.diskUsedPercent ?? null,
           reason: s.reason ?? null,
-        });
+        };
+        return send(200, status);
+      }
       default:
         return send(404, { error: `no such endpoint ${path}` });
     }

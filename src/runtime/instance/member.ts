@@ -6,6 +6,7 @@
  * keeping the cluster-wide configuration and the role passwords in step with the settings, and the
  * manual-failover fence. Decisions are pure (src/core/ha, src/core/instance/health).
  */
+import { allowFailoverSchema } from '../../core/ha/allow-failover.js';
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
@@ -254,9 +255,7 @@ export class MemberSupervisor {
 
   private failoverAllowedByFile(): boolean {
     try {
-      const until = Number(
-        (JSON.parse(readFileSync(this.paths.allowFailover, 'utf8')) as { until?: unknown }).until,
-      );
+      const { until } = allowFailoverSchema.parse(JSON.parse(readFileSync(this.paths.allowFailover, 'utf8')));
       return until > Date.now();
     } catch {
       return false;

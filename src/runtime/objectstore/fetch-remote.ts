@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentEnv } from '../../core/config/schema.js';
 import { SafetyRefusal, UsageError } from '../../core/errors.js';
-import { manifestFileFor, parseBackupManifest, type BackupManifest } from '../../core/sync/manifest.js';
+import { parseManifest, type BackupManifest } from '../../core/backup/manifest.js';
+import { backupFileNames } from '../../core/backup/names.js';
 import {
   backupNameOfKey,
   formatRemoteUrl,
@@ -84,7 +85,7 @@ export async function fetchRemoteBackup(urlOrName: string, opts: FetchRemoteOpti
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   try {
     const { dir: keyDir, name } = backupNameOfKey(ref.key);
-    const manifestKey = `${keyDir}${manifestFileFor(name)}`;
+    const manifestKey = `${keyDir}${backupFileNames(name).manifest}`;
     const source = formatRemoteUrl(ref);
     const manifestHead = await store.head(manifestKey);
     if (!manifestHead) {
@@ -112,9 +113,9 @@ export async function fetchRemoteBackup(urlOrName: string, opts: FetchRemoteOpti
       await download(store, ref, ref.key, file);
       return { file, verified: false, source, cleanup };
     }
-    const manifestFile = join(dir, manifestFileFor(name));
+    const manifestFile = join(dir, backupFileNames(name).manifest);
     await store.get(manifestKey, manifestFile);
-    const parsed = parseBackupManifest(readFileSync(manifestFile, 'utf8'));
+    const parsed = parseManifest(readFileSync(manifestFile, 'utf8'));
     if (!parsed.ok)
       throw new SafetyRefusal(
         'E_REMOTE_MANIFEST',

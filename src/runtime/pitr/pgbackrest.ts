@@ -2,6 +2,7 @@
  * Runs pgBackRest with our configuration file (`--config` always: Debian's package also ships a
  * legacy /etc/pgbackrest.conf), the stanza, and repo2's keys in its environment only.
  */
+import { z } from 'zod';
 import { OperationFailed } from '../../core/errors.js';
 import { parseInfo, type StanzaInfo } from '../../core/pitr/info.js';
 import { exec } from '../exec.js';
@@ -150,6 +151,9 @@ export async function archiveGet(r: PgbackrestRunner, name: string, dest: string
   );
 }
 
+/** `repo-ls --output=json`: an object keyed by name (`.` is the folder itself). */
+const repoLsSchema = z.record(z.string(), z.unknown());
+
 /** Names in a repository folder (`repo-ls`), e.g. the history files of an archive id. */
 export async function repoLs(r: PgbackrestRunner, path: string, repo = 1): Promise<string[]> {
   const out = await pgbackrest(r, 'repo-ls', ['--output=json', `--repo=${repo}`], {
@@ -157,5 +161,5 @@ export async function repoLs(r: PgbackrestRunner, path: string, repo = 1): Promi
     timeoutMs: 120_000,
     what: `listing ${path} in repo${repo}`,
   });
-  return Object.keys(JSON.parse(out || '{}') as Record<string, unknown>).filter((k) => k !== '.');
+  return Object.keys(repoLsSchema.parse(JSON.parse(out || '{}'))).filter((k) => k !== '.');
 }

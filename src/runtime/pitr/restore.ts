@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { UsageError } from '../../core/errors.js';
-import type { PitrRestoreResult, ReopenResult } from '../../core/pitr/results.js';
+import type { PitrRestoreResult, PitrReopenResult } from '../../core/pitr/results.js';
 import { describeTarget, type RecoveryTarget } from '../../core/pitr/target.js';
 import { connect, connectionFromEnv } from '../backup/conn.js';
 import { findPgBinDir } from '../pgbin.js';
@@ -26,7 +26,7 @@ export interface PitrRestoreRequest {
  * own above every one in the archive, its history archived; under Patroni it would otherwise start
  * as a standby and follow the timelines of the restore it replaces.
  */
-export async function reopenDataDir(dir: string, ctx: PitrJobContext): Promise<ReopenResult> {
+export async function reopenDataDir(dir: string, ctx: PitrJobContext): Promise<PitrReopenResult> {
   const binDir = findPgBinDir(ctx.env.PGOPS_PG_BIN_DIR);
   const { runner, dispose } = jobRunner(ctx.env, ctx.rawEnv);
   const workDir = `${dir}.work`;

@@ -4,24 +4,21 @@
  * already there with the same sha256, then applies the optional remote retention over our own
  * backups only.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentEnv } from '../../core/config/schema.js';
 import { OperationFailed, OpsError, UsageError, whileDoing } from '../../core/errors.js';
 import { formatBytes, type Output, type OutputFormat } from '../../core/output.js';
-import {
-  backupFiles,
-  backupTimeMs,
-  MANIFEST_SUFFIX,
-  parseBackupManifest,
-  type BackupManifest,
-} from '../../core/sync/manifest.js';
+import { parseManifest, type BackupManifest } from '../../core/backup/manifest.js';
+import { backupFileNames, MANIFEST_SUFFIX } from '../../core/backup/names.js';
+import { backupFiles, backupTimeMs } from '../../core/sync/manifest.js';
 import { alreadyUploaded, planRemoteRetention, type RemoteBackup } from '../../core/sync/plan.js';
 import { formatRemoteUrl, normalizePrefix, remoteKey } from '../../core/sync/url.js';
 import { hashFile } from '../objectstore/hash.js';
 import type { ObjectStore } from '../objectstore/types.js';
 import type { Logger } from '../log.js';
+import { scanBackupDir, type CatalogScan } from '../backup/catalog.js';
 
 export interface SyncOptions {
   dryRun?: boolean;
@@ -65,16 +62,17 @@ interface LocalBackup {
   manifestFile: string;
 }
 
-/** Our verified backups on the backup volume, newest first; everything else is listed as ignored. */
+/**
+ * Our verified, intact backups on the backup volume, newest first (the backup catalog's scan);
+ * everything else with a manifest name is listed as ignored, with why.
+ */
 export function scanLocalBackups(dir: string): {
   backups: LocalBackup[];
   ignored: { file: string; reason: string }[];
 } {
-  const backups: LocalBackup[] = [];
-  const ignored: { file: string; reason: string }[] = [];
-  let names: string[];
+  let scan: CatalogScan;
   try {
-    names = readdirSync(dir);
+    scan = scanBackupDir(dir);
   } catch (err) {
     throw new UsageError(
       'E_BACKUP_DIR',
@@ -83,18 +81,19 @@ export function scanLocalBackups(dir: string): {
       { hint: 'Check PGOPS_BACKUP_DIR and that the backup PVC is mounted in the sync CronJob.' },
     );
   }
-  for (const f of names) {
-    if (!f.endsWith(MANIFEST_SUFFIX) || f.startsWith('.')) continue;
-    const parsed = parseBackupManifest(readFileSync(join(dir, f), 'utf8'));
-    if (!parsed.ok) ignored.push({ file: f, reason: parsed.reason });
-    else if (!parsed.manifest.verified) ignored.push({ file: f, reason: 'backup is not verified' });
-    else if ((parsed.manifest as { verifyFailedAt?: unknown }).verifyFailedAt)
-      ignored.push({ file: f, reason: 'a later verification found the backup damaged' });
-    else if (!existsSync(join(dir, parsed.manifest.file)))
-      ignored.push({ file: f, reason: `data file ${parsed.manifest.file} is missing` });
-    else backups.push({ manifest: parsed.manifest, manifestFile: f });
-  }
-  backups.sort((a, b) => backupTimeMs(b.manifest) - backupTimeMs(a.manifest));
+  const manifestFile = (name: string) => backupFileNames(name).manifest;
+  const ignored = [
+    ...scan.foreign,
+    ...scan.incomplete.map((i) => ({ file: manifestFile(i.name), reason: i.reason })),
+    ...scan.damaged.map((d) => ({ file: manifestFile(d.manifest.name), reason: d.reason })),
+    ...scan.backups
+      .filter((b) => !b.manifest.verified)
+      .map((b) => ({ file: manifestFile(b.manifest.name), reason: 'backup is not verified' })),
+  ];
+  const backups = scan.backups
+    .filter((b) => b.manifest.verified)
+    .map((b) => ({ manifest: b.manifest, manifestFile: manifestFile(b.manifest.name) }))
+    .sort((a, b) => backupTimeMs(b.manifest) - backupTimeMs(a.manifest));
   return { backups, ignored };
 }
 
@@ -128,7 +127,7 @@ async function listRemoteBackups(store: ObjectStore, prefix: string, log: Logger
       if (!o.key.endsWith(MANIFEST_SUFFIX)) continue;
       const local = join(tmp, 'manifest.json');
       await store.get(o.key, local);
-      const parsed = parseBackupManifest(readFileSync(local, 'utf8'));
+      const parsed = parseManifest(readFileSync(local, 'utf8'));
       if (!parsed.ok) {
         log.warn('remote object looks like a manifest but is not ours; leaving it alone', {
           key: o.key,
