@@ -74,9 +74,14 @@ export function scanLocalBackups(dir: string): {
   try {
     scan = scanBackupDir(dir);
   } catch (err) {
+    // The catalog reports a missing directory as its own E_BACKUP_DIR; any other failure is fs's.
+    const reason =
+      err instanceof UsageError && err.code === 'E_BACKUP_DIR'
+        ? 'ENOENT'
+        : ((err as NodeJS.ErrnoException).code ?? String(err));
     throw new UsageError(
       'E_BACKUP_DIR',
-      `cannot read the backup directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      `cannot read the backup directory ${dir}: ${reason}`,
       { dir },
       { hint: 'Check PGOPS_BACKUP_DIR and that the backup PVC is mounted in the sync CronJob.' },
     );
