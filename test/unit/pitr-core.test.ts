@@ -281,6 +281,18 @@ describe('point-in-time targets', () => {
     assert.deepEqual([late.backup.label, late.targetTimeline], ['new', 'current']);
   });
 
+  it("follows the running primary's timeline, not a newer one an interrupted restore left in the archive", () => {
+    // Timeline 2 forked from 1 at 0/5000000 (a restore's copy, archived, then abandoned): the primary
+    // still writes timeline 1, so a position after the fork is on timeline 1.
+    const orphan = parseHistoryFile(2, '1\t0/5000000\tno recovery target specified\n');
+    const backups = [backup({ label: 'old', timeline: 1 })];
+    const starts = new Map<number, Date | null | undefined>([[2, new Date('2026-01-01T00:30:00Z')]]);
+    const target = { kind: 'lsn', lsn: '0/8013C80' } as const;
+    assert.equal(planRestore(target, backups, 2, orphan, starts).timeline, 2, 'without the live timeline');
+    const live = planRestore(target, backups, 2, orphan, starts, 1);
+    assert.deepEqual([live.timeline, live.targetTimeline], [1, 'current']);
+  });
+
   it('refuses a target before the oldest backup with exit 3, naming where the window starts', () => {
     assert.throws(
       () =>

@@ -178,6 +178,9 @@ export interface RestorePlan {
  * @param starts when each timeline (above 1) began; undefined: it holds no timestamped record yet;
  *   null: none of its WAL reached the archive (a restored copy that never archived), so no recovery
  *   can follow it
+ * @param liveTimeline the running primary's timeline, when one answers: the history to follow. A
+ *   newer timeline in the archive that is not its ancestor was abandoned (a restore interrupted
+ *   after its copy archived its timeline) and never holds the target.
  */
 export function planRestore(
   target: RecoveryTarget,
@@ -185,8 +188,9 @@ export function planRestore(
   latestTimeline: number,
   switches: TimelineSwitch[],
   starts: Map<number, Date | undefined | null>,
+  liveTimeline?: number,
 ): RestorePlan {
-  const line = lineage(latestTimeline, switches);
+  const line = lineage(liveTimeline ?? latestTimeline, switches);
   const followable = (l: (typeof line)[number]) => !l.from || starts.get(l.timeline) !== null;
   let idx = line.findIndex(followable);
   if (target.kind === 'time') {

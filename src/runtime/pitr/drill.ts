@@ -18,7 +18,7 @@ import type { Logger } from '../log.js';
 import { findPgBinDir } from '../pgbin.js';
 import { recordingClient } from './backup.js';
 import { configuredRepos, jobConf } from './config.js';
-import { bringArchiveUpToDate, planPointInTime, scratchDir } from './plan.js';
+import { bringArchiveUpToDate, liveTimelineOf, planPointInTime, scratchDir } from './plan.js';
 import { restoreAndRecover, type Recovered } from './recover.js';
 
 /** Tables and indexes larger than this get the cheaper check (no heapallindexed, no count compare skipped). */
@@ -113,7 +113,13 @@ export async function runDrill(
       : ({ kind: 'latest' } as const);
     await bringArchiveUpToDate(app, target, log);
     const binDir = findPgBinDir(env.PGOPS_PG_BIN_DIR);
-    const plan = await planPointInTime(runner, target, binDir, configuredRepos(env));
+    const plan = await planPointInTime(
+      runner,
+      target,
+      binDir,
+      configuredRepos(env),
+      await liveTimelineOf(app),
+    );
     result.backupLabel = plan.backup.label;
     recovered = await restoreAndRecover({
       runner,

@@ -178,13 +178,25 @@ export async function planPointInTime(
   target: RecoveryTarget,
   binDir: string,
   repos: number[],
+  liveTimeline?: number,
 ): Promise<CheckedPlan> {
   const info = await pgbackrestInfoEach(runner, repos);
   const tl = await readTimelines(runner, info, binDir);
-  const plan = planRestore(target, info.backups, tl.latest, tl.switches, tl.starts);
+  const plan = planRestore(target, info.backups, tl.latest, tl.switches, tl.starts, liveTimeline);
   return { ...plan, info, latestTimeline: tl.latest };
 }
 
 export function scratchDir(base: string, prefix: string): string {
   return mkdtempSync(join(base, prefix));
+}
+
+/** The timeline a running primary writes on (the history a restore or drill follows). */
+export async function liveTimelineOf(c: pg.Client | undefined): Promise<number | undefined> {
+  if (!c) return undefined;
+  const r = await c
+    .query<{ tl: number }>(
+      "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8))::bit(32)::int AS tl",
+    )
+    .catch(() => undefined);
+  return r?.rows[0]?.tl;
 }

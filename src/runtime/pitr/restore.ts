@@ -12,7 +12,7 @@ import { describeTarget, type RecoveryTarget } from '../../core/pitr/target.js';
 import { connect, connectionFromEnv } from '../backup/conn.js';
 import { findPgBinDir } from '../pgbin.js';
 import { configuredRepos, jobRunner, type PitrJobContext } from './config.js';
-import { bringArchiveUpToDate, planPointInTime } from './plan.js';
+import { bringArchiveUpToDate, liveTimelineOf, planPointInTime } from './plan.js';
 import { archiveNewTimeline, restoreAndRecover } from './recover.js';
 
 export interface PitrRestoreRequest {
@@ -78,7 +78,13 @@ export async function restoreToPointInTime(
   try {
     const live = await bringArchiveUpToDate(primary, target, ctx.log);
     if (!live) ctx.log.warn('no primary answered: restoring from what the archive holds');
-    const plan = await planPointInTime(runner, target, binDir, configuredRepos(ctx.env));
+    const plan = await planPointInTime(
+      runner,
+      target,
+      binDir,
+      configuredRepos(ctx.env),
+      live ? await liveTimelineOf(primary) : undefined,
+    );
     const result: PitrRestoreResult = {
       target: describeTarget(target),
       backup: plan.backup.label,
