@@ -48,6 +48,41 @@ async function fullBackup(c: HaCluster) {
   };
 }
 
+/**
+ * A cluster with marks 1 and 2 committed either side of a time `t`, and `killAt(phase)`: starts
+ * `restore --time t` and SIGKILLs it once its journal reaches that phase.
+ */
+async function killableRestore() {
+  const c = await startHaCluster({ replicas: 1, pitr: { archiveTimeoutSeconds: 5 } });
+  const leader = await c.leader();
+  await c.query(leader, 'CREATE TABLE marks (id int PRIMARY KEY)', APP);
+  await fullBackup(c);
+  await mark(c, 1);
+  await sleep(1100);
+  const t = await dbNow(c);
+  await sleep(1100);
+  await mark(c, 2);
+  const killAt = async (phase: 'recovering' | 'switching') => {
+    const child = spawn(
+      process.execPath,
+      [opsMain, 'restore', '--time', t, '--yes', '--state-dir', c.stateDir],
+      {
+        detached: true,
+        stdio: 'ignore',
+      },
+    );
+    const journal = `${c.stateDir}/restore.json`;
+    await eventually(
+      `the restore journal says ${phase}`,
+      () => (JSON.parse(readFileSync(journal, 'utf8')) as { phase: string }).phase === phase,
+      { timeoutMs: 60_000, intervalMs: 20, retryOnError: true },
+    );
+    if (phase === 'recovering') await sleep(1500);
+    process.kill(-child.pid!, 'SIGKILL');
+  };
+  return { c, killAt };
+}
+
 describe('point-in-time recovery (local mode)', () => {
   it("restores exactly the rows committed before the target, and a later target on the old timeline returns the old timeline's rows", async () => {
     const c = await startHaCluster({ replicas: 1, pitr: { archiveTimeoutSeconds: 5 } });
@@ -180,34 +215,7 @@ describe('point-in-time recovery (local mode)', () => {
   });
 
   it('a restore killed while it recovers leaves the old cluster; a drill checks a copy and records it', async () => {
-    const c = await startHaCluster({ replicas: 1, pitr: { archiveTimeoutSeconds: 5 } });
-    const leader = await c.leader();
-    await c.query(leader, 'CREATE TABLE marks (id int PRIMARY KEY)', APP);
-    await fullBackup(c);
-    await mark(c, 1);
-    await sleep(1100);
-    const t = await dbNow(c);
-    await sleep(1100);
-    await mark(c, 2);
-
-    const killAt = async (phase: 'recovering' | 'switching') => {
-      const child = spawn(
-        process.execPath,
-        [opsMain, 'restore', '--time', t, '--yes', '--state-dir', c.stateDir],
-        {
-          detached: true,
-          stdio: 'ignore',
-        },
-      );
-      const journal = `${c.stateDir}/restore.json`;
-      await eventually(
-        `the restore journal says ${phase}`,
-        () => (JSON.parse(readFileSync(journal, 'utf8')) as { phase: string }).phase === phase,
-        { timeoutMs: 60_000, intervalMs: 20, retryOnError: true },
-      );
-      if (phase === 'recovering') await sleep(1500);
-      process.kill(-child.pid!, 'SIGKILL');
-    };
+    const { c, killAt } = await killableRestore();
 
     await killAt('recovering');
     const up1 = await c.ops(['local', 'up', '-o', 'json']);
@@ -254,34 +262,7 @@ describe('point-in-time recovery (local mode)', () => {
     'a restore killed while it switches is completed by local up',
     { skip: 'fails only in full suite runs: under investigation, see the comment above' },
     async () => {
-      const c = await startHaCluster({ replicas: 1, pitr: { archiveTimeoutSeconds: 5 } });
-      const leader = await c.leader();
-      await c.query(leader, 'CREATE TABLE marks (id int PRIMARY KEY)', APP);
-      await fullBackup(c);
-      await mark(c, 1);
-      await sleep(1100);
-      const t = await dbNow(c);
-      await sleep(1100);
-      await mark(c, 2);
-
-      const killAt = async (phase: 'recovering' | 'switching') => {
-        const child = spawn(
-          process.execPath,
-          [opsMain, 'restore', '--time', t, '--yes', '--state-dir', c.stateDir],
-          {
-            detached: true,
-            stdio: 'ignore',
-          },
-        );
-        const journal = `${c.stateDir}/restore.json`;
-        await eventually(
-          `the restore journal says ${phase}`,
-          () => (JSON.parse(readFileSync(journal, 'utf8')) as { phase: string }).phase === phase,
-          { timeoutMs: 60_000, intervalMs: 20, retryOnError: true },
-        );
-        if (phase === 'recovering') await sleep(1500);
-        process.kill(-child.pid!, 'SIGKILL');
-      };
+      const { c, killAt } = await killableRestore();
       await killAt('switching');
       const up2 = await c.ops(['local', 'up', '-o', 'json']);
       assert.equal(up2.code, 0, up2.stderr);

@@ -245,6 +245,7 @@ async function liftFence(
       { hint: 'Start the member first (postgres-ops local up, or wait for the pod to be running).' },
     );
   }
+  // This member's own view: the tag is off as soon as its Patroni has reloaded.
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const self = await api.self().catch(() => undefined);
@@ -260,6 +261,20 @@ async function liftFence(
   );
 }
 
+const fenced = (c: PatroniCluster, name: string) =>
+  c.members.find((m) => m.name === name)?.tags?.nofailover === true;
+
+/** Whether the leader record's member list shows `candidate` without its nofailover tag within 30 s. */
+async function fenceLifted(api: PatroniApi, candidate: string): Promise<boolean> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const now = await api.cluster().catch(() => undefined);
+    if (now && now.members.some((m) => m.name === candidate) && !fenced(now, candidate)) return true;
+    await sleep(500);
+  }
+  return false;
+}
+
 /**
  * failover: automatic — a member that started on an empty volume carries nofailover until its agent
  * sees it holds a copy of the cluster (streaming, as checked above): Patroni would refuse it as "no
@@ -267,15 +282,7 @@ async function liftFence(
  * possible.
  */
 async function waitPromotable(api: PatroniApi, candidate: string, cluster: PatroniCluster) {
-  const fenced = (c: PatroniCluster) =>
-    c.members.find((m) => m.name === candidate)?.tags?.nofailover === true;
-  if (!fenced(cluster)) return;
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    await sleep(500);
-    const now = await api.cluster().catch(() => undefined);
-    if (now && !fenced(now)) return;
-  }
+  if (!fenced(cluster, candidate) || (await fenceLifted(api, candidate))) return;
   throw new OperationFailed(
     'E_FENCE_NOT_LIFTED',
     `${candidate} is still marked not to be promoted (nofailover) 30 s after it was seen streaming; nothing was changed`,
