@@ -130,6 +130,30 @@ export function buildAgentProgram(): Command {
     });
 
   program
+    .command('cluster-restore')
+    .description(
+      "Kubernetes: restore the whole cluster to a point in time (the chart's restore Job): check the target in the repository pod, stop every member, member 0 restores on its volume before it starts, the others re-clone, a full backup starts the new window. Running it again resumes an interrupted one.",
+    )
+    .option('--time <timestamp>', 'recover to this time (ISO 8601 with offset)')
+    .option('--lsn <lsn>', 'recover to this WAL position')
+    .option('--latest', 'recover everything archived')
+    .option('--yes', 'confirm: every member stops and its data is replaced (kept aside on its volume)')
+    .addOption(outputOption())
+    .action(async (opts) => {
+      await (await import('./commands/cluster-restore.js')).clusterRestore(opts, context());
+    });
+
+  program
+    .command('restore-request')
+    .description(
+      "A member's init container: carry out this member's part of a whole-cluster restore request, if any (member 0 restores, the others move their data aside to re-clone).",
+    )
+    .addOption(outputOption())
+    .action(async (opts) => {
+      await (await import('./commands/cluster-restore.js')).restoreRequest(opts, context());
+    });
+
+  program
     .command('drill')
     .description(
       'Recovery drill: restore the newest physical backup and WAL into scratch space, recover, run amcheck and compare row counts with the source, record the result, clean up.',

@@ -55,9 +55,17 @@ export const errorCodes = {
     exit: 3,
     meaning: 'the backup does not match the sha256 in its manifest; it was not restored',
   },
+  E_CLUSTER_RESTORE: {
+    exit: 1,
+    meaning: 'member 0 could not restore the cluster; it started again on its previous data',
+  },
+  E_CLUSTER_RESTORE_TIMEOUT: {
+    exit: 1,
+    meaning: 'a whole-cluster restore step did not finish in time; rerunning the same restore resumes it',
+  },
   E_CONFIG: { exit: 2, meaning: "the agent's settings (PGOPS_*) have unknown names or bad values" },
   E_CONFIG_FRAGMENT: { exit: 2, meaning: 'the PostgreSQL settings fragment has lines that are not settings' },
-  E_CONFIRM: { exit: 3, meaning: 'a restore that replaces a database was not confirmed' },
+  E_CONFIRM: { exit: 3, meaning: 'a restore that replaces data was not confirmed' },
   E_CONNECT: { exit: 1, meaning: 'cannot connect to PostgreSQL' },
   E_CRONJOB_SHAPE: {
     exit: 1,
@@ -154,6 +162,10 @@ export const errorCodes = {
   E_NO_PRIMARY: { exit: 1, meaning: 'no running leader' },
   E_NO_RELEASE: { exit: 2, meaning: 'the release has no PostgreSQL in the namespace' },
   E_NO_REPOSITORY: { exit: 2, meaning: 'no pgBackRest repository is on this machine' },
+  E_NO_ROOM: {
+    exit: 3,
+    meaning: 'the volume lacks room for the restored copy beside the live data; nothing was changed',
+  },
   E_NO_SPACE: { exit: 1, meaning: 'no space left on the backup volume' },
   E_NO_SUCH_BACKUP: { exit: 2, meaning: 'there is no backup of that name or file' },
   E_NO_SUCH_DATABASE: { exit: 2, meaning: 'there is no database of that name' },
@@ -212,6 +224,14 @@ export const errorCodes = {
   E_RESTORE: { exit: 1, meaning: 'pg_restore or psql failed while restoring; the target was not changed' },
   E_RESTORED_COPY_MISSING: { exit: 1, meaning: 'the restored data directory to switch to is missing' },
   E_RESTORE_INPUT: { exit: 1, meaning: 'the backup file is damaged or truncated; nothing was changed' },
+  E_RESTORE_REQUEST: {
+    exit: 1,
+    meaning: 'the restore request ConfigMap holds something this agent cannot read',
+  },
+  E_RESTORE_UNDER_WAY: {
+    exit: 2,
+    meaning: 'another whole-cluster restore is under way; finish or abandon it first',
+  },
   E_RESTORING_EXISTS: {
     exit: 3,
     meaning: 'a database with the name a restore works in exists and is not ours',

@@ -40,8 +40,11 @@ import type {
   PhysicalBackupRequest,
   PhysicalBackupResult,
   PhysicalInfo,
+  PitrRestoreOutcome,
+  PitrRestoreRequest,
 } from '../core/cluster/cluster-api.js';
 import { runInRepoPod } from './repo-pod.js';
+import { restoreClusterOnKube } from './cluster-restore.js';
 import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../core/cluster/agent-args.js';
 import { asJsonRows } from '../core/cluster/sql.js';
 import { type KubeClients, kubeClients } from './client.js';
@@ -634,6 +637,19 @@ export class KubeCluster implements ClusterApi {
       undefined,
       120_000,
     );
+  }
+
+  /** The whole cluster to a point in time, as the chart's restore Job does it (src/kube/cluster-restore.ts). */
+  async restorePointInTime(req: PitrRestoreRequest, out: Output): Promise<PitrRestoreOutcome> {
+    const repoPod = await this.repoPod('a point-in-time restore');
+    return restoreClusterOnKube(this.k, {
+      statefulSet: this.fullname,
+      repoPod,
+      target: req.target,
+      confirm: req.confirm,
+      progress: (line) => out.line(line),
+      pollMs: this.pollMs,
+    });
   }
 
   async drill(_out: Output): Promise<DrillResult> {

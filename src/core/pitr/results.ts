@@ -5,6 +5,7 @@
  * Kubernetes: the repository pod), so field names are a contract: add, never rename.
  */
 import { z } from 'zod';
+import type { PitrRestoreOutcome } from '../cluster/cluster-api.js';
 import { formatBytes, formatDuration, renderTable } from '../output.js';
 
 export const physicalTypeSchema = z.enum(['full', 'diff', 'incr']);
@@ -217,5 +218,20 @@ export function renderDrill(r: DrillResult): string {
         ]
       : []),
     ...(r.error ? [`  error: ${r.error}`] : []),
+  ].join('\n');
+}
+
+/** A whole-cluster point-in-time restore, for a person: what was reached, kept, and what to type next. */
+export function renderPitrOutcome(r: PitrRestoreOutcome): string {
+  return [
+    `restored the cluster to ${r.target}: last transaction replayed ${r.recoveredTo ?? '-'} (backup ${r.backup}, timeline ${r.timeline}; now on timeline ${r.newTimeline ?? '?'})`,
+    r.fullBackup
+      ? `full backup of the new timeline: ${r.fullBackup}`
+      : 'NO full backup of the new timeline yet: take one now (postgres-ops backup --physical --type full)',
+    ...r.keptAside.map((d) => `previous data kept in ${d}`),
+    ...r.warnings.map((w) => `! ${w}`),
+    '',
+    'Next:',
+    ...r.next.map((n) => `  ${n}`),
   ].join('\n');
 }

@@ -5,9 +5,9 @@
  */
 import { UsageError } from '../../core/errors.js';
 import { describeTarget, parseTarget } from '../../core/pitr/target.js';
-import type { ClusterApi, PhysicalBackupResult, PitrRestoreOutcome } from '../../core/cluster/cluster-api.js';
+import type { ClusterApi, PhysicalBackupResult } from '../../core/cluster/cluster-api.js';
 import { commandLine, type OpsDeps } from '../deps.js';
-import { renderDrill, renderPhysicalBackup } from '../../core/pitr/results.js';
+import { renderDrill, renderPhysicalBackup, renderPitrOutcome } from '../../core/pitr/results.js';
 import { validateBackupName } from '../../core/backup/names.js';
 
 function unsupported(cluster: ClusterApi, what: string): never {
@@ -102,20 +102,6 @@ export async function restorePointInTime(ref: string | undefined, flags: PitrFla
   );
   deps.out.result(r, deps.opts.output, renderPitrOutcome);
   return r;
-}
-
-export function renderPitrOutcome(r: PitrRestoreOutcome): string {
-  return [
-    `restored the cluster to ${r.target}: last transaction replayed ${r.recoveredTo ?? '-'} (backup ${r.backup}, timeline ${r.timeline}; now on timeline ${r.newTimeline ?? '?'})`,
-    r.fullBackup
-      ? `full backup of the new timeline: ${r.fullBackup}`
-      : 'NO full backup of the new timeline yet: take one now (postgres-ops backup --physical --type full)',
-    ...r.keptAside.map((d) => `previous data kept in ${d}`),
-    ...r.warnings.map((w) => `! ${w}`),
-    '',
-    'Next:',
-    ...r.next.map((n) => `  ${n}`),
-  ].join('\n');
 }
 
 export async function drill(deps: OpsDeps) {

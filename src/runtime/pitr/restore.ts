@@ -6,11 +6,14 @@
  * chart's restore Job).
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { UsageError } from '../../core/errors.js';
+import { dirname } from 'node:path';
+import { SafetyRefusal, UsageError } from '../../core/errors.js';
+import { formatBytes } from '../../core/output.js';
 import type { PitrRestoreResult, PitrReopenResult } from '../../core/pitr/results.js';
 import { describeTarget, type RecoveryTarget } from '../../core/pitr/target.js';
 import { connect, connectionFromEnv } from '../backup/conn.js';
 import { findPgBinDir } from '../pgbin.js';
+import { volumeStats } from '../instance/datadir.js';
 import { configuredRepos, jobRunner, type PitrJobContext } from './config.js';
 import { bringArchiveUpToDate, liveTimelineOf, planPointInTime } from './plan.js';
 import { archiveNewTimeline, restoreAndRecover } from './recover.js';
@@ -47,6 +50,24 @@ export async function reopenDataDir(dir: string, ctx: PitrJobContext): Promise<P
     rmSync(workDir, { recursive: true, force: true });
     dispose();
   }
+}
+
+/**
+ * The restored copy is written beside the live data, on the same volume: refuse (nothing changed)
+ * when the backup's database size plus room for replayed WAL does not fit.
+ */
+function refuseWithoutRoom(into: string, databaseBytes: number): void {
+  const need = Math.ceil(databaseBytes * 1.1) + 256 * 1024 * 1024;
+  const { freeBytes } = volumeStats(dirname(into));
+  if (freeBytes < need)
+    throw new SafetyRefusal(
+      'E_NO_ROOM',
+      `restoring needs about ${formatBytes(need)} free beside the data (${dirname(into)}), and ${formatBytes(freeBytes)} is free; nothing was changed`,
+      { needBytes: need, freeBytes },
+      {
+        hint: 'Make room first: expand the volume (docs/operations.md, "Storage") or drop data kept aside by an earlier restore (pgdata.before-restore-*).',
+      },
+    );
 }
 
 export async function restoreToPointInTime(
@@ -99,6 +120,7 @@ export async function restoreToPointInTime(
       seconds: null,
     };
     if (into) {
+      refuseWithoutRoom(into, plan.backup.sizeBytes);
       const workDir = `${into}.work`;
       try {
         const rec = await restoreAndRecover({
