@@ -79,7 +79,17 @@ describe('chart to postgres-agent contract', () => {
         for (const c of containersOf(pod.spec)) if (runsAgent(c)) used.add(c.args?.[0]);
       }
     }
-    for (const name of ['instance', 'backup', 'prune', 'restore', 'snapshot', 'sync', 'migrate']) {
+    for (const name of [
+      'instance',
+      'backup',
+      'prune',
+      'restore',
+      'snapshot',
+      'sync',
+      'migrate',
+      'cluster-restore',
+      'restore-request',
+    ]) {
       assert.ok(used.has(name), `no profile renders a container running postgres-agent ${name}`);
     }
   });

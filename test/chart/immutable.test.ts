@@ -141,6 +141,15 @@ const CHANGES: Record<string, string[]> = {
     'databases.postgres.backup.enabled=false',
     'databases.postgres.crossRegion.enabled=false',
   ],
+  // One restore target at a time: the profile restores a backupFile.
+  'databases.postgres.restore.targetTime': [
+    'databases.postgres.restore.backupFile=',
+    'databases.postgres.restore.targetTime=2026-11-30T14:02:59+00:00',
+  ],
+  'databases.postgres.restore.latest': [
+    'databases.postgres.restore.backupFile=',
+    'databases.postgres.restore.latest=true',
+  ],
   // The chart ships SQL for 2.0.0 only; another version comes from a ConfigMap.
   'databases.postgres.migration.version': [
     'databases.postgres.migration.version=3.0.0',

@@ -735,6 +735,32 @@ describe('NOTES.txt', () => {
     assert.match(text, /kubectl get volumesnapshots -n pyairtable/);
   });
 
+  it('says which restore Job to follow and how to turn a point-in-time restore off', () => {
+    const text = notes([
+      'pyairtable-stack',
+      './helm/pyairtable-stack',
+      '-n',
+      'pyairtable',
+      ...toggles.pitrRestoreTime!,
+    ]);
+    assert.match(text, /The whole cluster is restored to 2026-11-30T14:02:59\+00:00/);
+    assert.match(text, /kubectl logs -n pyairtable -f job\/pyairtable-stack-postgres-restore-pitr/);
+    assert.match(
+      text,
+      /--set databases\.postgres\.restore\.enabled=false --set databases\.postgres\.restore\.targetTime=""/,
+    );
+    assert.doesNotMatch(text, /restore-latest/);
+    const logical = notes([
+      'pyairtable-stack',
+      './helm/pyairtable-stack',
+      '-n',
+      'pyairtable',
+      ...toggles.restore!,
+    ]);
+    assert.match(logical, /job\/pyairtable-stack-postgres-restore-latest/);
+    assert.doesNotMatch(logical, /restore-pitr/);
+  });
+
   it('names the release for postgres-ops when it is not the default one', () => {
     assert.match(
       notes(['other', './helm/pyairtable-stack', '-n', 'team']),

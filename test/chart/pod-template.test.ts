@@ -40,6 +40,13 @@ const unrelated: Record<string, string[]> = {
     'restore.enabled=true',
     'restore.backupFile=/backups/postgres/backup_20240101_020000.dump',
   ),
+  // values-prod.yaml turns PITR on, so these render the point-in-time restore Job.
+  'a point-in-time restore to run': set(
+    'restore.enabled=true',
+    'restore.targetTime=2026-11-30T14:02:59+00:00',
+  ),
+  'a restore to the last archived commit': set('restore.enabled=true', 'restore.latest=true'),
+  'a point-in-time restore asked for but not enabled': set('restore.targetTime=2026-11-30T14:02:59Z'),
   'alert thresholds': set(
     'monitoring.alerts.diskWarningPercent=60',
     'monitoring.alerts.replicationLagSeconds=120',
@@ -89,6 +96,16 @@ describe("the members' pod template", () => {
       assert.deepEqual({ ...after.spec, replicas: 0 }, { ...before.spec, replicas: 0 });
     });
   }
+
+  it('is compared above with the point-in-time restore Job rendered, restore-request init container included', () => {
+    const objs = render([...base, ...unrelated['a point-in-time restore to run']!]);
+    find(objs, 'Job', 'pyairtable-stack-postgres-restore-pitr');
+    const init = sts(objs).spec.template.spec.initContainers;
+    assert.deepEqual(
+      init.map((c: { name: string }) => c.name),
+      ['restore-request'],
+    );
+  });
 
   it('adding replicas to a release without them changes only the member count', () => {
     const one = sts(render([]));

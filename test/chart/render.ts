@@ -66,6 +66,14 @@ export const toggles: Record<string, string[]> = {
   prometheusOperator: PROMETHEUS_OPERATOR_API,
   manualFailover: set(pg('replication.failover=manual'), pg('replication.enabled=true')),
   pitr: set(pg('pitr.enabled=true')),
+  /** The whole cluster back to a moment (needs PITR) ... */
+  pitrRestoreTime: set(
+    pg('pitr.enabled=true'),
+    pg('restore.enabled=true'),
+    pg('restore.targetTime=2026-11-30T14:02:59+00:00'),
+  ),
+  /** ... or to the last archived commit. */
+  pitrRestoreLatest: set(pg('pitr.enabled=true'), pg('restore.enabled=true'), pg('restore.latest=true')),
 };
 
 /** A production release with every CronJob and the monitoring objects (values-prod.yaml + toggles). */

@@ -144,7 +144,7 @@ describe('service accounts and RBAC', () => {
         verbs: ['patch'],
       },
     ]);
-    // Never: services (the chart creates <scope>-config), configmaps, secrets, deletes.
+    // Never: services (the chart creates <scope>-config), configmaps (with PITR off), secrets, deletes.
     const text = JSON.stringify(role.rules);
     for (const word of ['services', 'configmaps', 'secrets', 'delete', 'update', '*'])
       assert.ok(!text.includes(`"${word}"`), `members may ${word}`);
@@ -227,6 +227,44 @@ describe('service accounts and RBAC', () => {
       assert.equal(pod.spec.automountServiceAccountToken, withToken.includes(pod.owner), pod.owner);
     }
     for (const sa of objs().filter((o) => o.kind === 'ServiceAccount'))
+      assert.equal(sa.automountServiceAccountToken, false, sa.metadata.name);
+  });
+
+  it('gives the point-in-time restore Job a token of its own ServiceAccount, and no other new API identity', () => {
+    const objs = render([...toggles.replication!, ...toggles.pitrRestoreTime!]);
+    const job = pods(objs).find((p) => p.owner === 'Job/pyairtable-stack-postgres-restore-pitr')!;
+    assert.equal(job.spec.serviceAccountName, 'pyairtable-stack-postgres-restore-pitr');
+    assert.equal(job.spec.automountServiceAccountToken, true);
+    assert.equal(
+      job.spec.volumes.find((v: any) => v.secret),
+      undefined,
+      'no password',
+    );
+    assert.deepEqual(
+      pods(objs)
+        .filter((p) => p.spec.automountServiceAccountToken)
+        .map((p) => `${p.owner} as ${p.spec.serviceAccountName}`)
+        .sort(),
+      [
+        'CronJob/pyairtable-stack-postgres-drill as pyairtable-stack-postgres-pitr',
+        'CronJob/pyairtable-stack-postgres-pitr-diff as pyairtable-stack-postgres-pitr',
+        'CronJob/pyairtable-stack-postgres-pitr-full as pyairtable-stack-postgres-pitr',
+        'Job/pyairtable-stack-postgres-restore-pitr as pyairtable-stack-postgres-restore-pitr',
+        'StatefulSet/pyairtable-stack-postgres as pyairtable-stack-postgres',
+      ],
+    );
+    assert.deepEqual(
+      objs
+        .filter((o) => o.kind === 'Role')
+        .map((o) => o.metadata.name)
+        .sort(),
+      [
+        'pyairtable-stack-postgres',
+        'pyairtable-stack-postgres-pitr',
+        'pyairtable-stack-postgres-restore-pitr',
+      ],
+    );
+    for (const sa of objs.filter((o) => o.kind === 'ServiceAccount'))
       assert.equal(sa.automountServiceAccountToken, false, sa.metadata.name);
   });
 

@@ -60,12 +60,63 @@ describe('bad values fail with a message naming the key', () => {
   it('refuses a size that is not a quantity', () =>
     failsWith(set('persistence.size=lots'), /persistence\/size/));
 
-  it('refuses restore.enabled without backupFile, saying what to set', () =>
+  it('refuses restore.enabled with none of backupFile, targetTime and latest, saying what to set', () =>
     failsWith(
       set('restore.enabled=true'),
-      /databases\.postgres\.restore\.backupFile is empty/,
+      /none of databases\.postgres\.restore\.backupFile, restore\.targetTime or restore\.latest is set/,
       /list-backups/,
+      /--set databases\.postgres\.restore\.targetTime=2026-11-30T14:02:59\+00:00/,
     ));
+
+  it('refuses more than one restore target at once, naming the three', () => {
+    for (const both of [
+      set('restore.backupFile=/backups/postgres/b.dump', 'restore.targetTime=2026-11-30T14:02:59+00:00'),
+      set('restore.backupFile=/backups/postgres/b.dump', 'restore.latest=true'),
+      set('restore.targetTime=2026-11-30T14:02:59+00:00', 'restore.latest=true'),
+    ])
+      failsWith(
+        [...set('restore.enabled=true', 'pitr.enabled=true'), ...both],
+        /databases\.postgres\.restore: set only one of backupFile, targetTime and latest/,
+        /--set databases\.postgres\.restore\.backupFile=""/,
+      );
+  });
+
+  it('refuses a whole-cluster restore without PITR, saying to enable it and that the archive must hold the target', () => {
+    failsWith(
+      set('restore.enabled=true', 'restore.targetTime=2026-11-30T14:02:59+00:00'),
+      /databases\.postgres\.restore\.targetTime restores the whole cluster from the WAL archive, but databases\.postgres\.pitr\.enabled is false/,
+      /set databases\.postgres\.pitr\.enabled=true/,
+      /the archive must already hold the target/,
+    );
+    failsWith(
+      set('restore.enabled=true', 'restore.latest=true'),
+      /databases\.postgres\.restore\.latest restores the whole cluster/,
+      /set databases\.postgres\.pitr\.enabled=true/,
+    );
+  });
+
+  it('refuses a targetTime that is not RFC 3339 with an offset, even with the restore off', () => {
+    for (const bad of ['yesterday', '2026-11-30', '2026-11-30T14:02:59', '30/11/2026 14:02:59+00:00'])
+      failsWith(
+        set('pitr.enabled=true', `restore.targetTime=${bad}`),
+        /databases\/postgres\/restore\/targetTime/,
+        /does not match pattern/,
+      );
+  });
+
+  it('accepts a targetTime in UTC, with an offset, fractional seconds or a space for T', () => {
+    for (const good of [
+      '2026-11-30T14:02:59Z',
+      '2026-11-30T14:02:59+01:00',
+      '2026-11-30T14:02:59.250-0500',
+      '2026-11-30 14:02:59+00:00',
+    ]) {
+      const r = helmRun(
+        templateArgs(set('pitr.enabled=true', 'restore.enabled=true', `restore.targetTime=${good}`)),
+      );
+      assert.equal(r.ok, true, `${good}: ${r.stderr}`);
+    }
+  });
 
   it('refuses crossRegion.enabled without a bucket', () =>
     failsWith(set('crossRegion.enabled=true'), /databases\.postgres\.crossRegion\.bucket is empty/));

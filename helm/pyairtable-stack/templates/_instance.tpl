@@ -83,6 +83,27 @@ spec:
         matchLabels:
           {{- include "pyairtable-stack.postgres.memberSelectorLabels" . | nindent 10 }}
   {{- end }}
+  {{- if $pg.pitr.enabled }}
+  # Restores the whole cluster to a point in time when a request ConfigMap asks this member to
+  # (postgres-agent cluster-restore); with no request it exits at once. Present whenever PITR is
+  # on, so asking for a restore never changes this template.
+  initContainers:
+    - name: restore-request
+      image: {{ include "pyairtable-stack.postgres.image" . }}
+      imagePullPolicy: {{ $pg.image.pullPolicy }}
+      {{- include "pyairtable-stack.postgres.agentCommand" . | nindent 6 }}
+      args: ["restore-request"]
+      env:
+        {{- include "pyairtable-stack.postgres.memberEnv" . | nindent 8 }}
+      {{- with $pg.resources }}
+      resources:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      securityContext:
+        {{- include "pyairtable-stack.postgres.containerSecurityContext" . | nindent 8 }}
+      volumeMounts:
+        {{- include "pyairtable-stack.postgres.memberMounts" . | nindent 8 }}
+  {{- end }}
   containers:
     - name: postgres
       image: {{ include "pyairtable-stack.postgres.image" . }}
@@ -90,100 +111,7 @@ spec:
       {{- include "pyairtable-stack.postgres.agentCommand" . | nindent 6 }}
       args: ["instance"]
       env:
-        - name: PGDATA
-          value: /var/lib/postgresql/data/pgdata
-        - name: PGOPS_RELEASE
-          value: {{ include "pyairtable-stack.fullname" . | quote }}
-        - name: PGOPS_NAMESPACE
-          valueFrom:
-            fieldRef:
-              fieldPath: metadata.namespace
-        - name: PGOPS_POD_NAME
-          valueFrom:
-            fieldRef:
-              fieldPath: metadata.name
-        - name: PGOPS_POD_IP
-          valueFrom:
-            fieldRef:
-              fieldPath: status.podIP
-        - name: PGOPS_LOG_FORMAT
-          value: {{ $pg.logFormat | quote }}
-        - name: PGOPS_PORT
-          value: "5432"
-        - name: PGOPS_SOCKET_DIR
-          value: /var/run/postgresql
-        - name: PGOPS_HEALTH_PORT
-          value: "8009"
-        - name: PGOPS_CONFIG_FILE
-          value: /etc/pgops/config/postgresql.conf
-        - name: PGOPS_HBA_FILE
-          value: /etc/pgops/config/pg_hba.conf
-        # failover, synchronous and failsafe: re-read while running, so changing them restarts nothing.
-        - name: PGOPS_HA_FILE
-          value: /etc/pgops/ha/ha.json
-        - name: PGOPS_DCS
-          value: kubernetes
-        - name: PGOPS_SCOPE
-          value: {{ include "pyairtable-stack.postgres.scope" . | quote }}
-        - name: PGOPS_K8S_LABELS
-          value: {{ include "pyairtable-stack.postgres.patroniSelector" . | quote }}
-        - name: PGOPS_K8S_ROLE_LABEL
-          value: {{ include "pyairtable-stack.postgres.roleLabel" . | quote }}
-        - name: PGOPS_K8S_SCOPE_LABEL
-          value: {{ include "pyairtable-stack.postgres.scopeLabel" . | quote }}
-        - name: PGOPS_RESTAPI_PORT
-          value: "8008"
-        - name: PGOPS_RESTAPI_USER
-          value: patroni
-        - name: PGOPS_RESTAPI_PASSWORD_FILE
-          value: /etc/pgops/secrets/restapi-password
-        - name: PGOPS_HA_TTL
-          value: {{ $ttl | quote }}
-        - name: PGOPS_HA_LOOP_WAIT
-          value: {{ $lw | quote }}
-        - name: PGOPS_HA_RETRY_TIMEOUT
-          value: {{ $r.retryTimeout | quote }}
-        - name: PGOPS_MAX_LAG_ON_FAILOVER
-          value: {{ $r.maxLagOnFailover | int64 | quote }}
-        - name: PGOPS_MAX_LAG_BYTES
-          value: {{ $r.maxLagBytes | int64 | quote }}
-        - name: PGOPS_SUPERUSER
-          value: postgres
-        - name: PGOPS_SUPERUSER_PASSWORD_FILE
-          value: /etc/pgops/secrets/superuser-password
-        - name: PGOPS_REPLICATION_USER
-          value: replicator
-        - name: PGOPS_REPLICATION_PASSWORD_FILE
-          value: /etc/pgops/secrets/replication-password
-        - name: PGOPS_APP_USER
-          value: {{ $pg.username | quote }}
-        - name: PGOPS_APP_PASSWORD_FILE
-          value: /etc/pgops/secrets/password
-        - name: PGOPS_APP_DATABASE
-          value: {{ $pg.database | quote }}
-        - name: PGOPS_MONITOR_USER
-          value: pgops_monitor
-        - name: PGOPS_MONITOR_PASSWORD_FILE
-          value: /etc/pgops/secrets/monitor-password
-        - name: PGOPS_SHUTDOWN_TIMEOUT_SECONDS
-          value: {{ $pg.postgresql.shutdownTimeoutSeconds | quote }}
-        - name: PGOPS_MAX_SLOT_WAL_KEEP_SIZE
-          value: {{ $pg.postgresql.maxSlotWalKeepSize | quote }}
-        - name: PGOPS_DATA_PVC
-          value: postgres-storage-$(PGOPS_POD_NAME)
-        {{- if $pg.tls.enabled }}
-        - name: PGOPS_TLS_DIR
-          value: /etc/pgops/tls
-        {{- end }}
-        {{- if $pg.pitr.enabled }}
-        # WAL to the repository pod over TLS (and to repo2 directly); its TLS server lets the
-        # repository pod back up whichever member leads.
-        {{- include "pyairtable-stack.postgres.pitrEnv" . | nindent 8 }}
-        - name: PGOPS_PGBACKREST_REPO1_HOST
-          value: {{ include "pyairtable-stack.postgres.repoHost" . | quote }}
-        - name: PGOPS_ARCHIVE_TIMEOUT_SECONDS
-          value: {{ $pg.pitr.archiveTimeoutSeconds | quote }}
-        {{- end }}
+        {{- include "pyairtable-stack.postgres.memberEnv" . | nindent 8 }}
       ports:
         - name: postgresql
           containerPort: 5432
@@ -227,32 +155,7 @@ spec:
       securityContext:
         {{- include "pyairtable-stack.postgres.containerSecurityContext" . | nindent 8 }}
       volumeMounts:
-        - name: postgres-storage
-          mountPath: /var/lib/postgresql/data
-        # Whole directories, not subPath: the kubelet updates them in place.
-        - name: config
-          mountPath: /etc/pgops/config
-          readOnly: true
-        - name: ha
-          mountPath: /etc/pgops/ha
-          readOnly: true
-        - name: run
-          mountPath: /var/run/postgresql
-        - name: dshm
-          mountPath: /dev/shm
-        {{- include "pyairtable-stack.postgres.tmpMount" . | nindent 8 }}
-        {{- include "pyairtable-stack.postgres.secretMount" . | nindent 8 }}
-        {{- if $pg.tls.enabled }}
-        - name: tls
-          mountPath: /etc/pgops/tls
-          readOnly: true
-        {{- end }}
-        {{- if $pg.pitr.enabled }}
-        {{- include "pyairtable-stack.postgres.pgbackrestTlsMount" . | nindent 8 }}
-        {{- if $pg.pitr.repo2 }}
-        {{- include "pyairtable-stack.postgres.objectStoreMount" . | nindent 8 }}
-        {{- end }}
-        {{- end }}
+        {{- include "pyairtable-stack.postgres.memberMounts" . | nindent 8 }}
     {{- if $pg.monitoring.enabled }}
     - name: metrics
       image: {{ $pg.monitoring.exporter.image }}
@@ -332,6 +235,142 @@ spec:
         name: {{ include "pyairtable-stack.fullname" . }}-postgres-exporter-queries
         optional: true
     {{- end }}
+{{- end -}}
+
+{{/*
+Environment of a member's containers (postgres, and the restore-request init container, which
+acts on the same data directory with the same settings). Server settings only, like the pod.
+*/}}
+{{- define "pyairtable-stack.postgres.memberEnv" -}}
+{{- $pg := .Values.databases.postgres -}}
+{{- $r := $pg.replication -}}
+{{- $lw := int $r.loopWait -}}
+{{- $ttl := int $r.ttl -}}
+- name: PGDATA
+  value: /var/lib/postgresql/data/pgdata
+- name: PGOPS_RELEASE
+  value: {{ include "pyairtable-stack.fullname" . | quote }}
+- name: PGOPS_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: PGOPS_POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: PGOPS_POD_IP
+  valueFrom:
+    fieldRef:
+      fieldPath: status.podIP
+- name: PGOPS_LOG_FORMAT
+  value: {{ $pg.logFormat | quote }}
+- name: PGOPS_PORT
+  value: "5432"
+- name: PGOPS_SOCKET_DIR
+  value: /var/run/postgresql
+- name: PGOPS_HEALTH_PORT
+  value: "8009"
+- name: PGOPS_CONFIG_FILE
+  value: /etc/pgops/config/postgresql.conf
+- name: PGOPS_HBA_FILE
+  value: /etc/pgops/config/pg_hba.conf
+# failover, synchronous and failsafe: re-read while running, so changing them restarts nothing.
+- name: PGOPS_HA_FILE
+  value: /etc/pgops/ha/ha.json
+- name: PGOPS_DCS
+  value: kubernetes
+- name: PGOPS_SCOPE
+  value: {{ include "pyairtable-stack.postgres.scope" . | quote }}
+- name: PGOPS_K8S_LABELS
+  value: {{ include "pyairtable-stack.postgres.patroniSelector" . | quote }}
+- name: PGOPS_K8S_ROLE_LABEL
+  value: {{ include "pyairtable-stack.postgres.roleLabel" . | quote }}
+- name: PGOPS_K8S_SCOPE_LABEL
+  value: {{ include "pyairtable-stack.postgres.scopeLabel" . | quote }}
+- name: PGOPS_RESTAPI_PORT
+  value: "8008"
+- name: PGOPS_RESTAPI_USER
+  value: patroni
+- name: PGOPS_RESTAPI_PASSWORD_FILE
+  value: /etc/pgops/secrets/restapi-password
+- name: PGOPS_HA_TTL
+  value: {{ $ttl | quote }}
+- name: PGOPS_HA_LOOP_WAIT
+  value: {{ $lw | quote }}
+- name: PGOPS_HA_RETRY_TIMEOUT
+  value: {{ $r.retryTimeout | quote }}
+- name: PGOPS_MAX_LAG_ON_FAILOVER
+  value: {{ $r.maxLagOnFailover | int64 | quote }}
+- name: PGOPS_MAX_LAG_BYTES
+  value: {{ $r.maxLagBytes | int64 | quote }}
+- name: PGOPS_SUPERUSER
+  value: postgres
+- name: PGOPS_SUPERUSER_PASSWORD_FILE
+  value: /etc/pgops/secrets/superuser-password
+- name: PGOPS_REPLICATION_USER
+  value: replicator
+- name: PGOPS_REPLICATION_PASSWORD_FILE
+  value: /etc/pgops/secrets/replication-password
+- name: PGOPS_APP_USER
+  value: {{ $pg.username | quote }}
+- name: PGOPS_APP_PASSWORD_FILE
+  value: /etc/pgops/secrets/password
+- name: PGOPS_APP_DATABASE
+  value: {{ $pg.database | quote }}
+- name: PGOPS_MONITOR_USER
+  value: pgops_monitor
+- name: PGOPS_MONITOR_PASSWORD_FILE
+  value: /etc/pgops/secrets/monitor-password
+- name: PGOPS_SHUTDOWN_TIMEOUT_SECONDS
+  value: {{ $pg.postgresql.shutdownTimeoutSeconds | quote }}
+- name: PGOPS_MAX_SLOT_WAL_KEEP_SIZE
+  value: {{ $pg.postgresql.maxSlotWalKeepSize | quote }}
+- name: PGOPS_DATA_PVC
+  value: postgres-storage-$(PGOPS_POD_NAME)
+{{- if $pg.tls.enabled }}
+- name: PGOPS_TLS_DIR
+  value: /etc/pgops/tls
+{{- end }}
+{{- if $pg.pitr.enabled }}
+# WAL to the repository pod over TLS (and to repo2 directly); its TLS server lets the
+# repository pod back up whichever member leads.
+{{- include "pyairtable-stack.postgres.pitrEnv" . | nindent 0 }}
+- name: PGOPS_PGBACKREST_REPO1_HOST
+  value: {{ include "pyairtable-stack.postgres.repoHost" . | quote }}
+- name: PGOPS_ARCHIVE_TIMEOUT_SECONDS
+  value: {{ $pg.pitr.archiveTimeoutSeconds | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Volume mounts of a member's containers (postgres and restore-request). */}}
+{{- define "pyairtable-stack.postgres.memberMounts" -}}
+{{- $pg := .Values.databases.postgres -}}
+- name: postgres-storage
+  mountPath: /var/lib/postgresql/data
+# Whole directories, not subPath: the kubelet updates them in place.
+- name: config
+  mountPath: /etc/pgops/config
+  readOnly: true
+- name: ha
+  mountPath: /etc/pgops/ha
+  readOnly: true
+- name: run
+  mountPath: /var/run/postgresql
+- name: dshm
+  mountPath: /dev/shm
+{{- include "pyairtable-stack.postgres.tmpMount" . | nindent 0 }}
+{{- include "pyairtable-stack.postgres.secretMount" . | nindent 0 }}
+{{- if $pg.tls.enabled }}
+- name: tls
+  mountPath: /etc/pgops/tls
+  readOnly: true
+{{- end }}
+{{- if $pg.pitr.enabled }}
+{{- include "pyairtable-stack.postgres.pgbackrestTlsMount" . | nindent 0 }}
+{{- if $pg.pitr.repo2 }}
+{{- include "pyairtable-stack.postgres.objectStoreMount" . | nindent 0 }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* PGOPS_K8S_LABELS: the labels Patroni selects its member pods by, k=v comma-separated. */}}

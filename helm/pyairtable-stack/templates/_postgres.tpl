@@ -53,7 +53,7 @@ Service that routes to them. Same as the StatefulSet's name.
 {{/* The backup volume exists whenever something writes or reads /backups. */}}
 {{- define "pyairtable-stack.postgres.backupVolumeEnabled" -}}
 {{- $pg := .Values.databases.postgres -}}
-{{- if or $pg.backup.enabled $pg.restore.enabled $pg.migration.enabled $pg.crossRegion.enabled -}}true{{- end -}}
+{{- if or $pg.backup.enabled (and $pg.restore.enabled $pg.restore.backupFile) $pg.migration.enabled $pg.crossRegion.enabled -}}true{{- end -}}
 {{- end -}}
 
 {{/*
