@@ -80,7 +80,7 @@ describe('whole-cluster point-in-time restore Job', () => {
     assert.match(text, /\.succeeded/);
   });
 
-  it('lets the Job scale the members, hand over the request, clear Patroni’s records and exec into the repository pod, each object by name where Kubernetes allows it', () => {
+  it('lets the Job scale the members, hand over the request and exec into the repository pod, each object by name where Kubernetes allows it, and never touch Patroni’s records (member 0 clears them once restored)', () => {
     const objs = render(toggles.pitrRestoreTime!);
     const role = find(objs, 'Role', JOB);
     assert.deepEqual(role.rules, [
@@ -89,9 +89,9 @@ describe('whole-cluster point-in-time restore Job', () => {
         apiGroups: ['apps'],
         resources: ['statefulsets/scale'],
         resourceNames: [FN],
-        verbs: ['get', 'patch', 'update'],
+        verbs: ['get', 'patch'],
       },
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
       {
         apiGroups: [''],
         resources: ['pods/exec'],
@@ -103,18 +103,12 @@ describe('whole-cluster point-in-time restore Job', () => {
         apiGroups: [''],
         resources: ['configmaps'],
         resourceNames: [`${FN}-restore-request`],
-        verbs: ['get', 'patch', 'update', 'delete'],
-      },
-      {
-        apiGroups: [''],
-        resources: ['endpoints'],
-        resourceNames: [FN, `${FN}-config`, `${FN}-failover`, `${FN}-sync`],
         verbs: ['get', 'patch'],
       },
     ]);
     // Never: secrets, PVCs, services, other pods' exec, wildcards, cluster-wide roles.
     const text = JSON.stringify(role.rules);
-    for (const word of ['secrets', 'persistentvolumeclaims', 'services', 'deletecollection', '*'])
+    for (const word of ['secrets', 'persistentvolumeclaims', 'services', 'endpoints', 'delete', 'deletecollection', '*'])
       assert.ok(!text.includes(`"${word}"`), `the restore Job may ${word}`);
     assert.equal(objs.filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding').length, 0);
     const rb = find(objs, 'RoleBinding', JOB);

@@ -15,12 +15,12 @@ import { REQUEST_KEY } from '../../src/core/pitr/cluster-restore.js';
 import { parseTarget } from '../../src/core/pitr/target.js';
 import { KubeCluster } from '../../src/kube/cluster.js';
 import { baseEnv } from '../../src/local/agent.js';
-import { forgetCluster } from '../../src/local/etcd.js';
+import { ensureEtcd, forgetCluster } from '../../src/local/etcd.js';
 import { scopeOfState } from '../../src/local/members.js';
 import { asPostgresEnv, pitrEnv } from '../../src/local/pitr-env.js';
 import { pitrJobEnv } from '../../src/local/pitr.js';
 import { eventually } from '../support/eventually.js';
-import { cleanupAll, type HaCluster, sleep, startHaCluster } from '../support/ha.js';
+import { cleanupAll, type HaCluster, quietOutput, sleep, startHaCluster } from '../support/ha.js';
 import { sendJson, sendStatus, startStandInApi } from '../support/kube-api.js';
 import { runAgent } from '../support/run-agent.js';
 
@@ -121,7 +121,7 @@ async function kubernetesOver(c: HaCluster) {
   api.route(
     `/apis/apps/v1/namespaces/${NS}/statefulsets/${STS}/scale`,
     async (req, res) => {
-      const want = Number((JSON.parse(req.body) as any).spec.replicas);
+      const want = Number((JSON.parse(req.body)).spec.replicas);
       const from = sim.replicas;
       sim.replicas = want;
       if (want === 0) {
@@ -139,7 +139,10 @@ async function kubernetesOver(c: HaCluster) {
           // What the members' Patroni would find: an empty store when member 0 restored (it
           // forgot the Endpoints' record; local mode's store is etcd).
           const cm = configMap && JSON.parse(configMap.data[REQUEST_KEY]!);
-          if (cm?.phase === 'restored') await forgetCluster(c.state(), scopeOfState(c.state()));
+          if (cm?.phase === 'restored') {
+            await ensureEtcd(c.stateDir, c.state(), quietOutput);
+            await forgetCluster(c.state(), scopeOfState(c.state()));
+          }
           await c.up();
           for (let i = 0; i < want; i++) sim.pods.set(podName(i), true);
         })();
@@ -177,7 +180,7 @@ async function kubernetesOver(c: HaCluster) {
   api.route(
     cmPath,
     (req, res) => {
-      configMap = { data: (JSON.parse(req.body) as any).data, rv: 1 };
+      configMap = { data: (JSON.parse(req.body)).data, rv: 1 };
       sendJson(res, { kind: 'ConfigMap', metadata: { resourceVersion: '1' } }, 201);
     },
     'POST',
@@ -185,7 +188,7 @@ async function kubernetesOver(c: HaCluster) {
   api.route(
     `${cmPath}/${STS}-restore-request`,
     (req, res) => {
-      const body = JSON.parse(req.body) as any;
+      const body = JSON.parse(req.body);
       if (!configMap) return sendStatus(res, 404, 'NotFound', 'configmaps not found');
       if (body.metadata?.resourceVersion && body.metadata.resourceVersion !== String(configMap.rv))
         return sendStatus(res, 409, 'Conflict', 'the object has been modified');
@@ -199,7 +202,7 @@ async function kubernetesOver(c: HaCluster) {
     const ann = endpoints.get(name);
     if (!ann) return sendStatus(res, 404, 'NotFound', `endpoints "${name}" not found`);
     if (req.method === 'PATCH') {
-      for (const [k, v] of Object.entries((JSON.parse(req.body) as any).metadata.annotations ?? {}))
+      for (const [k, v] of Object.entries((JSON.parse(req.body)).metadata.annotations ?? {}))
         if (v === null) delete ann[k];
         else ann[k] = v as string;
     }
@@ -228,7 +231,7 @@ async function kubernetesOver(c: HaCluster) {
     sim,
     cluster,
     endpoints,
-    request: () => (configMap ? (JSON.parse(configMap.data[REQUEST_KEY]!) as any) : undefined),
+    request: () => (configMap ? (JSON.parse(configMap.data[REQUEST_KEY]!)) : undefined),
   };
 }
 

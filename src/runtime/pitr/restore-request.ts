@@ -7,7 +7,7 @@
  * starts on its old data, and the cluster comes back as it was.
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import {
   asideDir,
   memberAction,
@@ -36,7 +36,8 @@ export interface RestoreRequestOutcome {
   detail: string;
 }
 
-const markerPath = (pgdata: string) => join(dirname(pgdata), 'pgops-restore.json');
+/** Beside the data directory, named after it (local members share a parent folder). */
+const markerPath = (pgdata: string) => `${pgdata}.pgops-restore.json`;
 
 function readMarker(pgdata: string): VolumeMarker | undefined {
   try {
