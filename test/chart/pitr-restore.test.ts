@@ -108,7 +108,15 @@ describe('whole-cluster point-in-time restore Job', () => {
     ]);
     // Never: secrets, PVCs, services, other pods' exec, wildcards, cluster-wide roles.
     const text = JSON.stringify(role.rules);
-    for (const word of ['secrets', 'persistentvolumeclaims', 'services', 'endpoints', 'delete', 'deletecollection', '*'])
+    for (const word of [
+      'secrets',
+      'persistentvolumeclaims',
+      'services',
+      'endpoints',
+      'delete',
+      'deletecollection',
+      '*',
+    ])
       assert.ok(!text.includes(`"${word}"`), `the restore Job may ${word}`);
     assert.equal(objs.filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding').length, 0);
     const rb = find(objs, 'RoleBinding', JOB);

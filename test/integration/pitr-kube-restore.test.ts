@@ -121,7 +121,7 @@ async function kubernetesOver(c: HaCluster) {
   api.route(
     `/apis/apps/v1/namespaces/${NS}/statefulsets/${STS}/scale`,
     async (req, res) => {
-      const want = Number((JSON.parse(req.body)).spec.replicas);
+      const want = Number(JSON.parse(req.body).spec.replicas);
       const from = sim.replicas;
       sim.replicas = want;
       if (want === 0) {
@@ -180,7 +180,7 @@ async function kubernetesOver(c: HaCluster) {
   api.route(
     cmPath,
     (req, res) => {
-      configMap = { data: (JSON.parse(req.body)).data, rv: 1 };
+      configMap = { data: JSON.parse(req.body).data, rv: 1 };
       sendJson(res, { kind: 'ConfigMap', metadata: { resourceVersion: '1' } }, 201);
     },
     'POST',
@@ -202,7 +202,7 @@ async function kubernetesOver(c: HaCluster) {
     const ann = endpoints.get(name);
     if (!ann) return sendStatus(res, 404, 'NotFound', `endpoints "${name}" not found`);
     if (req.method === 'PATCH') {
-      for (const [k, v] of Object.entries((JSON.parse(req.body)).metadata.annotations ?? {}))
+      for (const [k, v] of Object.entries(JSON.parse(req.body).metadata.annotations ?? {}))
         if (v === null) delete ann[k];
         else ann[k] = v as string;
     }
@@ -231,7 +231,7 @@ async function kubernetesOver(c: HaCluster) {
     sim,
     cluster,
     endpoints,
-    request: () => (configMap ? (JSON.parse(configMap.data[REQUEST_KEY]!)) : undefined),
+    request: () => (configMap ? JSON.parse(configMap.data[REQUEST_KEY]!) : undefined),
   };
 }
 
