@@ -78,36 +78,27 @@ export function kubeRequestStore(core: k8s.CoreV1Api, namespace: string, scope: 
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
   }
+  /** Reads, applies `change` (undefined: nothing to write) and writes; a conflict is read again. */
+  async function mutate(
+    change: (cur: ClusterRestoreRequest | undefined) => ClusterRestoreRequest | undefined,
+  ): Promise<ClusterRestoreRequest | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const cur = await readRaw();
+      const next = change(cur.req);
+      if (!next) return undefined;
+      try {
+        await put(next, cur.rv, cur.exists);
+        return next;
+      } catch (err) {
+        if (httpStatus(err) === 409 && attempt < 5) continue;
+        throw kubeError(`writing ${what}`, err);
+      }
+    }
+  }
   return {
-    async read() {
-      return (await readRaw()).req;
-    },
-    async write(req) {
-      for (let attempt = 0; ; attempt++) {
-        const cur = await readRaw();
-        try {
-          await put(req, cur.rv, cur.exists);
-          return;
-        } catch (err) {
-          if (httpStatus(err) === 409 && attempt < 5) continue;
-          throw kubeError(`writing ${what}`, err);
-        }
-      }
-    },
-    async update(change) {
-      for (let attempt = 0; ; attempt++) {
-        const cur = await readRaw();
-        if (!cur.req) return undefined;
-        const next = change(cur.req);
-        try {
-          await put(next, cur.rv, true);
-          return next;
-        } catch (err) {
-          if (httpStatus(err) === 409 && attempt < 5) continue;
-          throw kubeError(`writing ${what}`, err);
-        }
-      }
-    },
+    read: async () => (await readRaw()).req,
+    write: async (req) => void (await mutate(() => req)),
+    update: (change) => mutate((cur) => (cur ? change(cur) : undefined)),
   };
 }
 

@@ -14,9 +14,10 @@ import { join } from 'node:path';
 import { OperationFailed, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
 import { restoreJournalSchema, type RestoreJournal } from '../core/pitr/restore-journal.js';
-import { describeTarget } from '../core/pitr/target.js';
+import { describeTarget, targetArgs } from '../core/pitr/target.js';
 import {
   drillResultSchema,
+  fullBackupFailed,
   physicalBackupResultSchema,
   physicalInfoSchema,
   pitrReopenResultSchema,
@@ -52,6 +53,14 @@ export async function pitrJobEnv(c: LocalCluster): Promise<NodeJS.ProcessEnv> {
   for (const k of ['PATH', 'TZ', 'LANG', 'LC_ALL', 'NODE_OPTIONS']) delete extra[k];
   // The leader's socket: pgBackRest reaches PostgreSQL there, as the postgres OS user.
   return { ...env, ...extra, PGOPS_SOCKET_DIR: c.paths.instanceRunDir(leader.name) };
+}
+
+/** A PITR job's environment when no leader need answer (a restore from the archive alone, a reopen). */
+async function leaderlessJobEnv(c: LocalCluster): Promise<NodeJS.ProcessEnv> {
+  return {
+    ...(await c.jobEnv().catch(() => ({}))),
+    ...baseEnv({ ...pitrEnv(c.root, c.state()), ...asPostgresEnv() }),
+  };
 }
 
 function requireLocalPitr(c: LocalCluster, what: string) {
@@ -188,20 +197,12 @@ export async function localRestorePointInTime(
   requireLocalPitr(c, 'a point-in-time restore');
   const state = c.state();
   await resumeInterruptedRestore(c.root, state, out);
-  const targetArgs =
-    req.target.kind === 'time'
-      ? ['--time', req.target.iso]
-      : req.target.kind === 'lsn'
-        ? ['--lsn', req.target.lsn]
-        : ['--latest'];
-  const env = await pitrJobEnv(c).catch(async () => ({
-    // No leader answers (every member lost): the archive is all there is.
-    ...(await c.jobEnv().catch(() => ({}))),
-    ...baseEnv({ ...pitrEnv(c.root, state), ...asPostgresEnv() }),
-  }));
+  const args = targetArgs(req.target);
+  // No leader answers (every member lost): the archive is all there is.
+  const env = await pitrJobEnv(c).catch(() => leaderlessJobEnv(c));
   const plan = await runAgentJson(
     {
-      args: ['pitr-restore', '--plan', ...targetArgs],
+      args: ['pitr-restore', '--plan', ...args],
       env,
       onLog: forwardLog,
     },
@@ -230,7 +231,7 @@ export async function localRestorePointInTime(
   try {
     result = await runAgentJson(
       {
-        args: ['pitr-restore', ...targetArgs, '--into', j.newDir],
+        args: ['pitr-restore', ...args, '--into', j.newDir],
         env,
         onLog: forwardLog,
       },
@@ -262,9 +263,7 @@ export async function localRestorePointInTime(
     const b = await localPhysicalBackup(c, { type: 'full' });
     fullBackup = b.outcomes.find((o) => o.backup)?.backup?.label ?? null;
   } catch (err) {
-    warnings.push(
-      `the full backup after the restore failed: ${(err as Error).message}; take one now: postgres-ops backup --physical --type full`,
-    );
+    warnings.push(fullBackupFailed(err));
   }
   const keptAside = j.moves.filter((m) => existsSync(m.aside)).map((m) => m.aside);
   return {
@@ -297,10 +296,7 @@ export async function reopenOnOwnTimeline(c: LocalCluster, dir: string): Promise
   await runAgentJson(
     {
       args: ['pitr-restore', '--reopen', dir],
-      env: {
-        ...(await c.jobEnv().catch(() => ({}))),
-        ...baseEnv({ ...pitrEnv(c.root, c.state()), ...asPostgresEnv() }),
-      },
+      env: await leaderlessJobEnv(c),
       onLog: forwardLog,
     },
     pitrReopenResultSchema,

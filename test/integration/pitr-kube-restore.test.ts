@@ -21,7 +21,7 @@ import { asPostgresEnv, pitrEnv } from '../../src/local/pitr-env.js';
 import { pitrJobEnv } from '../../src/local/pitr.js';
 import { eventually } from '../support/eventually.js';
 import { cleanupAll, type HaCluster, quietOutput, sleep, startHaCluster } from '../support/ha.js';
-import { sendJson, sendStatus, startStandInApi } from '../support/kube-api.js';
+import { sendJson, sendStatus, serveMembersStatefulSet, startStandInApi } from '../support/kube-api.js';
 import { runAgent } from '../support/run-agent.js';
 
 after(cleanupAll);
@@ -97,27 +97,7 @@ async function kubernetesOver(c: HaCluster) {
     return JSON.parse(r.stdout) as { action: string };
   };
 
-  api.route(`/apis/apps/v1/namespaces/${NS}/statefulsets`, (_req, res) =>
-    sendJson(res, {
-      kind: 'StatefulSetList',
-      metadata: {},
-      items: [
-        {
-          metadata: {
-            name: STS,
-            labels: {
-              'app.kubernetes.io/instance': 'pyairtable-stack',
-              'app.kubernetes.io/component': 'postgres-primary',
-            },
-          },
-          spec: { replicas: sim.replicas },
-        },
-      ],
-    }),
-  );
-  api.route(`/apis/apps/v1/namespaces/${NS}/statefulsets/${STS}`, (_req, res) =>
-    sendJson(res, { kind: 'StatefulSet', metadata: { name: STS }, spec: { replicas: sim.replicas } }),
-  );
+  serveMembersStatefulSet(api, { namespace: NS, replicas: () => sim.replicas });
   api.route(
     `/apis/apps/v1/namespaces/${NS}/statefulsets/${STS}/scale`,
     async (req, res) => {

@@ -8,7 +8,13 @@ import { after, describe, it } from 'node:test';
 import type { Output } from '../../src/core/output.js';
 import { KubeCluster } from '../../src/kube/cluster.js';
 import { cleanupAll } from '../support/cleanup.js';
-import { type ExecRequest, sendJson, sendStatus, startStandInApi } from '../support/kube-api.js';
+import {
+  type ExecRequest,
+  sendJson,
+  sendStatus,
+  serveMembersStatefulSet,
+  startStandInApi,
+} from '../support/kube-api.js';
 
 after(cleanupAll);
 
@@ -21,23 +27,7 @@ const out: Output = { line: () => undefined, result: () => undefined };
 async function standIn(withRepoPod: boolean) {
   const api = await startStandInApi(NS);
   const execs: ExecRequest[] = [];
-  api.route(`/apis/apps/v1/namespaces/${NS}/statefulsets`, (_req, res) =>
-    sendJson(res, {
-      kind: 'StatefulSetList',
-      metadata: {},
-      items: [
-        {
-          metadata: {
-            name: 'pyairtable-stack-postgres',
-            labels: {
-              'app.kubernetes.io/instance': 'pyairtable-stack',
-              'app.kubernetes.io/component': 'postgres-primary',
-            },
-          },
-        },
-      ],
-    }),
-  );
+  serveMembersStatefulSet(api, { namespace: NS });
   api.route(/^\/api\/v1\/namespaces\/[^/]+\/pods\/pyairtable-stack-postgres-repo-0$/, (_req, res) =>
     withRepoPod
       ? sendJson(res, {

@@ -179,3 +179,28 @@ export async function startStandInApi(namespace = 'pyairtable'): Promise<StandIn
     },
   };
 }
+
+/**
+ * The release's members StatefulSet as `KubeCluster.connect` finds it (listed by the chart's labels)
+ * and as it is read by name; `replicas` is read on every request, so a test can change it.
+ */
+export function serveMembersStatefulSet(
+  api: StandInApi,
+  opts: { namespace: string; release?: string; replicas?: () => number },
+): void {
+  const release = opts.release ?? 'pyairtable-stack';
+  const name = `${release}-postgres`;
+  const statefulSet = () => ({
+    kind: 'StatefulSet',
+    metadata: {
+      name,
+      labels: { 'app.kubernetes.io/instance': release, 'app.kubernetes.io/component': 'postgres-primary' },
+    },
+    spec: { replicas: opts.replicas?.() ?? 1 },
+  });
+  const base = `/apis/apps/v1/namespaces/${opts.namespace}/statefulsets`;
+  api.route(base, (_req, res) =>
+    sendJson(res, { kind: 'StatefulSetList', metadata: {}, items: [statefulSet()] }),
+  );
+  api.route(`${base}/${name}`, (_req, res) => sendJson(res, statefulSet()), 'GET');
+}

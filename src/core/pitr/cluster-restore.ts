@@ -7,7 +7,6 @@
  */
 import { z } from 'zod';
 import { pitrRestoreResultSchema } from './results.js';
-import type { RecoveryTarget } from './target.js';
 
 /** The ConfigMap that carries the request (one per cluster; the members may read and patch only it). */
 export const requestConfigMapName = (scope: string) => `${scope}-restore-request`;
@@ -26,8 +25,13 @@ export const clusterRestorePhaseSchema = z.enum([
 
 export const clusterRestoreRequestSchema = z.object({
   id: z.string().regex(/^[0-9TZ]+$/),
-  /** `pitr-restore` arguments naming the target (--time ISO | --lsn L | --latest). */
-  targetArgs: z.array(z.string()),
+  /** The target as parseTarget reads it (src/core/pitr/target.ts). */
+  targetFlags: z.object({
+    time: z.string().optional(),
+    lsn: z.string().optional(),
+    latest: z.boolean().optional(),
+  }),
+  /** describeTarget of it: what the person asked for, compared when a run resumes. */
   target: z.string(),
   /** The member that restores (member 0: it starts first and alone). */
   first: z.string(),
@@ -35,7 +39,8 @@ export const clusterRestoreRequestSchema = z.object({
   replicas: z.number().int().min(1),
   requestedAt: z.string(),
   phase: clusterRestorePhaseSchema,
-  result: pitrRestoreResultSchema.nullish(),
+  /** The plan, then what member 0's restore reached. */
+  result: pitrRestoreResultSchema,
   error: z.string().nullish(),
   /** Pod name -> the directory its previous data was moved to. */
   keptAside: z.record(z.string(), z.string()).default({}),
@@ -50,16 +55,10 @@ export type ClusterRestoreRequest = z.output<typeof clusterRestoreRequestSchema>
 export const volumeMarkerSchema = z.object({
   id: z.string(),
   phase: z.enum(['recovering', 'switching', 'done']),
-  newDir: z.string().nullish(),
-  aside: z.string().nullish(),
   /** Member 0: what the restore reached, kept until the request records it. */
   result: pitrRestoreResultSchema.nullish(),
 });
 export type VolumeMarker = z.output<typeof volumeMarkerSchema>;
-
-export function targetArgs(t: RecoveryTarget): string[] {
-  return t.kind === 'time' ? ['--time', t.iso] : t.kind === 'lsn' ? ['--lsn', t.lsn] : ['--latest'];
-}
 
 /** A stamp that sorts by time and is safe in file names and labels. */
 export function restoreStamp(now: Date): string {

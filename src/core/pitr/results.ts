@@ -221,6 +221,11 @@ export function renderDrill(r: DrillResult): string {
   ].join('\n');
 }
 
+/** The warning when the full backup after a restore fails: the restore stands, its window does not yet. */
+export function fullBackupFailed(err: unknown): string {
+  return `the full backup after the restore failed: ${(err as Error).message}; take one now: postgres-ops backup --physical --type full`;
+}
+
 /** A whole-cluster point-in-time restore, for a person: what was reached, kept, and what to type next. */
 export function renderPitrOutcome(r: PitrRestoreOutcome): string {
   return [

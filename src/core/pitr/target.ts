@@ -63,7 +63,7 @@ export function parseTime(text: string): Date {
   return date;
 }
 
-export function parseTarget(flags: { time?: string; lsn?: string; latest?: boolean }): RecoveryTarget {
+export function parseTarget(flags: TargetFlags): RecoveryTarget {
   const given = [flags.time !== undefined, flags.lsn !== undefined, flags.latest === true].filter(
     Boolean,
   ).length;
@@ -89,6 +89,22 @@ export function parseTarget(flags: { time?: string; lsn?: string; latest?: boole
   }
   const at = parseTime(flags.time!);
   return { kind: 'time', at, iso: at.toISOString() };
+}
+
+export interface TargetFlags {
+  time?: string;
+  lsn?: string;
+  latest?: boolean;
+}
+
+/** The flags that name `t` again (parseTarget's input): for a request another process carries out. */
+export function targetFlags(t: RecoveryTarget): TargetFlags {
+  return t.kind === 'time' ? { time: t.iso } : t.kind === 'lsn' ? { lsn: t.lsn } : { latest: true };
+}
+
+/** `t` as postgres-agent pitr-restore arguments. */
+export function targetArgs(t: RecoveryTarget): string[] {
+  return t.kind === 'time' ? ['--time', t.iso] : t.kind === 'lsn' ? ['--lsn', t.lsn] : ['--latest'];
 }
 
 export function describeTarget(t: RecoveryTarget): string {

@@ -53,15 +53,25 @@ function writeMarker(pgdata: string, m: VolumeMarker): void {
   renameSync(tmp, markerPath(pgdata));
 }
 
-/** Targets given as pitr-restore arguments, back into a target. */
-function targetOf(args: string[]): ReturnType<typeof parseTarget> {
-  const flags: { time?: string; lsn?: string; latest?: boolean } = {};
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--time') flags.time = args[++i];
-    else if (args[i] === '--lsn') flags.lsn = args[++i];
-    else if (args[i] === '--latest') flags.latest = true;
-  }
-  return parseTarget(flags);
+/** Changes the request `id` (a newer request is left alone). */
+function record(
+  source: RequestSource,
+  id: string,
+  change: (r: ClusterRestoreRequest) => ClusterRestoreRequest,
+): Promise<unknown> {
+  return source.update((cur) => (cur.id === id ? change(cur) : cur));
+}
+
+/**
+ * Moves the data directory aside (once: a repeat finds it there) and drops the archive spool, whose
+ * status files speak of the old history. Returns where the data went, or null when there was none.
+ */
+function putAside(ctx: PitrJobContext, id: string): string | null {
+  const pgdata = ctx.env.PGDATA;
+  const aside = asideDir(pgdata, id);
+  if (existsSync(pgdata) && !existsSync(aside)) renameSync(pgdata, aside);
+  rmSync(spoolPath(ctx.env), { recursive: true, force: true });
+  return existsSync(aside) ? aside : null;
 }
 
 export async function applyRestoreRequest(
@@ -93,16 +103,10 @@ async function moveAside(
   ctx: PitrJobContext,
   source: RequestSource,
 ): Promise<RestoreRequestOutcome> {
-  const pgdata = ctx.env.PGDATA;
-  const aside = asideDir(pgdata, r.id);
-  if (existsSync(pgdata) && !existsSync(aside)) renameSync(pgdata, aside);
-  rmSync(spoolPath(ctx.env), { recursive: true, force: true });
-  writeMarker(pgdata, { id: r.id, phase: 'done', aside: existsSync(aside) ? aside : null });
-  if (existsSync(aside))
-    await source.update((cur) =>
-      cur.id === r.id ? { ...cur, keptAside: { ...cur.keptAside, [pod]: aside } } : cur,
-    );
-  const detail = existsSync(aside)
+  const aside = putAside(ctx, r.id);
+  writeMarker(ctx.env.PGDATA, { id: r.id, phase: 'done' });
+  if (aside) await record(source, r.id, (cur) => ({ ...cur, keptAside: { ...cur.keptAside, [pod]: aside } }));
+  const detail = aside
     ? `previous data kept in ${aside}; this member re-clones from the restored leader`
     : 'no previous data here; this member clones from the restored leader';
   ctx.log.info(`${pod}: ${detail}`);
@@ -123,20 +127,20 @@ async function restoreHere(
     rmSync(newDir, { recursive: true, force: true });
     rmSync(`${newDir}.work`, { recursive: true, force: true });
   }
-  writeMarker(pgdata, { id: r.id, phase: 'recovering', newDir });
+  writeMarker(pgdata, { id: r.id, phase: 'recovering' });
   ctx.log.info(`${pod}: restoring ${r.target} into ${newDir} (restore ${r.id})`);
   let result: PitrRestoreResult;
   try {
-    result = await restoreToPointInTime({ target: targetOf(r.targetArgs), into: newDir }, ctx);
+    result = await restoreToPointInTime({ target: parseTarget(r.targetFlags), into: newDir }, ctx);
   } catch (err) {
     rmSync(markerPath(pgdata), { force: true });
     const e = err as Error & { hint?: string };
     const error = `${e.message}${e.hint ? ` (${e.hint})` : ''}`;
     ctx.log.error(`${pod}: the restore failed: ${error}; starting on the data as it was`);
-    await source.update((cur) => (cur.id === r.id ? { ...cur, phase: 'failed', error } : cur));
+    await record(source, r.id, (cur) => ({ ...cur, phase: 'failed', error }));
     return { action: 'failed', request: r.id, detail: error };
   }
-  writeMarker(pgdata, { id: r.id, phase: 'switching', newDir, aside: asideDir(pgdata, r.id), result });
+  writeMarker(pgdata, { id: r.id, phase: 'switching', result });
   return finishSwitch(pod, r, ctx, source);
 }
 
@@ -148,28 +152,25 @@ async function finishSwitch(
 ): Promise<RestoreRequestOutcome> {
   const pgdata = ctx.env.PGDATA;
   const m = readMarker(pgdata)!;
-  const newDir = m.newDir ?? restoringDir(pgdata, r.id);
-  const aside = m.aside ?? asideDir(pgdata, r.id);
-  if (existsSync(join(newDir, 'PG_VERSION'))) {
-    if (existsSync(pgdata) && !existsSync(aside)) renameSync(pgdata, aside);
-    if (!existsSync(pgdata)) renameSync(newDir, pgdata);
-  }
-  rmSync(spoolPath(ctx.env), { recursive: true, force: true });
+  const newDir = restoringDir(pgdata, r.id);
+  // Only with the restored copy at hand does the data go aside (a repeat finds it moved already).
+  const aside = existsSync(join(newDir, 'PG_VERSION')) ? putAside(ctx, r.id) : asideOrNull(pgdata, r.id);
+  if (!existsSync(pgdata) && existsSync(newDir)) renameSync(newDir, pgdata);
   // Before the marker says done: a kill here repeats the switch (a no-op) and this.
   await source.forgetCluster();
   writeMarker(pgdata, { ...m, phase: 'done' });
-  const keptAside = existsSync(aside) ? aside : null;
-  await source.update((cur) =>
-    cur.id === r.id
-      ? {
-          ...cur,
-          phase: cur.phase === 'requested' ? 'restored' : cur.phase,
-          result: m.result ?? cur.result,
-          keptAside: keptAside ? { ...cur.keptAside, [pod]: keptAside } : cur.keptAside,
-        }
-      : cur,
-  );
-  const detail = `restored to ${m.result?.recoveredTo ?? r.target}${keptAside ? `; previous data kept in ${keptAside}` : ''}`;
+  await record(source, r.id, (cur) => ({
+    ...cur,
+    phase: cur.phase === 'requested' ? 'restored' : cur.phase,
+    result: m.result ?? cur.result,
+    keptAside: aside ? { ...cur.keptAside, [pod]: aside } : cur.keptAside,
+  }));
+  const detail = `restored to ${m.result?.recoveredTo ?? r.target}${aside ? `; previous data kept in ${aside}` : ''}`;
   ctx.log.info(`${pod}: ${detail}`);
   return { action: 'restored', request: r.id, detail };
+}
+
+function asideOrNull(pgdata: string, id: string): string | null {
+  const aside = asideDir(pgdata, id);
+  return existsSync(aside) ? aside : null;
 }
