@@ -20,7 +20,7 @@ import { scanBackupDir, writeManifest } from './catalog.js';
 import { type PgConnection, toolEnv, withClient } from './conn.js';
 import { identifyBackupFile } from './identify.js';
 import { DamagedArchive, unpackDir, unpackDump } from './packed.js';
-import { resolveBackupRef, type ResolvedBackup } from './resolve.js';
+import { resolveBackupRef, resolvedFromCatalog, type ResolvedBackup } from './resolve.js';
 import { RESTORE_SESSION_OPTIONS } from './restore.js';
 import { sha256File, stderrTail } from './stream.js';
 
@@ -221,12 +221,7 @@ export async function verifyBackup(opts: VerifyOptions, deps: { log: Logger }): 
   let targets: ResolvedBackup[];
   if (opts.all) {
     const scan = scanBackupDir(opts.backupDir);
-    targets = [...scan.backups, ...scan.damaged].map((b) => ({
-      file: b.dumpPath,
-      manifest: b.manifest,
-      manifestPath: b.manifestPath,
-      dir: resolve(opts.backupDir),
-    }));
+    targets = [...scan.backups, ...scan.damaged].map((b) => resolvedFromCatalog(b, resolve(opts.backupDir)));
   } else if (opts.target) {
     targets = [resolveBackupRef(opts.target, opts.backupDir, deps.log)];
   } else {
@@ -238,14 +233,7 @@ export async function verifyBackup(opts: VerifyOptions, deps: { log: Logger }): 
         {},
         { hint: 'Run a backup first.' },
       );
-    targets = [
-      {
-        file: newest.dumpPath,
-        manifest: newest.manifest,
-        manifestPath: newest.manifestPath,
-        dir: resolve(opts.backupDir),
-      },
-    ];
+    targets = [resolvedFromCatalog(newest, resolve(opts.backupDir))];
   }
   const results: VerifyResult[] = [];
   for (const t of targets) {
