@@ -14,7 +14,7 @@ import { quoteIdent } from '../../core/pg/conninfo.js';
 import { exec } from '../exec.js';
 import type { Logger } from '../log.js';
 import { pgBin } from '../pgbin.js';
-import { dataEntriesOfToc, dataMemberNames } from '../../core/backup/tar.js';
+import { dataEntriesMissing } from '../../core/backup/tar.js';
 import { countRows } from './backup.js';
 import { scanBackupDir, writeManifest } from './catalog.js';
 import { type PgConnection, toolEnv, withClient } from './conn.js';
@@ -73,12 +73,9 @@ async function readArchive(
   }
   const list = await exec(pgBin('pg_restore', opts.binDir), ['--list', dir]);
   if (list.code !== 0) problems.push(`pg_restore --list failed: ${stderrTail(list.stderr, 2)}`);
-  else {
-    const packed = new Set(u.members.map((m) => m.name));
-    for (const e of dataEntriesOfToc(list.stdout))
-      if (!dataMemberNames(e).some((n) => packed.has(n)))
-        problems.push(`no data file for ${e.desc} ${e.tag} in the archive`);
-  }
+  else
+    for (const e of dataEntriesMissing(list.stdout, u.members))
+      problems.push(`no data file for ${e.desc} ${e.tag} in the archive`);
   return { sha256: u.sha256, bytes: u.bytes, restoreFrom: dir };
 }
 
