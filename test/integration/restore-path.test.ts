@@ -57,6 +57,14 @@ describe('restore of an explicit path', () => {
     assert.deepEqual(await pg.query(`SELECT 1 FROM pg_database WHERE datname = 'app_missing'`), []);
   });
 
+  it('refuses a restore given no backup (exit 2), saying what to type, and changes nothing', async () => {
+    const r = agent(['restore', '--target-database', 'app_none']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /no backup to restore was given/);
+    assert.match(r.stderr, /postgres-agent restore NAME\|FILE\|URL/);
+    assert.deepEqual(await pg.query(`SELECT 1 FROM pg_database WHERE datname = 'app_none'`), []);
+  });
+
   it('takes a bare name for the backup of that name in the backup directory', async () => {
     const r = agent(['restore', 'critical', '--target-database', 'app_named']);
     assert.equal(r.code, 0, r.stderr);
