@@ -8,9 +8,9 @@ import { readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanupAll } from '../support/cleanup.js';
-import { type PgServer, startPostgres } from '../support/postgres.js';
+import { startAppServer } from '../support/app-table.js';
+import type { PgServer } from '../support/postgres.js';
 import { backupAgentEnv, runAgentSync } from '../support/run-agent.js';
-import { tempDir } from '../support/tmp.js';
 
 after(cleanupAll);
 
@@ -31,10 +31,7 @@ describe('damaged backups', () => {
   const list = () => JSON.parse(agent(['list-backups', '-o', 'json']).stdout) as Listed[];
 
   before(async () => {
-    pg = await startPostgres();
-    dir = tempDir();
-    await pg.query('CREATE DATABASE app');
-    await pg.query('CREATE TABLE t (x int); INSERT INTO t SELECT generate_series(1, 5000)', [], 'app');
+    ({ pg, dir } = await startAppServer(5000));
     for (const name of ['older', 'newest']) assert.equal(agent(['backup', '--name', name]).code, 0);
     // Both a week old: outside a 1-day retention.
     for (const name of ['older', 'newest']) {

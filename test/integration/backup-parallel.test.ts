@@ -56,12 +56,7 @@ describe('parallel backups', () => {
     pg = await startPostgres();
     dir = tempDir();
     await pg.query('CREATE DATABASE app');
-    const c = await pg.connect('app');
-    try {
-      await c.query(FIXTURE);
-    } finally {
-      await c.end();
-    }
+    await pg.query(FIXTURE, [], 'app');
     expected = await fingerprint(pg, 'app');
   });
 

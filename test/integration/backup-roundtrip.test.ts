@@ -63,12 +63,7 @@ describe('backup and restore round trip', () => {
     pg = await startPostgres();
     dir = tempDir();
     await pg.query('CREATE DATABASE app');
-    const c = await pg.connect('app');
-    try {
-      await c.query(FIXTURE);
-    } finally {
-      await c.end();
-    }
+    await pg.query(FIXTURE, [], 'app');
   });
 
   it('backs up, drops and restores a database with many types, large objects, roles and grants identically', async () => {

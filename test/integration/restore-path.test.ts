@@ -7,7 +7,8 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanupAll } from '../support/cleanup.js';
-import { type PgServer, startPostgres } from '../support/postgres.js';
+import { rowsOfT, startAppServer } from '../support/app-table.js';
+import type { PgServer } from '../support/postgres.js';
 import { backupAgentEnv, runAgentSync } from '../support/run-agent.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -17,14 +18,10 @@ describe('restore of an explicit path', () => {
   let pg: PgServer;
   let dir: string;
   const agent = (args: string[]) => runAgentSync(args, backupAgentEnv(pg, dir));
-  const rows = async (db: string) =>
-    Number((await pg.query<{ n: string }>('SELECT count(*) AS n FROM t', [], db))[0]!.n);
+  const rows = (db: string) => rowsOfT(pg, db);
 
   before(async () => {
-    pg = await startPostgres();
-    dir = tempDir();
-    await pg.query('CREATE DATABASE app');
-    await pg.query('CREATE TABLE t (x int); INSERT INTO t SELECT generate_series(1, 10)', [], 'app');
+    ({ pg, dir } = await startAppServer(10));
     assert.equal(agent(['backup', '--name', 'critical']).code, 0);
     await pg.query('DELETE FROM t WHERE x > 3', [], 'app');
     assert.equal(agent(['backup', '--name', 'smaller']).code, 0);
@@ -58,6 +55,14 @@ describe('restore of an explicit path', () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`backup file ${missing} not found: it does not exist`));
     assert.deepEqual(await pg.query(`SELECT 1 FROM pg_database WHERE datname = 'app_missing'`), []);
+  });
+
+  it('refuses a restore given no backup (exit 2), saying what to type, and changes nothing', async () => {
+    const r = agent(['restore', '--target-database', 'app_none']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /no backup to restore was given/);
+    assert.match(r.stderr, /postgres-agent restore NAME\|FILE\|URL/);
+    assert.deepEqual(await pg.query(`SELECT 1 FROM pg_database WHERE datname = 'app_none'`), []);
   });
 
   it('takes a bare name for the backup of that name in the backup directory', async () => {

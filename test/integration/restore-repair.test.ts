@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { restoringMark } from '../../src/core/backup/interrupted-restore.js';
 import { cleanupAll } from '../support/cleanup.js';
-import { type PgServer, startPostgres } from '../support/postgres.js';
+import { startAppServer } from '../support/app-table.js';
+import type { PgServer } from '../support/postgres.js';
 import { backupAgentEnv, runAgentSync } from '../support/run-agent.js';
-import { tempDir } from '../support/tmp.js';
 
 after(cleanupAll);
 
@@ -24,10 +24,7 @@ describe('repairing an interrupted restore', () => {
     ).map((d) => [d.datname, d.datallowconn]);
 
   before(async () => {
-    pg = await startPostgres();
-    dir = tempDir();
-    await pg.query('CREATE DATABASE app');
-    await pg.query('CREATE TABLE t (x int); INSERT INTO t SELECT generate_series(1, 42)', [], 'app');
+    ({ pg, dir } = await startAppServer(42));
     assert.equal(agent(['backup', '--name', 'base']).code, 0);
   });
 

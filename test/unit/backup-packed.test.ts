@@ -11,6 +11,7 @@ import {
   type PartFailure,
 } from '../../src/core/backup/failure.js';
 import {
+  dataEntriesMissing,
   dataEntriesOfToc,
   parseTarHeader,
   tarHeader,
@@ -111,6 +112,21 @@ describe('packed dump archives', () => {
         [3345, 'BLOBS'],
       ],
     );
+  });
+
+  it('names the data entries no packed member holds, whatever the compression of the others', () => {
+    const listing = [
+      '3342; 0 16385 TABLE DATA public orders postgres',
+      '3343; 0 16390 TABLE DATA archive notes postgres',
+      '3346; 0 16395 TABLE DATA public events postgres',
+      '3345; 0 0 BLOBS - BLOBS ',
+    ].join('\n');
+    const members = ['toc.dat', '3342.dat.gz', '3346.dat.zst', 'blobs_3345.toc'].map((name) => ({ name }));
+    assert.deepEqual(
+      dataEntriesMissing(listing, members).map((e) => `${e.desc} ${e.tag}`),
+      ['TABLE DATA archive notes postgres'],
+    );
+    assert.deepEqual(dataEntriesMissing(listing, [...members, { name: '3343.dat' }]), []);
   });
 });
 

@@ -141,3 +141,12 @@ export function dataMemberNames(entry: { id: number; desc: string }): string[] {
   if (entry.desc === 'BLOBS') return ['blobs.toc', `blobs_${entry.id}.toc`];
   return ['', '.gz', '.lz4', '.zst'].map((s) => `${entry.id}.dat${s}`);
 }
+
+/** The data entries of a `pg_restore --list` listing that no member of the packed dump holds. */
+export function dataEntriesMissing(
+  listing: string,
+  members: readonly { name: string }[],
+): { id: number; desc: string; tag: string }[] {
+  const packed = new Set(members.map((m) => m.name));
+  return dataEntriesOfToc(listing).filter((e) => !dataMemberNames(e).some((n) => packed.has(n)));
+}

@@ -183,12 +183,18 @@ export function listBackups(dir: string): BackupListEntry[] {
 }
 
 /**
- * The backup called `name` in `dir`, if any: a damaged one too, so that restoring it is refused for
- * what it is (its checksum) rather than reported unknown.
+ * The backup in `dir` called by the first of `names` that one is called, if any (one scan of the
+ * directory): a damaged one too, so that restoring it is refused for what it is (its checksum)
+ * rather than reported unknown.
  */
-export function findBackup(dir: string, name: string): CatalogBackup | undefined {
+export function findBackup(dir: string, names: readonly string[]): CatalogBackup | undefined {
   const scan = scanBackupDir(dir);
-  return [...scan.backups, ...scan.damaged].find((b) => b.manifest.name === name);
+  const all = [...scan.backups, ...scan.damaged];
+  for (const name of names) {
+    const b = all.find((x) => x.manifest.name === name);
+    if (b) return b;
+  }
+  return undefined;
 }
 
 /** Whether any file of backup `name` exists already (complete or not): names are never reused. */

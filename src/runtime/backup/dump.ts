@@ -15,7 +15,7 @@ import { readdirSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
-import { dataEntriesOfToc, dataMemberNames } from '../../core/backup/tar.js';
+import { dataEntriesMissing } from '../../core/backup/tar.js';
 import { OperationFailed, type OpsError } from '../../core/errors.js';
 import { exec } from '../exec.js';
 import { TarPacker } from './packed.js';
@@ -286,10 +286,7 @@ export async function dumpDirectory(p: DumpParams, run: PartsRun): Promise<DumpO
       );
       return undefined;
     }
-    const packed = new Set(packer.members.map((m) => m.name));
-    const missing = dataEntriesOfToc(list.stdout).filter(
-      (e) => !dataMemberNames(e).some((n) => packed.has(n)),
-    );
+    const missing = dataEntriesMissing(list.stdout, packer.members);
     if (missing.length)
       throw new OperationFailed(
         'E_VERIFY',

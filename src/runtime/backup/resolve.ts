@@ -13,7 +13,7 @@ import {
 } from '../../core/backup/names.js';
 import { UsageError } from '../../core/errors.js';
 import type { Logger } from '../log.js';
-import { findBackup, readManifest } from './catalog.js';
+import { type CatalogBackup, findBackup, readManifest } from './catalog.js';
 
 export interface ResolvedBackup {
   /** Absolute path of the archive or script. */
@@ -52,27 +52,27 @@ function resolveFile(p: string): ResolvedBackup {
   return { file: p, ...manifestFor(p), dir: dirname(p) };
 }
 
+/** A catalog backup in `dir` as a resolved reference. */
+export function resolvedFromCatalog(b: CatalogBackup, dir: string): ResolvedBackup {
+  return { file: b.dumpPath, manifest: b.manifest, manifestPath: b.manifestPath, dir };
+}
+
 /** The backup named by `base` (or the guide's file name for one) in `dir`. */
 function byName(base: string, dir: string, ref: string, log?: Logger): ResolvedBackup | undefined {
-  for (const name of backupNameCandidates(base)) {
-    let b;
-    try {
-      b = findBackup(dir, name);
-    } catch {
-      b = undefined;
-    }
-    if (!b) continue;
-    if (name !== base)
-      log?.info(
-        `${ref} does not exist; using backup ${name} (${b.dumpPath}), the backup that name refers to`,
-        {
-          requested: ref,
-          backup: name,
-        },
-      );
-    return { file: b.dumpPath, manifest: b.manifest, manifestPath: b.manifestPath, dir };
+  let b: CatalogBackup | undefined;
+  try {
+    b = findBackup(dir, backupNameCandidates(base));
+  } catch {
+    return undefined;
   }
-  return undefined;
+  if (!b) return undefined;
+  const name = b.manifest.name;
+  if (name !== base)
+    log?.info(`${ref} does not exist; using backup ${name} (${b.dumpPath}), the backup that name refers to`, {
+      requested: ref,
+      backup: name,
+    });
+  return resolvedFromCatalog(b, dir);
 }
 
 /**

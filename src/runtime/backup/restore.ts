@@ -356,16 +356,6 @@ export async function restoreBackup(
   const log = deps.log;
   const now = deps.now ?? (() => new Date());
   const started = now();
-  if (!opts.source)
-    throw new UsageError(
-      'E_USAGE',
-      'no backup to restore was given',
-      {},
-      {
-        hint: 'postgres-agent restore NAME|FILE|URL (or set PGOPS_RESTORE_FILE); list backups with postgres-agent list-backups',
-      },
-    );
-
   let fetched: Fetched | undefined;
   let unpacked: { dir: string; remove: () => void } | undefined;
   try {

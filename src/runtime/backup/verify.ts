@@ -14,13 +14,13 @@ import { quoteIdent } from '../../core/pg/conninfo.js';
 import { exec } from '../exec.js';
 import type { Logger } from '../log.js';
 import { pgBin } from '../pgbin.js';
-import { dataEntriesOfToc, dataMemberNames } from '../../core/backup/tar.js';
+import { dataEntriesMissing } from '../../core/backup/tar.js';
 import { countRows } from './backup.js';
 import { scanBackupDir, writeManifest } from './catalog.js';
 import { type PgConnection, toolEnv, withClient } from './conn.js';
 import { identifyBackupFile } from './identify.js';
 import { DamagedArchive, unpackDir, unpackDump } from './packed.js';
-import { resolveBackupRef, type ResolvedBackup } from './resolve.js';
+import { resolveBackupRef, resolvedFromCatalog, type ResolvedBackup } from './resolve.js';
 import { RESTORE_SESSION_OPTIONS } from './restore.js';
 import { sha256File, stderrTail } from './stream.js';
 
@@ -73,12 +73,9 @@ async function readArchive(
   }
   const list = await exec(pgBin('pg_restore', opts.binDir), ['--list', dir]);
   if (list.code !== 0) problems.push(`pg_restore --list failed: ${stderrTail(list.stderr, 2)}`);
-  else {
-    const packed = new Set(u.members.map((m) => m.name));
-    for (const e of dataEntriesOfToc(list.stdout))
-      if (!dataMemberNames(e).some((n) => packed.has(n)))
-        problems.push(`no data file for ${e.desc} ${e.tag} in the archive`);
-  }
+  else
+    for (const e of dataEntriesMissing(list.stdout, u.members))
+      problems.push(`no data file for ${e.desc} ${e.tag} in the archive`);
   return { sha256: u.sha256, bytes: u.bytes, restoreFrom: dir };
 }
 
@@ -221,12 +218,7 @@ export async function verifyBackup(opts: VerifyOptions, deps: { log: Logger }): 
   let targets: ResolvedBackup[];
   if (opts.all) {
     const scan = scanBackupDir(opts.backupDir);
-    targets = [...scan.backups, ...scan.damaged].map((b) => ({
-      file: b.dumpPath,
-      manifest: b.manifest,
-      manifestPath: b.manifestPath,
-      dir: resolve(opts.backupDir),
-    }));
+    targets = [...scan.backups, ...scan.damaged].map((b) => resolvedFromCatalog(b, resolve(opts.backupDir)));
   } else if (opts.target) {
     targets = [resolveBackupRef(opts.target, opts.backupDir, deps.log)];
   } else {
@@ -238,14 +230,7 @@ export async function verifyBackup(opts: VerifyOptions, deps: { log: Logger }): 
         {},
         { hint: 'Run a backup first.' },
       );
-    targets = [
-      {
-        file: newest.dumpPath,
-        manifest: newest.manifest,
-        manifestPath: newest.manifestPath,
-        dir: resolve(opts.backupDir),
-      },
-    ];
+    targets = [resolvedFromCatalog(newest, resolve(opts.backupDir))];
   }
   const results: VerifyResult[] = [];
   for (const t of targets) {
