@@ -12,6 +12,7 @@ import { stringify } from 'yaml';
 import { cleanupAll } from '../support/cleanup.js';
 import {
   alertRules,
+  everyAlertArgs,
   expandAlertTemplate,
   promtool,
   renderChart,
@@ -780,20 +781,10 @@ const scenarios: Record<string, Scenario> = {
 
 /** Every alert rendered, with the thresholds of T (a key the values schema lacks fails helm, naming it). */
 function allOnArgs(): string[] {
-  const sets = [
-    'databases.postgres.monitoring.enabled=true',
-    'databases.postgres.backup.enabled=true',
-    'databases.postgres.snapshots.enabled=true',
-    'databases.postgres.pitr.enabled=true',
-    'databases.postgres.replication.enabled=true',
+  return everyAlertArgs([
     `databases.postgres.replication.replicas=${REPLICAS}`,
     ...Object.entries(T).map(([k, v]) => `databases.postgres.monitoring.alerts.${k}=${v}`),
-  ];
-  return [
-    '--show-only',
-    'templates/postgres/monitoring/prometheusrule.yaml',
-    ...sets.flatMap((s) => ['--set', s]),
-  ];
+  ]);
 }
 
 function expectedAlert(rule: AlertRule, c: Case) {

@@ -19,6 +19,7 @@ import { startPostgres, startReplica, waitForCatchUp, type PgServer } from '../s
 import {
   alertRules,
   dashboardExpressions,
+  everyAlertArgs,
   metricNames,
   renderChart,
   ruleGroupsOf,
@@ -41,19 +42,7 @@ const KUBERNETES_METRICS = [
 ];
 
 function usedMetricNames(): Set<string> {
-  const rules = alertRules(
-    ruleGroupsOf(
-      renderChart([
-        '--show-only',
-        'templates/postgres/monitoring/prometheusrule.yaml',
-        ...[
-          'databases.postgres.backup.enabled=true',
-          'databases.postgres.snapshots.enabled=true',
-          'databases.postgres.replication.enabled=true',
-        ].flatMap((s) => ['--set', s]),
-      ]),
-    ),
-  );
+  const rules = alertRules(ruleGroupsOf(renderChart(everyAlertArgs())));
   const dashboard = JSON.parse(readFileSync(join(chartDir, 'files', 'monitoring', 'dashboard.json'), 'utf8'));
   const exprs = [...rules.map((r) => r.expr), ...dashboardExpressions(dashboard).map((e) => e.expr)];
   return new Set(exprs.flatMap(metricNames));
