@@ -12,6 +12,7 @@ import { stringify } from 'yaml';
 import { cleanupAll } from '../support/cleanup.js';
 import {
   alertRules,
+  everyAlertArgs,
   expandAlertTemplate,
   promtool,
   renderChart,
@@ -21,7 +22,7 @@ import {
   type AlertRule,
   type RuleGroup,
 } from '../support/promql.js';
-import { chartDir, repoRoot } from '../support/tools.js';
+import { repoRoot } from '../support/tools.js';
 
 after(cleanupAll);
 
@@ -96,6 +97,33 @@ const jobOf = (cronjob: string, jobName: string, failed: number) => [
     '1x10',
   ),
 ];
+
+/**
+ * The newest failure and the newest success (Unix seconds) of what `prefix` records, held over five
+ * hours of 5-minute samples: what the *Failed alerts compare.
+ */
+const lastOutcomes = (
+  prefix: string,
+  labels: Record<string, string>,
+  failedAt: number,
+  succeededAt: number,
+) => [
+  series(`${prefix}_last_failure_timestamp_seconds`, labels, `${failedAt}x60`),
+  series(`${prefix}_last_success_timestamp_seconds`, labels, `${succeededAt}x60`),
+];
+/** The 8-day age alerts' series are held over 8d8h of 5-minute samples. */
+const held8d = (name: string, labels: Record<string, string>, v: number) => series(name, labels, `${v}x2400`);
+/** A cluster created at `initdbAt` (Unix seconds), archiving or not. */
+const clusterSince = (initdbAt: number, archiving: boolean) => [
+  held8d('pgops_instance_initdb_timestamp_seconds', EXP, initdbAt),
+  held8d('pgops_archive_enabled', EXP, archiving ? 1 : 0),
+];
+const PHYSICAL = 'pgops_physical_backup';
+const fullBackupAt = (at: number) =>
+  held8d(`${PHYSICAL}_last_success_timestamp_seconds`, { ...EXP, type: 'full', repo: 'repo1' }, at);
+const drillAt = (at: number) => held8d('pgops_drill_last_success_timestamp_seconds', EXP, at);
+/** Age in days, at 8d01:20, of what happened at 01:00. */
+const DAYS_OLD_AT_8D1H20M = (8 * 86400 + 3600 + 1200 - 3600) / 86400;
 
 const scenarios: Record<string, Scenario> = {
   PostgreSQLDiskSpaceCritical: {
@@ -484,10 +512,8 @@ const scenarios: Record<string, Scenario> = {
       {
         // Failed at 00:05 after a success at 00:01; evaluated at 03:00.
         input: [
-          series('pgops_backup_last_failure_timestamp_seconds', EXP, '300x60'),
-          series('pgops_backup_last_success_timestamp_seconds', EXP, '60x60'),
-          series('pgops_backup_last_failure_timestamp_seconds', EXP_REPLICA, '300x60'),
-          series('pgops_backup_last_success_timestamp_seconds', EXP_REPLICA, '60x60'),
+          ...lastOutcomes('pgops_backup', EXP, 300, 60),
+          ...lastOutcomes('pgops_backup', EXP_REPLICA, 300, 60),
         ],
         at: '3h',
         labels: { namespace: NS },
@@ -497,18 +523,12 @@ const scenarios: Record<string, Scenario> = {
     quiet: [
       {
         // A later success clears it.
-        input: [
-          series('pgops_backup_last_failure_timestamp_seconds', EXP, '300x60'),
-          series('pgops_backup_last_success_timestamp_seconds', EXP, '400x60'),
-        ],
+        input: lastOutcomes('pgops_backup', EXP, 300, 400),
         at: '3h',
       },
       {
         // No backup recorded at all is not a failure (PostgreSQLBackupTooOld covers it).
-        input: [
-          series('pgops_backup_last_failure_timestamp_seconds', EXP, '0x60'),
-          series('pgops_backup_last_success_timestamp_seconds', EXP, '0x60'),
-        ],
+        input: lastOutcomes('pgops_backup', EXP, 0, 0),
         at: '3h',
       },
     ],
@@ -641,26 +661,8 @@ const scenarios: Record<string, Scenario> = {
       {
         // A full backup to repo2 failed at 00:05 after one succeeded at 00:01; repo1 is fine.
         input: [
-          series(
-            'pgops_physical_backup_last_failure_timestamp_seconds',
-            { ...EXP, type: 'full', repo: 'repo2' },
-            '300x60',
-          ),
-          series(
-            'pgops_physical_backup_last_success_timestamp_seconds',
-            { ...EXP, type: 'full', repo: 'repo2' },
-            '60x60',
-          ),
-          series(
-            'pgops_physical_backup_last_failure_timestamp_seconds',
-            { ...EXP, type: 'full', repo: 'repo1' },
-            '0x60',
-          ),
-          series(
-            'pgops_physical_backup_last_success_timestamp_seconds',
-            { ...EXP, type: 'full', repo: 'repo1' },
-            '300x60',
-          ),
+          ...lastOutcomes(PHYSICAL, { ...EXP, type: 'full', repo: 'repo2' }, 300, 60),
+          ...lastOutcomes(PHYSICAL, { ...EXP, type: 'full', repo: 'repo1' }, 0, 300),
         ],
         at: '3h',
         labels: { namespace: NS, type: 'full', repo: 'repo2' },
@@ -669,18 +671,7 @@ const scenarios: Record<string, Scenario> = {
     ],
     quiet: [
       {
-        input: [
-          series(
-            'pgops_physical_backup_last_failure_timestamp_seconds',
-            { ...EXP, type: 'diff', repo: 'repo1' },
-            '300x60',
-          ),
-          series(
-            'pgops_physical_backup_last_success_timestamp_seconds',
-            { ...EXP, type: 'diff', repo: 'repo1' },
-            '400x60',
-          ),
-        ],
+        input: lastOutcomes(PHYSICAL, { ...EXP, type: 'diff', repo: 'repo1' }, 300, 400),
         at: '3h',
       },
     ],
@@ -690,51 +681,29 @@ const scenarios: Record<string, Scenario> = {
     fire: [
       {
         // Full backup to repo1 at 01:00: 8 days old at 8d01:00, firing from 8d01:15.
-        input: [
-          series(
-            'pgops_physical_backup_last_success_timestamp_seconds',
-            { ...EXP, type: 'full', repo: 'repo1' },
-            '3600x2400',
-          ),
-          series('pgops_instance_initdb_timestamp_seconds', EXP, '0x2400'),
-          series('pgops_archive_enabled', EXP, '1x2400'),
-        ],
+        input: [fullBackupAt(3600), ...clusterSince(0, true)],
         at: '8d1h20m',
         notYetAt: '8d1h10m',
         labels: { namespace: NS, repo: 'repo1' },
-        value: (8 * 86400 + 3600 + 1200 - 3600) / 86400,
+        value: DAYS_OLD_AT_8D1H20M,
       },
       {
         // No full backup ever: counted from initdb (01:00).
-        input: [
-          series('pgops_instance_initdb_timestamp_seconds', EXP, '3600x2400'),
-          series('pgops_archive_enabled', EXP, '1x2400'),
-        ],
+        input: clusterSince(3600, true),
         at: '8d1h20m',
         notYetAt: '8d0h50m',
         labels: { namespace: NS },
-        value: (8 * 86400 + 3600 + 1200 - 3600) / 86400,
+        value: DAYS_OLD_AT_8D1H20M,
       },
     ],
     quiet: [
       {
-        input: [
-          series(
-            'pgops_physical_backup_last_success_timestamp_seconds',
-            { ...EXP, type: 'full', repo: 'repo1' },
-            '86400x2400',
-          ),
-          series('pgops_instance_initdb_timestamp_seconds', EXP, '0x2400'),
-          series('pgops_archive_enabled', EXP, '1x2400'),
-        ],
+        input: [fullBackupAt(86400), ...clusterSince(0, true)],
         at: '8d1h20m',
       },
       {
         // Archiving off: no physical backups are expected.
-        input: [
-          series('pgops_instance_initdb_timestamp_seconds', EXP, '0x2400'),
-          series('pgops_archive_enabled', EXP, '0x2400'),
-        ],
+        input: clusterSince(0, false),
         at: '8d1h20m',
       },
     ],
@@ -743,10 +712,7 @@ const scenarios: Record<string, Scenario> = {
     interval: '5m',
     fire: [
       {
-        input: [
-          series('pgops_drill_last_failure_timestamp_seconds', EXP, '300x60'),
-          series('pgops_drill_last_success_timestamp_seconds', EXP, '60x60'),
-        ],
+        input: lastOutcomes('pgops_drill', EXP, 300, 60),
         at: '3h',
         labels: { namespace: NS },
         value: (3 * 3600 - 300) / 3600,
@@ -754,17 +720,11 @@ const scenarios: Record<string, Scenario> = {
     ],
     quiet: [
       {
-        input: [
-          series('pgops_drill_last_failure_timestamp_seconds', EXP, '300x60'),
-          series('pgops_drill_last_success_timestamp_seconds', EXP, '400x60'),
-        ],
+        input: lastOutcomes('pgops_drill', EXP, 300, 400),
         at: '3h',
       },
       {
-        input: [
-          series('pgops_drill_last_failure_timestamp_seconds', EXP, '0x60'),
-          series('pgops_drill_last_success_timestamp_seconds', EXP, '0x60'),
-        ],
+        input: lastOutcomes('pgops_drill', EXP, 0, 0),
         at: '3h',
       },
     ],
@@ -773,43 +733,27 @@ const scenarios: Record<string, Scenario> = {
     interval: '5m',
     fire: [
       {
-        input: [
-          series('pgops_drill_last_success_timestamp_seconds', EXP, '3600x2400'),
-          series('pgops_instance_initdb_timestamp_seconds', EXP, '0x2400'),
-          series('pgops_archive_enabled', EXP, '1x2400'),
-        ],
+        input: [drillAt(3600), ...clusterSince(0, true)],
         at: '8d1h20m',
         notYetAt: '8d1h10m',
         labels: { namespace: NS },
-        value: (8 * 86400 + 3600 + 1200 - 3600) / 86400,
+        value: DAYS_OLD_AT_8D1H20M,
       },
       {
         // No drill ever: counted from initdb.
-        input: [
-          series('pgops_drill_last_success_timestamp_seconds', EXP, '0x2400'),
-          series('pgops_instance_initdb_timestamp_seconds', EXP, '3600x2400'),
-          series('pgops_archive_enabled', EXP, '1x2400'),
-        ],
+        input: [drillAt(0), ...clusterSince(3600, true)],
         at: '8d1h20m',
         labels: { namespace: NS },
-        value: (8 * 86400 + 3600 + 1200 - 3600) / 86400,
+        value: DAYS_OLD_AT_8D1H20M,
       },
     ],
     quiet: [
       {
-        input: [
-          series('pgops_drill_last_success_timestamp_seconds', EXP, '86400x2400'),
-          series('pgops_instance_initdb_timestamp_seconds', EXP, '0x2400'),
-          series('pgops_archive_enabled', EXP, '1x2400'),
-        ],
+        input: [drillAt(86400), ...clusterSince(0, true)],
         at: '8d1h20m',
       },
       {
-        input: [
-          series('pgops_drill_last_success_timestamp_seconds', EXP, '0x2400'),
-          series('pgops_instance_initdb_timestamp_seconds', EXP, '0x2400'),
-          series('pgops_archive_enabled', EXP, '0x2400'),
-        ],
+        input: [drillAt(0), ...clusterSince(0, false)],
         at: '8d1h20m',
       },
     ],
@@ -835,32 +779,12 @@ const scenarios: Record<string, Scenario> = {
   },
 };
 
-/** Alert values the chart's values schema accepts (keys beyond the agreed ones use template defaults equal to T). */
-function alertKeysInSchema(): Set<string> {
-  const schema = JSON.parse(readFileSync(join(chartDir, 'values.schema.json'), 'utf8'));
-  const alerts =
-    schema?.properties?.databases?.properties?.postgres?.properties?.monitoring?.properties?.alerts;
-  return new Set(Object.keys(alerts?.properties ?? T));
-}
-
+/** Every alert rendered, with the thresholds of T (a key the values schema lacks fails helm, naming it). */
 function allOnArgs(): string[] {
-  const allowed = alertKeysInSchema();
-  const sets = [
-    'databases.postgres.monitoring.enabled=true',
-    'databases.postgres.backup.enabled=true',
-    'databases.postgres.snapshots.enabled=true',
-    'databases.postgres.pitr.enabled=true',
-    'databases.postgres.replication.enabled=true',
+  return everyAlertArgs([
     `databases.postgres.replication.replicas=${REPLICAS}`,
-    ...Object.entries(T)
-      .filter(([k]) => allowed.has(k))
-      .map(([k, v]) => `databases.postgres.monitoring.alerts.${k}=${v}`),
-  ];
-  return [
-    '--show-only',
-    'templates/postgres/monitoring/prometheusrule.yaml',
-    ...sets.flatMap((s) => ['--set', s]),
-  ];
+    ...Object.entries(T).map(([k, v]) => `databases.postgres.monitoring.alerts.${k}=${v}`),
+  ]);
 }
 
 function expectedAlert(rule: AlertRule, c: Case) {

@@ -40,6 +40,11 @@ const allOn = () =>
 const container = (spec: any, name: string) => containersOf(spec).find((c: any) => c.name === name);
 const envValue = (c: any, name: string) => c.env?.find((e: any) => e.name === name)?.value;
 const cronPod = (o: K8sObject) => o.spec.jobTemplate.spec.template.spec;
+/** An env value of the backup CronJob's `backup` (init) or `prune` container. */
+const backupEnv = (objs: K8sObject[], container: 'backup' | 'prune', name: string) => {
+  const spec = cronPod(find(objs, 'CronJob', 'pyairtable-stack-postgres-backup'));
+  return envValue(container === 'backup' ? spec.initContainers[0] : spec.containers[0], name);
+};
 
 describe('members StatefulSet', () => {
   it('is pyairtable-stack-postgres with the postgres-storage claim, so the guide PVC name exists', () => {
@@ -317,11 +322,7 @@ describe('backups', () => {
   });
 
   it('backs up the listed databases, or the application database when none are listed', () => {
-    const dbs = (objs: K8sObject[]) =>
-      envValue(
-        cronPod(find(objs, 'CronJob', 'pyairtable-stack-postgres-backup')).initContainers[0],
-        'PGOPS_BACKUP_DATABASES',
-      );
+    const dbs = (objs: K8sObject[]) => backupEnv(objs, 'backup', 'PGOPS_BACKUP_DATABASES');
     assert.equal(dbs(defaults()), '');
     assert.equal(
       dbs(render(['--set', 'databases.postgres.backup.databases={pyairtable,analytics}'])),
@@ -330,11 +331,7 @@ describe('backups', () => {
   });
 
   it('dumps with one job by default and with backup.jobs parallel jobs when set', () => {
-    const jobs = (objs: K8sObject[]) =>
-      envValue(
-        cronPod(find(objs, 'CronJob', 'pyairtable-stack-postgres-backup')).initContainers[0],
-        'PGOPS_BACKUP_JOBS',
-      );
+    const jobs = (objs: K8sObject[]) => backupEnv(objs, 'backup', 'PGOPS_BACKUP_JOBS');
     assert.equal(jobs(defaults()), '1');
     assert.equal(jobs(render(set('backup.jobs=4'))), '4');
   });
@@ -349,11 +346,7 @@ describe('backups', () => {
   });
 
   it('uses each environment file retention and backup volume size', () => {
-    const retention = (objs: K8sObject[]) =>
-      envValue(
-        cronPod(find(objs, 'CronJob', 'pyairtable-stack-postgres-backup')).containers[0],
-        'PGOPS_BACKUP_RETENTION_DAYS',
-      );
+    const retention = (objs: K8sObject[]) => backupEnv(objs, 'prune', 'PGOPS_BACKUP_RETENTION_DAYS');
     assert.equal(retention(staging()), '3');
     assert.equal(retention(prod()), '30');
     const pvc = find(prod(), 'PersistentVolumeClaim', 'pyairtable-stack-postgres-backup-pvc');

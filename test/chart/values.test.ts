@@ -81,6 +81,28 @@ describe('bad values fail with a message naming the key', () => {
       );
   });
 
+  it('says which restore targets are set when more than one is (a value kept by --reuse-values is easy to miss)', () => {
+    failsWith(
+      set(
+        'restore.enabled=true',
+        'pitr.enabled=true',
+        'restore.backupFile=/backups/postgres/b.dump',
+        'restore.latest=true',
+      ),
+      /now set: backupFile, latest\./,
+    );
+    failsWith(
+      set(
+        'restore.enabled=true',
+        'pitr.enabled=true',
+        'restore.backupFile=/backups/postgres/b.dump',
+        'restore.targetTime=2026-11-30T14:02:59+00:00',
+        'restore.latest=true',
+      ),
+      /now set: backupFile, targetTime, latest\./,
+    );
+  });
+
   it('refuses a whole-cluster restore without PITR, saying to enable it and that the archive must hold the target', () => {
     failsWith(
       set('restore.enabled=true', 'restore.targetTime=2026-11-30T14:02:59+00:00'),

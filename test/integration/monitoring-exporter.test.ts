@@ -19,6 +19,7 @@ import { startPostgres, startReplica, waitForCatchUp, type PgServer } from '../s
 import {
   alertRules,
   dashboardExpressions,
+  everyAlertArgs,
   metricNames,
   renderChart,
   ruleGroupsOf,
@@ -41,19 +42,7 @@ const KUBERNETES_METRICS = [
 ];
 
 function usedMetricNames(): Set<string> {
-  const rules = alertRules(
-    ruleGroupsOf(
-      renderChart([
-        '--show-only',
-        'templates/postgres/monitoring/prometheusrule.yaml',
-        ...[
-          'databases.postgres.backup.enabled=true',
-          'databases.postgres.snapshots.enabled=true',
-          'databases.postgres.replication.enabled=true',
-        ].flatMap((s) => ['--set', s]),
-      ]),
-    ),
-  );
+  const rules = alertRules(ruleGroupsOf(renderChart(everyAlertArgs())));
   const dashboard = JSON.parse(readFileSync(join(chartDir, 'files', 'monitoring', 'dashboard.json'), 'utf8'));
   const exprs = [...rules.map((r) => r.expr), ...dashboardExpressions(dashboard).map((e) => e.expr)];
   return new Set(exprs.flatMap(metricNames));
@@ -87,6 +76,25 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
 
 const MONITOR_PASSWORD = 'test-monitor-password';
 
+/**
+ * What the leading member's agent sets up on `primary`: the pgops history tables and the monitoring
+ * role. Returns the login the exporter connects with, as in the chart.
+ */
+async function prepareAsAgent(primary: PgServer): Promise<{ user: string; password: string }> {
+  await primary.query(BACKUP_HISTORY_DDL);
+  await primary.query(PITR_HISTORY_DDL);
+  const c = await primary.connect();
+  try {
+    await ensureMonitorRole(c, loadAgentEnv({ PGOPS_MONITOR_PASSWORD: MONITOR_PASSWORD }));
+  } finally {
+    await c.end();
+  }
+  return { user: 'pgops_monitor', password: MONITOR_PASSWORD };
+}
+
+/** Unix seconds of an ISO time, as the exporter reports timestamps. */
+const epoch = (iso: string) => Date.parse(iso) / 1000;
+
 describe('postgres_exporter with the chart queries, as the pg_monitor role', () => {
   let primary: PgServer;
   let replica: PgServer;
@@ -95,8 +103,7 @@ describe('postgres_exporter with the chart queries, as the pg_monitor role', () 
 
   before(async () => {
     primary = await startPostgres();
-    await primary.query(BACKUP_HISTORY_DDL);
-    await primary.query(PITR_HISTORY_DDL);
+    const asMonitor = await prepareAsAgent(primary);
     // One physical backup and one drill, so that every series the alerts read exists.
     await primary.query(
       `INSERT INTO pgops.physical_backup_history (label, type, repo, status, started_at, finished_at, duration_seconds, size_bytes, repo_size_bytes)
@@ -109,16 +116,9 @@ describe('postgres_exporter with the chart queries, as the pg_monitor role', () 
       `INSERT INTO pgops.drill_history (status, started_at, finished_at, backup_label, recovered_to, recovery_seconds)
        VALUES ('success', '2026-11-22T04:00:00Z', '2026-11-22T04:00:42Z', '20261120-020000F', '2026-11-22T03:59:00Z', 42)`,
     );
-    // As in the chart: the exporter connects as the monitoring role the primary's agent keeps.
-    const c = await primary.connect();
-    try {
-      await ensureMonitorRole(c, loadAgentEnv({ PGOPS_MONITOR_PASSWORD: MONITOR_PASSWORD }));
-    } finally {
-      await c.end();
-    }
     replica = await startReplica(primary, { name: 'replica_0' });
     await waitForCatchUp(primary, replica);
-    const asMonitor = { user: 'pgops_monitor', password: MONITOR_PASSWORD };
+    // As in the chart: the exporter connects as the monitoring role the primary's agent keeps.
     [onPrimary, onReplica] = await Promise.all([
       startExporter(primary, asMonitor),
       startExporter(replica, asMonitor),
@@ -253,14 +253,14 @@ describe('postgres_exporter with the chart queries, as the pg_monitor role', () 
     const full = { type: 'full', repo: 'repo1' };
     assert.equal(
       value(s, 'pgops_physical_backup_last_success_timestamp_seconds', full),
-      Date.parse('2026-11-20T02:01:40Z') / 1000,
+      epoch('2026-11-20T02:01:40Z'),
     );
     assert.equal(value(s, 'pgops_physical_backup_last_failure_timestamp_seconds', full), 0);
     assert.equal(value(s, 'pgops_physical_backup_last_duration_seconds', full), 100);
     assert.equal(value(s, 'pgops_physical_backup_last_repo_size_bytes', full), 120000);
     assert.equal(
       value(s, 'pgops_recoverability_earliest_timestamp_seconds', { repo: 'repo1' }),
-      Date.parse('2026-11-20T02:01:40Z') / 1000,
+      epoch('2026-11-20T02:01:40Z'),
     );
     assert.equal(value(s, 'pgops_drill_last_recovery_seconds'), 42);
     assert.equal(value(s, 'pgops_drill_last_failure_timestamp_seconds'), 0);
@@ -272,7 +272,7 @@ describe('postgres_exporter with the chart queries, as the pg_monitor role', () 
     const diff = { type: 'diff', repo: 'repo2' };
     assert.equal(
       value(after, 'pgops_physical_backup_last_failure_timestamp_seconds', diff),
-      Date.parse('2026-11-21T02:00:09Z') / 1000,
+      epoch('2026-11-21T02:00:09Z'),
     );
     assert.equal(value(after, 'pgops_physical_backup_last_success_timestamp_seconds', diff), 0);
     // Archiving is off on this server: the archive alerts stay quiet.
@@ -357,15 +357,7 @@ describe('postgres_exporter with the chart queries, as the pg_monitor role', () 
 describe('postgres_exporter on a primary whose archiving fails', () => {
   it('shows the failures, the segments waiting and the last failure time, which PostgreSQLWalArchivingFailing and PostgreSQLWalBacklogHigh read', async () => {
     const primary = await startPostgres({ settings: { archive_mode: 'on', archive_command: 'false' } });
-    await primary.query(BACKUP_HISTORY_DDL);
-    await primary.query(PITR_HISTORY_DDL);
-    const c = await primary.connect();
-    try {
-      await ensureMonitorRole(c, loadAgentEnv({ PGOPS_MONITOR_PASSWORD: MONITOR_PASSWORD }));
-    } finally {
-      await c.end();
-    }
-    const e = await startExporter(primary, { user: 'pgops_monitor', password: MONITOR_PASSWORD });
+    const e = await startExporter(primary, await prepareAsAgent(primary));
     for (let i = 0; i < 3; i++) {
       await primary.query(
         'CREATE TABLE IF NOT EXISTS archive_probe (id int); INSERT INTO archive_probe VALUES (1)',

@@ -63,6 +63,24 @@ export function renderChart(args: string[]): Record<string, unknown>[] {
     .filter((d): d is Record<string, unknown> => d !== null && typeof d === 'object');
 }
 
+/** What turns on every feature an alert group depends on, so that the PrometheusRule holds every alert. */
+const EVERY_ALERT_GROUP = [
+  'monitoring.enabled=true',
+  'backup.enabled=true',
+  'snapshots.enabled=true',
+  'pitr.enabled=true',
+  'replication.enabled=true',
+].map((s) => `databases.postgres.${s}`);
+
+/** `renderChart` arguments for the PrometheusRule alone with every alert in it, plus `sets` (`--set` pairs). */
+export function everyAlertArgs(sets: string[] = []): string[] {
+  return [
+    '--show-only',
+    'templates/postgres/monitoring/prometheusrule.yaml',
+    ...[...EVERY_ALERT_GROUP, ...sets].flatMap((s) => ['--set', s]),
+  ];
+}
+
 /** The rule groups (the PrometheusRule's spec) of a rendered chart. */
 export function ruleGroupsOf(docs: Record<string, unknown>[]): RuleGroup[] {
   const rule = docs.find((d) => d.kind === 'PrometheusRule');

@@ -9,15 +9,15 @@ targetTime or to the last archived commit (latest), which replays the WAL archiv
 */}}
 {{- define "pyairtable-stack.postgres.validateValues.restore" -}}
 {{- $r := .Values.databases.postgres.restore -}}
-{{- $kinds := 0 -}}
-{{- range $set := list (ne $r.backupFile "") (ne $r.targetTime "") $r.latest -}}
-{{- if $set }}{{ $kinds = add1 $kinds }}{{ end -}}
-{{- end -}}
-{{- if and $r.enabled (eq $kinds 0) -}}
+{{- $set := list -}}
+{{- if $r.backupFile }}{{ $set = append $set "backupFile" }}{{ end -}}
+{{- if $r.targetTime }}{{ $set = append $set "targetTime" }}{{ end -}}
+{{- if $r.latest }}{{ $set = append $set "latest" }}{{ end -}}
+{{- if and $r.enabled (not $set) -}}
 {{- fail "databases.postgres.restore.enabled is true but none of databases.postgres.restore.backupFile, restore.targetTime or restore.latest is set: set backupFile to a file under /backups/postgres (see: ./scripts/postgres-ops.sh list-backups) or a URL, or targetTime to restore the whole cluster to a moment, e.g. --set databases.postgres.restore.backupFile=/backups/postgres/backup_20240101_020000.sql.gz or --set databases.postgres.restore.targetTime=2026-11-30T14:02:59+00:00" -}}
 {{- end -}}
-{{- if and $r.enabled (gt $kinds 1) -}}
-{{- fail "databases.postgres.restore: set only one of backupFile, targetTime and latest (a logical restore of one file, or the whole cluster to a moment, or to the last archived commit): unset the others, e.g. --set databases.postgres.restore.backupFile=\"\" --set databases.postgres.restore.targetTime=2026-11-30T14:02:59+00:00" -}}
+{{- if and $r.enabled (gt (len $set) 1) -}}
+{{- fail (printf "databases.postgres.restore: set only one of backupFile, targetTime and latest (a logical restore of one file, or the whole cluster to a moment, or to the last archived commit); now set: %s. Unset the others, e.g. --set databases.postgres.restore.backupFile=\"\" --set databases.postgres.restore.targetTime=2026-11-30T14:02:59+00:00" (join ", " $set)) -}}
 {{- end -}}
 {{- if and $r.enabled (or $r.targetTime $r.latest) (not .Values.databases.postgres.pitr.enabled) -}}
 {{- fail (printf "databases.postgres.restore.%s restores the whole cluster from the WAL archive, but databases.postgres.pitr.enabled is false: set databases.postgres.pitr.enabled=true and let it archive first: the archive must already hold the target (a physical backup from before it and the WAL up to it; ./scripts/postgres-ops.sh status prints \"Recoverable: from ... to ...\"), or restore a logical backup with databases.postgres.restore.backupFile" (ternary "targetTime" "latest" (ne $r.targetTime ""))) -}}
