@@ -45,7 +45,12 @@ import type {
 } from '../core/cluster/cluster-api.js';
 import { runInRepoPod } from './repo-pod.js';
 import { restoreClusterOnKube } from './cluster-restore.js';
-import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../core/cluster/agent-args.js';
+import {
+  agentBackupArgs,
+  agentPromoteArgs,
+  agentRestoreArgs,
+  agentVerifyArgs,
+} from '../core/cluster/agent-args.js';
 import { asJsonRows } from '../core/cluster/sql.js';
 import { type KubeClients, kubeClients } from './client.js';
 import { listSnapshots as listReleaseSnapshots } from '../core/snapshot/list.js';
@@ -683,9 +688,7 @@ export class KubeCluster implements ClusterApi {
         {},
         { hint: `kubectl describe pod -n ${this.namespace} ${candidate}` },
       );
-    const args = ['postgres-agent', 'promote', '--candidate', candidate, '-o', 'json'];
-    if (opts.force) args.push('--force');
-    if (opts.plan) args.push('--plan');
+    const args = ['postgres-agent', ...agentPromoteArgs(candidate, opts), '-o', 'json'];
     // The agent waits up to 90 s for the new leader to take writes, after its own checks.
     const r = await this.run(candidate, args, `promoting ${candidate}`, {
       onStderr: (s) => process.stderr.write(s),
