@@ -294,32 +294,37 @@ export class KubeCluster implements ClusterApi {
 
   async volumes(): Promise<VolumeUsage[]> {
     const members = await this.members();
-    const out: VolumeUsage[] = [];
-    for (const m of members) {
-      const pvcName = `postgres-storage-${m.name}`;
-      const pvc = await this.api(`reading PVC ${pvcName}`, () =>
-        this.k.core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace: this.namespace }),
-      ).catch(() => undefined);
-      const pvcCapacity = parseQuantity(pvc?.status?.capacity?.storage);
-      let usage: DiskUsage | undefined;
-      if (m.running) {
-        const df = await this.run(m.name, ['df', '-P', '-B1', DATA_MOUNT], `df in ${m.name}`, {
-          timeoutMs: 30_000,
-        }).catch(() => undefined);
-        const cols = df?.stdout.trim().split('\n').pop()?.split(/\s+/).map(Number);
-        if (cols && cols.length >= 4 && cols.slice(1, 4).every(Number.isFinite))
-          usage = diskUsageFromDf(cols[1]!, cols[2]!, cols[3]!);
-      }
-      out.push({
-        name: pvcName,
-        member: m.name,
-        capacityBytes: usage?.capacityBytes ?? pvcCapacity ?? null,
-        usedBytes: usage?.usedBytes ?? null,
-        availableBytes: usage?.availableBytes ?? null,
-        usedPercent: usage?.usedPercent ?? null,
-      });
-    }
-    return out;
+    // Every member at once, its PVC and its df at once: each is a round trip to the API server.
+    return Promise.all(
+      members.map(async (m): Promise<VolumeUsage> => {
+        const pvcName = `postgres-storage-${m.name}`;
+        const [pvc, usage] = await Promise.all([
+          this.api(`reading PVC ${pvcName}`, () =>
+            this.k.core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace: this.namespace }),
+          ).catch(() => undefined),
+          m.running ? this.dataDiskUsage(m.name) : undefined,
+        ]);
+        return {
+          name: pvcName,
+          member: m.name,
+          capacityBytes: usage?.capacityBytes ?? parseQuantity(pvc?.status?.capacity?.storage) ?? null,
+          usedBytes: usage?.usedBytes ?? null,
+          availableBytes: usage?.availableBytes ?? null,
+          usedPercent: usage?.usedPercent ?? null,
+        };
+      }),
+    );
+  }
+
+  /** `df` of the data volume inside a running member's pod; undefined when it does not answer. */
+  private async dataDiskUsage(pod: string): Promise<DiskUsage | undefined> {
+    const df = await this.run(pod, ['df', '-P', '-B1', DATA_MOUNT], `df in ${pod}`, {
+      timeoutMs: 30_000,
+    }).catch(() => undefined);
+    const cols = df?.stdout.trim().split('\n').pop()?.split(/\s+/).map(Number);
+    return cols && cols.length >= 4 && cols.slice(1, 4).every(Number.isFinite)
+      ? diskUsageFromDf(cols[1]!, cols[2]!, cols[3]!)
+      : undefined;
   }
 
   /** The member that leads, from Patroni's leader record (the pod's role label when there is none). */
