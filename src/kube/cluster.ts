@@ -45,7 +45,12 @@ import type {
 } from '../core/cluster/cluster-api.js';
 import { runInRepoPod } from './repo-pod.js';
 import { restoreClusterOnKube } from './cluster-restore.js';
-import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../core/cluster/agent-args.js';
+import {
+  agentBackupArgs,
+  agentPromoteArgs,
+  agentRestoreArgs,
+  agentVerifyArgs,
+} from '../core/cluster/agent-args.js';
 import { asJsonRows } from '../core/cluster/sql.js';
 import { type KubeClients, kubeClients } from './client.js';
 import { listSnapshots as listReleaseSnapshots } from '../core/snapshot/list.js';
@@ -289,32 +294,37 @@ export class KubeCluster implements ClusterApi {
 
   async volumes(): Promise<VolumeUsage[]> {
     const members = await this.members();
-    const out: VolumeUsage[] = [];
-    for (const m of members) {
-      const pvcName = `postgres-storage-${m.name}`;
-      const pvc = await this.api(`reading PVC ${pvcName}`, () =>
-        this.k.core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace: this.namespace }),
-      ).catch(() => undefined);
-      const pvcCapacity = parseQuantity(pvc?.status?.capacity?.storage);
-      let usage: DiskUsage | undefined;
-      if (m.running) {
-        const df = await this.run(m.name, ['df', '-P', '-B1', DATA_MOUNT], `df in ${m.name}`, {
-          timeoutMs: 30_000,
-        }).catch(() => undefined);
-        const cols = df?.stdout.trim().split('\n').pop()?.split(/\s+/).map(Number);
-        if (cols && cols.length >= 4 && cols.slice(1, 4).every(Number.isFinite))
-          usage = diskUsageFromDf(cols[1]!, cols[2]!, cols[3]!);
-      }
-      out.push({
-        name: pvcName,
-        member: m.name,
-        capacityBytes: usage?.capacityBytes ?? pvcCapacity ?? null,
-        usedBytes: usage?.usedBytes ?? null,
-        availableBytes: usage?.availableBytes ?? null,
-        usedPercent: usage?.usedPercent ?? null,
-      });
-    }
-    return out;
+    // Every member at once, its PVC and its df at once: each is a round trip to the API server.
+    return Promise.all(
+      members.map(async (m): Promise<VolumeUsage> => {
+        const pvcName = `postgres-storage-${m.name}`;
+        const [pvc, usage] = await Promise.all([
+          this.api(`reading PVC ${pvcName}`, () =>
+            this.k.core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace: this.namespace }),
+          ).catch(() => undefined),
+          m.running ? this.dataDiskUsage(m.name) : undefined,
+        ]);
+        return {
+          name: pvcName,
+          member: m.name,
+          capacityBytes: usage?.capacityBytes ?? parseQuantity(pvc?.status?.capacity?.storage) ?? null,
+          usedBytes: usage?.usedBytes ?? null,
+          availableBytes: usage?.availableBytes ?? null,
+          usedPercent: usage?.usedPercent ?? null,
+        };
+      }),
+    );
+  }
+
+  /** `df` of the data volume inside a running member's pod; undefined when it does not answer. */
+  private async dataDiskUsage(pod: string): Promise<DiskUsage | undefined> {
+    const df = await this.run(pod, ['df', '-P', '-B1', DATA_MOUNT], `df in ${pod}`, {
+      timeoutMs: 30_000,
+    }).catch(() => undefined);
+    const cols = df?.stdout.trim().split('\n').pop()?.split(/\s+/).map(Number);
+    return cols && cols.length >= 4 && cols.slice(1, 4).every(Number.isFinite)
+      ? diskUsageFromDf(cols[1]!, cols[2]!, cols[3]!)
+      : undefined;
   }
 
   /** The member that leads, from Patroni's leader record (the pod's role label when there is none). */
@@ -683,9 +693,7 @@ export class KubeCluster implements ClusterApi {
         {},
         { hint: `kubectl describe pod -n ${this.namespace} ${candidate}` },
       );
-    const args = ['postgres-agent', 'promote', '--candidate', candidate, '-o', 'json'];
-    if (opts.force) args.push('--force');
-    if (opts.plan) args.push('--plan');
+    const args = ['postgres-agent', ...agentPromoteArgs(candidate, opts), '-o', 'json'];
     // The agent waits up to 90 s for the new leader to take writes, after its own checks.
     const r = await this.run(candidate, args, `promoting ${candidate}`, {
       onStderr: (s) => process.stderr.write(s),

@@ -50,7 +50,12 @@ import {
   reopenOnOwnTimeline,
 } from './pitr.js';
 import { pitrEnabled } from './pitr-env.js';
-import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../core/cluster/agent-args.js';
+import {
+  agentBackupArgs,
+  agentPromoteArgs,
+  agentRestoreArgs,
+  agentVerifyArgs,
+} from '../core/cluster/agent-args.js';
 import { baseEnv, runAgentJson } from './agent.js';
 import { findLocalDataLoss } from './data-loss.js';
 import { ensureEtcd, forgetCluster } from './etcd.js';
@@ -394,13 +399,7 @@ export class LocalCluster implements ClusterApi {
     const target = this.instance(candidate);
     const r = await runAgentJson(
       {
-        args: [
-          'promote',
-          '--candidate',
-          target.name,
-          ...(opts.force ? ['--force'] : []),
-          ...(opts.plan ? ['--plan'] : []),
-        ],
+        args: agentPromoteArgs(target.name, opts),
         env: instanceEnv(this.root, state, target, binDir),
         onLog: forwardLog,
       },

@@ -5,30 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { onCleanup } from '../support/cleanup.js';
 import { eventually } from '../support/eventually.js';
-import {
-  cleanupAll,
-  sleep,
-  startHaCluster,
-  WritablePoller,
-  WriteLoad,
-  type HaCluster,
-} from '../support/ha.js';
+import { cleanupAll, sleep, startHaCluster, startLoadAndPoller, type HaCluster } from '../support/ha.js';
 
 after(cleanupAll);
 
 async function killPrimaryUnderLoad(c: HaCluster, synchronous = false) {
   const old = await c.leader();
   if (synchronous) await c.waitSyncStandby();
-  const load = new WriteLoad(c);
-  const poller = new WritablePoller(c);
-  await load.start();
-  poller.start();
-  onCleanup('stop the load', async () => {
-    await load.stop();
-    await poller.stop();
-  });
+  const { load, poller, stop } = await startLoadAndPoller(c);
   await sleep(3000);
   const killedAt = Date.now();
   c.kill9Member(old);
@@ -48,8 +33,7 @@ async function killPrimaryUnderLoad(c: HaCluster, synchronous = false) {
     intervalMs: 100,
   });
   assert.ok(load.acks.some((a) => a.member === leader && a.at > killedAt));
-  await load.stop();
-  await poller.stop();
+  await stop();
   return { old, leader, load, poller, killedAt };
 }
 

@@ -6,15 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ensureEtcd } from '../../src/local/etcd.js';
-import { onCleanup } from '../support/cleanup.js';
 import {
   cleanupAll,
   FAST_HA,
   quietOutput,
   sleep,
   startHaCluster,
-  WritablePoller,
-  WriteLoad,
+  startLoadAndPoller,
 } from '../support/ha.js';
 
 after(cleanupAll);
@@ -29,14 +27,7 @@ describe('a primary whose Patroni is frozen past the leader lease', () => {
         const c = await startHaCluster({ replicas: 1, synchronous });
         const old = await c.leader();
         if (synchronous) await c.waitSyncStandby();
-        const load = new WriteLoad(c);
-        const poller = new WritablePoller(c);
-        await load.start();
-        poller.start();
-        onCleanup('stop the load', async () => {
-          await load.stop();
-          await poller.stop();
-        });
+        const { load, poller, stop } = await startLoadAndPoller(c);
         await sleep(2000);
         const frozen = c.patroniPid(old)!;
         const frozenAt = Date.now();
@@ -56,8 +47,7 @@ describe('a primary whose Patroni is frozen past the leader lease', () => {
         assert.match(c.logs(old), /Patroni has not answered for \d+ s while this member is the primary/);
         const { leader } = await c.leaderAndStreamingReplica();
         await sleep(3000);
-        await load.stop();
-        await poller.stop();
+        await stop();
         assert.deepEqual(poller.splitBrain(), [], 'two members accepted writes at the same moment');
         assert.ok(
           load.acks.some((a) => a.at > frozenAt + FAST_HA.ttl * 2500),
@@ -84,14 +74,7 @@ describe('the leader store (etcd) is down', () => {
       async () => {
         const c = await startHaCluster({ replicas: 1, failsafe });
         const leader = await c.leader();
-        const load = new WriteLoad(c);
-        const poller = new WritablePoller(c);
-        await load.start();
-        poller.start();
-        onCleanup('stop the load', async () => {
-          await load.stop();
-          await poller.stop();
-        });
+        const { load, poller, stop } = await startLoadAndPoller(c);
         await sleep(2000);
         const etcd = c.etcdPid()!;
         const downAt = Date.now();
@@ -115,8 +98,7 @@ describe('the leader store (etcd) is down', () => {
         await ensureEtcd(c.stateDir, c.state(), quietOutput);
         await c.leader();
         await sleep(3000);
-        await load.stop();
-        await poller.stop();
+        await stop();
         assert.deepEqual(poller.splitBrain(), [], 'two members accepted writes at the same moment');
         assert.deepEqual(await load.lost(await c.leader()), [], 'no acknowledged commit lost');
       },

@@ -425,3 +425,22 @@ export class WritablePoller {
     return this.samples.find((s) => s.at > after && s.writable.includes(member))?.at;
   }
 }
+
+/**
+ * A write load and a writable-members poller on `c`, both running, stopped at cleanup if the test
+ * fails before it stops them; `stop()` stops both (twice is harmless).
+ */
+export async function startLoadAndPoller(
+  c: HaCluster,
+): Promise<{ load: WriteLoad; poller: WritablePoller; stop: () => Promise<void> }> {
+  const load = new WriteLoad(c);
+  const poller = new WritablePoller(c);
+  await load.start();
+  poller.start();
+  const stop = async () => {
+    await load.stop();
+    await poller.stop();
+  };
+  onCleanup('stop the load', stop);
+  return { load, poller, stop };
+}

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildAgentProgram } from '../../src/agent/program.js';
-import { agentBackupArgs, agentRestoreArgs, agentVerifyArgs } from '../../src/core/cluster/agent-args.js';
+import {
+  agentBackupArgs,
+  agentPromoteArgs,
+  agentRestoreArgs,
+  agentVerifyArgs,
+} from '../../src/core/cluster/agent-args.js';
 import { parseJobs } from '../../src/core/jobs.js';
 import { UsageError } from '../../src/core/errors.js';
 
@@ -60,12 +65,25 @@ describe('postgres-agent command lines of postgres-ops', () => {
     assert.deepEqual(agentVerifyArgs(undefined, { deep: true, all: true }), ['verify', '--deep', '--all']);
   });
 
+  it('promotes the named candidate, forcing or only planning when asked', () => {
+    assert.deepEqual(agentPromoteArgs('pg-1', {}), ['promote', '--candidate', 'pg-1']);
+    assert.deepEqual(agentPromoteArgs('pg-1', { force: true, plan: true }), [
+      'promote',
+      '--candidate',
+      'pg-1',
+      '--force',
+      '--plan',
+    ]);
+  });
+
   it('uses only flags that postgres-agent declares', () => {
     const restore = agentRestoreArgs({ file: 'f', targetDatabase: 'd', safetyBackup: false, force: true });
     const verify = agentVerifyArgs('f', { deep: true, all: true });
+    const promote = agentPromoteArgs('m', { force: true, plan: true });
     for (const [command, args] of [
       ['restore', restore],
       ['verify', verify],
+      ['promote', promote],
     ] as const) {
       const declared = declaredFlags(command);
       for (const flag of args.filter((a) => a.startsWith('--')))

@@ -3,11 +3,11 @@
  * then retention (src/runtime/snapshot/run.ts), over the Kubernetes API of the Job's namespace.
  */
 import { OpsError, whileDoing } from '../../core/errors.js';
+import { scopeOf } from '../../core/ha/patroni-config.js';
 import {
   pgBackupModeSession,
   realClock,
   runSnapshot,
-  scopeOf,
   type SnapshotOptions,
   type SnapshotResult,
 } from '../../runtime/snapshot/run.js';

@@ -31,3 +31,14 @@ export function agentVerifyArgs(file: string | undefined, opts: { deep?: boolean
     ...(opts.all ? ['--all'] : []),
   ];
 }
+
+/** `promote --candidate NAME [--force] [--plan]`: run where the candidate runs. */
+export function agentPromoteArgs(candidate: string, opts: { force?: boolean; plan?: boolean }): string[] {
+  return [
+    'promote',
+    '--candidate',
+    candidate,
+    ...(opts.force ? ['--force'] : []),
+    ...(opts.plan ? ['--plan'] : []),
+  ];
+}

@@ -127,17 +127,26 @@ export async function collectStatus(
       m.running = state !== undefined && !/stopped|crashed|failed/.test(state);
     }
   const instances = buildInstances(members, probes, ha);
-  const pitr = await collectPitr(cluster, instances.find((i) => i.role === 'primary' && !i.error)?.name, now);
-  const extra: string[] = [...pitr.warnings];
-  const [storage, backups, snapshots, databases, dataLoss] = await Promise.all([
-    cluster.volumes().catch((err: Error) => (extra.push(`could not read volume usage: ${err.message}`), [])),
-    cluster.listBackups().catch((err: Error) => (extra.push(`could not list backups: ${err.message}`), null)),
-    cluster.listSnapshots().catch(() => []),
-    cluster.databases().catch(() => null),
-    cluster.dataLoss ? cluster.dataLoss().catch(() => null) : Promise.resolve(null),
-  ]);
   const primary = instances.find((i) => i.role === 'primary' && i.ready);
-  const { operation, leftovers } = await clusterFacts(cluster, primary, extra);
+  // Independent reads, at once: on Kubernetes each query on a member is a round trip to its pod.
+  const storageError: string[] = [];
+  const backupsError: string[] = [];
+  const factsError: string[] = [];
+  const [pitr, { operation, leftovers }, storage, backups, snapshots, databases, dataLoss] =
+    await Promise.all([
+      collectPitr(cluster, instances.find((i) => i.role === 'primary' && !i.error)?.name, now),
+      clusterFacts(cluster, primary, factsError),
+      cluster
+        .volumes()
+        .catch((err: Error) => (storageError.push(`could not read volume usage: ${err.message}`), [])),
+      cluster
+        .listBackups()
+        .catch((err: Error) => (backupsError.push(`could not list backups: ${err.message}`), null)),
+      cluster.listSnapshots().catch(() => []),
+      cluster.databases().catch(() => null),
+      cluster.dataLoss ? cluster.dataLoss().catch(() => null) : Promise.resolve(null),
+    ]);
+  const extra = [...pitr.warnings, ...storageError, ...backupsError, ...factsError];
   const checksumFailures: ChecksumFailure[] = [];
   for (const [instance, p] of probes) {
     if (p instanceof Error) continue;

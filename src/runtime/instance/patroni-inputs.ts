@@ -11,6 +11,7 @@ import type { AgentEnv } from '../../core/config/schema.js';
 import { UsageError } from '../../core/errors.js';
 import {
   parseConfFragment,
+  scopeOf,
   splitParameters,
   type DcsSettings,
   type DynamicSettings,
@@ -41,10 +42,6 @@ export function memberPaths(env: AgentEnv): MemberPaths {
     allowFailover: join(privateDir, 'allow-failover'),
     agentPid: join(privateDir, 'agent.pid'),
   };
-}
-
-export function scopeOf(env: AgentEnv): string {
-  return env.PGOPS_SCOPE ?? `${env.PGOPS_RELEASE}-postgres`.slice(0, 63).replace(/-+$/, '');
 }
 
 /** The address other members reach this one at. */

@@ -7,6 +7,7 @@
 import pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
 import { OperationFailed, UsageError, whileDoing } from '../../core/errors.js';
+import { scopeOf } from '../../core/ha/patroni-config.js';
 import { readSecret } from '../secrets.js';
 import type { Output, OutputFormat } from '../../core/output.js';
 import { toClientConfig } from '../../core/pg/conninfo.js';
@@ -99,11 +100,6 @@ export interface SnapshotResult {
 /** The data PVC of the first member, when neither PGOPS_SNAPSHOT_PVC nor a leader record says otherwise. */
 export function snapshotPvc(env: AgentEnv): string {
   return env.PGOPS_SNAPSHOT_PVC ?? `postgres-storage-${env.PGOPS_RELEASE}-postgres-0`;
-}
-
-/** Patroni's scope (the name of its leader Endpoints) for this release. */
-export function scopeOf(env: AgentEnv): string {
-  return env.PGOPS_SCOPE ?? `${env.PGOPS_RELEASE}-postgres`.slice(0, 63).replace(/-+$/, '');
 }
 
 /** Which volume to cut: a configured PVC, else the leader's from its record, else the first member's. */
