@@ -4,6 +4,7 @@
  * init container runs before PostgreSQL starts (src/runtime/pitr/restore-request.ts).
  */
 import { SafetyRefusal, UsageError } from '../../core/errors.js';
+import { scopeOf } from '../../core/ha/patroni-config.js';
 import type { OutputFormat } from '../../core/output.js';
 import { renderPitrOutcome } from '../../core/pitr/results.js';
 import { parseTarget } from '../../core/pitr/target.js';
@@ -13,8 +14,6 @@ import { forgetPatroniCluster, kubeRequestStore } from '../../kube/restore-reque
 import { requirePitr } from '../../runtime/pitr/config.js';
 import { applyRestoreRequest } from '../../runtime/pitr/restore-request.js';
 import type { AgentContext } from '../context.js';
-
-const scopeOf = (ctx: AgentContext) => ctx.env.PGOPS_SCOPE ?? `${ctx.env.PGOPS_RELEASE}-postgres`;
 
 export async function clusterRestore(
   flags: { time?: string; lsn?: string; latest?: boolean; yes?: boolean; output?: OutputFormat },
@@ -31,7 +30,7 @@ export async function clusterRestore(
     );
   const k = kubeClients({ namespace: ctx.env.PGOPS_NAMESPACE });
   const r = await restoreClusterOnKube(k, {
-    statefulSet: scopeOf(ctx),
+    statefulSet: scopeOf(ctx.env),
     repoPod: ctx.env.PGOPS_PGBACKREST_REPO_POD,
     target,
     confirm: (action) => {
@@ -62,7 +61,7 @@ export async function restoreRequest(flags: { output?: OutputFormat }, ctx: Agen
     ctx.log.info('point-in-time recovery is off: no restore request to look for');
     return { action: 'none', request: null, detail: 'point-in-time recovery is off' };
   }
-  const scope = scopeOf(ctx);
+  const scope = scopeOf(ctx.env);
   const k = kubeClients({ namespace: ctx.env.PGOPS_NAMESPACE });
   const store = kubeRequestStore(k.core, k.namespace, scope);
   const r = await applyRestoreRequest(
