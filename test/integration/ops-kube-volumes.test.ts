@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { KubeCluster } from '../../src/kube/cluster.js';
 import { cleanupAll } from '../support/cleanup.js';
-import { type ExecRequest, sendJson, startStandInApi } from '../support/kube-api.js';
+import { type ExecRequest, sendJson, startStandInApi, serveMembersStatefulSet } from '../support/kube-api.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';
 
 after(cleanupAll);
@@ -38,13 +38,7 @@ describe('data volume usage of the members on Kubernetes (stand-in API server)',
 
   before(async () => {
     const api = await startStandInApi();
-    api.route('/apis/apps/v1/namespaces/pyairtable/statefulsets', (_req, res) =>
-      sendJson(res, {
-        kind: 'StatefulSetList',
-        metadata: {},
-        items: [{ metadata: { name: 'pyairtable-stack-postgres' } }],
-      }),
-    );
+    serveMembersStatefulSet(api, { namespace: 'pyairtable', replicas: () => 3 });
     api.route('/api/v1/namespaces/pyairtable/pods', (_req, res) =>
       sendJson(res, {
         kind: 'PodList',
