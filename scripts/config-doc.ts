@@ -1,5 +1,5 @@
 #!/usr/bin/env -S npx tsx
-// Writes docs/configuration.md from the agent's settings schema (src/core/config/schema.ts): every
+// Writes docs/configuration.md from the agent's settings table (src/core/config/settings.ts): every
 // PGOPS_* variable with its default and meaning. `--check` only compares and exits 1 when stale
 // (test/unit/config-doc.test.ts runs the same comparison).
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -24,7 +24,7 @@ export function renderConfigDoc(): string {
   return [
     '# postgres-agent settings',
     '',
-    '<!-- Generated from src/core/config/schema.ts by `npx tsx scripts/config-doc.ts`; do not edit. -->',
+    '<!-- Generated from src/core/config/settings.ts by `npx tsx scripts/config-doc.ts`; do not edit. -->',
     '',
     'Every container of the chart that runs `postgres-agent` is configured through these environment',
     'variables (the chart sets them from its values; local mode sets them for the processes it starts).',

@@ -1,9 +1,12 @@
-import type { AgentEnv } from '../core/config/schema.js';
+import type { AgentConfig, AgentEnv } from '../core/config/schema.js';
 import type { Output } from '../core/output.js';
 import type { Logger } from '../runtime/log.js';
 
 /** What every agent command receives: its parsed configuration, a logger and an output host. */
 export interface AgentContext {
+  /** The settings, parsed once, shaped like the chart's values (`config.backup.retentionDays`). */
+  config: AgentConfig;
+  /** The same settings by environment name, for modules not yet given a slice of `config`. */
   env: AgentEnv;
   /** The raw process environment, for passthrough names (cloud SDK credentials). */
   rawEnv: NodeJS.ProcessEnv;

@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { loadAgentEnv } from '../core/config/load.js';
-import { describeAgentEnv } from '../core/config/schema.js';
+import { describeAgentEnv, nestConfig } from '../core/config/schema.js';
 import type { OutputFormat } from '../core/output.js';
 import { consoleOutput, parseOutputFormat } from '../runtime/cli.js';
 import { createLogger } from '../runtime/log.js';
@@ -15,12 +15,14 @@ let format: OutputFormat = 'table';
 
 function context(): AgentContext {
   const env = loadAgentEnv(process.env);
+  const config = nestConfig(env);
   // The command's module is loaded by now (context() is evaluated after its import).
-  if (env.PGOPS_RUN_AS_USER) switchToUser(env.PGOPS_RUN_AS_USER);
+  if (config.agent.runAsUser) switchToUser(config.agent.runAsUser);
   return {
+    config,
     env,
     rawEnv: process.env,
-    log: createLogger(env.PGOPS_LOG_FORMAT),
+    log: createLogger(config.agent.logFormat),
     out: consoleOutput(() => format),
   };
 }

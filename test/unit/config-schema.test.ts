@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseAgentEnv } from '../../src/core/config/schema.js';
+import { loadAgentConfig } from '../../src/core/config/load.js';
+import { flattenConfig, nestConfig, parseAgentEnv, settingRows } from '../../src/core/config/schema.js';
+import { UsageError } from '../../src/core/errors.js';
 
 describe('agent configuration schema', () => {
   it('applies defaults when nothing is set', () => {
@@ -61,5 +63,54 @@ describe('agent configuration schema', () => {
   it('ignores variables outside its prefix', () => {
     const r = parseAgentEnv({ HOME: '/root', KUBERNETES_SERVICE_HOST: '10.0.0.1' });
     assert.ok(r.ok);
+  });
+
+  it('parses the environment once into a configuration shaped like the chart values, typed', () => {
+    const config = loadAgentConfig({
+      PGOPS_BACKUP_RETENTION_DAYS: '3',
+      PGOPS_PITR: 'yes',
+      PGOPS_FAILOVER: 'manual',
+      PGOPS_SNAPSHOT_RETENTION_COUNT: '4',
+      PGOPS_SYNC_PROVIDER: 's3',
+      PGOPS_MAX_SLOT_WAL_KEEP_SIZE: '2GB',
+    });
+    assert.equal(config.backup.retentionDays, 3);
+    assert.equal(config.pitr.enabled, true);
+    assert.equal(config.pitr.retentionFull, 2);
+    assert.equal(config.ha.failover, 'manual');
+    assert.equal(config.ha.synchronous, false);
+    assert.equal(config.snapshot.retentionCount, 4);
+    assert.equal(config.sync.provider, 's3');
+    assert.equal(config.sync.bucket, undefined);
+    assert.equal(config.postgresql.maxSlotWalKeepSize, '2GB');
+    assert.equal(config.instance.dataDir, '/var/lib/postgresql/data/pgdata');
+    assert.equal(config.instance.port, 5432);
+  });
+
+  it('refuses a bad environment with the same message and hint whichever view is asked for', () => {
+    assert.throws(
+      () => loadAgentConfig({ PGOPS_BACKUP_RETENTION_DAYS: '0', PGOPS_BAKUP_DIR: '/x' }),
+      (e: unknown) =>
+        e instanceof UsageError &&
+        /^invalid agent configuration:\n/.test(e.message) &&
+        /PGOPS_BACKUP_RETENTION_DAYS: expected a number >= 1/.test(e.message) &&
+        /PGOPS_BAKUP_DIR: unknown setting \(check the spelling\)/.test(e.message) &&
+        /docs\/configuration\.md/.test(e.hint ?? ''),
+    );
+  });
+
+  it('names every setting once: one env name, one config path, one chart value per setting', () => {
+    const once = (xs: string[]) => xs.filter((x, i) => xs.indexOf(x) !== i);
+    assert.deepEqual(once(settingRows.map((r) => r.env)), []);
+    assert.deepEqual(once(settingRows.map((r) => r.path)), []);
+    const copied = settingRows.filter((r) => r.values && !r.derived).map((r) => r.values!);
+    assert.deepEqual(once(copied), []);
+    for (const r of settingRows) assert.match(r.env, /^(PGOPS_[A-Z0-9_]+|PGDATA)$/);
+  });
+
+  it('keeps every value between the nested and the flat view', () => {
+    const r = parseAgentEnv({ PGOPS_BACKUP_JOBS: '4', PGOPS_SYNCHRONOUS: 'true', PGOPS_SCOPE: 'x' });
+    assert.ok(r.ok);
+    assert.deepEqual(flattenConfig(nestConfig(r.value)), r.value);
   });
 });

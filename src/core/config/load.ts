@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { type AgentEnv, formatIssues, parseAgentEnv } from './schema.js';
+import { type AgentConfig, type AgentEnv, formatIssues, nestConfig, parseAgentEnv } from './schema.js';
 
 /** Parses the environment or throws one UsageError listing every bad key. */
 export function loadAgentEnv(env: Record<string, string | undefined>): AgentEnv {
@@ -17,4 +17,9 @@ export function loadAgentEnv(env: Record<string, string | undefined>): AgentEnv 
     );
   }
   return parsed.value;
+}
+
+/** The environment parsed once into the nested configuration; the same errors as loadAgentEnv. */
+export function loadAgentConfig(env: Record<string, string | undefined>): AgentConfig {
+  return nestConfig(loadAgentEnv(env));
 }
