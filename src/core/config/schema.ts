@@ -115,6 +115,31 @@ export function flattenConfig(config: AgentConfig): AgentEnv {
   return flat as AgentEnv;
 }
 
+/** The parsed configuration's zod schema, nested as AgentConfig is. */
+function agentConfigSchema() {
+  const sections: Record<string, z.ZodObject> = {};
+  for (const [section, rows] of Object.entries(agentSettings))
+    sections[section] = z.object(
+      Object.fromEntries(Object.entries(rows as Record<string, Setting>).map(([k, r]) => [k, r.schema])),
+    );
+  return z.object(sections);
+}
+
+/**
+ * JSON Schema of the parsed settings (numbers as numbers, booleans as booleans, with every bound,
+ * pattern and enum): what the chart's values.schema.json must agree with for the values it copies.
+ */
+export function agentConfigJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(agentConfigSchema(), {
+    io: 'output',
+    // zod bounds every integer by the safe range; the chart states only the bounds we chose.
+    override: ({ jsonSchema: s }) => {
+      if (s.maximum === Number.MAX_SAFE_INTEGER) delete s.maximum;
+      if (s.minimum === Number.MIN_SAFE_INTEGER) delete s.minimum;
+    },
+  });
+}
+
 /** One line per issue, for an error message. */
 export function formatIssues(issues: ConfigIssue[]): string {
   return issues.map((i) => `${i.key}: ${i.message}`).join('\n');

@@ -59,6 +59,10 @@ const labelKey = z
     error: 'expected a label key (prefix/name)',
   });
 
+/** max_slot_wal_keep_size as PostgreSQL takes it: -1 (no bound) or a whole number with an optional unit;
+ * empty lets the agent size it from the volume. The chart's values.schema.json has the same. */
+const WAL_SIZE_PATTERN = /^$|^-1$|^[0-9]+(kB|MB|GB|TB)?$/;
+
 const pgIdent = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, {
   error: 'expected a PostgreSQL name (letters, digits, _; max 63)',
 });
@@ -233,7 +237,7 @@ export const agentSettings = {
     shutdownTimeoutSeconds: setting({
       env: 'PGOPS_SHUTDOWN_TIMEOUT_SECONDS',
       values: 'databases.postgres.postgresql.shutdownTimeoutSeconds',
-      schema: int(1)
+      schema: int(1, 3600)
         .default(60)
         .describe(
           'After SIGTERM, how long a fast shutdown may take before the agent escalates to an immediate one.',
@@ -244,6 +248,9 @@ export const agentSettings = {
       values: 'databases.postgres.postgresql.maxSlotWalKeepSize',
       schema: z
         .string()
+        .regex(WAL_SIZE_PATTERN, {
+          error: 'expected a size such as 2GB (kB, MB, GB, TB; no unit means MB), -1 for no bound, or empty',
+        })
         .default('')
         .describe('max_slot_wal_keep_size; empty lets the agent size it from the data volume.'),
     }),
@@ -678,12 +685,23 @@ export const agentSettings = {
     file: setting({
       env: 'PGOPS_RESTORE_FILE',
       values: 'databases.postgres.restore.backupFile',
-      schema: z.string().optional().describe('Backup file or URL the restore Job restores.'),
+      schema: z
+        .string()
+        .regex(/^\S*$/, { error: 'expected a backup name, file or URL without spaces' })
+        .optional()
+        .describe('Backup file or URL the restore Job restores.'),
     }),
     targetDatabase: setting({
       env: 'PGOPS_RESTORE_TARGET_DATABASE',
       values: 'databases.postgres.restore.targetDatabase',
-      schema: z.string().optional().describe('Database to restore into; defaults to the one in the backup.'),
+      schema: z
+        .string()
+        .regex(/^$|^[A-Za-z_][A-Za-z0-9_]{0,62}$/, {
+          error:
+            'expected a PostgreSQL name (letters, digits, _; max 63), or empty for the one in the backup',
+        })
+        .optional()
+        .describe('Database to restore into; defaults to the one in the backup.'),
     }),
     safetyBackup: setting({
       env: 'PGOPS_RESTORE_SAFETY_BACKUP',
@@ -745,7 +763,11 @@ export const agentSettings = {
     endpoint: setting({
       env: 'PGOPS_SYNC_ENDPOINT',
       values: 'databases.postgres.crossRegion.endpoint',
-      schema: z.string().optional().describe('Custom endpoint (S3-compatible stores, emulators).'),
+      schema: z
+        .string()
+        .regex(/^$|^https?:\/\/\S+$/, { error: 'expected an http:// or https:// URL' })
+        .optional()
+        .describe('Custom endpoint (S3-compatible stores, emulators).'),
     }),
     region: setting({
       env: 'PGOPS_SYNC_REGION',
