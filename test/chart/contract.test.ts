@@ -9,6 +9,8 @@ import type { Command } from 'commander';
 import { buildAgentProgram } from '../../src/agent/program.js';
 import { parseAgentEnv, objectStoreEnv, formatIssues } from '../../src/core/config/schema.js';
 import {
+  AGENT_OWNED_PARAMETERS,
+  CLUSTER_WIDE_MINIMUMS,
   parseConfFragment,
   patroniConfig,
   PATRONI_OWNED_PARAMETERS,
@@ -215,6 +217,28 @@ describe('chart to postgres-agent contract', () => {
       const r = helmRun(templateArgs(['--set', `databases.postgres.postgresql.parameters.${name}=x`]));
       assert.equal(r.ok, false, `${name} is accepted by the chart but ignored by Patroni`);
       assert.match(r.stderr, new RegExp(`parameters\\.${name} is set by postgres-agent`));
+    }
+  });
+
+  it('refuses in values every parameter the agent owns, and WAL senders or slots below its minimum', () => {
+    for (const name of AGENT_OWNED_PARAMETERS) {
+      const r = helmRun(templateArgs(['--set', `databases.postgres.postgresql.parameters.${name}=x`]));
+      assert.equal(r.ok, false, `${name} is accepted by the chart but dropped by the agent`);
+      assert.match(r.stderr, new RegExp(`parameters\\.${name} is set by postgres-agent`));
+    }
+    for (const [name, minimum] of Object.entries(CLUSTER_WIDE_MINIMUMS)) {
+      const low = helmRun(
+        templateArgs(['--set', `databases.postgres.postgresql.parameters.${name}=${minimum - 1}`]),
+      );
+      assert.equal(low.ok, false, `${name}=${minimum - 1} is accepted by the chart but dropped by the agent`);
+      assert.match(
+        low.stderr,
+        new RegExp(`parameters\\.${name} is ${minimum - 1}: replicas and backups need at least ${minimum}`),
+      );
+      const raised = helmRun(
+        templateArgs(['--set', `databases.postgres.postgresql.parameters.${name}=${minimum * 2}`]),
+      );
+      assert.equal(raised.ok, true, raised.stderr);
     }
   });
 });

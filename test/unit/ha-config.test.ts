@@ -127,6 +127,48 @@ describe('chart parameters', () => {
     assert.deepEqual(r.ignored.sort(), ['listen_addresses', 'port']);
   });
 
+  it('drops and reports what the agent owns, whether PostgreSQL reads it per member or cluster-wide', () => {
+    const fragment = {
+      archive_mode: 'off',
+      archive_command: 'cp %p /tmp/%f',
+      archive_timeout: '0',
+      restore_command: 'false',
+      WAL_LEVEL: 'minimal',
+      ssl: 'off',
+      ssl_cert_file: '/tmp/cert',
+      ssl_key_file: '/tmp/key',
+      max_slot_wal_keep_size: '-1',
+      password_encryption: 'md5',
+      unix_socket_directories: '/tmp',
+      logging_collector: 'on',
+      log_destination: 'csvlog',
+      work_mem: '16MB',
+      max_connections: '200',
+    };
+    const r = splitParameters(fragment);
+    assert.deepEqual(r.local, { work_mem: '16MB' });
+    assert.deepEqual(r.clusterWide, { max_connections: '200' });
+    assert.deepEqual(
+      r.ignored.sort(),
+      Object.keys(fragment)
+        .filter((k) => !['work_mem', 'max_connections'].includes(k))
+        .sort(),
+    );
+  });
+
+  it('lets a fragment raise the WAL senders and slots replicas and backups need, never lower them', () => {
+    const raised = splitParameters({ max_wal_senders: '20', max_replication_slots: 16 });
+    assert.deepEqual(raised.clusterWide, { max_wal_senders: '20', max_replication_slots: 16 });
+    assert.deepEqual(raised.ignored, []);
+    const lowered = splitParameters({
+      max_wal_senders: '0',
+      max_replication_slots: '2',
+      MAX_WAL_SENDERS: 'many',
+    });
+    assert.deepEqual(lowered.clusterWide, {});
+    assert.deepEqual(lowered.ignored.sort(), ['MAX_WAL_SENDERS', 'max_replication_slots', 'max_wal_senders']);
+  });
+
   it("reads the chart's rendered fragment as PostgreSQL would", () => {
     const r = parseConfFragment(
       "# comment\nmax_connections = '200'\nwal_compression = 'on'  # trailing\nsearch_path = '\"$user\", public'\nlog_line_prefix = 'it''s %m # not a comment'\n\n",

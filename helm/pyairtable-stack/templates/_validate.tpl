@@ -75,13 +75,17 @@ targetTime or to the last archived commit (latest), which replays the WAL archiv
 {{/*
 Settings postgres-agent or Patroni own (paths, ports, replication wiring, TLS, the bound on slot
 WAL): a value here would break them. Kept equal to src/core/ha/patroni-config.ts
-PATRONI_OWNED_PARAMETERS plus the agent's own (test/chart/contract.test.ts checks it).
+PATRONI_OWNED_PARAMETERS plus AGENT_OWNED_PARAMETERS, and CLUSTER_WIDE_MINIMUMS
+(test/chart/contract.test.ts checks it).
 */}}
 {{- define "pyairtable-stack.postgres.validateValues.parameters" -}}
-{{- $managed := list "data_directory" "hba_file" "ident_file" "config_file" "port" "listen_addresses" "unix_socket_directories" "ssl" "ssl_cert_file" "ssl_key_file" "primary_conninfo" "primary_slot_name" "hot_standby" "wal_level" "max_slot_wal_keep_size" "password_encryption" "logging_collector" "log_destination" "recovery_target_timeline" "cluster_name" "wal_log_hints" "synchronous_standby_names" "include" "include_dir" "include_if_exists" -}}
-{{- range $name, $_ := .Values.databases.postgres.postgresql.parameters -}}
+{{- $managed := list "data_directory" "hba_file" "ident_file" "config_file" "port" "listen_addresses" "unix_socket_directories" "ssl" "ssl_cert_file" "ssl_key_file" "primary_conninfo" "primary_slot_name" "hot_standby" "wal_level" "max_slot_wal_keep_size" "password_encryption" "logging_collector" "log_destination" "archive_mode" "archive_command" "archive_timeout" "restore_command" "recovery_target_timeline" "cluster_name" "wal_log_hints" "synchronous_standby_names" "include" "include_dir" "include_if_exists" -}}
+{{- range $name, $value := .Values.databases.postgres.postgresql.parameters -}}
 {{- if has $name $managed -}}
-{{- fail (printf "databases.postgres.postgresql.parameters.%s is set by postgres-agent and cannot be overridden: remove it (see docs/chart.md; max_slot_wal_keep_size is databases.postgres.postgresql.maxSlotWalKeepSize, ssl is databases.postgres.tls)" $name) -}}
+{{- fail (printf "databases.postgres.postgresql.parameters.%s is set by postgres-agent and cannot be overridden: remove it (see docs/chart.md; max_slot_wal_keep_size is databases.postgres.postgresql.maxSlotWalKeepSize, ssl is databases.postgres.tls, archive_timeout is databases.postgres.pitr.archiveTimeoutSeconds)" $name) -}}
+{{- end -}}
+{{- if and (has $name (list "max_wal_senders" "max_replication_slots")) (lt (int64 (toString $value)) 10) -}}
+{{- fail (printf "databases.postgres.postgresql.parameters.%s is %v: replicas and backups need at least 10; raise it or remove it" $name $value) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

@@ -48,6 +48,39 @@ export const PATRONI_OWNED_PARAMETERS: ReadonlySet<string> = new Set([
   'data_directory',
 ]);
 
+/**
+ * Parameters postgres-agent sets itself from its own settings (sockets, SCRAM, logging to the agent,
+ * the WAL archive and recovery from it, the bound on slot WAL, TLS) or leaves at Patroni's safe
+ * default (wal_level replica). A fragment's value for one of them is dropped and reported, as for
+ * Patroni's own: archiving, replication and authentication must not depend on a tuning file. The
+ * chart refuses them at install (templates/_validate.tpl).
+ */
+export const AGENT_OWNED_PARAMETERS: ReadonlySet<string> = new Set([
+  'unix_socket_directories',
+  'password_encryption',
+  'max_slot_wal_keep_size',
+  'logging_collector',
+  'log_destination',
+  'archive_mode',
+  'archive_command',
+  'archive_timeout',
+  'restore_command',
+  'ssl',
+  'ssl_cert_file',
+  'ssl_key_file',
+  'wal_level',
+]);
+
+/**
+ * Cluster-wide parameters a fragment may raise but not lower: with fewer WAL senders or slots than
+ * these, replicas, a re-clone and pgBackRest's backups lose their connections. A lower value is
+ * dropped and reported, and ours applies.
+ */
+export const CLUSTER_WIDE_MINIMUMS: Readonly<Record<string, number>> = {
+  max_wal_senders: 10,
+  max_replication_slots: 10,
+};
+
 export interface Credentials {
   username: string;
   password: string;
@@ -197,7 +230,8 @@ export function patroniConfig(p: PatroniInputs): Record<string, unknown> {
 
 /**
  * Splits chart parameters into the cluster-wide ones (dynamic configuration) and the member's own;
- * drops those Patroni owns (it sets them itself) and reports them, so the caller can warn.
+ * drops those Patroni or the agent own (they set them themselves) and cluster-wide ones below our
+ * minimum, and reports them, so the caller can warn. What is returned can never override ours.
  */
 export function splitParameters(all: Record<string, ParamValue>): {
   clusterWide: Record<string, ParamValue>;
@@ -209,7 +243,9 @@ export function splitParameters(all: Record<string, ParamValue>): {
   const ignored: string[] = [];
   for (const [k, v] of Object.entries(all)) {
     const key = k.toLowerCase();
-    if (PATRONI_OWNED_PARAMETERS.has(key)) ignored.push(k);
+    const minimum = CLUSTER_WIDE_MINIMUMS[key];
+    if (PATRONI_OWNED_PARAMETERS.has(key) || AGENT_OWNED_PARAMETERS.has(key)) ignored.push(k);
+    else if (minimum !== undefined && !(Number(v) >= minimum)) ignored.push(k);
     else if (CLUSTER_WIDE_PARAMETERS.has(key)) clusterWide[key] = v;
     else local[key] = v;
   }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { AgentEnv } from '../../core/config/schema.js';
 import { UsageError } from '../../core/errors.js';
 import {
+  CLUSTER_WIDE_MINIMUMS,
   parseConfFragment,
   scopeOf,
   splitParameters,
@@ -164,7 +165,7 @@ export function dynamicSettings(env: AgentEnv, clusterWide: Record<string, Param
     maximumLagOnFailover: env.PGOPS_MAX_LAG_ON_FAILOVER,
     synchronous: env.PGOPS_SYNCHRONOUS,
     failsafe: env.PGOPS_FAILSAFE,
-    parameters: { wal_keep_size: '128MB', max_wal_senders: 10, max_replication_slots: 10, ...clusterWide },
+    parameters: { wal_keep_size: '128MB', ...CLUSTER_WIDE_MINIMUMS, ...clusterWide },
   };
 }
 
