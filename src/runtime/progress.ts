@@ -3,6 +3,7 @@
  * ended with a newline when done; otherwise a plain log line goes through the agent's logger at a
  * throttled interval (JSON lines in pods). Lines carry names, counts and times only, never secrets.
  */
+import type { AgentConfig } from '../core/config/schema.js';
 import {
   formatProgress,
   parseProgressSetting,
@@ -28,14 +29,14 @@ export interface ProgressOptions {
 
 /** From PGOPS_PROGRESS and PGOPS_LOG_FORMAT; the terminal check is on this process's stderr. */
 export function progressOptions(
-  env: { PGOPS_PROGRESS: string; PGOPS_LOG_FORMAT: 'json' | 'text' },
+  agent: Pick<AgentConfig['agent'], 'progress' | 'logFormat'>,
   log: Logger,
   stream: NodeJS.WriteStream = process.stderr,
 ): ProgressOptions {
   const { mode, intervalMs } = resolveProgressMode(
-    parseProgressSetting(env.PGOPS_PROGRESS),
+    parseProgressSetting(agent.progress),
     !!stream.isTTY,
-    env.PGOPS_LOG_FORMAT,
+    agent.logFormat,
   );
   return {
     mode,

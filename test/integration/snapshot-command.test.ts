@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { loadAgentEnv } from '../../src/core/config/load.js';
+import { loadAgentConfig } from '../../src/core/config/load.js';
 import type { OpsError } from '../../src/core/errors.js';
 import type { Output } from '../../src/core/output.js';
 import { buildVolumeSnapshot } from '../../src/core/snapshot/build.js';
@@ -98,7 +98,7 @@ before(async () => {
 });
 
 function setup(extra: Record<string, string> = {}) {
-  const env = loadAgentEnv({
+  const env = loadAgentConfig({
     PGOPS_HOST: '127.0.0.1',
     PGOPS_PORT: String(server.port),
     PGOPS_SUPERUSER_PASSWORD: TEST_PASSWORD,

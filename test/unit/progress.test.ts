@@ -10,7 +10,7 @@ import {
   Throttle,
 } from '../../src/core/progress.js';
 import { runSnapshot } from '../../src/runtime/snapshot/run.js';
-import { loadAgentEnv } from '../../src/core/config/load.js';
+import { loadAgentConfig } from '../../src/core/config/load.js';
 import type { SnapshotApi, VolumeSnapshot } from '../../src/core/snapshot/model.js';
 import { verboseItems } from '../../src/runtime/backup/restore.js';
 import { createLogger } from '../../src/runtime/log.js';
@@ -289,7 +289,7 @@ describe('snapshot wait progress', () => {
       async annotate() {},
     };
     const logged: { msg: string; waitedSeconds?: number }[] = [];
-    const env = loadAgentEnv({ PGOPS_NAMESPACE: 'pyairtable', PGOPS_PROGRESS: 'log:10' });
+    const env = loadAgentConfig({ PGOPS_NAMESPACE: 'pyairtable', PGOPS_PROGRESS: 'log:10' });
     const result = await runSnapshot({ name: 'snap-1' }, env, {
       api,
       clock: { now: () => now, sleep: async (ms) => void (now += ms) },

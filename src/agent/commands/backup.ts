@@ -8,7 +8,12 @@ import { backupDatabases } from '../../core/backup/databases.js';
 import { parseJobs } from '../../core/jobs.js';
 import type { OutputFormat } from '../../core/output.js';
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
-import { connectionFromEnv, runBackup, verifyBackup, type BackupResult } from '../../runtime/backup/index.js';
+import {
+  connectionFromConfig,
+  runBackup,
+  verifyBackup,
+  type BackupResult,
+} from '../../runtime/backup/index.js';
 import { progressOptions } from '../../runtime/progress.js';
 import { defaultBackupName, validateBackupName } from '../../core/backup/names.js';
 import { withClusterOperation } from '../../runtime/cluster-operation.js';
@@ -59,34 +64,34 @@ async function stoppable<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T>
 }
 
 export async function backup(opts: BackupCommandOptions, ctx: AgentContext): Promise<BackupResult> {
-  const env = ctx.env;
-  const conn = connectionFromEnv(env);
+  const config = ctx.config;
+  const conn = connectionFromConfig(config);
   const jobs =
-    parseJobs(opts.jobs, 'Example: --jobs 4 (1 writes one custom-format archive)') ?? env.PGOPS_BACKUP_JOBS;
+    parseJobs(opts.jobs, 'Example: --jobs 4 (1 writes one custom-format archive)') ?? config.backup.jobs;
   // Named before the lock is taken, so a bad name is exit 2 and a refusal names the backup.
   const name = validateBackupName(opts.name ?? defaultBackupName(new Date()));
   const run = (signal: AbortSignal) =>
     runBackup(
       {
         conn,
-        backupDir: env.PGOPS_BACKUP_DIR,
-        databases: backupDatabases(env.PGOPS_BACKUP_DATABASES, env.PGOPS_APP_DATABASE),
+        backupDir: config.backup.dir,
+        databases: backupDatabases(config.backup.databases, config.roles.appDatabase),
         name,
-        compression: env.PGOPS_BACKUP_COMPRESSION,
+        compression: config.backup.compression,
         jobs,
         signal,
-        binDir: env.PGOPS_PG_BIN_DIR,
-        progress: progressOptions(env, ctx.log),
-        afterEach: env.PGOPS_BACKUP_DEEP_VERIFY
+        binDir: config.instance.binDir,
+        progress: progressOptions(config.agent, ctx.log),
+        afterEach: config.backup.deepVerify
           ? async (m) => {
               await verifyBackup(
                 {
-                  backupDir: env.PGOPS_BACKUP_DIR,
+                  backupDir: config.backup.dir,
                   target: m.name,
                   deep: true,
                   conn,
-                  jobs: env.PGOPS_RESTORE_JOBS,
-                  binDir: env.PGOPS_PG_BIN_DIR,
+                  jobs: config.restore.jobs,
+                  binDir: config.instance.binDir,
                   signal,
                 },
                 { log: ctx.log },

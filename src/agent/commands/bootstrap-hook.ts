@@ -10,27 +10,27 @@ import type { AgentContext } from '../context.js';
  * member's own socket instead (the string names `localhost`, which may not be where we listen).
  */
 export async function bootstrapHook(ctx: AgentContext): Promise<void> {
-  const env = ctx.env;
+  const config = ctx.config;
   await withClient(
     {
-      host: env.PGOPS_SOCKET_DIR,
-      port: env.PGOPS_PORT,
-      user: env.PGOPS_SUPERUSER,
-      password: readSecret(env, 'PGOPS_SUPERUSER_PASSWORD') ?? '',
+      host: config.instance.socketDir,
+      port: config.instance.port,
+      user: config.roles.superuser,
+      password: readSecret(config, 'PGOPS_SUPERUSER_PASSWORD') ?? '',
     },
     async (c) => {
       await createApplicationObjects(c, {
-        appUser: env.PGOPS_APP_USER,
-        appPassword: requireSecret(env, 'PGOPS_APP_PASSWORD', 'to create the application role'),
-        appDatabase: env.PGOPS_APP_DATABASE,
+        appUser: config.roles.appUser,
+        appPassword: requireSecret(config, 'PGOPS_APP_PASSWORD', 'to create the application role'),
+        appDatabase: config.roles.appDatabase,
       });
       // The exporter's pg_monitor role, so metrics work from the first scrape.
-      await ensureMonitorRole(c, env);
+      await ensureMonitorRole(c, ctx.env);
     },
     60_000,
   );
   ctx.log.info('created the application role and database', {
-    appUser: env.PGOPS_APP_USER,
-    appDatabase: env.PGOPS_APP_DATABASE,
+    appUser: config.roles.appUser,
+    appDatabase: config.roles.appDatabase,
   });
 }

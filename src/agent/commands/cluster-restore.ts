@@ -19,19 +19,19 @@ export async function clusterRestore(
   flags: { time?: string; lsn?: string; latest?: boolean; yes?: boolean; output?: OutputFormat },
   ctx: AgentContext,
 ) {
-  requirePitr(ctx.env, 'a whole-cluster restore');
+  requirePitr(ctx.config, 'a whole-cluster restore');
   const target = parseTarget(flags);
-  if (!ctx.env.PGOPS_PGBACKREST_REPO_POD)
+  if (!ctx.config.pitr.repoPod)
     throw new UsageError(
       'E_USAGE',
       'PGOPS_PGBACKREST_REPO_POD names no repository pod',
       {},
       { hint: 'The chart sets it on the restore Job; from a workstation use postgres-ops restore --time.' },
     );
-  const k = kubeClients({ namespace: ctx.env.PGOPS_NAMESPACE });
+  const k = kubeClients({ namespace: ctx.config.agent.namespace });
   const r = await restoreClusterOnKube(k, {
-    statefulSet: scopeOf(ctx.env),
-    repoPod: ctx.env.PGOPS_PGBACKREST_REPO_POD,
+    statefulSet: scopeOf(ctx.config),
+    repoPod: ctx.config.pitr.repoPod,
     target,
     confirm: (action) => {
       if (flags.yes) {
@@ -57,15 +57,15 @@ export async function clusterRestore(
 }
 
 export async function restoreRequest(flags: { output?: OutputFormat }, ctx: AgentContext) {
-  if (!ctx.env.PGOPS_PITR) {
+  if (!ctx.config.pitr.enabled) {
     ctx.log.info('point-in-time recovery is off: no restore request to look for');
     return { action: 'none', request: null, detail: 'point-in-time recovery is off' };
   }
-  const scope = scopeOf(ctx.env);
-  const k = kubeClients({ namespace: ctx.env.PGOPS_NAMESPACE });
+  const scope = scopeOf(ctx.config);
+  const k = kubeClients({ namespace: ctx.config.agent.namespace });
   const store = kubeRequestStore(k.core, k.namespace, scope);
   const r = await applyRestoreRequest(
-    ctx.env.PGOPS_POD_NAME,
+    ctx.config.agent.podName,
     {
       read: () => store.read(),
       update: (change) => store.update(change),

@@ -12,7 +12,7 @@ import { runDrill, stopLeftover } from '../../runtime/pitr/drill.js';
 import type { AgentContext } from '../context.js';
 
 export async function drill(opts: { output?: OutputFormat }, ctx: AgentContext): Promise<DrillResult> {
-  requirePitr(ctx.env, 'a recovery drill');
+  requirePitr(ctx.config, 'a recovery drill');
   let scratch: string | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
     ctx.log.warn(`received ${sig}: stopping the drill and removing its scratch copy`);
@@ -25,7 +25,7 @@ export async function drill(opts: { output?: OutputFormat }, ctx: AgentContext):
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const r = await runDrill(ctx.env, ctx.rawEnv, ctx.log, (d) => (scratch = d));
+    const r = await runDrill(ctx.config, ctx.rawEnv, ctx.log, (d) => (scratch = d));
     if (r.status !== 'success')
       throw new OperationFailed(
         'E_DRILL_FAILED',

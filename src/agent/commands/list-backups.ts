@@ -23,7 +23,7 @@ export async function listBackups(
   opts: { output?: OutputFormat },
   ctx: AgentContext,
 ): Promise<BackupListEntry[]> {
-  const entries = list(ctx.env.PGOPS_BACKUP_DIR);
+  const entries = list(ctx.config.backup.dir);
   ctx.out.result(entries, opts.output ?? 'table', renderBackupTable);
   return entries;
 }

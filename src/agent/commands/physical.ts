@@ -24,7 +24,7 @@ export async function physicalBackup(
   opts: { type?: string; name?: string; output?: OutputFormat },
   ctx: AgentContext,
 ): Promise<PhysicalBackupResult> {
-  requirePitr(ctx.env, 'a physical backup');
+  requirePitr(ctx.config, 'a physical backup');
   const type = (opts.type ?? 'full') as PhysicalType;
   if (!TYPES.includes(type))
     throw new UsageError(
@@ -44,7 +44,7 @@ export async function physicalInfo(
   opts: { output?: OutputFormat },
   ctx: AgentContext,
 ): Promise<PhysicalInfo> {
-  requirePitr(ctx.env, 'listing physical backups');
+  requirePitr(ctx.config, 'listing physical backups');
   const result = await readPhysicalInfo(ctx);
   ctx.out.result(result, opts.output ?? 'table', renderPhysicalInfo);
   return result;

@@ -30,7 +30,7 @@ export async function pitrRestore(
   flags: PitrRestoreFlags,
   ctx: AgentContext,
 ): Promise<PitrRestoreResult | PitrReopenResult> {
-  requirePitr(ctx.env, 'a point-in-time restore');
+  requirePitr(ctx.config, 'a point-in-time restore');
   const output = flags.output ?? 'table';
   if (flags.reopen) {
     const r = await reopenDataDir(flags.reopen, ctx);

@@ -27,7 +27,7 @@ export async function promote(opts: PromoteOptions, ctx: AgentContext): Promise<
   const result = await promoteThroughPatroni(
     ctx.env,
     {
-      candidate: opts.candidate ?? ctx.env.PGOPS_POD_NAME,
+      candidate: opts.candidate ?? ctx.config.agent.podName,
       force: Boolean(opts.force),
       planOnly: Boolean(opts.plan),
       timeoutSeconds,

@@ -27,8 +27,8 @@ export async function prune(
 ): Promise<PruneResult> {
   const r = await pruneBackups(
     {
-      backupDir: ctx.env.PGOPS_BACKUP_DIR,
-      retentionDays: ctx.env.PGOPS_BACKUP_RETENTION_DAYS,
+      backupDir: ctx.config.backup.dir,
+      retentionDays: ctx.config.backup.retentionDays,
       dryRun: !!opts.dryRun,
     },
     { log: ctx.log },

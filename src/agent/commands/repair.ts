@@ -4,7 +4,7 @@
  * leaves to a person. `postgres-ops local up` runs it; status names it as the fix.
  */
 import type { OutputFormat } from '../../core/output.js';
-import { connectionFromEnv } from '../../runtime/backup/conn.js';
+import { connectionFromConfig } from '../../runtime/backup/conn.js';
 import { connectAdmin, repairRestoreLeftovers, type RepairOutcome } from '../../runtime/backup/repair.js';
 import { withClusterOperation } from '../../runtime/cluster-operation.js';
 import type { AgentContext } from '../context.js';
@@ -16,7 +16,7 @@ function render(r: RepairOutcome): string {
 }
 
 export async function repair(opts: { output?: OutputFormat }, ctx: AgentContext): Promise<RepairOutcome> {
-  const conn = connectionFromEnv(ctx.env);
+  const conn = connectionFromConfig(ctx.config);
   const outcome = await withClusterOperation(
     conn,
     'repair',

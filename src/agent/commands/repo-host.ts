@@ -11,7 +11,7 @@ import { runRepoHost } from '../../runtime/pitr/repo-host.js';
 import type { AgentContext } from '../context.js';
 
 export async function repoHost(ctx: AgentContext): Promise<void> {
-  requirePitr(ctx.env, 'the repository host');
+  requirePitr(ctx.config, 'the repository host');
   await runRepoHost(ctx);
 }
 
@@ -23,7 +23,7 @@ export async function scheduled(
 ): Promise<unknown> {
   if (what !== 'physical-backup' && what !== 'drill')
     throw new UsageError('E_USAGE', `scheduled runs physical-backup or drill, not "${what}"`);
-  if (!ctx.env.PGOPS_PGBACKREST_REPO_POD)
+  if (!ctx.config.pitr.repoPod)
     throw new UsageError(
       'E_USAGE',
       'PGOPS_PGBACKREST_REPO_POD names no repository pod',
@@ -35,8 +35,8 @@ export async function scheduled(
   const args = what === 'drill' ? ['drill'] : ['physical-backup', '--type', opts.type ?? 'full'];
   const r = await runInRepoPod(
     {
-      namespace: ctx.env.PGOPS_NAMESPACE,
-      pod: ctx.env.PGOPS_PGBACKREST_REPO_POD,
+      namespace: ctx.config.agent.namespace,
+      pod: ctx.config.pitr.repoPod,
       schema: what === 'drill' ? drillResultSchema : physicalBackupResultSchema,
     },
     args,

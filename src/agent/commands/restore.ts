@@ -9,7 +9,7 @@ import { parseJobs as parseJobsFlag } from '../../core/jobs.js';
 import { refuseUnsupportedUrl } from '../../core/sync/url.js';
 import type { OutputFormat } from '../../core/output.js';
 import { formatDuration } from '../../core/output.js';
-import { connectionFromEnv, restoreBackup, type RestoreResult } from '../../runtime/backup/index.js';
+import { connectionFromConfig, restoreBackup, type RestoreResult } from '../../runtime/backup/index.js';
 import { progressOptions } from '../../runtime/progress.js';
 import { withClusterOperation } from '../../runtime/cluster-operation.js';
 import type { AgentContext } from '../context.js';
@@ -57,8 +57,8 @@ export async function restore(
   opts: RestoreCommandOptions,
   ctx: AgentContext,
 ): Promise<RestoreResult> {
-  const env = ctx.env;
-  const source = file ?? env.PGOPS_RESTORE_FILE;
+  const config = ctx.config;
+  const source = file ?? config.restore.file;
   if (!source)
     throw new UsageError(
       'E_USAGE',
@@ -70,28 +70,28 @@ export async function restore(
     );
   refuseUnsupportedUrl(source);
   const tty = !!process.stdin.isTTY && !!process.stderr.isTTY;
-  const conn = connectionFromEnv(env);
+  const conn = connectionFromConfig(config);
   const run = () =>
     restoreBackup(
       {
         conn,
-        backupDir: env.PGOPS_BACKUP_DIR,
+        backupDir: config.backup.dir,
         source,
-        targetDatabase: opts.targetDatabase ?? env.PGOPS_RESTORE_TARGET_DATABASE,
-        fallbackDatabase: env.PGOPS_APP_DATABASE,
+        targetDatabase: opts.targetDatabase ?? config.restore.targetDatabase,
+        fallbackDatabase: config.roles.appDatabase,
         replace: !!opts.replace,
-        safetyBackup: opts.safetyBackup !== false && env.PGOPS_RESTORE_SAFETY_BACKUP,
-        safetyBackupCompression: env.PGOPS_BACKUP_COMPRESSION,
-        safetyBackupJobs: env.PGOPS_BACKUP_JOBS,
+        safetyBackup: opts.safetyBackup !== false && config.restore.safetyBackup,
+        safetyBackupCompression: config.backup.compression,
+        safetyBackupJobs: config.backup.jobs,
         force: !!opts.force,
         yes: !!opts.yes,
         confirm: tty ? askAtTerminal : undefined,
-        jobs: parseJobs(opts.jobs, env.PGOPS_RESTORE_JOBS),
-        keepPrevious: env.PGOPS_RESTORE_KEEP_PREVIOUS,
-        binDir: env.PGOPS_PG_BIN_DIR,
-        agentEnv: env,
+        jobs: parseJobs(opts.jobs, config.restore.jobs),
+        keepPrevious: config.restore.keepPrevious,
+        binDir: config.instance.binDir,
+        agentEnv: ctx.env,
         rawEnv: ctx.rawEnv,
-        progress: progressOptions(env, ctx.log),
+        progress: progressOptions(config.agent, ctx.log),
       },
       { log: ctx.log },
     );

@@ -18,14 +18,14 @@ export async function snapshot(opts: SnapshotOptions, ctx: AgentContext): Promis
   const { clusterSnapshotApi } = await import('../../kube/volume-snapshots.js');
   const { clusterLeaderRecord } = await import('../../kube/leader.js');
   try {
-    return await runSnapshot(opts, ctx.env, {
-      api: clusterSnapshotApi(ctx.env.PGOPS_NAMESPACE),
-      leader: () => clusterLeaderRecord(ctx.env.PGOPS_NAMESPACE, scopeOf(ctx.env)),
+    return await runSnapshot(opts, ctx.config, {
+      api: clusterSnapshotApi(ctx.config.agent.namespace),
+      leader: () => clusterLeaderRecord(ctx.config.agent.namespace, scopeOf(ctx.config)),
       clock: realClock,
       now: () => new Date(),
       log: ctx.log.child({ command: 'snapshot' }),
       out: ctx.out,
-      openSession: pgBackupModeSession(ctx.env),
+      openSession: pgBackupModeSession(ctx.config),
     });
   } catch (err) {
     if (err instanceof OpsError) throw err;

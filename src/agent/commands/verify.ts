@@ -5,7 +5,7 @@
  */
 import type { OutputFormat } from '../../core/output.js';
 import { renderTable } from '../../core/output.js';
-import { connectionFromEnv, verifyBackup, type VerifyResult } from '../../runtime/backup/index.js';
+import { connectionFromConfig, verifyBackup, type VerifyResult } from '../../runtime/backup/index.js';
 import type { AgentContext } from '../context.js';
 
 export async function verify(
@@ -13,16 +13,16 @@ export async function verify(
   opts: { all?: boolean; deep?: boolean; output?: OutputFormat },
   ctx: AgentContext,
 ): Promise<VerifyResult[]> {
-  const env = ctx.env;
+  const config = ctx.config;
   const results = await verifyBackup(
     {
-      backupDir: env.PGOPS_BACKUP_DIR,
+      backupDir: config.backup.dir,
       target: file,
       all: !!opts.all,
       deep: !!opts.deep,
-      conn: opts.deep ? connectionFromEnv(env) : undefined,
-      jobs: env.PGOPS_RESTORE_JOBS,
-      binDir: env.PGOPS_PG_BIN_DIR,
+      conn: opts.deep ? connectionFromConfig(config) : undefined,
+      jobs: config.restore.jobs,
+      binDir: config.instance.binDir,
     },
     { log: ctx.log },
   );

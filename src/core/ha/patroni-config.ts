@@ -9,13 +9,16 @@
  * here, so a `max_connections` in `postgresql.parameters` is not silently overridden by the value
  * Patroni puts on the command line.
  */
-import type { AgentEnv } from '../config/schema.js';
+import type { AgentConfig } from '../config/schema.js';
 
 export type ParamValue = string | number | boolean;
 
 /** Patroni's scope: the cluster's name in the store, and on Kubernetes its leader Endpoints' name. */
-export function scopeOf(env: Pick<AgentEnv, 'PGOPS_SCOPE' | 'PGOPS_RELEASE'>): string {
-  return env.PGOPS_SCOPE ?? `${env.PGOPS_RELEASE}-postgres`.slice(0, 63).replace(/-+$/, '');
+export function scopeOf(config: {
+  ha: Pick<AgentConfig['ha'], 'scope'>;
+  agent: Pick<AgentConfig['agent'], 'release'>;
+}): string {
+  return config.ha.scope ?? `${config.agent.release}-postgres`.slice(0, 63).replace(/-+$/, '');
 }
 
 /** Parameters Patroni passes on the postmaster command line from the dynamic configuration only. */

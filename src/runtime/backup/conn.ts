@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import { toClientConfig } from '../../core/pg/conninfo.js';
 import { readSecret } from '../secrets.js';
 import { pidAlive } from '../pid.js';
@@ -23,15 +23,18 @@ export interface PgConnection {
   sslmode?: 'disable' | 'prefer' | 'require';
 }
 
-/** The superuser connection from the agent's environment (reads PGOPS_SUPERUSER_PASSWORD_FILE). */
-export function connectionFromEnv(env: AgentEnv): PgConnection {
-  const password = readSecret(env, 'PGOPS_SUPERUSER_PASSWORD');
+/** What a job's connection to the primary is made of. */
+export type ConnectionSettings = Pick<AgentConfig, 'connection' | 'instance' | 'roles' | 'ha'>;
+
+/** The superuser connection of a job (reads PGOPS_SUPERUSER_PASSWORD_FILE). */
+export function connectionFromConfig(config: ConnectionSettings): PgConnection {
+  const password = readSecret(config, 'PGOPS_SUPERUSER_PASSWORD');
   return {
-    host: env.PGOPS_HOST,
-    port: env.PGOPS_PORT,
-    user: env.PGOPS_SUPERUSER,
+    host: config.connection.host,
+    port: config.instance.port,
+    user: config.roles.superuser,
     password,
-    sslmode: env.PGOPS_SSLMODE,
+    sslmode: config.connection.sslmode,
   };
 }
 

@@ -5,7 +5,7 @@
 export { runBackup, BACKUP_LOCK_KEY } from './backup.js';
 export type { BackupResult } from './backup.js';
 export { listBackups } from './catalog.js';
-export { connectionFromEnv } from './conn.js';
+export { connectionFromConfig } from './conn.js';
 export { verifyBackup } from './verify.js';
 export type { VerifyResult } from './verify.js';
 export { pruneBackups } from './prune.js';

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
-import type { AgentEnv } from '../../core/config/schema.js';
+import { nestConfig, type AgentEnv } from '../../core/config/schema.js';
 import { UsageError } from '../../core/errors.js';
 import {
   CLUSTER_WIDE_MINIMUMS,
@@ -146,7 +146,7 @@ export function enforcedParameters(env: AgentEnv): Record<string, ParamValue> {
     // Always on, so that turning point-in-time recovery on later needs no restart; the command is
     // `true` while it is off.
     archive_mode: 'on',
-    archive_command: memberArchiveSettings(env).archiveCommand,
+    archive_command: memberArchiveSettings(nestConfig(env)).archiveCommand,
     archive_timeout: `${env.PGOPS_ARCHIVE_TIMEOUT_SECONDS}s`,
   };
   if (env.PGOPS_TLS_DIR) {
@@ -203,9 +203,9 @@ export function memberInputs(
     password: requireSecret(env, 'PGOPS_SUPERUSER_PASSWORD', "for Patroni's connections"),
   };
   const osUser = osUserName();
-  const { restoreCommand } = memberArchiveSettings(env);
+  const { restoreCommand } = memberArchiveSettings(nestConfig(env));
   const inputs: PatroniInputs = {
-    scope: scopeOf(env),
+    scope: scopeOf(nestConfig(env)),
     name: env.PGOPS_POD_NAME,
     dcs: dcsSettings(env),
     restApi: {

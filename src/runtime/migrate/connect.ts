@@ -3,7 +3,7 @@
  * PGOPS_SUPERUSER_PASSWORD (local runs), handed to the driver, never printed.
  */
 import pg from 'pg';
-import type { AgentEnv } from '../../core/config/schema.js';
+import type { ConnectionSettings } from '../backup/conn.js';
 import { OperationFailed } from '../../core/errors.js';
 import { readSecret } from '../secrets.js';
 import { toClientConfig } from '../../core/pg/conninfo.js';
@@ -32,15 +32,18 @@ export interface ConnectOptions {
 }
 
 /** Connects to the application database as the superuser, waiting while the primary comes up. */
-export async function connectAppDatabase(env: AgentEnv, opts: ConnectOptions): Promise<pg.Client> {
+export async function connectAppDatabase(
+  config: ConnectionSettings,
+  opts: ConnectOptions,
+): Promise<pg.Client> {
   const target = {
-    host: env.PGOPS_HOST,
-    port: env.PGOPS_PORT,
-    user: env.PGOPS_SUPERUSER,
-    database: env.PGOPS_APP_DATABASE,
-    params: { application_name: opts.applicationName, sslmode: env.PGOPS_SSLMODE },
+    host: config.connection.host,
+    port: config.instance.port,
+    user: config.roles.superuser,
+    database: config.roles.appDatabase,
+    params: { application_name: opts.applicationName, sslmode: config.connection.sslmode },
   };
-  const password = readSecret(env, 'PGOPS_SUPERUSER_PASSWORD');
+  const password = readSecret(config, 'PGOPS_SUPERUSER_PASSWORD');
   const deadline = Date.now() + opts.waitSeconds * 1000;
   let lastSaid = 0;
   for (;;) {
@@ -52,7 +55,7 @@ export async function connectAppDatabase(env: AgentEnv, opts: ConnectOptions): P
       return client;
     } catch (err) {
       await client.end().catch(() => undefined);
-      const where = `database ${env.PGOPS_APP_DATABASE} on ${env.PGOPS_HOST}:${env.PGOPS_PORT}`;
+      const where = `database ${config.roles.appDatabase} on ${config.connection.host}:${config.instance.port}`;
       if (retryable(err) && Date.now() < deadline) {
         if (Date.now() - lastSaid >= 10_000) {
           opts.log.info(`waiting for ${where} to accept connections`, {
@@ -67,8 +70,8 @@ export async function connectAppDatabase(env: AgentEnv, opts: ConnectOptions): P
       const waited = retryable(err) && opts.waitSeconds > 0 ? ` (waited ${opts.waitSeconds}s)` : '';
       throw new OperationFailed(
         'E_CONNECT',
-        `cannot connect to ${where} as ${env.PGOPS_SUPERUSER}${waited}: ${(err as Error).message}`,
-        { host: env.PGOPS_HOST, port: env.PGOPS_PORT, database: env.PGOPS_APP_DATABASE },
+        `cannot connect to ${where} as ${config.roles.superuser}${waited}: ${(err as Error).message}`,
+        { host: config.connection.host, port: config.instance.port, database: config.roles.appDatabase },
         {
           cause: err,
           hint: 'Check that the primary is running and ready (kubectl get pods; kubectl logs <release>-postgres-0) and PGOPS_HOST/PGOPS_PORT/PGOPS_APP_DATABASE; PGOPS_MIGRATION_WAIT_SECONDS sets how long to wait.',

@@ -8,7 +8,7 @@ import { whileDoing, OpsError } from '../../core/errors.js';
 import { checkNoTransactionControl, prepareFiles } from '../../core/migrate/files.js';
 import { type MigrationPlan, planMigration } from '../../core/migrate/plan.js';
 import { parseMigrationVersion } from '../../core/migrate/version.js';
-import type { AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import type { MigrateResult } from '../../core/migrate/result.js';
 import {
   applyPlan,
@@ -21,7 +21,7 @@ import {
 import { connectAppDatabase } from './connect.js';
 import { readMigrationFiles } from './files.js';
 import { safetyBackupName, takeSafetyBackup } from './safety-backup.js';
-import { connectionFromEnv } from '../backup/conn.js';
+import { connectionFromConfig } from '../backup/conn.js';
 import { withClusterOperation } from '../cluster-operation.js';
 import type { Logger } from '../log.js';
 
@@ -33,7 +33,7 @@ export interface MigrationOptions {
 }
 
 export interface MigrationDeps {
-  env: AgentEnv;
+  config: Pick<AgentConfig, 'migration' | 'connection' | 'instance' | 'roles' | 'ha'>;
   log: Logger;
 }
 
@@ -43,35 +43,40 @@ export interface MigrationDeps {
  */
 export async function runMigration(opts: MigrationOptions, deps: MigrationDeps): Promise<MigrateResult> {
   if (opts.dryRun) return applyOrPlan(opts, deps);
-  const { env, log } = deps;
-  const version = parseMigrationVersion(opts.version ?? env.PGOPS_MIGRATION_VERSION);
+  const { config, log } = deps;
+  const version = parseMigrationVersion(opts.version ?? config.migration.version);
   // Wait for the primary as the migration does (a fresh install starts the Job and the primary together).
-  const first = await connectAppDatabase(env, {
+  const first = await connectAppDatabase(config, {
     applicationName: 'postgres-agent migrate',
-    waitSeconds: env.PGOPS_MIGRATION_WAIT_SECONDS,
+    waitSeconds: config.migration.waitSeconds,
     log,
   });
   await first.end().catch(() => undefined);
-  return withClusterOperation(connectionFromEnv(env), `migrate ${version}`, () => applyOrPlan(opts, deps), {
-    log,
-    whenBusy: 'wait',
-  });
+  return withClusterOperation(
+    connectionFromConfig(config),
+    `migrate ${version}`,
+    () => applyOrPlan(opts, deps),
+    {
+      log,
+      whenBusy: 'wait',
+    },
+  );
 }
 
 /** Plans the version and, unless a dry run, applies it (the caller holds the cluster operation lock). */
 async function applyOrPlan(opts: MigrationOptions, deps: MigrationDeps): Promise<MigrateResult> {
-  const { env, log } = deps;
+  const { config, log } = deps;
   const started = Date.now();
-  const version = parseMigrationVersion(opts.version ?? env.PGOPS_MIGRATION_VERSION);
-  const { dir, files: raw } = readMigrationFiles(env.PGOPS_MIGRATION_DIR, version);
+  const version = parseMigrationVersion(opts.version ?? config.migration.version);
+  const { dir, files: raw } = readMigrationFiles(config.migration.dir, version);
   const files = prepareFiles(version, raw, dir);
   checkNoTransactionControl(files, statementsOf);
-  const database = env.PGOPS_APP_DATABASE;
+  const database = config.roles.appDatabase;
   const mlog = log.child({ version, database });
 
-  const client = await connectAppDatabase(env, {
+  const client = await connectAppDatabase(config, {
     applicationName: 'postgres-agent migrate',
-    waitSeconds: env.PGOPS_MIGRATION_WAIT_SECONDS,
+    waitSeconds: config.migration.waitSeconds,
     log: mlog,
   });
   let locked = false;
@@ -88,7 +93,7 @@ async function applyOrPlan(opts: MigrationOptions, deps: MigrationDeps): Promise
     const result: MigrateResult = {
       version,
       database,
-      description: env.PGOPS_MIGRATION_DESCRIPTION,
+      description: config.migration.description,
       checksum: plan.checksum,
       outcome: 'dry-run',
       action: plan.action,
@@ -104,7 +109,7 @@ async function applyOrPlan(opts: MigrationOptions, deps: MigrationDeps): Promise
           appliedAt: plan.appliedAt,
         });
       } else {
-        if (env.PGOPS_MIGRATION_SAFETY_BACKUP) {
+        if (config.migration.safetyBackup) {
           result.safetyBackup = safetyBackupName(version, new Date());
           await takeSafetyBackup(result.safetyBackup, version, mlog);
         } else {
@@ -117,8 +122,8 @@ async function applyOrPlan(opts: MigrationOptions, deps: MigrationDeps): Promise
         const applied: FileResult[] = await applyPlan(client, {
           plan,
           files,
-          description: env.PGOPS_MIGRATION_DESCRIPTION,
-          appliedBy: `postgres-agent migrate on ${hostname()} as ${env.PGOPS_SUPERUSER}`,
+          description: config.migration.description,
+          appliedBy: `postgres-agent migrate on ${hostname()} as ${config.roles.superuser}`,
           log: mlog,
         });
         for (const a of applied) {

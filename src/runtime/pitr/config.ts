@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import type { AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import { UsageError } from '../../core/errors.js';
 import {
   archiveCommand,
@@ -27,23 +27,23 @@ import type { PgbackrestRunner } from './pgbackrest.js';
 export type PitrRole = 'member' | 'job' | 'repo-host';
 
 /** The spool of the asynchronous archive: on the data volume, beside PGDATA (a re-clone removes PGDATA). */
-export function spoolPath(env: AgentEnv): string {
+export function spoolPath(config: AgentConfig): string {
   return (
-    env.PGOPS_PGBACKREST_SPOOL_PATH ?? join(dirname(env.PGDATA), `${basename(env.PGDATA)}.pgbackrest-spool`)
+    config.pitr.spoolPath ??
+    join(dirname(config.instance.dataDir), `${basename(config.instance.dataDir)}.pgbackrest-spool`)
   );
 }
 
-function repo1Of(env: AgentEnv): Repo1 | undefined {
-  if (env.PGOPS_PGBACKREST_REPO1_PATH) return { kind: 'posix', path: env.PGOPS_PGBACKREST_REPO1_PATH };
-  if (env.PGOPS_PGBACKREST_REPO1_HOST)
-    return { kind: 'tls', host: env.PGOPS_PGBACKREST_REPO1_HOST, port: env.PGOPS_PGBACKREST_TLS_PORT };
+function repo1Of(config: AgentConfig): Repo1 | undefined {
+  if (config.pitr.repo1Path) return { kind: 'posix', path: config.pitr.repo1Path };
+  if (config.pitr.repo1Host) return { kind: 'tls', host: config.pitr.repo1Host, port: config.pitr.tlsPort };
   return undefined;
 }
 
 /** repo2 from the cross-region settings, when PGOPS_PGBACKREST_REPO2 is on. */
-export function repo2Of(env: AgentEnv, raw: NodeJS.ProcessEnv): Repo2 | undefined {
-  if (!env.PGOPS_PGBACKREST_REPO2) return undefined;
-  if (!env.PGOPS_SYNC_PROVIDER || !env.PGOPS_SYNC_BUCKET)
+export function repo2Of(config: AgentConfig, raw: NodeJS.ProcessEnv): Repo2 | undefined {
+  if (!config.pitr.repo2) return undefined;
+  if (!config.sync.provider || !config.sync.bucket)
     throw new UsageError(
       'E_REPO2_SETTINGS',
       'PGOPS_PGBACKREST_REPO2 is on but the object store is not set (PGOPS_SYNC_PROVIDER and PGOPS_SYNC_BUCKET)',
@@ -52,12 +52,12 @@ export function repo2Of(env: AgentEnv, raw: NodeJS.ProcessEnv): Repo2 | undefine
     );
   try {
     return repo2FromSync({
-      provider: env.PGOPS_SYNC_PROVIDER,
-      bucket: env.PGOPS_SYNC_BUCKET,
-      prefix: env.PGOPS_SYNC_PREFIX,
-      endpoint: env.PGOPS_SYNC_ENDPOINT,
-      region: env.PGOPS_SYNC_REGION,
-      verifyTls: env.PGOPS_PGBACKREST_REPO2_VERIFY_TLS,
+      provider: config.sync.provider,
+      bucket: config.sync.bucket,
+      prefix: config.sync.prefix,
+      endpoint: config.sync.endpoint,
+      region: config.sync.region,
+      verifyTls: config.pitr.repo2VerifyTls,
       gcsKeyFile: raw.GOOGLE_APPLICATION_CREDENTIALS,
       hasKeys: Boolean(raw.AWS_ACCESS_KEY_ID),
       webIdentity: Boolean(raw.AWS_WEB_IDENTITY_TOKEN_FILE),
@@ -74,8 +74,8 @@ export function repo2Of(env: AgentEnv, raw: NodeJS.ProcessEnv): Repo2 | undefine
   }
 }
 
-function tlsFiles(env: AgentEnv): TlsFiles | undefined {
-  const d = env.PGOPS_PGBACKREST_TLS_DIR;
+function tlsFiles(config: AgentConfig): TlsFiles | undefined {
+  const d = config.pitr.tlsDir;
   return d
     ? { caFile: join(d, 'ca.crt'), certFile: join(d, 'tls.crt'), keyFile: join(d, 'tls.key') }
     : undefined;
@@ -83,47 +83,51 @@ function tlsFiles(env: AgentEnv): TlsFiles | undefined {
 
 /** The inputs of pgBackRest's configuration for `role`; lockPath is where its lock files go. */
 export function confInputs(
-  env: AgentEnv,
+  config: AgentConfig,
   raw: NodeJS.ProcessEnv,
   role: PitrRole,
   lockPath: string,
 ): PgbackrestConfInputs {
-  const tls = tlsFiles(env);
+  const tls = tlsFiles(config);
   let pg: PgTarget[];
   if (role === 'repo-host') {
-    const hosts = env.PGOPS_PGBACKREST_PG_HOSTS.split(',')
+    const hosts = config.pitr.pgHosts
+      .split(',')
       .map((h) => h.trim())
       .filter(Boolean);
     // The member's TLS server runs pgBackRest with these options: its socket is at the same path.
     pg = hosts.map((host) => ({
-      path: env.PGDATA,
-      port: env.PGOPS_PORT,
-      socketPath: env.PGOPS_SOCKET_DIR,
+      path: config.instance.dataDir,
+      port: config.instance.port,
+      socketPath: config.instance.socketDir,
       host,
-      hostPort: env.PGOPS_PGBACKREST_TLS_PORT,
+      hostPort: config.pitr.tlsPort,
     }));
-  } else pg = [{ path: env.PGDATA, port: env.PGOPS_PORT, socketPath: env.PGOPS_SOCKET_DIR }];
+  } else
+    pg = [
+      { path: config.instance.dataDir, port: config.instance.port, socketPath: config.instance.socketDir },
+    ];
   return {
-    stanza: env.PGOPS_PGBACKREST_STANZA,
+    stanza: config.pitr.stanza,
     pg,
-    repo1: repo1Of(env),
-    repo2: repo2Of(env, raw),
-    retentionFull: env.PGOPS_PGBACKREST_RETENTION_FULL,
-    processMax: env.PGOPS_PGBACKREST_PROCESS_MAX,
-    spoolPath: role === 'member' ? spoolPath(env) : undefined,
+    repo1: repo1Of(config),
+    repo2: repo2Of(config, raw),
+    retentionFull: config.pitr.retentionFull,
+    processMax: config.pitr.processMax,
+    spoolPath: role === 'member' ? spoolPath(config) : undefined,
     lockPath,
     tlsClient: tls,
     tlsServer:
       tls && role !== 'job'
-        ? { ...tls, port: env.PGOPS_PGBACKREST_TLS_PORT, allowedClientCn: env.PGOPS_PGBACKREST_TLS_CLIENT_CN }
+        ? { ...tls, port: config.pitr.tlsPort, allowedClientCn: config.pitr.tlsClientCn }
         : undefined,
-    pgUser: env.PGOPS_SUPERUSER,
+    pgUser: config.roles.superuser,
   };
 }
 
 /** Environment pgBackRest needs besides ours: repo2's keys from the vendors' variables. */
-export function pgbackrestEnv(env: AgentEnv, raw: NodeJS.ProcessEnv): Record<string, string> {
-  const r2 = repo2Of(env, raw);
+export function pgbackrestEnv(config: AgentConfig, raw: NodeJS.ProcessEnv): Record<string, string> {
+  const r2 = repo2Of(config, raw);
   return r2 ? repo2Env(r2.provider, raw) : {};
 }
 
@@ -137,65 +141,64 @@ export function writePrivate(path: string, text: string, previous?: string): boo
 }
 
 /** The member's file, next to Patroni's in the private runtime directory. */
-export function memberConfPath(env: AgentEnv): string {
-  return join(env.PGOPS_SOCKET_DIR, 'pgops', 'pgbackrest.conf');
+export function memberConfPath(config: AgentConfig): string {
+  return join(config.instance.socketDir, 'pgops', 'pgbackrest.conf');
 }
 
 /**
  * archive_command and restore_command for a member: through pgBackRest when PITR is on and a
  * repository is configured; `true` otherwise (archive_mode stays on).
  */
-export function memberArchiveSettings(env: AgentEnv): { archiveCommand: string; restoreCommand?: string } {
+export function memberArchiveSettings(config: AgentConfig): {
+  archiveCommand: string;
+  restoreCommand?: string;
+} {
   const on =
-    env.PGOPS_PITR &&
-    Boolean(env.PGOPS_PGBACKREST_REPO1_PATH || env.PGOPS_PGBACKREST_REPO1_HOST || env.PGOPS_PGBACKREST_REPO2);
-  if (!on) return { archiveCommand: archiveCommand(undefined, env.PGOPS_PGBACKREST_STANZA) };
-  const conf = memberConfPath(env);
+    config.pitr.enabled && Boolean(config.pitr.repo1Path || config.pitr.repo1Host || config.pitr.repo2);
+  if (!on) return { archiveCommand: archiveCommand(undefined, config.pitr.stanza) };
+  const conf = memberConfPath(config);
   return {
-    archiveCommand: archiveCommand(conf, env.PGOPS_PGBACKREST_STANZA),
-    restoreCommand: restoreCommand(conf, env.PGOPS_PGBACKREST_STANZA),
+    archiveCommand: archiveCommand(conf, config.pitr.stanza),
+    restoreCommand: restoreCommand(conf, config.pitr.stanza),
   };
 }
 
 /** True when this member archives (PITR on and a repository set). */
-export function archives(env: AgentEnv): boolean {
-  return memberArchiveSettings(env).restoreCommand !== undefined;
+export function archives(config: AgentConfig): boolean {
+  return memberArchiveSettings(config).restoreCommand !== undefined;
 }
 
 /** A job's own configuration in a private temporary folder, removed by `dispose`. */
-export function jobConf(env: AgentEnv, raw: NodeJS.ProcessEnv, role: PitrRole = 'job') {
+export function jobConf(config: AgentConfig, raw: NodeJS.ProcessEnv, role: PitrRole = 'job') {
   const dir = mkdtempSync(join(tmpdir(), 'pgops-pgbackrest-'));
   const lock = join(dir, 'lock');
   mkdirSync(lock, { mode: 0o700 });
   const file = join(dir, 'pgbackrest.conf');
-  writeFileSync(file, pgbackrestConf(confInputs(env, raw, role, lock)), { mode: 0o600 });
+  writeFileSync(file, pgbackrestConf(confInputs(config, raw, role, lock)), { mode: 0o600 });
   return {
     file,
     dir,
-    env: pgbackrestEnv(env, raw),
+    env: pgbackrestEnv(config, raw),
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
 
 /** repo numbers a job on this machine can back up into: repo1 when it is a folder here, repo2 when set. */
-export function localRepos(env: AgentEnv): number[] {
-  return [...(env.PGOPS_PGBACKREST_REPO1_PATH ? [1] : []), ...(env.PGOPS_PGBACKREST_REPO2 ? [2] : [])];
+export function localRepos(config: AgentConfig): number[] {
+  return [...(config.pitr.repo1Path ? [1] : []), ...(config.pitr.repo2 ? [2] : [])];
 }
 
 /** Every repository this machine's configuration names (repo1 local or over TLS, repo2). */
-export function configuredRepos(env: AgentEnv): number[] {
-  return [
-    ...(env.PGOPS_PGBACKREST_REPO1_PATH || env.PGOPS_PGBACKREST_REPO1_HOST ? [1] : []),
-    ...(env.PGOPS_PGBACKREST_REPO2 ? [2] : []),
-  ];
+export function configuredRepos(config: AgentConfig): number[] {
+  return [...(config.pitr.repo1Path || config.pitr.repo1Host ? [1] : []), ...(config.pitr.repo2 ? [2] : [])];
 }
 
 /** How list-backups names where a physical backup is: repo1's folder, repo2's URL. */
-export function repoLocations(env: AgentEnv, raw: NodeJS.ProcessEnv): Record<string, string> {
+export function repoLocations(config: AgentConfig, raw: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
-  if (env.PGOPS_PGBACKREST_REPO1_PATH) out.repo1 = env.PGOPS_PGBACKREST_REPO1_PATH;
-  else if (env.PGOPS_PGBACKREST_REPO1_HOST) out.repo1 = `${env.PGOPS_PGBACKREST_REPO1_HOST}:/pgbackrest`;
-  const r2 = repo2Of(env, raw);
+  if (config.pitr.repo1Path) out.repo1 = config.pitr.repo1Path;
+  else if (config.pitr.repo1Host) out.repo1 = `${config.pitr.repo1Host}:/pgbackrest`;
+  const r2 = repo2Of(config, raw);
   if (r2) {
     const scheme = r2.provider === 'gcs' ? 'gs' : r2.provider;
     out.repo2 = `${scheme}://${r2.bucket}${r2.path}`;
@@ -205,33 +208,33 @@ export function repoLocations(env: AgentEnv, raw: NodeJS.ProcessEnv): Record<str
 
 /** What a pgBackRest job of the agent needs: its settings, the raw environment (cloud keys), a logger. */
 export interface PitrJobContext {
-  env: AgentEnv;
+  config: AgentConfig;
   rawEnv: NodeJS.ProcessEnv;
   log: Logger;
 }
 
 /** A job's configuration and a runner over it; `dispose` removes the configuration. */
 export function jobRunner(
-  env: AgentEnv,
+  config: AgentConfig,
   raw: NodeJS.ProcessEnv,
 ): { runner: PgbackrestRunner; dispose: () => void } {
-  const conf = jobConf(env, raw);
+  const conf = jobConf(config, raw);
   return {
-    runner: { configFile: conf.file, stanza: env.PGOPS_PGBACKREST_STANZA, env: conf.env },
+    runner: { configFile: conf.file, stanza: config.pitr.stanza, env: conf.env },
     dispose: conf.dispose,
   };
 }
 
 /** Refuses (exit 2) what needs point-in-time recovery when it is off, saying how to turn it on. */
-export function requirePitr(env: AgentEnv, what: string): void {
-  if (!env.PGOPS_PITR)
+export function requirePitr(config: AgentConfig, what: string): void {
+  if (!config.pitr.enabled)
     throw new UsageError(
       'E_PITR_OFF',
       `${what} needs point-in-time recovery, which is off (PGOPS_PITR)`,
       {},
       {
         hint:
-          env.PGOPS_MODE === 'local'
+          config.agent.mode === 'local'
             ? 'Local mode turns it on: postgres-ops local up'
             : 'Set databases.postgres.pitr.enabled=true and upgrade the release.',
       },

@@ -9,11 +9,11 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
-import type { AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import { INSERT_DRILL } from '../../core/pitr/history-sql.js';
 import { quoteIdent } from '../../core/pg/conninfo.js';
 import type { DrillChecks, DrillResult } from '../../core/pitr/results.js';
-import { connect, connectionFromEnv } from '../backup/conn.js';
+import { connect, connectionFromConfig } from '../backup/conn.js';
 import type { Logger } from '../log.js';
 import { findPgBinDir } from '../pgbin.js';
 import { recordingClient } from './backup.js';
@@ -79,7 +79,7 @@ export async function checkIndexes(c: pg.Client): Promise<DrillChecks['indexes']
 }
 
 export async function runDrill(
-  env: AgentEnv,
+  config: AgentConfig,
   raw: NodeJS.ProcessEnv,
   log: Logger,
   onScratch?: (dir: string) => void,
@@ -97,27 +97,27 @@ export async function runDrill(
     error: null,
     recorded: false,
   };
-  const conf = jobConf(env, raw);
-  const runner = { configFile: conf.file, stanza: env.PGOPS_PGBACKREST_STANZA, env: conf.env };
-  const base = env.PGOPS_DRILL_DIR || raw.TMPDIR || '/tmp';
+  const conf = jobConf(config, raw);
+  const runner = { configFile: conf.file, stanza: config.pitr.stanza, env: conf.env };
+  const base = config.pitr.drillDir || raw.TMPDIR || '/tmp';
   const scratch = scratchDir(base, 'pgops-drill-');
   onScratch?.(scratch);
-  const conn = connectionFromEnv(env);
+  const conn = connectionFromConfig(config);
   let app: pg.Client | undefined;
   let recovered: Recovered | undefined;
   try {
-    app = await connect(conn, env.PGOPS_APP_DATABASE, 'postgres-agent drill').catch(() => undefined);
+    app = await connect(conn, config.roles.appDatabase, 'postgres-agent drill').catch(() => undefined);
     const snap = app ? await sourceSnapshot(app) : undefined;
     const target = snap
       ? ({ kind: 'lsn', lsn: snap.lsn.toUpperCase() } as const)
       : ({ kind: 'latest' } as const);
     await bringArchiveUpToDate(app, target, log);
-    const binDir = findPgBinDir(env.PGOPS_PG_BIN_DIR);
+    const binDir = findPgBinDir(config.instance.binDir);
     const plan = await planPointInTime(
       runner,
       target,
       binDir,
-      configuredRepos(env),
+      configuredRepos(config),
       await liveTimelineOf(app),
     );
     result.backupLabel = plan.backup.label;
@@ -135,7 +135,7 @@ export async function runDrill(
     result.recoveredTo = recovered.recoveredTo;
     result.recoveredLsn = recovered.recoveredLsn;
     result.recoverySeconds = recovered.seconds;
-    const copy = await recovered.client(env.PGOPS_APP_DATABASE);
+    const copy = await recovered.client(config.roles.appDatabase);
     try {
       const indexes = await checkIndexes(copy);
       const mismatched: DrillChecks['tables']['mismatched'] = [];

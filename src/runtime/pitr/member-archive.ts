@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { AgentEnv } from '../../core/config/schema.js';
+import { nestConfig, type AgentConfig, type AgentEnv } from '../../core/config/schema.js';
 import { pgbackrestConf } from '../../core/pitr/conf.js';
 import type { Logger } from '../log.js';
 import { archives, confInputs, memberConfPath, pgbackrestEnv, spoolPath, writePrivate } from './config.js';
@@ -29,39 +29,44 @@ export class MemberArchive {
   private serverFailures = 0;
   private busy = false;
 
+  private config: AgentConfig;
+
+  // The instance supervision hands over its flat settings; read here as the nested configuration.
   constructor(
-    private env: AgentEnv,
+    env: AgentEnv,
     private readonly raw: NodeJS.ProcessEnv,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.config = nestConfig(env);
+  }
 
   get enabled(): boolean {
-    return archives(this.env);
+    return archives(this.config);
   }
 
   private get runner(): PgbackrestRunner {
     return {
-      configFile: memberConfPath(this.env),
-      stanza: this.env.PGOPS_PGBACKREST_STANZA,
+      configFile: memberConfPath(this.config),
+      stanza: this.config.pitr.stanza,
       env: this.extraEnv(),
     };
   }
 
   /** repo2's keys, for PostgreSQL's archive_command and restore_command (inherited through Patroni). */
   extraEnv(): Record<string, string> {
-    return this.enabled ? pgbackrestEnv(this.env, this.raw) : {};
+    return this.enabled ? pgbackrestEnv(this.config, this.raw) : {};
   }
 
   /** Writes pgbackrest.conf (0600, private directory); true when it changed. */
   writeConfig(env: AgentEnv): boolean {
-    this.env = env;
-    if (!this.enabled && !env.PGOPS_PGBACKREST_TLS_DIR) return false;
-    const dir = join(env.PGOPS_SOCKET_DIR, 'pgops');
+    const config = (this.config = nestConfig(env));
+    if (!this.enabled && !config.pitr.tlsDir) return false;
+    const dir = join(config.instance.socketDir, 'pgops');
     const lock = join(dir, 'pgbackrest-lock');
     mkdirSync(lock, { recursive: true, mode: 0o700 });
-    mkdirSync(spoolPath(env), { recursive: true, mode: 0o700 });
-    const text = pgbackrestConf(confInputs(env, this.raw, 'member', lock));
-    const changed = writePrivate(memberConfPath(env), text, this.text);
+    mkdirSync(spoolPath(config), { recursive: true, mode: 0o700 });
+    const text = pgbackrestConf(confInputs(config, this.raw, 'member', lock));
+    const changed = writePrivate(memberConfPath(config), text, this.text);
     if (changed) this.stanzaReady = false;
     this.text = text;
     return changed;
@@ -71,12 +76,7 @@ export class MemberArchive {
   async leaderDuty(): Promise<void> {
     if (!this.enabled || this.busy) return;
     // Over TLS the repository pod creates the stanza (2.45 runs it where the repository is).
-    if (
-      !this.env.PGOPS_PGBACKREST_REPO1_PATH &&
-      this.env.PGOPS_PGBACKREST_REPO1_HOST &&
-      !this.env.PGOPS_PGBACKREST_REPO2
-    )
-      return;
+    if (!this.config.pitr.repo1Path && this.config.pitr.repo1Host && !this.config.pitr.repo2) return;
     this.busy = true;
     try {
       const now = Date.now();
@@ -85,7 +85,7 @@ export class MemberArchive {
         try {
           await stanzaCreate(this.runner);
           this.stanzaReady = true;
-          this.log.info(`pgBackRest stanza ${this.env.PGOPS_PGBACKREST_STANZA} is ready: WAL is archived`);
+          this.log.info(`pgBackRest stanza ${this.config.pitr.stanza} is ready: WAL is archived`);
           this.lastCheck = 0;
         } catch (err) {
           this.log.error(
@@ -118,7 +118,7 @@ export class MemberArchive {
   /** Whether the archive can give a replica this segment (then it catches up without a re-clone). */
   async holds(segment: string): Promise<boolean> {
     if (!this.enabled) return false;
-    const dir = mkdtempSync(join(this.env.PGOPS_SOCKET_DIR, 'pgops', 'seg-'));
+    const dir = mkdtempSync(join(this.config.instance.socketDir, 'pgops', 'seg-'));
     try {
       return await archiveGet(this.runner, segment, join(dir, segment));
     } catch {
@@ -130,8 +130,8 @@ export class MemberArchive {
 
   /** pgBackRest's TLS server (Kubernetes), restarted with a back-off if it exits. */
   startServer(): void {
-    if (!this.env.PGOPS_PGBACKREST_TLS_DIR || this.server || this.serverStopping) return;
-    const child = spawn(PGBACKREST_BIN, [`--config=${memberConfPath(this.env)}`, 'server'], {
+    if (!this.config.pitr.tlsDir || this.server || this.serverStopping) return;
+    const child = spawn(PGBACKREST_BIN, [`--config=${memberConfPath(this.config)}`, 'server'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...this.extraEnv() },
     });
@@ -152,7 +152,7 @@ export class MemberArchive {
       );
       setTimeout(() => this.startServer(), wait).unref();
     });
-    this.log.info(`pgBackRest TLS server started on port ${this.env.PGOPS_PGBACKREST_TLS_PORT}`);
+    this.log.info(`pgBackRest TLS server started on port ${this.config.pitr.tlsPort}`);
   }
 
   stopServer(): void {
@@ -166,7 +166,7 @@ export class MemberArchive {
    * out, say), and the new workers wait behind it. Stopped with the member.
    */
   stopAsyncWorkers(): number[] {
-    return stopAsyncWorkers(memberConfPath(this.env));
+    return stopAsyncWorkers(memberConfPath(this.config));
   }
 }
 

@@ -10,7 +10,7 @@ import {
   type PhysicalType,
 } from '../../core/pitr/info.js';
 import type { PhysicalBackupResult, PhysicalInfo } from '../../core/pitr/results.js';
-import { connectionFromEnv } from '../backup/conn.js';
+import { connectionFromConfig } from '../backup/conn.js';
 import { runPhysicalBackup } from './backup.js';
 import { configuredRepos, jobRunner, localRepos, repoLocations, type PitrJobContext } from './config.js';
 import { pgbackrestInfoEach } from './pgbackrest.js';
@@ -20,7 +20,7 @@ export async function physicalBackup(
   req: { type: PhysicalType; name?: string },
   ctx: PitrJobContext,
 ): Promise<PhysicalBackupResult> {
-  const repos = localRepos(ctx.env);
+  const repos = localRepos(ctx.config);
   if (repos.length === 0)
     throw new UsageError(
       'E_NO_REPOSITORY',
@@ -30,12 +30,12 @@ export async function physicalBackup(
         hint: 'On Kubernetes backups run in the repository pod: postgres-ops backup --physical does that for you.',
       },
     );
-  const { runner, dispose } = jobRunner(ctx.env, ctx.rawEnv);
+  const { runner, dispose } = jobRunner(ctx.config, ctx.rawEnv);
   try {
     return await runPhysicalBackup(
       { type: req.type, name: req.name, repos },
       runner,
-      connectionFromEnv(ctx.env),
+      connectionFromConfig(ctx.config),
       ctx.log,
     );
   } finally {
@@ -45,14 +45,14 @@ export async function physicalBackup(
 
 /** pgBackRest's backups in every configured repository, and the recoverability window. */
 export async function physicalInfo(ctx: Omit<PitrJobContext, 'log'>): Promise<PhysicalInfo> {
-  const { runner, dispose } = jobRunner(ctx.env, ctx.rawEnv);
+  const { runner, dispose } = jobRunner(ctx.config, ctx.rawEnv);
   try {
-    const info = await pgbackrestInfoEach(runner, configuredRepos(ctx.env));
+    const info = await pgbackrestInfoEach(runner, configuredRepos(ctx.config));
     return {
       stanza: info.stanza,
       status: { code: info.code, message: info.message },
       repos: info.repos,
-      backups: physicalEntries(info, repoLocations(ctx.env, ctx.rawEnv)),
+      backups: physicalEntries(info, repoLocations(ctx.config, ctx.rawEnv)),
       earliest: earliestRecoverable(info),
       windowStart: windowStart(info),
     };

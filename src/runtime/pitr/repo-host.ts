@@ -15,23 +15,26 @@ import { pgbackrest, stanzaCreate } from './pgbackrest.js';
 
 /** Runs the TLS server until SIGTERM or SIGINT; the stanza is created in the background. */
 export async function runRepoHost(ctx: PitrJobContext): Promise<void> {
-  const { env, log } = ctx;
-  if (!env.PGOPS_PGBACKREST_REPO1_PATH || !env.PGOPS_PGBACKREST_TLS_DIR || !env.PGOPS_PGBACKREST_PG_HOSTS)
+  const { config, log } = ctx;
+  if (!config.pitr.repo1Path || !config.pitr.tlsDir || !config.pitr.pgHosts)
     throw new UsageError(
       'E_REPO_HOST_SETTINGS',
       'the repository host needs PGOPS_PGBACKREST_REPO1_PATH, PGOPS_PGBACKREST_TLS_DIR and PGOPS_PGBACKREST_PG_HOSTS',
       {},
       { hint: 'The chart sets them on the repository pod (databases.postgres.pitr.enabled).' },
     );
-  const dir = join(env.PGOPS_SOCKET_DIR, 'pgops');
+  const dir = join(config.instance.socketDir, 'pgops');
   mkdirSync(join(dir, 'pgbackrest-lock'), { recursive: true, mode: 0o700 });
-  mkdirSync(env.PGOPS_PGBACKREST_REPO1_PATH, { recursive: true, mode: 0o750 });
+  mkdirSync(config.pitr.repo1Path, { recursive: true, mode: 0o750 });
   const conf = join(dir, 'pgbackrest.conf');
-  writePrivate(conf, pgbackrestConf(confInputs(env, ctx.rawEnv, 'repo-host', join(dir, 'pgbackrest-lock'))));
+  writePrivate(
+    conf,
+    pgbackrestConf(confInputs(config, ctx.rawEnv, 'repo-host', join(dir, 'pgbackrest-lock'))),
+  );
   const runner = {
     configFile: conf,
-    stanza: env.PGOPS_PGBACKREST_STANZA,
-    env: pgbackrestEnv(env, ctx.rawEnv),
+    stanza: config.pitr.stanza,
+    env: pgbackrestEnv(config, ctx.rawEnv),
   };
   const child = spawn('pgbackrest', [`--config=${conf}`, 'server'], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,9 +44,7 @@ export async function runRepoHost(ctx: PitrJobContext): Promise<void> {
     createInterface({ input: s }).on('line', (l) =>
       log.relay(l, /ERROR/.test(l) ? 'error' : 'info', 'pgbackrest'),
     );
-  log.info(
-    `pgBackRest TLS server started on port ${env.PGOPS_PGBACKREST_TLS_PORT}; repo1 in ${env.PGOPS_PGBACKREST_REPO1_PATH}`,
-  );
+  log.info(`pgBackRest TLS server started on port ${config.pitr.tlsPort}; repo1 in ${config.pitr.repo1Path}`);
   let stopping = false;
   const stop = () => {
     stopping = true;
@@ -57,7 +58,7 @@ export async function runRepoHost(ctx: PitrJobContext): Promise<void> {
     for (let attempt = 0; !stopping; attempt++) {
       try {
         await stanzaCreate(runner);
-        log.info(`stanza ${env.PGOPS_PGBACKREST_STANZA} is ready`);
+        log.info(`stanza ${config.pitr.stanza} is ready`);
         await pgbackrest(runner, 'check', [], { timeoutMs: 180_000 }).then(
           () => log.info('pgbackrest check passed: the members archive into every repository'),
           (err: Error) => log.error(err.message),

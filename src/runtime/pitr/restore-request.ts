@@ -67,10 +67,10 @@ function record(
  * status files speak of the old history. Returns where the data went, or null when there was none.
  */
 function putAside(ctx: PitrJobContext, id: string): string | null {
-  const pgdata = ctx.env.PGDATA;
+  const pgdata = ctx.config.instance.dataDir;
   const aside = asideDir(pgdata, id);
   if (existsSync(pgdata) && !existsSync(aside)) renameSync(pgdata, aside);
-  rmSync(spoolPath(ctx.env), { recursive: true, force: true });
+  rmSync(spoolPath(ctx.config), { recursive: true, force: true });
   return existsSync(aside) ? aside : null;
 }
 
@@ -80,7 +80,7 @@ export async function applyRestoreRequest(
   ctx: PitrJobContext,
   pollMs = 5_000,
 ): Promise<RestoreRequestOutcome> {
-  const pgdata = ctx.env.PGDATA;
+  const pgdata = ctx.config.instance.dataDir;
   for (let waited = 0; ; waited++) {
     const req = await source.read();
     const action = memberAction(pod, req, readMarker(pgdata));
@@ -104,7 +104,7 @@ async function moveAside(
   source: RequestSource,
 ): Promise<RestoreRequestOutcome> {
   const aside = putAside(ctx, r.id);
-  writeMarker(ctx.env.PGDATA, { id: r.id, phase: 'done' });
+  writeMarker(ctx.config.instance.dataDir, { id: r.id, phase: 'done' });
   if (aside) await record(source, r.id, (cur) => ({ ...cur, keptAside: { ...cur.keptAside, [pod]: aside } }));
   const detail = aside
     ? `previous data kept in ${aside}; this member re-clones from the restored leader`
@@ -120,7 +120,7 @@ async function restoreHere(
   ctx: PitrJobContext,
   source: RequestSource,
 ): Promise<RestoreRequestOutcome> {
-  const pgdata = ctx.env.PGDATA;
+  const pgdata = ctx.config.instance.dataDir;
   const newDir = restoringDir(pgdata, r.id);
   if (cleanPartial || existsSync(newDir)) {
     ctx.log.info(`removing the partial copy an interrupted restore left in ${newDir}`);
@@ -150,7 +150,7 @@ async function finishSwitch(
   ctx: PitrJobContext,
   source: RequestSource,
 ): Promise<RestoreRequestOutcome> {
-  const pgdata = ctx.env.PGDATA;
+  const pgdata = ctx.config.instance.dataDir;
   const m = readMarker(pgdata)!;
   const newDir = restoringDir(pgdata, r.id);
   // Only with the restored copy at hand does the data go aside (a repeat finds it moved already).

@@ -11,7 +11,7 @@ import { SafetyRefusal, UsageError } from '../../core/errors.js';
 import { formatBytes } from '../../core/output.js';
 import type { PitrRestoreResult, PitrReopenResult } from '../../core/pitr/results.js';
 import { describeTarget, type RecoveryTarget } from '../../core/pitr/target.js';
-import { connect, connectionFromEnv } from '../backup/conn.js';
+import { connect, connectionFromConfig } from '../backup/conn.js';
 import { findPgBinDir } from '../pgbin.js';
 import { volumeStats } from '../instance/datadir.js';
 import { configuredRepos, jobRunner, type PitrJobContext } from './config.js';
@@ -30,8 +30,8 @@ export interface PitrRestoreRequest {
  * as a standby and follow the timelines of the restore it replaces.
  */
 export async function reopenDataDir(dir: string, ctx: PitrJobContext): Promise<PitrReopenResult> {
-  const binDir = findPgBinDir(ctx.env.PGOPS_PG_BIN_DIR);
-  const { runner, dispose } = jobRunner(ctx.env, ctx.rawEnv);
+  const binDir = findPgBinDir(ctx.config.instance.binDir);
+  const { runner, dispose } = jobRunner(ctx.config, ctx.rawEnv);
   const workDir = `${dir}.work`;
   try {
     const rec = await restoreAndRecover({
@@ -84,9 +84,9 @@ export async function restoreToPointInTime(
         hint: 'Give a new directory.',
       },
     );
-  const binDir = findPgBinDir(ctx.env.PGOPS_PG_BIN_DIR);
-  const { runner, dispose } = jobRunner(ctx.env, ctx.rawEnv);
-  const primary = await connect(connectionFromEnv(ctx.env), 'postgres', 'postgres-agent pitr-restore')
+  const binDir = findPgBinDir(ctx.config.instance.binDir);
+  const { runner, dispose } = jobRunner(ctx.config, ctx.rawEnv);
+  const primary = await connect(connectionFromConfig(ctx.config), 'postgres', 'postgres-agent pitr-restore')
     .then(async (c) => {
       const r = await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
       if (r.rows[0]?.r) {
@@ -103,7 +103,7 @@ export async function restoreToPointInTime(
       runner,
       target,
       binDir,
-      configuredRepos(ctx.env),
+      configuredRepos(ctx.config),
       live ? await liveTimelineOf(primary) : undefined,
     );
     const result: PitrRestoreResult = {

@@ -5,7 +5,7 @@
  * the cluster only. The Kubernetes API, the clock and the session come in as dependencies.
  */
 import pg from 'pg';
-import type { AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import { OperationFailed, UsageError, whileDoing } from '../../core/errors.js';
 import { scopeOf } from '../../core/ha/patroni-config.js';
 import { readSecret } from '../secrets.js';
@@ -97,18 +97,24 @@ export interface SnapshotResult {
   };
 }
 
+/** What a snapshot reads of the settings. */
+export type SnapshotSettings = Pick<
+  AgentConfig,
+  'snapshot' | 'agent' | 'ha' | 'connection' | 'instance' | 'roles'
+>;
+
 /** The data PVC of the first member, when neither PGOPS_SNAPSHOT_PVC nor a leader record says otherwise. */
-export function snapshotPvc(env: AgentEnv): string {
-  return env.PGOPS_SNAPSHOT_PVC ?? `postgres-storage-${env.PGOPS_RELEASE}-postgres-0`;
+export function snapshotPvc(config: SnapshotSettings): string {
+  return config.snapshot.pvc ?? `postgres-storage-${config.agent.release}-postgres-0`;
 }
 
 /** Which volume to cut: a configured PVC, else the leader's from its record, else the first member's. */
 async function snapshotTarget(
-  env: AgentEnv,
+  config: SnapshotSettings,
   deps: SnapshotDeps,
 ): Promise<{ pvc: string; leader: LeaderRecord | null }> {
-  if (env.PGOPS_SNAPSHOT_PVC || !deps.leader) return { pvc: snapshotPvc(env), leader: null };
-  const scope = scopeOf(env);
+  if (config.snapshot.pvc || !deps.leader) return { pvc: snapshotPvc(config), leader: null };
+  const scope = scopeOf(config);
   const leader = await deps.leader();
   if (!leader)
     throw new OperationFailed(
@@ -158,19 +164,19 @@ function hypothetical(
 
 export async function runSnapshot(
   opts: SnapshotOptions,
-  env: AgentEnv,
+  config: SnapshotSettings,
   deps: SnapshotDeps,
 ): Promise<SnapshotResult> {
   const { api, log } = deps;
-  const release = env.PGOPS_RELEASE;
+  const release = config.agent.release;
   const namespace = api.namespace;
   const name =
     opts.name !== undefined ? validateSnapshotName(opts.name) : defaultSnapshotName(release, deps.now());
-  const { pvc, leader } = await snapshotTarget(env, deps);
+  const { pvc, leader } = await snapshotTarget(config, deps);
   // Retention counts the cluster's snapshots, whichever member's volume each was cut from.
   const samePvcGroup = leader ? sameClusterPvc(leader.member) : undefined;
-  const keepCount = env.PGOPS_SNAPSHOT_RETENTION_COUNT;
-  const cls = env.PGOPS_SNAPSHOT_CLASS;
+  const keepCount = config.snapshot.retentionCount;
+  const cls = config.snapshot.volumeSnapshotClass;
   const result: SnapshotResult = {
     name,
     namespace,
@@ -240,7 +246,7 @@ export async function runSnapshot(
     session = await deps.openSession();
   } catch (err) {
     throw whileDoing(
-      `connecting to the primary at ${env.PGOPS_HOST}:${env.PGOPS_PORT} before snapshot ${name}`,
+      `connecting to the primary at ${config.connection.host}:${config.instance.port} before snapshot ${name}`,
       err,
     );
   }
@@ -248,7 +254,7 @@ export async function runSnapshot(
   try {
     if (leader && session.server) {
       const server = await session.server();
-      checkSessionOnLeader(leader, server, { scope: scopeOf(env), host: env.PGOPS_HOST });
+      checkSessionOnLeader(leader, server, { scope: scopeOf(config), host: config.connection.host });
       log.info('snapshotting the leader', { member: leader.member, pvc });
     }
     const started = await session.start(`snapshot ${name}`).catch((err: unknown) => {
@@ -281,9 +287,9 @@ export async function runSnapshot(
     log.info('volumesnapshot created', { snapshot: name, pvc, namespace });
 
     // 3. Hold backup mode until the storage has cut the snapshot (creationTime set, or ready).
-    const deadlineMs = env.PGOPS_SNAPSHOT_TIMEOUT_SECONDS * 1000;
+    const deadlineMs = config.snapshot.timeoutSeconds * 1000;
     const t0 = deps.clock.now();
-    const progressOpts = { ...progressOptions(env, log), now: () => deps.clock.now() };
+    const progressOpts = { ...progressOptions(config.agent, log), now: () => deps.clock.now() };
     const waiting = (what: string) => {
       const p = startProgress(
         { label: `snapshot ${name}`, unit: 'wait', verb: `waiting for ${what}` },
@@ -373,18 +379,18 @@ export async function runSnapshot(
 }
 
 /** A real backup-mode session over node-postgres; the password goes to the driver, never into a string. */
-export function pgBackupModeSession(env: AgentEnv): () => Promise<BackupModeSession> {
+export function pgBackupModeSession(config: SnapshotSettings): () => Promise<BackupModeSession> {
   return async () => {
     const client = new pg.Client(
       toClientConfig(
         {
-          host: env.PGOPS_HOST,
-          port: env.PGOPS_PORT,
-          user: env.PGOPS_SUPERUSER,
+          host: config.connection.host,
+          port: config.instance.port,
+          user: config.roles.superuser,
           database: 'postgres',
-          params: { application_name: 'postgres-agent snapshot', sslmode: env.PGOPS_SSLMODE },
+          params: { application_name: 'postgres-agent snapshot', sslmode: config.connection.sslmode },
         },
-        readSecret(env, 'PGOPS_SUPERUSER_PASSWORD'),
+        readSecret(config, 'PGOPS_SUPERUSER_PASSWORD'),
       ),
     );
     await client.connect();
