@@ -8,12 +8,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadAgentEnv } from '../../src/core/config/load.js';
+import { nestConfig } from '../../src/core/config/schema.js';
 import type { OpsError } from '../../src/core/errors.js';
 import type { Output } from '../../src/core/output.js';
 import { runSync, type SyncResult } from '../../src/runtime/sync/run.js';
 import { fetchRemoteBackup } from '../../src/runtime/objectstore/fetch-remote.js';
 import { hashFile } from '../../src/runtime/objectstore/hash.js';
-import { openObjectStore, openRawStore, storeConfigFromEnv } from '../../src/runtime/objectstore/index.js';
+import { openObjectStore, openRawStore, storeConfigFrom } from '../../src/runtime/objectstore/index.js';
 import type { ObjectStore } from '../../src/runtime/objectstore/types.js';
 import { createLogger } from '../../src/runtime/log.js';
 import { cleanupAll } from '../support/cleanup.js';
@@ -138,14 +139,17 @@ for (const [label, start] of Object.entries(targets)) {
       });
     }
     async function storeFor(env: ReturnType<typeof envFor>, rawEnv = t.rawEnv) {
-      return openObjectStore(storeConfigFromEnv(env, rawEnv), { sleep: async () => undefined, log: quiet });
+      return openObjectStore(storeConfigFrom(nestConfig(env), rawEnv), {
+        sleep: async () => undefined,
+        log: quiet,
+      });
     }
     async function sync(
       env: ReturnType<typeof envFor>,
       opts: { dryRun?: boolean } = {},
       store?: ObjectStore,
     ) {
-      return runSync(opts, env, {
+      return runSync(opts, nestConfig(env), {
         store: store ?? (await storeFor(env)),
         log: quiet,
         out: recorder(),
@@ -235,7 +239,7 @@ for (const [label, start] of Object.entries(targets)) {
       const env = envFor(dir, { PGOPS_SYNC_PREFIX: `corrupt-${label}/` });
       await sync(env);
       // Damage the remote copy behind the tool's back (same sha256 metadata, different bytes).
-      const raw = await openRawStore(storeConfigFromEnv(env, t.rawEnv));
+      const raw = await openRawStore(storeConfigFrom(nestConfig(env), t.rawEnv));
       const bad = join(tempDir(), 'bad.dump');
       writeFileSync(bad, randomBytes(manifest.sizeBytes));
       const h = await hashFile(bad);
@@ -326,14 +330,14 @@ describe('sync failures', () => {
     });
     const delays: number[] = [];
     const store = await openObjectStore(
-      storeConfigFromEnv(env, { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' }),
+      storeConfigFrom(nestConfig(env), { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' }),
       {
         sleep: async (ms) => void delays.push(ms),
         log: quiet,
       },
     );
     await assert.rejects(
-      runSync({}, env, { store, log: quiet, out: recorder(), now: () => new Date() }),
+      runSync({}, nestConfig(env), { store, log: quiet, out: recorder(), now: () => new Date() }),
       (e: OpsError) =>
         e.exitCode === 1 && e.code === 'E_STORE_UNAVAILABLE' && /bucket "far-away"/.test(e.message),
     );

@@ -5,7 +5,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentEnv } from '../../core/config/schema.js';
+import { nestConfig, type AgentEnv } from '../../core/config/schema.js';
 import { SafetyRefusal, UsageError } from '../../core/errors.js';
 import { parseManifest, type BackupManifest } from '../../core/backup/manifest.js';
 import { backupFileNames } from '../../core/backup/names.js';
@@ -17,7 +17,7 @@ import {
 } from '../../core/sync/url.js';
 import type { Logger } from '../log.js';
 import { hashFile } from './hash.js';
-import { openObjectStore, storeConfigFromEnv, type ReliableOptions } from './index.js';
+import { openObjectStore, storeConfigFrom, type ReliableOptions } from './index.js';
 import type { ObjectStore } from './types.js';
 
 export interface FetchedBackup {
@@ -77,7 +77,7 @@ export async function fetchRemoteBackup(urlOrName: string, opts: FetchRemoteOpti
     );
   const store =
     opts.store ??
-    (await openObjectStore(storeConfigFromEnv(env, opts.rawEnv ?? process.env, ref), {
+    (await openObjectStore(storeConfigFrom(nestConfig(env), opts.rawEnv ?? process.env, ref), {
       log: opts.log,
       ...opts.reliable,
     }));

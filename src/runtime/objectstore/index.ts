@@ -3,7 +3,7 @@
  * verification. Provider SDKs are loaded only when used, so other commands do not load them.
  */
 import { statSync } from 'node:fs';
-import type { AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import { OperationFailed, UsageError } from '../../core/errors.js';
 import { storeError, type StoreMode } from '../../core/sync/errors.js';
 import { DEFAULT_RETRY, type RetryPolicy, withRetries } from '../../core/sync/retry.js';
@@ -83,13 +83,13 @@ export function reliableStore(store: ObjectStore, opts: ReliableOptions = {}): O
 }
 
 /** Provider, bucket and endpoint from the agent's configuration; missing ones are usage errors. */
-export function storeConfigFromEnv(
-  env: AgentEnv,
+export function storeConfigFrom(
+  config: Pick<AgentConfig, 'sync' | 'agent'>,
   rawEnv: NodeJS.ProcessEnv,
   override?: { provider: Provider; bucket: string },
 ): StoreConfig {
-  const provider = override?.provider ?? env.PGOPS_SYNC_PROVIDER;
-  const bucket = override?.bucket ?? env.PGOPS_SYNC_BUCKET;
+  const provider = override?.provider ?? config.sync.provider;
+  const bucket = override?.bucket ?? config.sync.bucket;
   if (!provider || !bucket) {
     throw new UsageError(
       'E_SYNC_CONFIG',
@@ -97,7 +97,7 @@ export function storeConfigFromEnv(
       {},
       {
         hint:
-          env.PGOPS_MODE === 'local'
+          config.agent.mode === 'local'
             ? `Set PGOPS_SYNC_PROVIDER=s3|gcs|azure and PGOPS_SYNC_BUCKET in .postgres-ops/objectstore.env (the local state folder), or restore a URL (s3://, gs://, azure://).`
             : 'Set databases.postgres.crossRegion.provider and .bucket in the chart values (PGOPS_SYNC_PROVIDER=s3|gcs|azure, PGOPS_SYNC_BUCKET).',
       },
@@ -105,16 +105,16 @@ export function storeConfigFromEnv(
   }
   // The endpoint and region belong to the configured provider; a URL for another one uses its
   // defaults, or the SDK's own endpoint variable (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL).
-  const same = provider === env.PGOPS_SYNC_PROVIDER;
+  const same = provider === config.sync.provider;
   const vendorEndpoint =
     provider === 's3' ? (rawEnv.AWS_ENDPOINT_URL_S3 ?? rawEnv.AWS_ENDPOINT_URL) || undefined : undefined;
   return {
     provider,
     bucket,
-    endpoint: (same ? env.PGOPS_SYNC_ENDPOINT : undefined) ?? vendorEndpoint,
-    region: same ? env.PGOPS_SYNC_REGION : undefined,
+    endpoint: (same ? config.sync.endpoint : undefined) ?? vendorEndpoint,
+    region: same ? config.sync.region : undefined,
     env: rawEnv,
-    mode: env.PGOPS_MODE,
+    mode: config.agent.mode,
   };
 }
 

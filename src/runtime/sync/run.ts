@@ -7,7 +7,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import { OperationFailed, OpsError, UsageError, whileDoing } from '../../core/errors.js';
 import { formatBytes, type Output, type OutputFormat } from '../../core/output.js';
 import { parseManifest, type BackupManifest } from '../../core/backup/manifest.js';
@@ -153,10 +153,14 @@ async function listRemoteBackups(store: ObjectStore, prefix: string, log: Logger
   }
 }
 
-export async function runSync(opts: SyncOptions, env: AgentEnv, deps: SyncDeps): Promise<SyncResult> {
+export async function runSync(
+  opts: SyncOptions,
+  config: Pick<AgentConfig, 'sync' | 'backup'>,
+  deps: SyncDeps,
+): Promise<SyncResult> {
   const { store, log } = deps;
-  const prefix = normalizePrefix(env.PGOPS_SYNC_PREFIX);
-  const dir = env.PGOPS_BACKUP_DIR;
+  const prefix = normalizePrefix(config.sync.prefix);
+  const dir = config.backup.dir;
   const { backups, ignored } = scanLocalBackups(dir);
   const result: SyncResult = {
     provider: store.provider,
@@ -167,7 +171,7 @@ export async function runSync(opts: SyncOptions, env: AgentEnv, deps: SyncDeps):
     ignored,
     uploadedObjects: 0,
     uploadedBytes: 0,
-    retention: { days: env.PGOPS_SYNC_RETENTION_DAYS, deleted: [], wouldDelete: [], kept: [] },
+    retention: { days: config.sync.retentionDays, deleted: [], wouldDelete: [], kept: [] },
   };
   const failures: OpsError[] = [];
 
@@ -227,12 +231,12 @@ export async function runSync(opts: SyncOptions, env: AgentEnv, deps: SyncDeps):
     }
   }
 
-  if (env.PGOPS_SYNC_RETENTION_DAYS > 0) {
+  if (config.sync.retentionDays > 0) {
     if (failures.length > 0) result.retention.skippedReason = 'skipped because copying failed';
     else {
       const remote = await listRemoteBackups(store, prefix, log);
       const plan = planRemoteRetention(remote, {
-        retentionDays: env.PGOPS_SYNC_RETENTION_DAYS,
+        retentionDays: config.sync.retentionDays,
         now: deps.now(),
       });
       result.retention.kept = plan.keep;
