@@ -16,7 +16,7 @@ import {
   PATRONI_OWNED_PARAMETERS,
 } from '../../src/core/ha/patroni-config.js';
 import { validateExtraHba } from '../../src/core/instance/settings.js';
-import { ROLE_LABEL } from '../../src/kube/cluster.js';
+import { ROLE_LABEL } from '../../src/kube/release.js';
 import { memberInputs } from '../../src/runtime/instance/patroni-inputs.js';
 import { cleanupAll } from '../support/cleanup.js';
 import { tempDir } from '../support/tmp.js';

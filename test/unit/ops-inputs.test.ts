@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { UsageError } from '../../src/core/errors.js';
-import { parseQuantity } from '../../src/kube/cluster.js';
+import { parseQuantity } from '../../src/kube/volumes.js';
 import { jobName } from '../../src/kube/jobs.js';
 import { nameCandidates, resolveBackupRef } from '../../src/ops/backup-ref.js';
 import type { BackupEntry } from '../../src/core/cluster/cluster-api.js';

@@ -12,7 +12,7 @@ import {
 import { runSnapshot } from '../../src/runtime/snapshot/run.js';
 import { loadAgentConfig } from '../../src/core/config/load.js';
 import type { SnapshotApi, VolumeSnapshot } from '../../src/core/snapshot/model.js';
-import { verboseItems } from '../../src/runtime/backup/restore.js';
+import { verboseItems } from '../../src/runtime/backup/restore-into.js';
 import { createLogger } from '../../src/runtime/log.js';
 import { startProgress, type ProgressOptions } from '../../src/runtime/progress.js';
 import { cleanupAll } from '../support/cleanup.js';

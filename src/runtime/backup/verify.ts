@@ -21,7 +21,7 @@ import { type PgConnection, toolEnv, withClient } from './conn.js';
 import { identifyBackupFile } from './identify.js';
 import { DamagedArchive, unpackDir, unpackDump } from './packed.js';
 import { resolveBackupRef, resolvedFromCatalog, type ResolvedBackup } from './resolve.js';
-import { RESTORE_SESSION_OPTIONS } from './restore.js';
+import { RESTORE_SESSION_OPTIONS } from './restore-into.js';
 import { sha256File, stderrTail } from './stream.js';
 
 export interface VerifyOptions {

@@ -1,7 +1,8 @@
 /**
- * What the leading member's agent keeps in step, beyond Patroni: role passwords (Patroni sets them
- * only at bootstrap) and replication slots invalidated by max_slot_wal_keep_size (Patroni 3.0 keeps
- * them, and a lost slot can never be used again).
+ * What the leading member's agent keeps in step, beyond Patroni: pgBackRest's stanza, the
+ * cluster-wide configuration, role passwords (Patroni sets them only at bootstrap) and replication
+ * slots invalidated by max_slot_wal_keep_size (Patroni 3.0 keeps them, and a lost slot can never be
+ * used again).
  */
 import type pg from 'pg';
 import type { AgentEnv } from '../../core/config/schema.js';
@@ -10,6 +11,11 @@ import { BACKUP_HISTORY_DDL } from '../../core/backup/history-sql.js';
 import { PITR_HISTORY_DDL, PITR_TABLES } from '../../core/pitr/history-sql.js';
 import { quoteIdent, quoteLiteral } from '../../core/pg/conninfo.js';
 import { readSecret, type SecretName } from '../secrets.js';
+import { dynamicConfig, dynamicConfigPatch } from '../../core/ha/patroni-config.js';
+import type { PatroniApi } from '../ha/patroni-api.js';
+import type { Logger } from '../log.js';
+import type { MemberArchive } from '../pitr/member-archive.js';
+import { memberInputs, type MemberConfigFiles } from './patroni-inputs.js';
 
 /**
  * Sets the password of each of our roles whose stored verifier does not match its secret; returns
@@ -126,4 +132,61 @@ export async function ensureMonitorRole(c: pg.Client, env: AgentEnv): Promise<st
     changed.push(`granted ${role} read access to ${(p.rows[0]?.missing ?? PGOPS_TABLES).join(', ')}`);
   }
   return changed;
+}
+
+/** What the leader's duties act on: the member's archive, Patroni, its SQL session and settings. */
+export interface LeaderDutyInputs {
+  archive: MemberArchive;
+  api: PatroniApi;
+  client: pg.Client | undefined;
+  env: AgentEnv;
+  files: MemberConfigFiles;
+  binDir: string;
+  log: Logger;
+}
+
+/**
+ * Every duty of the leading member's agent, each on its own (one failing does not stop the others):
+ * pgBackRest's stanza, the cluster-wide configuration, role passwords, the monitoring role and our
+ * tables, lost replication slots.
+ */
+export async function runLeaderDuties(d: LeaderDutyInputs): Promise<void> {
+  // The stanza (until it exists no WAL is archived) and pgBackRest's check, in the background:
+  // a repository that does not answer makes them wait for minutes, which must not hold up the
+  // duties below.
+  void d.archive.leaderDuty();
+  // Cluster-wide settings (timings, synchronous mode, max_connections, ...) follow ours.
+  try {
+    const wanted = dynamicConfig(
+      memberInputs(d.env, d.files, { postBootstrap: '', noFailover: false, binDir: d.binDir }).inputs.dynamic,
+    );
+    const patch = dynamicConfigPatch(await d.api.config(), wanted);
+    if (patch) {
+      await d.api.patchConfig(patch);
+      d.log.info('updated the cluster-wide configuration', { changed: patch });
+    }
+  } catch (err) {
+    d.log.warn(`could not check the cluster-wide configuration: ${(err as Error).message}`);
+  }
+  if (!d.client) return;
+  try {
+    for (const r of await applyRolePasswords(d.client, d.env))
+      d.log.info(`applied the new password of role ${r}`);
+  } catch (err) {
+    d.log.error(`could not apply a changed password: ${(err as Error).message}`);
+  }
+  try {
+    if (await ensurePgopsTables(d.client)) d.log.info('created the pgops tables the metrics read');
+    for (const change of await ensureMonitorRole(d.client, d.env)) d.log.info(change);
+  } catch (err) {
+    d.log.error(`could not set up the monitoring role: ${(err as Error).message}`);
+  }
+  try {
+    for (const slot of await renewLostSlots(d.client))
+      d.log.warn(
+        `renewed replication slot ${slot}: the WAL it held was removed (max_slot_wal_keep_size); its member catches up from the archive or is cloned again`,
+      );
+  } catch (err) {
+    d.log.warn(`could not check replication slots: ${(err as Error).message}`);
+  }
 }

@@ -4,28 +4,37 @@
  * PostgreSQL keeps running meanwhile and the new Patroni adopts it), relays and reads the logs, and
  * does what Patroni does not: full-disk reporting, re-cloning a replica that lost its WAL,
  * keeping the cluster-wide configuration and the role passwords in step with the settings, and the
- * manual-failover fence. Decisions are pure (src/core/ha, src/core/instance/health).
+ * manual-failover fence. Decisions are pure (src/core/ha, src/core/instance/health); the files it
+ * keeps are member-files.ts, the leader's duties leader-duties.ts, re-cloning a stuck replica
+ * replica-healing.ts, the full-disk report disk-watch.ts.
  */
-import { allowFailoverSchema } from '../../core/ha/allow-failover.js';
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import type { AgentEnv } from '../../core/config/schema.js';
-import { UsageError, whileDoing } from '../../core/errors.js';
+import { whileDoing } from '../../core/errors.js';
 import { classifyLine } from '../../core/ha/log-lines.js';
-import { dynamicConfig, dynamicConfigPatch, patroniConfig } from '../../core/ha/patroni-config.js';
-import { fullDiskMessage, type HealthSnapshot } from '../../core/instance/health.js';
+import { patroniConfig } from '../../core/ha/patroni-config.js';
+import type { HealthSnapshot } from '../../core/instance/health.js';
 import type { Logger } from '../log.js';
-import { writePassfile } from '../passfile.js';
 import { findPgBinDir } from '../pgbin.js';
-import { readSecret, requireSecret, type SecretName } from '../secrets.js';
+import { readSecret, requireSecret } from '../secrets.js';
 import { PatroniApi } from '../ha/patroni-api.js';
 import { PatroniProcess } from '../ha/patroni-process.js';
-import { inspectDataDir, isMountPoint, readControlData, volumeStats } from './datadir.js';
+import { inspectDataDir } from './datadir.js';
+import { DiskWatch } from './disk-watch.js';
 import { startHealthServer } from './health-server.js';
-import { applyRolePasswords, ensureMonitorRole, ensurePgopsTables, renewLostSlots } from './leader-duties.js';
+import { runLeaderDuties } from './leader-duties.js';
+import {
+  checkDataDir,
+  failoverAllowedByFile,
+  initialNoFailover,
+  retireOldConfiguration,
+  secretsFingerprint,
+  writeUserPassfile,
+} from './member-files.js';
 import {
   checkTimings,
   memberInputs,
@@ -34,17 +43,14 @@ import {
   withHaFile,
   type MemberConfigFiles,
 } from './patroni-inputs.js';
+import { ReplicaHealer } from './replica-healing.js';
 import { localStatus } from './sql.js';
 import { TlsReloader } from './tls-files.js';
 import { agentCommand } from './self-command.js';
 import { MemberArchive } from '../pitr/member-archive.js';
 
-const FULL_DISK_FREE_BYTES = 1024 * 1024;
 const TICK_MS = 2000;
 const LEADER_DUTY_MS = 10_000;
-/** A replica that keeps asking for removed WAL this long is re-cloned (when no archive can feed it). */
-const LOST_WAL_GRACE_MS = 20_000;
-const REINIT_COOLDOWN_MS = 5 * 60_000;
 /** How long before the earliest end of a silent leader's lease the watchdog acts. */
 const WATCHDOG_MARGIN_MS = 3000;
 
@@ -73,19 +79,14 @@ export class MemberSupervisor {
   private secretsSeen = '';
   private noFailover = false;
   private lastLeaderDuty = 0;
-  private lostWal: { first: number; last: number; segment: string } | undefined;
-  private diverged: { first: number; last: number } | undefined;
-  private lastReinit = 0;
   /** Patroni is creating a new cluster (initdb, then our post_bootstrap hook). */
   private bootstrapping = false;
   /** When Patroni's REST API last answered (the watchdog's clock). */
   private lastPatroniAnswer = Date.now();
-  private noSpaceAt = 0;
-  private lastFullDiskLog = 0;
   private tls: TlsReloader;
   private readonly archive: MemberArchive;
-  private lastArchiveNote = 0;
-  private lastHoldsCheck = { at: 0, segment: '', holds: false };
+  private readonly healer: ReplicaHealer;
+  private readonly disk: DiskWatch;
   private stopped!: () => void;
   private readonly done = new Promise<void>((r) => (this.stopped = r));
 
@@ -117,6 +118,9 @@ export class MemberSupervisor {
       },
       2000,
     );
+    const setPhase = (phase: HealthSnapshot['phase'], reason?: string) => this.setPhase(phase, reason);
+    this.healer = new ReplicaHealer(this.api, this.archive, log, this.snapshot, setPhase);
+    this.disk = new DiskWatch(log, this.snapshot, setPhase);
   }
 
   private get pgdata() {
@@ -130,32 +134,14 @@ export class MemberSupervisor {
 
   /** Runs until SIGTERM; returns the exit code for the container. */
   async run(): Promise<number> {
-    const kind = inspectDataDir(this.pgdata);
-    if (kind === 'foreign')
-      throw new UsageError(
-        'E_FOREIGN_DATA',
-        `${this.pgdata} is not empty and is not a PostgreSQL data directory; it was not touched`,
-        { pgdata: this.pgdata },
-        {
-          hint: 'Point PGDATA at an empty directory or at an existing data directory (one with PG_VERSION).',
-        },
-      );
-    if (isMountPoint(this.pgdata))
-      throw new UsageError(
-        'E_PGDATA_MOUNT_POINT',
-        `PGDATA (${this.pgdata}) is itself a mount point: re-cloning a member replaces the whole directory, which cannot be done to a mount point`,
-        { pgdata: this.pgdata },
-        {
-          hint: `Mount the volume one level up and set PGDATA to a subdirectory, e.g. ${this.pgdata}/pgdata.`,
-        },
-      );
+    const kind = checkDataDir(this.pgdata);
     mkdirSync(this.env.PGOPS_SOCKET_DIR, { recursive: true, mode: 0o755 });
     mkdirSync(this.paths.privateDir, { recursive: true, mode: 0o700 });
     chmodSync(this.paths.privateDir, 0o700);
     writeFileSync(this.paths.agentPid, `${process.pid}\n`, { mode: 0o600 });
-    this.writeUserPassfile();
-    if (kind !== 'empty') this.retireOldConfiguration();
-    this.noFailover = await this.initialNoFailover(kind);
+    writeUserPassfile(this.env);
+    if (kind !== 'empty') retireOldConfiguration(this.pgdata, this.log);
+    this.noFailover = await initialNoFailover(kind, this.env, this.binDir, this.paths.allowFailover);
 
     const onSignal = (sig: NodeJS.Signals) => {
       this.log.info(`received ${sig}: shutting down`, { signal: sig });
@@ -203,83 +189,6 @@ export class MemberSupervisor {
 
   // ---------------------------------------------------------------- configuration
 
-  /** `kubectl exec <pod> -- psql -U postgres` works when the container sets PGPASSFILE to this file. */
-  private writeUserPassfile() {
-    writePassfile(
-      join(this.env.PGOPS_SOCKET_DIR, '.pgpass'),
-      this.env.PGOPS_SUPERUSER,
-      requireSecret(this.env, 'PGOPS_SUPERUSER_PASSWORD', 'for local connections'),
-    );
-  }
-
-  /**
-   * A data directory from before Patroni carries the configuration the old supervisor generated at
-   * every start. Patroni keeps an existing postgresql.conf as its base file, so it is moved aside:
-   * Patroni's own settings and ours replace it.
-   */
-  private retireOldConfiguration() {
-    const conf = join(this.pgdata, 'postgresql.conf');
-    try {
-      if (readFileSync(conf, 'utf8').startsWith('# Generated by postgres-agent at every start')) {
-        renameSync(conf, `${conf}.before-patroni`);
-        this.log.info('moved the configuration written before Patroni aside', {
-          file: `${conf}.before-patroni`,
-        });
-      }
-    } catch {
-      /* no such file */
-    }
-    rmSync(join(this.pgdata, 'pgops-promoted.json'), { force: true });
-  }
-
-  /**
-   * With failover: manual, only the member that leads (or last led: its data directory says it was
-   * a primary) may take the lead by itself; a replica needs `postgres-agent promote`. On an empty
-   * cluster the first member (ordinal 0) bootstraps: Patroni never lets a nofailover member do it.
-   */
-  private async initialNoFailover(kind: ReturnType<typeof inspectDataDir>): Promise<boolean> {
-    // Only the first member may create a cluster (Patroni never lets a nofailover member
-    // bootstrap): a later member that starts with an empty volume while the first one is not up
-    // yet (an upgrade, a slow node) must wait and clone, never initdb a second, empty cluster.
-    if (kind === 'empty' && !/-0$/.test(this.env.PGOPS_POD_NAME)) return true;
-    if (this.env.PGOPS_FAILOVER === 'automatic') return false;
-    if (this.failoverAllowedByFile()) return false;
-    if (kind === 'empty') return false; // the first member, on a new cluster
-    try {
-      const c = await readControlData(this.binDir, this.pgdata);
-      return !['in production', 'shut down', 'shutting down', 'in crash recovery'].includes(c.state);
-    } catch {
-      return true;
-    }
-  }
-
-  private failoverAllowedByFile(): boolean {
-    try {
-      const { until } = allowFailoverSchema.parse(JSON.parse(readFileSync(this.paths.allowFailover, 'utf8')));
-      return until > Date.now();
-    } catch {
-      return false;
-    }
-  }
-
-  /** What a reload depends on besides the mounted configuration: passwords and the HA file. */
-  private secretsFingerprint(): string {
-    const secrets: SecretName[] = [
-      'PGOPS_SUPERUSER_PASSWORD',
-      'PGOPS_REPLICATION_PASSWORD',
-      'PGOPS_APP_PASSWORD',
-      'PGOPS_RESTAPI_PASSWORD',
-      'PGOPS_MONITOR_PASSWORD',
-    ];
-    let ha = '';
-    try {
-      if (this.baseEnv.PGOPS_HA_FILE) ha = readFileSync(this.baseEnv.PGOPS_HA_FILE, 'utf8');
-    } catch {
-      /* absent: the environment's settings apply */
-    }
-    return [...secrets.map((k) => readSecret(this.baseEnv, k) ?? ''), ha].join('\0');
-  }
-
   /** Writes patroni.yml (0600, private directory); true when it changed. */
   private writePatroniConfig(): boolean {
     const { inputs, ignoredParameters } = memberInputs(this.env, this.files, {
@@ -293,7 +202,7 @@ export class MemberSupervisor {
     // pgBackRest's file first: archive_command and restore_command name it.
     if (this.archive.writeConfig(this.env)) this.log.info('pgBackRest configuration written');
     const text = stringify(patroniConfig(inputs), { lineWidth: 0, version: '1.1' });
-    this.secretsSeen = this.secretsFingerprint();
+    this.secretsSeen = secretsFingerprint(this.baseEnv);
     if (text === this.yamlText) return false;
     const tmp = `${this.paths.patroniYaml}.tmp`;
     writeFileSync(tmp, text, { mode: 0o600 });
@@ -307,8 +216,8 @@ export class MemberSupervisor {
     try {
       this.env = withHaFile(this.baseEnv);
       this.files = readMemberFiles(this.env);
-      if (this.noFailover && this.failoverAllowedByFile()) this.noFailover = false;
-      this.writeUserPassfile();
+      if (this.noFailover && failoverAllowedByFile(this.paths.allowFailover)) this.noFailover = false;
+      writeUserPassfile(this.env);
       if (this.writePatroniConfig()) {
         this.log.info('Patroni configuration changed: reloading Patroni');
         this.patroni?.signal('SIGHUP');
@@ -356,24 +265,13 @@ export class MemberSupervisor {
 
   private onLine(line: string) {
     const c = classifyLine(line);
-    if (c.lostWalSegment) {
-      const now = Date.now();
-      if (!this.lostWal || now - this.lostWal.last > LOST_WAL_GRACE_MS * 3)
-        this.lostWal = { first: now, last: now, segment: c.lostWalSegment };
-      else this.lostWal.last = now;
-    }
-    if (c.noSpace) this.noSpaceAt = Date.now();
+    this.healer.note(c);
+    if (c.noSpace) this.disk.noteNoSpace();
     // Patroni's own words around its post_bootstrap hook: the leader's duties wait until it is done,
     // or they would race the hook creating the same roles and tables.
     if (line.includes('trying to bootstrap a new cluster')) this.bootstrapping = true;
     else if (/initialized a new cluster|failed attempt to bootstrap|failed to bootstrap/.test(line))
       this.bootstrapping = false;
-    if (c.diverged) {
-      const now = Date.now();
-      if (!this.diverged || now - this.diverged.last > LOST_WAL_GRACE_MS * 3)
-        this.diverged = { first: now, last: now };
-      else this.diverged.last = now;
-    }
     this.log.relay(line, c.level, c.source);
   }
 
@@ -431,13 +329,13 @@ export class MemberSupervisor {
 
   private async tickOnce() {
     const s = this.snapshot;
-    if (this.secretsFingerprint() !== this.secretsSeen) {
+    if (secretsFingerprint(this.baseEnv) !== this.secretsSeen) {
       this.log.info('a password or a high-availability setting changed: applying it');
       this.reload();
     }
     await this.readPatroni();
     await this.readPostgres();
-    this.checkDisk();
+    this.disk.check(this.env, this.pgdata);
     await this.checkFailoverFence();
     if (this.client && (await this.tls.check(this.client).catch(() => false)))
       this.log.info('the TLS certificate changed: PostgreSQL reloaded it');
@@ -448,10 +346,18 @@ export class MemberSupervisor {
       Date.now() - this.lastLeaderDuty > LEADER_DUTY_MS
     ) {
       this.lastLeaderDuty = Date.now();
-      await this.leaderDuties();
+      await runLeaderDuties({
+        archive: this.archive,
+        api: this.api,
+        client: this.client,
+        env: this.env,
+        files: this.files,
+        binDir: this.binDir,
+        log: this.log,
+      });
     }
-    if (s.inRecovery) await this.healLostWal();
-    if (s.inRecovery) await this.healDiverged();
+    if (s.inRecovery) await this.healer.healLostWal();
+    if (s.inRecovery) await this.healer.healDiverged();
   }
 
   private async readPatroni() {
@@ -532,43 +438,6 @@ export class MemberSupervisor {
     }
   }
 
-  /** Not a crash loop: say plainly which volume is full and how to grow it; Patroni restarts PostgreSQL once it can. */
-  private checkDisk() {
-    const s = this.snapshot;
-    let disk;
-    try {
-      disk = volumeStats(this.pgdata);
-    } catch {
-      return;
-    }
-    s.diskUsedPercent = Number(disk.usedPercent.toFixed(1));
-    const recentNoSpace = Date.now() - this.noSpaceAt < 60_000;
-    const full = disk.freeBytes < FULL_DISK_FREE_BYTES || (recentNoSpace && !s.accepting);
-    if (!full) {
-      if (s.phase === 'disk-full') {
-        this.log.info('the data volume has space again', { usedPercent: s.diskUsedPercent });
-        this.setPhase(s.accepting ? 'running' : 'starting');
-      }
-      return;
-    }
-    const { message, command } = fullDiskMessage({
-      pvc: this.env.PGOPS_DATA_PVC,
-      dataDir: this.pgdata,
-      usedPercent: disk.usedPercent,
-      sizeBytes: disk.sizeBytes,
-    });
-    this.setPhase('disk-full', message);
-    if (Date.now() - this.lastFullDiskLog > 30_000) {
-      this.lastFullDiskLog = Date.now();
-      this.log.error(message, {
-        pvc: this.env.PGOPS_DATA_PVC ?? null,
-        usedPercent: s.diskUsedPercent,
-        freeBytes: disk.freeBytes,
-        command,
-      });
-    }
-  }
-
   /**
    * failover: manual keeps every replica out of automatic elections; the leader may keep leading.
    * Decided from Patroni's leader record, and left alone while nobody leads: a member restarting
@@ -589,7 +458,7 @@ export class MemberSupervisor {
       return;
     }
     if (!leader) return;
-    const want = leader !== this.env.PGOPS_POD_NAME && !this.failoverAllowedByFile();
+    const want = leader !== this.env.PGOPS_POD_NAME && !failoverAllowedByFile(this.paths.allowFailover);
     if (want !== this.noFailover) this.setNoFailover(want);
   }
 
@@ -601,114 +470,6 @@ export class MemberSupervisor {
         : 'this member may take the lead (it leads, failover is automatic, or a promotion was requested)',
     );
     if (this.writePatroniConfig()) this.patroni?.signal('SIGHUP');
-  }
-
-  private async leaderDuties() {
-    // The stanza (until it exists no WAL is archived) and pgBackRest's check, in the background:
-    // a repository that does not answer makes them wait for minutes, which must not hold up the
-    // duties below.
-    void this.archive.leaderDuty();
-    // Cluster-wide settings (timings, synchronous mode, max_connections, ...) follow ours.
-    try {
-      const wanted = dynamicConfig(
-        memberInputs(this.env, this.files, { postBootstrap: '', noFailover: false, binDir: this.binDir })
-          .inputs.dynamic,
-      );
-      const patch = dynamicConfigPatch(await this.api.config(), wanted);
-      if (patch) {
-        await this.api.patchConfig(patch);
-        this.log.info('updated the cluster-wide configuration', { changed: patch });
-      }
-    } catch (err) {
-      this.log.warn(`could not check the cluster-wide configuration: ${(err as Error).message}`);
-    }
-    if (!this.client) return;
-    try {
-      for (const r of await applyRolePasswords(this.client, this.env))
-        this.log.info(`applied the new password of role ${r}`);
-    } catch (err) {
-      this.log.error(`could not apply a changed password: ${(err as Error).message}`);
-    }
-    try {
-      if (await ensurePgopsTables(this.client)) this.log.info('created the pgops tables the metrics read');
-      for (const change of await ensureMonitorRole(this.client, this.env)) this.log.info(change);
-    } catch (err) {
-      this.log.error(`could not set up the monitoring role: ${(err as Error).message}`);
-    }
-    try {
-      for (const slot of await renewLostSlots(this.client))
-        this.log.warn(
-          `renewed replication slot ${slot}: the WAL it held was removed (max_slot_wal_keep_size); its member catches up from the archive or is cloned again`,
-        );
-    } catch (err) {
-      this.log.warn(`could not check replication slots: ${(err as Error).message}`);
-    }
-  }
-
-  /**
-   * A replica asking for WAL the primary already removed never catches up by itself when no archive
-   * can feed it: Patroni's /readiness stays green while it falls further behind. Re-clone it.
-   */
-  private async healLostWal() {
-    const lw = this.lostWal;
-    const s = this.snapshot;
-    if (!lw || s.walReceiverStatus === 'streaming') return;
-    if (Date.now() - lw.last > 10_000 || lw.last - lw.first < LOST_WAL_GRACE_MS) return;
-    if (Date.now() - this.lastReinit < REINIT_COOLDOWN_MS) return;
-    // With an archive that holds the segment, restore_command feeds the replica: no re-clone.
-    if (Date.now() - this.lastHoldsCheck.at > 30_000 || this.lastHoldsCheck.segment !== lw.segment)
-      this.lastHoldsCheck = {
-        at: Date.now(),
-        segment: lw.segment,
-        holds: await this.archive.holds(lw.segment),
-      };
-    if (this.lastHoldsCheck.holds) {
-      if (Date.now() - this.lastArchiveNote > 60_000) {
-        this.lastArchiveNote = Date.now();
-        this.log.info(
-          `this replica needs WAL segment ${lw.segment}, which the primary has removed; it reads it from the archive and catches up by itself`,
-        );
-      }
-      return;
-    }
-    this.lastReinit = Date.now();
-    this.log.warn(
-      `this replica needs WAL segment ${lw.segment}, which the primary has removed (it fell further behind than max_slot_wal_keep_size allows) and no archive can provide: cloning it again from the leader`,
-    );
-    const answer = await this.api.call('POST', '/reinitialize', { force: true }).catch((e: Error) => ({
-      status: 0,
-      body: e.message,
-    }));
-    if (answer.status === 200) {
-      this.setPhase('reinitializing', `re-cloning after losing WAL segment ${lw.segment}`);
-      this.lostWal = undefined;
-    } else this.log.error(`re-clone request refused: ${answer.status} ${String(answer.body)}`);
-  }
-
-  /**
-   * After an asynchronous failover a replica can replay, from the WAL archive, what the old primary
-   * wrote and archived before it died but the new leader never received: it is then ahead of the
-   * leader's timeline switch and can never follow it (Patroni 3.0.2 does not rewind a replica).
-   * Re-clone it, as for lost WAL.
-   */
-  private async healDiverged() {
-    const d = this.diverged;
-    const s = this.snapshot;
-    if (!d || s.walReceiverStatus === 'streaming') return;
-    if (Date.now() - d.last > 10_000 || d.last - d.first < LOST_WAL_GRACE_MS) return;
-    if (Date.now() - this.lastReinit < REINIT_COOLDOWN_MS) return;
-    this.lastReinit = Date.now();
-    this.log.warn(
-      "this replica replayed WAL that the leader's timeline does not have (the old primary's, archived before a failover): it cannot follow the leader; cloning it again from the leader",
-    );
-    const answer = await this.api.call('POST', '/reinitialize', { force: true }).catch((e: Error) => ({
-      status: 0,
-      body: e.message,
-    }));
-    if (answer.status === 200) {
-      this.setPhase('reinitializing', 're-cloning a replica that diverged from the leader');
-      this.diverged = undefined;
-    } else this.log.error(`re-clone request refused: ${answer.status} ${String(answer.body)}`);
   }
 
   private async connectLocal(): Promise<pg.Client> {
