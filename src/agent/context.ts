@@ -1,4 +1,4 @@
-import type { AgentConfig, AgentEnv } from '../core/config/schema.js';
+import type { AgentConfig } from '../core/config/schema.js';
 import type { Output } from '../core/output.js';
 import type { Logger } from '../runtime/log.js';
 
@@ -6,8 +6,6 @@ import type { Logger } from '../runtime/log.js';
 export interface AgentContext {
   /** The settings, parsed once, shaped like the chart's values (`config.backup.retentionDays`). */
   config: AgentConfig;
-  /** The same settings by environment name, for modules not yet given a slice of `config`. */
-  env: AgentEnv;
   /** The raw process environment, for passthrough names (cloud SDK credentials). */
   rawEnv: NodeJS.ProcessEnv;
   log: Logger;

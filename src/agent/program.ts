@@ -3,8 +3,8 @@
  * are loaded lazily so that `instance` (PID 1 of every database pod) does not load cloud SDKs.
  */
 import { Command, Option } from 'commander';
-import { loadAgentEnv } from '../core/config/load.js';
-import { describeAgentEnv, nestConfig } from '../core/config/schema.js';
+import { loadAgentConfig, loadAgentEnv } from '../core/config/load.js';
+import { describeAgentEnv } from '../core/config/schema.js';
 import type { OutputFormat } from '../core/output.js';
 import { consoleOutput, parseOutputFormat } from '../runtime/cli.js';
 import { createLogger } from '../runtime/log.js';
@@ -14,13 +14,11 @@ import type { AgentContext } from './context.js';
 let format: OutputFormat = 'table';
 
 function context(): AgentContext {
-  const env = loadAgentEnv(process.env);
-  const config = nestConfig(env);
+  const config = loadAgentConfig(process.env);
   // The command's module is loaded by now (context() is evaluated after its import).
   if (config.agent.runAsUser) switchToUser(config.agent.runAsUser);
   return {
     config,
-    env,
     rawEnv: process.env,
     log: createLogger(config.agent.logFormat),
     out: consoleOutput(() => format),

@@ -15,7 +15,7 @@ import type {
   DatabaseScope,
   RestoreRequest,
 } from '../core/cluster/cluster-api.js';
-import { loadAgentEnv } from '../core/config/load.js';
+import { loadAgentConfig } from '../core/config/load.js';
 import { UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
 import { agentContainer, follow, only, readOnBackupVolume, requireCronJob, runNow } from './agent-jobs.js';
@@ -42,7 +42,7 @@ export async function backupDatabases(rel: KubeRelease): Promise<DatabaseScope> 
     );
     collect(sts.spec?.template.spec?.containers);
   }
-  return databaseScope(loadAgentEnv(env));
+  return databaseScope(loadAgentConfig(env));
 }
 
 /** Backups as the agent lists them on the backup volume. */

@@ -17,7 +17,7 @@ import { diskUsage, type DiskUsage } from '../core/disk-usage.js';
 import { OperationFailed, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
 import { databaseScope } from '../core/backup/databases.js';
-import { loadAgentEnv } from '../core/config/load.js';
+import { loadAgentConfig } from '../core/config/load.js';
 import { toUri, withDatabase } from '../core/pg/conninfo.js';
 import { isRemoteUrl } from '../core/sync/url.js';
 import type {
@@ -237,7 +237,7 @@ export class LocalCluster implements ClusterApi {
   }
 
   async databases(): Promise<DatabaseScope> {
-    return databaseScope(loadAgentEnv(await this.jobEnv()));
+    return databaseScope(loadAgentConfig(await this.jobEnv()));
   }
 
   async listBackups(): Promise<BackupEntry[]> {

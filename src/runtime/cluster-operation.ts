@@ -25,7 +25,7 @@ import {
 } from '../core/cluster-operation.js';
 import { OperationFailed } from '../core/errors.js';
 import { toClientConfig } from '../core/pg/conninfo.js';
-import type { AgentEnv } from '../core/config/schema.js';
+import type { AgentConfig } from '../core/config/schema.js';
 import { PatroniApi } from './ha/patroni-api.js';
 import type { Logger } from './log.js';
 import { readSecret } from './secrets.js';
@@ -46,17 +46,17 @@ export interface PrimaryLogin {
  * it: where a promotion takes the operation lock. Undefined when there is no leader (nothing runs
  * on a primary that is gone) or Patroni does not answer.
  */
-export async function leaderLogin(env: AgentEnv): Promise<PrimaryLogin | undefined> {
-  const cluster = await new PatroniApi(`http://127.0.0.1:${env.PGOPS_RESTAPI_PORT}`)
+export async function leaderLogin(config: AgentConfig): Promise<PrimaryLogin | undefined> {
+  const cluster = await new PatroniApi(`http://127.0.0.1:${config.ha.restApiPort}`)
     .cluster()
     .catch(() => undefined);
   const leader = cluster?.members.find((m) => m.role === 'leader');
   if (!leader?.host) return undefined;
   return {
     host: leader.host,
-    port: leader.port ?? env.PGOPS_PORT,
-    user: env.PGOPS_SUPERUSER,
-    password: readSecret(env, 'PGOPS_SUPERUSER_PASSWORD'),
+    port: leader.port ?? config.instance.port,
+    user: config.roles.superuser,
+    password: readSecret(config, 'PGOPS_SUPERUSER_PASSWORD'),
   };
 }
 

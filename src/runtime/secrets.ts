@@ -3,7 +3,7 @@
  * and handed to the driver or written to 0600 passfiles; never logged, never in argv or error meta.
  */
 import { readFileSync } from 'node:fs';
-import type { AgentConfig, AgentEnv } from '../core/config/schema.js';
+import type { AgentConfig } from '../core/config/schema.js';
 import { UsageError } from '../core/errors.js';
 
 export type SecretName =
@@ -18,24 +18,21 @@ export type SecretSettings = Pick<AgentConfig, 'roles' | 'ha'>;
 
 /** Each password's two sources in the configuration: the value (local runs) and the mounted file. */
 const SOURCES: Record<SecretName, (c: SecretSettings) => { value?: string; file?: string }> = {
-  PGOPS_SUPERUSER_PASSWORD: ({ roles: r }) => ({ value: r.superuserPassword, file: r.superuserPasswordFile }),
-  PGOPS_REPLICATION_PASSWORD: ({ roles: r }) => ({
-    value: r.replicationPassword,
-    file: r.replicationPasswordFile,
+  PGOPS_SUPERUSER_PASSWORD: ({ roles }) => ({
+    value: roles.superuserPassword,
+    file: roles.superuserPasswordFile,
   }),
-  PGOPS_APP_PASSWORD: ({ roles: r }) => ({ value: r.appPassword, file: r.appPasswordFile }),
-  PGOPS_MONITOR_PASSWORD: ({ roles: r }) => ({ value: r.monitorPassword, file: r.monitorPasswordFile }),
+  PGOPS_REPLICATION_PASSWORD: ({ roles }) => ({
+    value: roles.replicationPassword,
+    file: roles.replicationPasswordFile,
+  }),
+  PGOPS_APP_PASSWORD: ({ roles }) => ({ value: roles.appPassword, file: roles.appPasswordFile }),
+  PGOPS_MONITOR_PASSWORD: ({ roles }) => ({ value: roles.monitorPassword, file: roles.monitorPasswordFile }),
   PGOPS_RESTAPI_PASSWORD: ({ ha }) => ({ value: ha.restApiPassword, file: ha.restApiPasswordFile }),
 };
 
-function sourcesOf(settings: SecretSettings | AgentEnv, name: SecretName): { value?: string; file?: string } {
-  // The flat view stays accepted until the instance supervision takes the nested configuration.
-  if ('roles' in settings) return SOURCES[name](settings);
-  return { value: settings[name], file: settings[`${name}_FILE`] };
-}
-
-export function readSecret(settings: SecretSettings | AgentEnv, name: SecretName): string | undefined {
-  const { value: plain, file } = sourcesOf(settings, name);
+export function readSecret(settings: SecretSettings, name: SecretName): string | undefined {
+  const { value: plain, file } = SOURCES[name](settings);
   if (file) {
     let text: string;
     try {
@@ -54,7 +51,7 @@ export function readSecret(settings: SecretSettings | AgentEnv, name: SecretName
   return plain || undefined;
 }
 
-export function requireSecret(settings: SecretSettings | AgentEnv, name: SecretName, why: string): string {
+export function requireSecret(settings: SecretSettings, name: SecretName, why: string): string {
   const v = readSecret(settings, name);
   if (v === undefined) {
     throw new UsageError(

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { Command } from 'commander';
 import { buildAgentProgram } from '../../src/agent/program.js';
-import { parseAgentEnv, objectStoreEnv, formatIssues } from '../../src/core/config/schema.js';
+import { nestConfig, parseAgentEnv, objectStoreEnv, formatIssues } from '../../src/core/config/schema.js';
 import {
   AGENT_OWNED_PARAMETERS,
   CLUSTER_WIDE_MINIMUMS,
@@ -170,7 +170,7 @@ describe('chart to postgres-agent contract', () => {
     assert.ok(parsed.ok, parsed.ok ? '' : formatIssues(parsed.issues));
     const conf = find(objs, 'ConfigMap', 'pyairtable-stack-postgres-config').data;
     const { inputs } = memberInputs(
-      parsed.value,
+      nestConfig(parsed.value),
       {
         parameters: parseConfFragment(conf['postgresql.conf']).parameters,
         extraHba: validateExtraHba(conf['pg_hba.conf'], 'pg_hba.conf'),

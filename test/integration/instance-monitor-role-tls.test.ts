@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { TLSSocket } from 'node:tls';
 import { BACKUP_HISTORY_DDL } from '../../src/core/backup/history-sql.js';
-import { loadAgentEnv } from '../../src/core/config/load.js';
+import { loadAgentConfig } from '../../src/core/config/load.js';
 import { hbaRules } from '../../src/core/instance/settings.js';
 import { toClientConfig } from '../../src/core/pg/conninfo.js';
 import { ensureMonitorRole } from '../../src/runtime/instance/leader-duties.js';
@@ -55,7 +55,7 @@ async function withSuperuser<T>(server: PgServer, fn: (c: pg.Client) => Promise<
 
 describe("the exporter's monitoring role", () => {
   let server: PgServer;
-  const env = (password: string) => loadAgentEnv({ PGOPS_MONITOR_PASSWORD: password });
+  const env = (password: string) => loadAgentConfig({ PGOPS_MONITOR_PASSWORD: password });
 
   before(async () => {
     server = await startPostgres({ name: 'monitor-role' });
@@ -117,7 +117,7 @@ describe("the exporter's monitoring role", () => {
   });
 
   it('does nothing without a monitoring password (local runs that do not use the exporter)', async () => {
-    assert.deepEqual(await withSuperuser(server, (c) => ensureMonitorRole(c, loadAgentEnv({}))), []);
+    assert.deepEqual(await withSuperuser(server, (c) => ensureMonitorRole(c, loadAgentConfig({}))), []);
   });
 
   it('creates the tables the exporter reads when the cluster has none yet', async () => {

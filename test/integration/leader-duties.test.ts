@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { scramMatches } from '../../src/core/instance/scram.js';
-import { parseAgentEnv } from '../../src/core/config/schema.js';
+import { nestConfig, parseAgentEnv } from '../../src/core/config/schema.js';
 import { applyRolePasswords, renewLostSlots } from '../../src/runtime/instance/leader-duties.js';
 import { cleanupAll } from '../support/cleanup.js';
 import { startPostgres, TEST_PASSWORD } from '../support/postgres.js';
@@ -62,7 +62,7 @@ describe("the leader's duties", () => {
         PGOPS_APP_PASSWORD: 'app-pw',
       });
       assert.ok(env.ok);
-      assert.deepEqual(await applyRolePasswords(c, env.value), ['replicator']);
+      assert.deepEqual(await applyRolePasswords(c, nestConfig(env.value)), ['replicator']);
       const rows = (
         await c.query(
           "SELECT rolname, rolpassword FROM pg_authid WHERE rolname IN ('replicator', 'pyairtable')",
@@ -71,7 +71,11 @@ describe("the leader's duties", () => {
       const stored = Object.fromEntries(rows.map((r) => [r.rolname, r.rolpassword as string]));
       assert.equal(scramMatches(stored.replicator, 'new-repl'), true);
       assert.equal(scramMatches(stored.pyairtable, 'app-pw'), true);
-      assert.deepEqual(await applyRolePasswords(c, env.value), [], 'nothing changes the second time');
+      assert.deepEqual(
+        await applyRolePasswords(c, nestConfig(env.value)),
+        [],
+        'nothing changes the second time',
+      );
     } finally {
       await c.end();
     }

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { BACKUP_HISTORY_DDL, INSERT_BACKUP_HISTORY } from '../../src/core/backup/history-sql.js';
 import { PITR_HISTORY_DDL } from '../../src/core/pitr/history-sql.js';
-import { loadAgentEnv } from '../../src/core/config/load.js';
+import { loadAgentConfig } from '../../src/core/config/load.js';
 import { ensureMonitorRole } from '../../src/runtime/instance/leader-duties.js';
 import { cleanupAll } from '../support/cleanup.js';
 import { samplesOf, startExporter, type Exporter, type Sample } from '../support/exporter.js';
@@ -85,7 +85,7 @@ async function prepareAsAgent(primary: PgServer): Promise<{ user: string; passwo
   await primary.query(PITR_HISTORY_DDL);
   const c = await primary.connect();
   try {
-    await ensureMonitorRole(c, loadAgentEnv({ PGOPS_MONITOR_PASSWORD: MONITOR_PASSWORD }));
+    await ensureMonitorRole(c, loadAgentConfig({ PGOPS_MONITOR_PASSWORD: MONITOR_PASSWORD }));
   } finally {
     await c.end();
   }

@@ -212,7 +212,7 @@ for (const [label, start] of Object.entries(targets)) {
       await sync(env);
       const scheme = SCHEME[t.provider];
       const got = await fetchRemoteBackup(`${scheme}://${t.bucket}/fetch-${label}/backup_fetch.dump`, {
-        env,
+        config: nestConfig(env),
         rawEnv: t.rawEnv,
         log: quiet,
         tmpDir: tempDir(),
@@ -224,7 +224,7 @@ for (const [label, start] of Object.entries(targets)) {
       got.cleanup();
       // A bare name is looked up under the configured bucket and prefix.
       const byName = await fetchRemoteBackup('backup_fetch', {
-        env,
+        config: nestConfig(env),
         rawEnv: t.rawEnv,
         log: quiet,
         tmpDir: tempDir(),
@@ -247,7 +247,7 @@ for (const [label, start] of Object.entries(targets)) {
       const scheme = SCHEME[t.provider];
       await assert.rejects(
         fetchRemoteBackup(`${scheme}://${t.bucket}/corrupt-${label}/backup_corrupt.dump`, {
-          env,
+          config: nestConfig(env),
           rawEnv: t.rawEnv,
           log: quiet,
           tmpDir: tempDir(),

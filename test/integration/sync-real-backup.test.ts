@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadAgentEnv } from '../../src/core/config/load.js';
+import { loadAgentConfig } from '../../src/core/config/load.js';
 import { fetchRemoteBackup } from '../../src/runtime/objectstore/fetch-remote.js';
 import { execOk } from '../../src/runtime/exec.js';
 import { createLogger } from '../../src/runtime/log.js';
@@ -50,13 +50,13 @@ describe('sync of a real backup', () => {
       [['cluster-migration-backup', 'uploaded']],
     );
 
-    const agentEnv = loadAgentEnv({
+    const config = loadAgentConfig({
       PGOPS_SYNC_PROVIDER: 's3',
       PGOPS_SYNC_BUCKET: s3.bucket,
       PGOPS_SYNC_ENDPOINT: s3.endpoint,
     });
     const got = await fetchRemoteBackup(`s3://${s3.bucket}/postgres/cluster-migration-backup.dump`, {
-      env: agentEnv,
+      config,
       rawEnv: s3.env,
       log: createLogger('json', {}, () => undefined),
       tmpDir: tempDir(),

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseAgentEnv, type AgentEnv } from '../../src/core/config/schema.js';
+import { nestConfig, parseAgentEnv, type AgentEnv } from '../../src/core/config/schema.js';
 import { patroniConfig } from '../../src/core/ha/patroni-config.js';
 import { toClientConfig } from '../../src/core/pg/conninfo.js';
 import { memberInputs } from '../../src/runtime/instance/patroni-inputs.js';
@@ -30,7 +30,7 @@ function env(extra: Record<string, string>): AgentEnv {
 const kubernetesSection = (e: AgentEnv) =>
   patroniConfig(
     memberInputs(
-      e,
+      nestConfig(e),
       { parameters: {}, extraHba: [] },
       { postBootstrap: 'x', noFailover: false, binDir: '/bin' },
     ).inputs,

@@ -25,7 +25,7 @@ export async function bootstrapHook(ctx: AgentContext): Promise<void> {
         appDatabase: config.roles.appDatabase,
       });
       // The exporter's pg_monitor role, so metrics work from the first scrape.
-      await ensureMonitorRole(c, ctx.env);
+      await ensureMonitorRole(c, config);
     },
     60_000,
   );

@@ -6,7 +6,7 @@ import type { AgentContext } from '../context.js';
 
 /** Who leads, each member's state and lag, the failover mode and the synchronous standby. */
 export async function ha(opts: { output?: OutputFormat }, ctx: AgentContext): Promise<HaView> {
-  const view = await readHaView(ctx.env);
+  const view = await readHaView(ctx.config);
   ctx.out.result(view, opts.output ?? 'table', (v) =>
     [
       `failover: ${v.failover}   synchronous: ${v.synchronous ? `on (standby: ${v.synchronousStandby.join(', ') || 'none'})` : 'off'}`,

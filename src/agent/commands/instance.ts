@@ -10,7 +10,7 @@ export async function instance(ctx: AgentContext): Promise<void> {
   // A full disk under the log file must not end the member: a failed log write is dropped.
   process.stderr.on('error', () => undefined);
   process.stdout.on('error', () => undefined);
-  const member = new MemberSupervisor(ctx.env, ctx.log);
+  const member = new MemberSupervisor(ctx.config, ctx.log);
   const code = await member.run();
   if (code !== 0) process.exitCode = code;
 }

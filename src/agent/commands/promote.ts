@@ -25,7 +25,7 @@ export async function promote(opts: PromoteOptions, ctx: AgentContext): Promise<
       { hint: 'Example: postgres-agent promote --timeout-seconds 90' },
     );
   const result = await promoteThroughPatroni(
-    ctx.env,
+    ctx.config,
     {
       candidate: opts.candidate ?? ctx.config.agent.podName,
       force: Boolean(opts.force),

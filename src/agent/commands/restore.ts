@@ -89,7 +89,7 @@ export async function restore(
         jobs: parseJobs(opts.jobs, config.restore.jobs),
         keepPrevious: config.restore.keepPrevious,
         binDir: config.instance.binDir,
-        agentEnv: ctx.env,
+        objectStore: ctx.config,
         rawEnv: ctx.rawEnv,
         progress: progressOptions(config.agent, ctx.log),
       },

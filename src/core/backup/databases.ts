@@ -8,12 +8,12 @@ export function backupDatabases(list: string, appDatabase: string): string[] {
 }
 
 /** The application database and the databases backups cover, from the agent's settings. */
-export function databaseScope(env: { PGOPS_APP_DATABASE: string; PGOPS_BACKUP_DATABASES: string }): {
+export function databaseScope(config: { roles: { appDatabase: string }; backup: { databases: string } }): {
   application: string;
   backedUp: string[];
 } {
   return {
-    application: env.PGOPS_APP_DATABASE,
-    backedUp: backupDatabases(env.PGOPS_BACKUP_DATABASES, env.PGOPS_APP_DATABASE),
+    application: config.roles.appDatabase,
+    backedUp: backupDatabases(config.backup.databases, config.roles.appDatabase),
   };
 }

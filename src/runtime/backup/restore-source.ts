@@ -39,7 +39,7 @@ async function fetchRemote(url: string, opts: RestoreOptions, log: Logger): Prom
       { hint: 'Copy the file into the backup directory and restore it by name.' },
     );
   }
-  if (!opts.agentEnv)
+  if (!opts.objectStore)
     throw new UsageError(
       'E_REMOTE_CONFIG',
       `cannot download ${url}: no object store configuration was given`,
@@ -50,7 +50,7 @@ async function fetchRemote(url: string, opts: RestoreOptions, log: Logger): Prom
   // a backup of ours (no manifest at the top level), so it is never listed or pruned.
   mkdirSync(resolve(opts.backupDir), { recursive: true });
   return mod.fetchRemoteBackup(url, {
-    env: opts.agentEnv,
+    config: opts.objectStore,
     rawEnv: opts.rawEnv ?? process.env,
     log,
     tmpDir: resolve(opts.backupDir),

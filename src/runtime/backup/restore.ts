@@ -7,7 +7,7 @@
  */
 import type { RestoreResult } from '../../core/backup/results.js';
 import type pg from 'pg';
-import type { AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import { restoringMark } from '../../core/backup/interrupted-restore.js';
 import { restoreDatabaseNames } from '../../core/backup/names.js';
 import { OperationFailed, OpsError, SafetyRefusal } from '../../core/errors.js';
@@ -47,8 +47,8 @@ export interface RestoreOptions {
   /** Keep the replaced database as <db>__before_restore_<ts> instead of dropping it. */
   keepPrevious?: boolean;
   binDir?: string;
-  /** Parsed configuration for remote downloads (PGOPS_SYNC_*). */
-  agentEnv?: AgentEnv;
+  /** The object store settings for remote downloads (config.sync). */
+  objectStore?: Pick<AgentConfig, 'sync' | 'agent'>;
   /** Environment for remote downloads (cloud credentials). */
   rawEnv?: NodeJS.ProcessEnv;
   /** Progress of the restore (and of the safety backup); none when absent. */

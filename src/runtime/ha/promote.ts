@@ -8,7 +8,7 @@
 import type { AllowFailover } from '../../core/ha/allow-failover.js';
 import type { PromoteResult } from '../../core/ha/promote-result.js';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import { OperationFailed, SafetyRefusal, UsageError } from '../../core/errors.js';
 import { planPromotion, type CandidateFacts, type PromotionPlan } from '../../core/ha/promotion.js';
 import { lsnDiff } from '../../core/pg/wal.js';
@@ -37,9 +37,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * candidate that is not streaming or lacks more WAL than the bound, saying how many bytes would be
  * lost, unless `force`. Running it again once done is a no-op.
  */
-export async function promote(env: AgentEnv, req: PromoteRequest, log: Logger): Promise<PromoteResult> {
-  const primary = req.planOnly ? undefined : await leaderLogin(env);
-  const run = () => promoteMember(env, req, log);
+export async function promote(config: AgentConfig, req: PromoteRequest, log: Logger): Promise<PromoteResult> {
+  const primary = req.planOnly ? undefined : await leaderLogin(config);
+  const run = () => promoteMember(config, req, log);
   return primary
     ? withClusterOperation(primary, `promote ${req.candidate}`, run, {
         log,
@@ -50,22 +50,22 @@ export async function promote(env: AgentEnv, req: PromoteRequest, log: Logger): 
 }
 
 export async function promoteMember(
-  settings: AgentEnv,
+  settings: AgentConfig,
   req: PromoteRequest,
   log: Logger,
 ): Promise<PromoteResult> {
-  const env = withHaFile(settings); // the failover mode in force, as the member's agent sees it
-  const api = new PatroniApi(`http://127.0.0.1:${env.PGOPS_RESTAPI_PORT}`, {
-    username: env.PGOPS_RESTAPI_USER,
-    password: requireSecret(env, 'PGOPS_RESTAPI_PASSWORD', "to use Patroni's REST API"),
+  const config = withHaFile(settings); // the failover mode in force, as the member's agent sees it
+  const api = new PatroniApi(`http://127.0.0.1:${config.ha.restApiPort}`, {
+    username: config.ha.restApiUser,
+    password: requireSecret(config, 'PGOPS_RESTAPI_PASSWORD', "to use Patroni's REST API"),
   });
-  const password = requireSecret(env, 'PGOPS_SUPERUSER_PASSWORD', 'to check the members');
+  const password = requireSecret(config, 'PGOPS_SUPERUSER_PASSWORD', 'to check the members');
   const login = (m: PatroniMember): Login => ({
     host: m.host ?? '127.0.0.1',
-    port: m.port ?? env.PGOPS_PORT,
-    user: env.PGOPS_SUPERUSER,
+    port: m.port ?? config.instance.port,
+    user: config.roles.superuser,
     password,
-    tls: Boolean(env.PGOPS_TLS_DIR),
+    tls: Boolean(config.postgresql.tlsDir),
   });
   const cluster = await api.cluster().catch((err: Error) => {
     throw new OperationFailed(
@@ -75,7 +75,7 @@ export async function promoteMember(
       { hint: 'Run this where the candidate member runs, while its postgres-agent instance is up.' },
     );
   });
-  const plan = await checkPromotion(env, cluster, req, login);
+  const plan = await checkPromotion(config, cluster, req, login);
   const leader = cluster.members.find((m) => m.role === 'leader');
   const base = {
     candidate: req.candidate,
@@ -105,9 +105,9 @@ export async function promoteMember(
     };
 
   for (const w of base.warnings) log.warn(w);
-  const paths = memberPaths(env);
-  const manual = env.PGOPS_FAILOVER === 'manual';
-  if (manual) await liftFence(env, api, req.candidate, paths);
+  const paths = memberPaths(config);
+  const manual = config.ha.failover === 'manual';
+  if (manual) await liftFence(config, api, req.candidate, paths);
   else await waitPromotable(api, req.candidate, cluster);
   try {
     const body =
@@ -147,17 +147,17 @@ function memberOf(cluster: PatroniCluster, name: string): PatroniMember {
 
 /** Gathers the facts (asking PostgreSQL, not only Patroni) and applies the rules. */
 async function checkPromotion(
-  env: AgentEnv,
+  config: AgentConfig,
   cluster: PatroniCluster,
   req: PromoteRequest,
   login: (m: PatroniMember) => Login,
 ): Promise<PromotionPlan> {
   const cand = memberOf(cluster, req.candidate);
   const leader = cluster.members.find((m) => m.role === 'leader');
-  const config = await new PatroniApi(`http://127.0.0.1:${env.PGOPS_RESTAPI_PORT}`)
+  const dynamic = await new PatroniApi(`http://127.0.0.1:${config.ha.restApiPort}`)
     .config()
     .catch(() => ({}));
-  const synchronous = (config as { synchronous_mode?: boolean }).synchronous_mode === true;
+  const synchronous = (dynamic as { synchronous_mode?: boolean }).synchronous_mode === true;
 
   let leaderLsn: string | null = null;
   if (leader) {
@@ -203,7 +203,7 @@ async function checkPromotion(
     leader: leader?.name ?? null,
     leaderHealthy: leaderLsn !== null,
     synchronous,
-    maxLagBytes: env.PGOPS_MAX_LAG_ON_FAILOVER,
+    maxLagBytes: config.ha.maxLagOnFailover,
     force: req.force,
     aheadOfCandidate: leaderLsn ? [] : ahead,
   });
@@ -219,15 +219,15 @@ export function describePlan(plan: PromotionPlan): string {
 
 /** failover: manual — the candidate's agent lets Patroni promote it (tag nofailover off) for the duration. */
 async function liftFence(
-  env: AgentEnv,
+  config: AgentConfig,
   api: PatroniApi,
   candidate: string,
   paths: ReturnType<typeof memberPaths>,
 ) {
-  if (candidate !== env.PGOPS_POD_NAME)
+  if (candidate !== config.agent.podName)
     throw new UsageError(
       'E_PROMOTE_ELSEWHERE',
-      `with failover: manual, promote runs where the candidate runs (this is ${env.PGOPS_POD_NAME}, not ${candidate}); nothing was changed`,
+      `with failover: manual, promote runs where the candidate runs (this is ${config.agent.podName}, not ${candidate}); nothing was changed`,
       {},
       { hint: `Run it in the candidate's container: postgres-ops promote ${candidate} does this for you.` },
     );

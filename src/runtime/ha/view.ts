@@ -1,15 +1,15 @@
 /** The cluster as this member's Patroni sees it (what `postgres-agent ha` prints). */
-import type { AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import { OperationFailed } from '../../core/errors.js';
 import { haView, type HaView } from '../../core/ha/view.js';
 import { withHaFile } from '../instance/patroni-inputs.js';
 import { PatroniApi } from './patroni-api.js';
 
-export async function readHaView(env: AgentEnv): Promise<HaView> {
-  const api = new PatroniApi(`http://127.0.0.1:${env.PGOPS_RESTAPI_PORT}`);
+export async function readHaView(config: AgentConfig): Promise<HaView> {
+  const api = new PatroniApi(`http://127.0.0.1:${config.ha.restApiPort}`);
   try {
-    const [cluster, config] = await Promise.all([api.cluster(), api.config().catch(() => ({}))]);
-    return haView(cluster, config, withHaFile(env).PGOPS_FAILOVER);
+    const [cluster, dynamic] = await Promise.all([api.cluster(), api.config().catch(() => ({}))]);
+    return haView(cluster, dynamic, withHaFile(config).ha.failover);
   } catch (err) {
     throw new OperationFailed(
       'E_PATRONI_UNREACHABLE',

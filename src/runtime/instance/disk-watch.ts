@@ -2,7 +2,7 @@
  * The data volume's fill level in the member's snapshot, and a full volume reported as what it is
  * (which volume, how to grow it) instead of a crash loop.
  */
-import type { AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import { fullDiskMessage, type HealthSnapshot } from '../../core/instance/health.js';
 import type { Logger } from '../log.js';
 import { volumeStats } from './datadir.js';
@@ -26,7 +26,7 @@ export class DiskWatch {
   }
 
   /** Not a crash loop: say plainly which volume is full and how to grow it; Patroni restarts PostgreSQL once it can. */
-  check(env: AgentEnv, pgdata: string) {
+  check(config: AgentConfig, pgdata: string) {
     const s = this.snapshot;
     let disk;
     try {
@@ -45,7 +45,7 @@ export class DiskWatch {
       return;
     }
     const { message, command } = fullDiskMessage({
-      pvc: env.PGOPS_DATA_PVC,
+      pvc: config.instance.dataPvc,
       dataDir: pgdata,
       usedPercent: disk.usedPercent,
       sizeBytes: disk.sizeBytes,
@@ -54,7 +54,7 @@ export class DiskWatch {
     if (Date.now() - this.lastFullDiskLog > 30_000) {
       this.lastFullDiskLog = Date.now();
       this.log.error(message, {
-        pvc: env.PGOPS_DATA_PVC ?? null,
+        pvc: config.instance.dataPvc ?? null,
         usedPercent: s.diskUsedPercent,
         freeBytes: disk.freeBytes,
         command,

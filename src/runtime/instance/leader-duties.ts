@@ -5,7 +5,7 @@
  * used again).
  */
 import type pg from 'pg';
-import type { AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import { scramMatches, scramVerifier } from '../../core/instance/scram.js';
 import { BACKUP_HISTORY_DDL } from '../../core/backup/history-sql.js';
 import { PITR_HISTORY_DDL, PITR_TABLES } from '../../core/pitr/history-sql.js';
@@ -22,11 +22,11 @@ import { memberInputs, type MemberConfigFiles } from './patroni-inputs.js';
  * the roles changed. The verifier is computed here, so the password never reaches the server's
  * statement log.
  */
-export async function applyRolePasswords(c: pg.Client, env: AgentEnv): Promise<string[]> {
+export async function applyRolePasswords(c: pg.Client, config: AgentConfig): Promise<string[]> {
   const roles: [string, SecretName][] = [
-    [env.PGOPS_SUPERUSER, 'PGOPS_SUPERUSER_PASSWORD'],
-    [env.PGOPS_REPLICATION_USER, 'PGOPS_REPLICATION_PASSWORD'],
-    [env.PGOPS_APP_USER, 'PGOPS_APP_PASSWORD'],
+    [config.roles.superuser, 'PGOPS_SUPERUSER_PASSWORD'],
+    [config.roles.replicationUser, 'PGOPS_REPLICATION_PASSWORD'],
+    [config.roles.appUser, 'PGOPS_APP_PASSWORD'],
   ];
   const r = await c.query<{ rolname: string; rolpassword: string | null }>(
     'SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1)',
@@ -35,7 +35,7 @@ export async function applyRolePasswords(c: pg.Client, env: AgentEnv): Promise<s
   const stored = new Map(r.rows.map((row) => [row.rolname, row.rolpassword]));
   const changed: string[] = [];
   for (const [role, secret] of roles) {
-    const password = readSecret(env, secret);
+    const password = readSecret(config, secret);
     if (!password || !stored.has(role) || scramMatches(stored.get(role), password)) continue;
     await c.query(`ALTER ROLE ${quoteIdent(role)} PASSWORD ${quoteLiteral(scramVerifier(password))}`);
     changed.push(role);
@@ -94,10 +94,10 @@ export async function ensurePgopsTables(c: pg.Client): Promise<boolean> {
  * member of pg_monitor and may read the pgops tables, and has nothing else. Created here on a
  * cluster that predates it; its password follows the secret like the others. Returns what changed.
  */
-export async function ensureMonitorRole(c: pg.Client, env: AgentEnv): Promise<string[]> {
-  const password = readSecret(env, 'PGOPS_MONITOR_PASSWORD');
+export async function ensureMonitorRole(c: pg.Client, config: AgentConfig): Promise<string[]> {
+  const password = readSecret(config, 'PGOPS_MONITOR_PASSWORD');
   if (!password) return [];
-  const role = env.PGOPS_MONITOR_USER;
+  const role = config.roles.monitorUser;
   const q = quoteIdent(role);
   const changed: string[] = [];
   const r = await c.query<{ rolpassword: string | null; rolcanlogin: boolean; monitor: boolean }>(
@@ -139,7 +139,7 @@ export interface LeaderDutyInputs {
   archive: MemberArchive;
   api: PatroniApi;
   client: pg.Client | undefined;
-  env: AgentEnv;
+  config: AgentConfig;
   files: MemberConfigFiles;
   binDir: string;
   log: Logger;
@@ -158,7 +158,8 @@ export async function runLeaderDuties(d: LeaderDutyInputs): Promise<void> {
   // Cluster-wide settings (timings, synchronous mode, max_connections, ...) follow ours.
   try {
     const wanted = dynamicConfig(
-      memberInputs(d.env, d.files, { postBootstrap: '', noFailover: false, binDir: d.binDir }).inputs.dynamic,
+      memberInputs(d.config, d.files, { postBootstrap: '', noFailover: false, binDir: d.binDir }).inputs
+        .dynamic,
     );
     const patch = dynamicConfigPatch(await d.api.config(), wanted);
     if (patch) {
@@ -170,14 +171,14 @@ export async function runLeaderDuties(d: LeaderDutyInputs): Promise<void> {
   }
   if (!d.client) return;
   try {
-    for (const r of await applyRolePasswords(d.client, d.env))
+    for (const r of await applyRolePasswords(d.client, d.config))
       d.log.info(`applied the new password of role ${r}`);
   } catch (err) {
     d.log.error(`could not apply a changed password: ${(err as Error).message}`);
   }
   try {
     if (await ensurePgopsTables(d.client)) d.log.info('created the pgops tables the metrics read');
-    for (const change of await ensureMonitorRole(d.client, d.env)) d.log.info(change);
+    for (const change of await ensureMonitorRole(d.client, d.config)) d.log.info(change);
   } catch (err) {
     d.log.error(`could not set up the monitoring role: ${(err as Error).message}`);
   }

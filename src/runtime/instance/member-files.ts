@@ -5,7 +5,7 @@
  */
 import { readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import { UsageError } from '../../core/errors.js';
 import { allowFailoverSchema } from '../../core/ha/allow-failover.js';
 import type { Logger } from '../log.js';
@@ -38,11 +38,11 @@ export function checkDataDir(pgdata: string): ReturnType<typeof inspectDataDir> 
 }
 
 /** `kubectl exec <pod> -- psql -U postgres` works when the container sets PGPASSFILE to this file. */
-export function writeUserPassfile(env: AgentEnv) {
+export function writeUserPassfile(config: AgentConfig) {
   writePassfile(
-    join(env.PGOPS_SOCKET_DIR, '.pgpass'),
-    env.PGOPS_SUPERUSER,
-    requireSecret(env, 'PGOPS_SUPERUSER_PASSWORD', 'for local connections'),
+    join(config.instance.socketDir, '.pgpass'),
+    config.roles.superuser,
+    requireSecret(config, 'PGOPS_SUPERUSER_PASSWORD', 'for local connections'),
   );
 }
 
@@ -73,19 +73,19 @@ export function retireOldConfiguration(pgdata: string, log: Logger) {
  */
 export async function initialNoFailover(
   kind: ReturnType<typeof inspectDataDir>,
-  env: AgentEnv,
+  config: AgentConfig,
   binDir: string,
   allowFailoverFile: string,
 ): Promise<boolean> {
   // Only the first member may create a cluster (Patroni never lets a nofailover member
   // bootstrap): a later member that starts with an empty volume while the first one is not up
   // yet (an upgrade, a slow node) must wait and clone, never initdb a second, empty cluster.
-  if (kind === 'empty' && !/-0$/.test(env.PGOPS_POD_NAME)) return true;
-  if (env.PGOPS_FAILOVER === 'automatic') return false;
+  if (kind === 'empty' && !/-0$/.test(config.agent.podName)) return true;
+  if (config.ha.failover === 'automatic') return false;
   if (failoverAllowedByFile(allowFailoverFile)) return false;
   if (kind === 'empty') return false; // the first member, on a new cluster
   try {
-    const c = await readControlData(binDir, env.PGDATA);
+    const c = await readControlData(binDir, config.instance.dataDir);
     return !['in production', 'shut down', 'shutting down', 'in crash recovery'].includes(c.state);
   } catch {
     return true;
@@ -103,7 +103,7 @@ export function failoverAllowedByFile(file: string): boolean {
 }
 
 /** What a reload depends on besides the mounted configuration: passwords and the HA file. */
-export function secretsFingerprint(baseEnv: AgentEnv): string {
+export function secretsFingerprint(baseConfig: AgentConfig): string {
   const secrets: SecretName[] = [
     'PGOPS_SUPERUSER_PASSWORD',
     'PGOPS_REPLICATION_PASSWORD',
@@ -113,9 +113,9 @@ export function secretsFingerprint(baseEnv: AgentEnv): string {
   ];
   let ha = '';
   try {
-    if (baseEnv.PGOPS_HA_FILE) ha = readFileSync(baseEnv.PGOPS_HA_FILE, 'utf8');
+    if (baseConfig.ha.haFile) ha = readFileSync(baseConfig.ha.haFile, 'utf8');
   } catch {
     /* absent: the environment's settings apply */
   }
-  return [...secrets.map((k) => readSecret(baseEnv, k) ?? ''), ha].join('\0');
+  return [...secrets.map((k) => readSecret(baseConfig, k) ?? ''), ha].join('\0');
 }

@@ -13,7 +13,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import type { AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import { whileDoing } from '../../core/errors.js';
 import { classifyLine } from '../../core/ha/log-lines.js';
 import { patroniConfig } from '../../core/ha/patroni-config.js';
@@ -90,31 +90,31 @@ export class MemberSupervisor {
   private stopped!: () => void;
   private readonly done = new Promise<void>((r) => (this.stopped = r));
 
-  /** The settings in force: the environment with PGOPS_HA_FILE applied (re-read on reload). */
-  private env: AgentEnv;
+  /** The settings in force: the configuration with PGOPS_HA_FILE applied (re-read on reload). */
+  private config: AgentConfig;
 
   constructor(
-    private readonly baseEnv: AgentEnv,
+    private readonly baseConfig: AgentConfig,
     private readonly log: Logger,
   ) {
-    const env = withHaFile(baseEnv);
-    this.env = env;
+    const config = withHaFile(baseConfig);
+    this.config = config;
     // Everything that can be checked without touching the data directory is checked first.
-    requireSecret(env, 'PGOPS_SUPERUSER_PASSWORD', "for Patroni's connections");
-    requireSecret(env, 'PGOPS_REPLICATION_PASSWORD', 'for streaming replication');
-    requireSecret(env, 'PGOPS_APP_PASSWORD', 'to create the application role');
-    requireSecret(env, 'PGOPS_RESTAPI_PASSWORD', "to protect Patroni's REST API");
-    checkTimings(env);
-    this.files = readMemberFiles(env);
-    this.binDir = findPgBinDir(env.PGOPS_PG_BIN_DIR);
-    this.paths = memberPaths(env);
-    this.tls = new TlsReloader(env.PGOPS_TLS_DIR);
-    this.archive = new MemberArchive(env, process.env, log);
+    requireSecret(config, 'PGOPS_SUPERUSER_PASSWORD', "for Patroni's connections");
+    requireSecret(config, 'PGOPS_REPLICATION_PASSWORD', 'for streaming replication');
+    requireSecret(config, 'PGOPS_APP_PASSWORD', 'to create the application role');
+    requireSecret(config, 'PGOPS_RESTAPI_PASSWORD', "to protect Patroni's REST API");
+    checkTimings(config);
+    this.files = readMemberFiles(config);
+    this.binDir = findPgBinDir(config.instance.binDir);
+    this.paths = memberPaths(config);
+    this.tls = new TlsReloader(config.postgresql.tlsDir);
+    this.archive = new MemberArchive(config, process.env, log);
     this.api = new PatroniApi(
-      `http://127.0.0.1:${env.PGOPS_RESTAPI_PORT}`,
+      `http://127.0.0.1:${config.ha.restApiPort}`,
       {
-        username: env.PGOPS_RESTAPI_USER,
-        password: requireSecret(env, 'PGOPS_RESTAPI_PASSWORD', "to protect Patroni's REST API"),
+        username: config.ha.restApiUser,
+        password: requireSecret(config, 'PGOPS_RESTAPI_PASSWORD', "to protect Patroni's REST API"),
       },
       2000,
     );
@@ -124,7 +124,7 @@ export class MemberSupervisor {
   }
 
   private get pgdata() {
-    return this.env.PGDATA;
+    return this.config.instance.dataDir;
   }
 
   private setPhase(phase: HealthSnapshot['phase'], reason?: string) {
@@ -135,13 +135,13 @@ export class MemberSupervisor {
   /** Runs until SIGTERM; returns the exit code for the container. */
   async run(): Promise<number> {
     const kind = checkDataDir(this.pgdata);
-    mkdirSync(this.env.PGOPS_SOCKET_DIR, { recursive: true, mode: 0o755 });
+    mkdirSync(this.config.instance.socketDir, { recursive: true, mode: 0o755 });
     mkdirSync(this.paths.privateDir, { recursive: true, mode: 0o700 });
     chmodSync(this.paths.privateDir, 0o700);
     writeFileSync(this.paths.agentPid, `${process.pid}\n`, { mode: 0o600 });
-    writeUserPassfile(this.env);
+    writeUserPassfile(this.config);
     if (kind !== 'empty') retireOldConfiguration(this.pgdata, this.log);
-    this.noFailover = await initialNoFailover(kind, this.env, this.binDir, this.paths.allowFailover);
+    this.noFailover = await initialNoFailover(kind, this.config, this.binDir, this.paths.allowFailover);
 
     const onSignal = (sig: NodeJS.Signals) => {
       this.log.info(`received ${sig}: shutting down`, { signal: sig });
@@ -155,14 +155,14 @@ export class MemberSupervisor {
     process.on('SIGINT', onSignal);
     process.on('SIGHUP', onHup);
     try {
-      if (this.env.PGOPS_HEALTH_PORT !== 0) {
+      if (this.config.instance.healthPort !== 0) {
         this.server = await startHealthServer(
-          this.env.PGOPS_HEALTH_PORT,
+          this.config.instance.healthPort,
           () => this.snapshot,
-          this.env.PGOPS_MAX_LAG_BYTES,
-          this.env.PGOPS_HEALTH_ADDRESS,
+          this.config.ha.maxLagBytes,
+          this.config.instance.healthAddress,
         ).catch((err) => {
-          throw whileDoing(`starting the health endpoint on port ${this.env.PGOPS_HEALTH_PORT}`, err);
+          throw whileDoing(`starting the health endpoint on port ${this.config.instance.healthPort}`, err);
         });
       }
       this.writePatroniConfig();
@@ -191,18 +191,20 @@ export class MemberSupervisor {
 
   /** Writes patroni.yml (0600, private directory); true when it changed. */
   private writePatroniConfig(): boolean {
-    const { inputs, ignoredParameters } = memberInputs(this.env, this.files, {
+    const { inputs, ignoredParameters } = memberInputs(this.config, this.files, {
       postBootstrap: agentCommand('bootstrap-hook'),
       noFailover: this.noFailover,
       binDir: this.binDir,
     });
     if (ignoredParameters.length && !this.yamlText)
-      this.log.warn(`ignoring parameters Patroni sets itself: ${ignoredParameters.join(', ')}`);
+      this.log.warn(
+        `ignoring parameters postgres-agent or Patroni set themselves (or WAL senders and slots below 10): ${ignoredParameters.join(', ')}`,
+      );
     // Patroni reads YAML 1.1, where a bare on/off/yes/no is a boolean: quote such strings.
     // pgBackRest's file first: archive_command and restore_command name it.
-    if (this.archive.writeConfig(this.env)) this.log.info('pgBackRest configuration written');
+    if (this.archive.writeConfig(this.config)) this.log.info('pgBackRest configuration written');
     const text = stringify(patroniConfig(inputs), { lineWidth: 0, version: '1.1' });
-    this.secretsSeen = secretsFingerprint(this.baseEnv);
+    this.secretsSeen = secretsFingerprint(this.baseConfig);
     if (text === this.yamlText) return false;
     const tmp = `${this.paths.patroniYaml}.tmp`;
     writeFileSync(tmp, text, { mode: 0o600 });
@@ -214,10 +216,10 @@ export class MemberSupervisor {
   /** Re-reads settings, files and passwords; Patroni reloads when its configuration changed. */
   private reload() {
     try {
-      this.env = withHaFile(this.baseEnv);
-      this.files = readMemberFiles(this.env);
+      this.config = withHaFile(this.baseConfig);
+      this.files = readMemberFiles(this.config);
       if (this.noFailover && failoverAllowedByFile(this.paths.allowFailover)) this.noFailover = false;
-      writeUserPassfile(this.env);
+      writeUserPassfile(this.config);
       if (this.writePatroniConfig()) {
         this.log.info('Patroni configuration changed: reloading Patroni');
         this.patroni?.signal('SIGHUP');
@@ -233,7 +235,7 @@ export class MemberSupervisor {
   private async superviseLoop() {
     let failures = 0;
     while (!this.stopping) {
-      const p = new PatroniProcess(this.env.PGOPS_PATRONI_BIN, this.paths.patroniYaml, this.childEnv(), (l) =>
+      const p = new PatroniProcess(this.config.ha.patroniBin, this.paths.patroniYaml, this.childEnv(), (l) =>
         this.onLine(l),
       );
       this.patroni = p;
@@ -287,12 +289,12 @@ export class MemberSupervisor {
       const t = setTimeout(() => {
         if (p.alive) {
           this.log.warn(
-            `Patroni did not stop within ${this.env.PGOPS_SHUTDOWN_TIMEOUT_SECONDS} s: stopping it and PostgreSQL immediately`,
+            `Patroni did not stop within ${this.config.postgresql.shutdownTimeoutSeconds} s: stopping it and PostgreSQL immediately`,
           );
           p.signal('SIGKILL');
           this.stopPostmaster('SIGQUIT');
         }
-      }, this.env.PGOPS_SHUTDOWN_TIMEOUT_SECONDS * 1000);
+      }, this.config.postgresql.shutdownTimeoutSeconds * 1000);
       await p.exited;
       clearTimeout(t);
     }
@@ -329,13 +331,13 @@ export class MemberSupervisor {
 
   private async tickOnce() {
     const s = this.snapshot;
-    if (secretsFingerprint(this.baseEnv) !== this.secretsSeen) {
+    if (secretsFingerprint(this.baseConfig) !== this.secretsSeen) {
       this.log.info('a password or a high-availability setting changed: applying it');
       this.reload();
     }
     await this.readPatroni();
     await this.readPostgres();
-    this.disk.check(this.env, this.pgdata);
+    this.disk.check(this.config, this.pgdata);
     await this.checkFailoverFence();
     if (this.client && (await this.tls.check(this.client).catch(() => false)))
       this.log.info('the TLS certificate changed: PostgreSQL reloaded it');
@@ -350,7 +352,7 @@ export class MemberSupervisor {
         archive: this.archive,
         api: this.api,
         client: this.client,
-        env: this.env,
+        config: this.config,
         files: this.files,
         binDir: this.binDir,
         log: this.log,
@@ -398,10 +400,10 @@ export class MemberSupervisor {
     const silentMs = Date.now() - Math.max(this.lastPatroniAnswer, p.startedAt);
     // The lease may have been renewed a loop before Patroni stopped, and our last answer may be a
     // tick older than that: act WATCHDOG_MARGIN_MS before the earliest moment it can run out.
-    const limitMs = (this.env.PGOPS_HA_TTL - this.env.PGOPS_HA_LOOP_WAIT) * 1000 - WATCHDOG_MARGIN_MS;
+    const limitMs = (this.config.ha.ttl - this.config.ha.loopWait) * 1000 - WATCHDOG_MARGIN_MS;
     if (silentMs < limitMs) return;
     this.log.error(
-      `Patroni has not answered for ${Math.round(silentMs / 1000)} s while this member is the primary; its leader lease (${this.env.PGOPS_HA_TTL} s) is about to run out and another member may take over: stopping PostgreSQL and restarting Patroni, so that a stale Patroni never acts as the leader again`,
+      `Patroni has not answered for ${Math.round(silentMs / 1000)} s while this member is the primary; its leader lease (${this.config.ha.ttl} s) is about to run out and another member may take over: stopping PostgreSQL and restarting Patroni, so that a stale Patroni never acts as the leader again`,
     );
     this.stopPostmaster('SIGQUIT');
     p.signal('SIGKILL');
@@ -445,7 +447,7 @@ export class MemberSupervisor {
    * would leave the cluster without a primary.
    */
   private async checkFailoverFence() {
-    if (this.env.PGOPS_FAILOVER !== 'manual') {
+    if (this.config.ha.failover !== 'manual') {
       // Lifted once this member holds a copy of the cluster (see initialNoFailover).
       if (this.noFailover && inspectDataDir(this.pgdata) !== 'empty' && this.snapshot.accepting)
         this.setNoFailover(false);
@@ -458,7 +460,7 @@ export class MemberSupervisor {
       return;
     }
     if (!leader) return;
-    const want = leader !== this.env.PGOPS_POD_NAME && !failoverAllowedByFile(this.paths.allowFailover);
+    const want = leader !== this.config.agent.podName && !failoverAllowedByFile(this.paths.allowFailover);
     if (want !== this.noFailover) this.setNoFailover(want);
   }
 
@@ -474,11 +476,11 @@ export class MemberSupervisor {
 
   private async connectLocal(): Promise<pg.Client> {
     const c = new pg.Client({
-      host: this.env.PGOPS_SOCKET_DIR,
-      port: this.env.PGOPS_PORT,
-      user: this.env.PGOPS_SUPERUSER,
+      host: this.config.instance.socketDir,
+      port: this.config.instance.port,
+      user: this.config.roles.superuser,
       // Ignored when the peer rule admits us (it does after a password rotation); used otherwise.
-      password: readSecret(this.env, 'PGOPS_SUPERUSER_PASSWORD'),
+      password: readSecret(this.config, 'PGOPS_SUPERUSER_PASSWORD'),
       database: 'postgres',
       application_name: 'postgres-agent',
       connectionTimeoutMillis: 5000,

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { nestConfig, type AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import { UsageError } from '../../core/errors.js';
 import {
   CLUSTER_WIDE_MINIMUMS,
@@ -34,8 +34,8 @@ export interface MemberPaths {
   agentPid: string;
 }
 
-export function memberPaths(env: AgentEnv): MemberPaths {
-  const privateDir = join(env.PGOPS_SOCKET_DIR, 'pgops');
+export function memberPaths(config: AgentConfig): MemberPaths {
+  const privateDir = join(config.instance.socketDir, 'pgops');
   return {
     privateDir,
     patroniYaml: join(privateDir, 'patroni.yml'),
@@ -46,8 +46,8 @@ export function memberPaths(env: AgentEnv): MemberPaths {
 }
 
 /** The address other members reach this one at. */
-export function connectHost(env: AgentEnv): string {
-  return env.PGOPS_CONNECT_HOST ?? env.PGOPS_POD_IP ?? hostname();
+export function connectHost(config: AgentConfig): string {
+  return config.instance.connectHost ?? config.agent.podIp ?? hostname();
 }
 
 export interface MemberConfigFiles {
@@ -57,22 +57,22 @@ export interface MemberConfigFiles {
 }
 
 /** Mounted files; every problem is a UsageError naming the file and the line. */
-export function readMemberFiles(env: AgentEnv): MemberConfigFiles {
+export function readMemberFiles(config: AgentConfig): MemberConfigFiles {
   let parameters: Record<string, ParamValue> = {};
-  if (env.PGOPS_CONFIG_FILE) {
-    const text = readMounted(env.PGOPS_CONFIG_FILE, 'PGOPS_CONFIG_FILE');
+  if (config.postgresql.configFile) {
+    const text = readMounted(config.postgresql.configFile, 'PGOPS_CONFIG_FILE');
     const parsed = parseConfFragment(text);
     if (parsed.errors.length)
       throw new UsageError(
         'E_CONFIG_FRAGMENT',
-        `${env.PGOPS_CONFIG_FILE} has lines that are not PostgreSQL settings:\n${parsed.errors.join('\n')}`,
-        { file: env.PGOPS_CONFIG_FILE },
+        `${config.postgresql.configFile} has lines that are not PostgreSQL settings:\n${parsed.errors.join('\n')}`,
+        { file: config.postgresql.configFile },
         { hint: 'Fix databases.postgres.postgresql.parameters (name: value pairs) and upgrade the release.' },
       );
     parameters = parsed.parameters;
   }
-  const extraHba = env.PGOPS_HBA_FILE
-    ? validateExtraHba(readMounted(env.PGOPS_HBA_FILE, 'PGOPS_HBA_FILE'), env.PGOPS_HBA_FILE)
+  const extraHba = config.postgresql.hbaFile
+    ? validateExtraHba(readMounted(config.postgresql.hbaFile, 'PGOPS_HBA_FILE'), config.postgresql.hbaFile)
     : [];
   return { parameters, extraHba };
 }
@@ -92,9 +92,10 @@ function readMounted(path: string, key: string): string {
   }
 }
 
-export function dcsSettings(env: AgentEnv): DcsSettings {
-  if (env.PGOPS_DCS === 'etcd3') {
-    const hosts = env.PGOPS_ETCD_HOSTS.split(',')
+export function dcsSettings(config: AgentConfig): DcsSettings {
+  if (config.ha.dcs === 'etcd3') {
+    const hosts = config.ha.etcdHosts
+      .split(',')
       .map((h) => h.trim())
       .filter(Boolean);
     if (hosts.length === 0)
@@ -107,11 +108,11 @@ export function dcsSettings(env: AgentEnv): DcsSettings {
     return { kind: 'etcd3', hosts };
   }
   const labels: Record<string, string> = {};
-  for (const pair of env.PGOPS_K8S_LABELS.split(',').filter(Boolean)) {
+  for (const pair of config.ha.kubernetesLabels.split(',').filter(Boolean)) {
     const [k, ...v] = pair.split('=');
     labels[k!.trim()] = v.join('=').trim();
   }
-  if (!env.PGOPS_POD_IP)
+  if (!config.agent.podIp)
     throw new UsageError(
       'E_NO_POD_IP',
       'PGOPS_POD_IP is not set: on Kubernetes Patroni points the leader Endpoints at the pod IP',
@@ -120,12 +121,12 @@ export function dcsSettings(env: AgentEnv): DcsSettings {
     );
   return {
     kind: 'kubernetes',
-    namespace: env.PGOPS_NAMESPACE,
+    namespace: config.agent.namespace,
     labels,
-    roleLabel: env.PGOPS_K8S_ROLE_LABEL,
-    scopeLabel: env.PGOPS_K8S_SCOPE_LABEL,
-    podIp: env.PGOPS_POD_IP,
-    port: env.PGOPS_PORT,
+    roleLabel: config.ha.roleLabel,
+    scopeLabel: config.ha.scopeLabel,
+    podIp: config.agent.podIp,
+    port: config.instance.port,
   };
 }
 
@@ -133,10 +134,12 @@ export function dcsSettings(env: AgentEnv): DcsSettings {
  * The settings we enforce on every member, after the chart's: sockets, authentication, logging to
  * the agent, the bound on WAL a slot may hold, TLS.
  */
-export function enforcedParameters(env: AgentEnv): Record<string, ParamValue> {
-  const keep = env.PGOPS_MAX_SLOT_WAL_KEEP_SIZE || defaultSlotWalKeepSize(volumeStats(env.PGDATA).sizeBytes);
+export function enforcedParameters(config: AgentConfig): Record<string, ParamValue> {
+  const keep =
+    config.postgresql.maxSlotWalKeepSize ||
+    defaultSlotWalKeepSize(volumeStats(config.instance.dataDir).sizeBytes);
   const p: Record<string, ParamValue> = {
-    unix_socket_directories: env.PGOPS_SOCKET_DIR,
+    unix_socket_directories: config.instance.socketDir,
     password_encryption: 'scram-sha-256',
     max_slot_wal_keep_size: keep,
     // PostgreSQL's log goes to Patroni's stderr and from there through the agent (full-disk and
@@ -146,35 +149,38 @@ export function enforcedParameters(env: AgentEnv): Record<string, ParamValue> {
     // Always on, so that turning point-in-time recovery on later needs no restart; the command is
     // `true` while it is off.
     archive_mode: 'on',
-    archive_command: memberArchiveSettings(nestConfig(env)).archiveCommand,
-    archive_timeout: `${env.PGOPS_ARCHIVE_TIMEOUT_SECONDS}s`,
+    archive_command: memberArchiveSettings(config).archiveCommand,
+    archive_timeout: `${config.pitr.archiveTimeoutSeconds}s`,
   };
-  if (env.PGOPS_TLS_DIR) {
+  if (config.postgresql.tlsDir) {
     p.ssl = true;
-    p.ssl_cert_file = `${env.PGOPS_TLS_DIR}/tls.crt`;
-    p.ssl_key_file = `${env.PGOPS_TLS_DIR}/tls.key`;
+    p.ssl_cert_file = `${config.postgresql.tlsDir}/tls.crt`;
+    p.ssl_key_file = `${config.postgresql.tlsDir}/tls.key`;
   }
   return p;
 }
 
-export function dynamicSettings(env: AgentEnv, clusterWide: Record<string, ParamValue>): DynamicSettings {
+export function dynamicSettings(
+  config: AgentConfig,
+  clusterWide: Record<string, ParamValue>,
+): DynamicSettings {
   return {
-    ttl: env.PGOPS_HA_TTL,
-    loopWait: env.PGOPS_HA_LOOP_WAIT,
-    retryTimeout: env.PGOPS_HA_RETRY_TIMEOUT,
-    maximumLagOnFailover: env.PGOPS_MAX_LAG_ON_FAILOVER,
-    synchronous: env.PGOPS_SYNCHRONOUS,
-    failsafe: env.PGOPS_FAILSAFE,
+    ttl: config.ha.ttl,
+    loopWait: config.ha.loopWait,
+    retryTimeout: config.ha.retryTimeout,
+    maximumLagOnFailover: config.ha.maxLagOnFailover,
+    synchronous: config.ha.synchronous,
+    failsafe: config.ha.failsafe,
     parameters: { wal_keep_size: '128MB', ...CLUSTER_WIDE_MINIMUMS, ...clusterWide },
   };
 }
 
-export function checkTimings(env: AgentEnv) {
+export function checkTimings(config: AgentConfig) {
   // Patroni's own rule: a leader must renew its lease, with retries, before the lease ends.
-  if (env.PGOPS_HA_LOOP_WAIT + 2 * env.PGOPS_HA_RETRY_TIMEOUT > env.PGOPS_HA_TTL)
+  if (config.ha.loopWait + 2 * config.ha.retryTimeout > config.ha.ttl)
     throw new UsageError(
       'E_HA_TIMINGS',
-      `loop wait (${env.PGOPS_HA_LOOP_WAIT}s) + 2 x retry timeout (${env.PGOPS_HA_RETRY_TIMEOUT}s) exceeds the leader lease (${env.PGOPS_HA_TTL}s): the primary could lose its lease while still retrying`,
+      `loop wait (${config.ha.loopWait}s) + 2 x retry timeout (${config.ha.retryTimeout}s) exceeds the leader lease (${config.ha.ttl}s): the primary could lose its lease while still retrying`,
       {},
       { hint: 'Raise PGOPS_HA_TTL or lower PGOPS_HA_LOOP_WAIT / PGOPS_HA_RETRY_TIMEOUT.' },
     );
@@ -190,56 +196,56 @@ export function osUserName(): string | undefined {
 }
 
 export function memberInputs(
-  env: AgentEnv,
+  config: AgentConfig,
   files: MemberConfigFiles,
   opts: { postBootstrap: string; noFailover: boolean; binDir: string },
 ): { inputs: PatroniInputs; ignoredParameters: string[] } {
-  const paths = memberPaths(env);
+  const paths = memberPaths(config);
   const { clusterWide, local, ignored } = splitParameters(files.parameters);
-  const host = connectHost(env);
-  const listenHost = env.PGOPS_LISTEN_ADDRESSES === '*' ? '0.0.0.0' : env.PGOPS_LISTEN_ADDRESSES;
+  const host = connectHost(config);
+  const listenHost = config.instance.listenAddresses === '*' ? '0.0.0.0' : config.instance.listenAddresses;
   const superuser = {
-    username: env.PGOPS_SUPERUSER,
-    password: requireSecret(env, 'PGOPS_SUPERUSER_PASSWORD', "for Patroni's connections"),
+    username: config.roles.superuser,
+    password: requireSecret(config, 'PGOPS_SUPERUSER_PASSWORD', "for Patroni's connections"),
   };
   const osUser = osUserName();
-  const { restoreCommand } = memberArchiveSettings(nestConfig(env));
+  const { restoreCommand } = memberArchiveSettings(config);
   const inputs: PatroniInputs = {
-    scope: scopeOf(nestConfig(env)),
-    name: env.PGOPS_POD_NAME,
-    dcs: dcsSettings(env),
+    scope: scopeOf(config),
+    name: config.agent.podName,
+    dcs: dcsSettings(config),
     restApi: {
-      listen: `${listenHost}:${env.PGOPS_RESTAPI_PORT}`,
-      connectAddress: `${host}:${env.PGOPS_RESTAPI_PORT}`,
+      listen: `${listenHost}:${config.ha.restApiPort}`,
+      connectAddress: `${host}:${config.ha.restApiPort}`,
       auth: {
-        username: env.PGOPS_RESTAPI_USER,
-        password: requireSecret(env, 'PGOPS_RESTAPI_PASSWORD', "to protect Patroni's REST API"),
+        username: config.ha.restApiUser,
+        password: requireSecret(config, 'PGOPS_RESTAPI_PASSWORD', "to protect Patroni's REST API"),
       },
     },
     postgres: {
-      listen: `${env.PGOPS_LISTEN_ADDRESSES}:${env.PGOPS_PORT}`,
-      connectAddress: `${host}:${env.PGOPS_PORT}`,
-      dataDir: env.PGDATA,
+      listen: `${config.instance.listenAddresses}:${config.instance.port}`,
+      connectAddress: `${host}:${config.instance.port}`,
+      dataDir: config.instance.dataDir,
       binDir: opts.binDir,
       pgpass: paths.patroniPgpass,
       superuser,
       replication: {
-        username: env.PGOPS_REPLICATION_USER,
-        password: requireSecret(env, 'PGOPS_REPLICATION_PASSWORD', 'for streaming replication'),
+        username: config.roles.replicationUser,
+        password: requireSecret(config, 'PGOPS_REPLICATION_PASSWORD', 'for streaming replication'),
       },
-      parameters: { ...local, ...enforcedParameters(env) },
+      parameters: { ...local, ...enforcedParameters(config) },
       hba: hbaRules({
-        superuser: env.PGOPS_SUPERUSER,
-        replicationUser: env.PGOPS_REPLICATION_USER,
+        superuser: config.roles.superuser,
+        replicationUser: config.roles.replicationUser,
         extraLines: files.extraHba,
         peerMap: osUser ? 'pgops' : undefined,
-        tls: Boolean(env.PGOPS_TLS_DIR),
+        tls: Boolean(config.postgresql.tlsDir),
       }),
-      ident: osUser ? [`pgops ${osUser} ${env.PGOPS_SUPERUSER}`] : [],
+      ident: osUser ? [`pgops ${osUser} ${config.roles.superuser}`] : [],
       recoveryConf: restoreCommand ? { restore_command: restoreCommand } : undefined,
     },
     postBootstrap: opts.postBootstrap,
-    dynamic: dynamicSettings(env, clusterWide),
+    dynamic: dynamicSettings(config, clusterWide),
     noFailover: opts.noFailover,
   };
   return { inputs, ignoredParameters: ignored };
@@ -257,24 +263,27 @@ const haFileSchema = z
  * The settings with PGOPS_HA_FILE applied: failover mode, synchronous replication and failsafe can
  * change while the member runs (a ConfigMap on Kubernetes, `local up` locally).
  */
-export function withHaFile(env: AgentEnv): AgentEnv {
-  if (!env.PGOPS_HA_FILE || !existsSync(env.PGOPS_HA_FILE)) return env;
-  const text = readMounted(env.PGOPS_HA_FILE, 'PGOPS_HA_FILE');
+export function withHaFile(config: AgentConfig): AgentConfig {
+  if (!config.ha.haFile || !existsSync(config.ha.haFile)) return config;
+  const text = readMounted(config.ha.haFile, 'PGOPS_HA_FILE');
   let parsed;
   try {
     parsed = haFileSchema.parse(JSON.parse(text));
   } catch (err) {
     throw new UsageError(
       'E_HA_FILE',
-      `${env.PGOPS_HA_FILE} is not valid: ${(err as Error).message.split('\n')[0]}`,
-      { file: env.PGOPS_HA_FILE },
+      `${config.ha.haFile} is not valid: ${(err as Error).message.split('\n')[0]}`,
+      { file: config.ha.haFile },
       { hint: 'It holds JSON like {"failover":"automatic","synchronous":true,"failsafe":true}.' },
     );
   }
   return {
-    ...env,
-    PGOPS_FAILOVER: parsed.failover ?? env.PGOPS_FAILOVER,
-    PGOPS_SYNCHRONOUS: parsed.synchronous ?? env.PGOPS_SYNCHRONOUS,
-    PGOPS_FAILSAFE: parsed.failsafe ?? env.PGOPS_FAILSAFE,
+    ...config,
+    ha: {
+      ...config.ha,
+      failover: parsed.failover ?? config.ha.failover,
+      synchronous: parsed.synchronous ?? config.ha.synchronous,
+      failsafe: parsed.failsafe ?? config.ha.failsafe,
+    },
   };
 }

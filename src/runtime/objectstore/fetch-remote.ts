@@ -5,7 +5,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { nestConfig, type AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import { SafetyRefusal, UsageError } from '../../core/errors.js';
 import { parseManifest, type BackupManifest } from '../../core/backup/manifest.js';
 import { backupFileNames } from '../../core/backup/names.js';
@@ -33,7 +33,8 @@ export interface FetchedBackup {
 }
 
 export interface FetchRemoteOptions {
-  env: AgentEnv;
+  /** The object store settings (config.sync) and the agent's mode, for hints. */
+  config: Pick<AgentConfig, 'sync' | 'agent'>;
   rawEnv?: NodeJS.ProcessEnv;
   log: Logger;
   /** Parent directory for the download (on the backup volume, not in memory). */
@@ -60,11 +61,11 @@ async function download(store: ObjectStore, ref: RemoteRef, key: string, file: s
 }
 
 export async function fetchRemoteBackup(urlOrName: string, opts: FetchRemoteOptions): Promise<FetchedBackup> {
-  const env = opts.env;
+  const config = opts.config;
   const ref = resolveRemoteBackup(urlOrName, {
-    provider: env.PGOPS_SYNC_PROVIDER,
-    bucket: env.PGOPS_SYNC_BUCKET,
-    prefix: env.PGOPS_SYNC_PREFIX,
+    provider: config.sync.provider,
+    bucket: config.sync.bucket,
+    prefix: config.sync.prefix,
   });
   if (!ref)
     throw new UsageError(
@@ -77,7 +78,7 @@ export async function fetchRemoteBackup(urlOrName: string, opts: FetchRemoteOpti
     );
   const store =
     opts.store ??
-    (await openObjectStore(storeConfigFrom(nestConfig(env), opts.rawEnv ?? process.env, ref), {
+    (await openObjectStore(storeConfigFrom(config, opts.rawEnv ?? process.env, ref), {
       log: opts.log,
       ...opts.reliable,
     }));

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { nestConfig, type AgentConfig, type AgentEnv } from '../../core/config/schema.js';
+import type { AgentConfig } from '../../core/config/schema.js';
 import { pgbackrestConf } from '../../core/pitr/conf.js';
 import type { Logger } from '../log.js';
 import { archives, confInputs, memberConfPath, pgbackrestEnv, spoolPath, writePrivate } from './config.js';
@@ -29,16 +29,11 @@ export class MemberArchive {
   private serverFailures = 0;
   private busy = false;
 
-  private config: AgentConfig;
-
-  // The instance supervision hands over its flat settings; read here as the nested configuration.
   constructor(
-    env: AgentEnv,
+    private config: AgentConfig,
     private readonly raw: NodeJS.ProcessEnv,
     private readonly log: Logger,
-  ) {
-    this.config = nestConfig(env);
-  }
+  ) {}
 
   get enabled(): boolean {
     return archives(this.config);
@@ -58,8 +53,8 @@ export class MemberArchive {
   }
 
   /** Writes pgbackrest.conf (0600, private directory); true when it changed. */
-  writeConfig(env: AgentEnv): boolean {
-    const config = (this.config = nestConfig(env));
+  writeConfig(config: AgentConfig): boolean {
+    this.config = config;
     if (!this.enabled && !config.pitr.tlsDir) return false;
     const dir = join(config.instance.socketDir, 'pgops');
     const lock = join(dir, 'pgbackrest-lock');
