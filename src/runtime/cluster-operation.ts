@@ -46,7 +46,9 @@ export interface PrimaryLogin {
  * it: where a promotion takes the operation lock. Undefined when there is no leader (nothing runs
  * on a primary that is gone) or Patroni does not answer.
  */
-export async function leaderLogin(config: AgentConfig): Promise<PrimaryLogin | undefined> {
+export async function leaderLogin(
+  config: Pick<AgentConfig, 'ha' | 'instance' | 'roles'>,
+): Promise<PrimaryLogin | undefined> {
   const cluster = await new PatroniApi(`http://127.0.0.1:${config.ha.restApiPort}`)
     .cluster()
     .catch(() => undefined);

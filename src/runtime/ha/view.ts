@@ -5,7 +5,7 @@ import { haView, type HaView } from '../../core/ha/view.js';
 import { withHaFile } from '../instance/patroni-inputs.js';
 import { PatroniApi } from './patroni-api.js';
 
-export async function readHaView(config: AgentConfig): Promise<HaView> {
+export async function readHaView(config: Pick<AgentConfig, 'ha'>): Promise<HaView> {
   const api = new PatroniApi(`http://127.0.0.1:${config.ha.restApiPort}`);
   try {
     const [cluster, dynamic] = await Promise.all([api.cluster(), api.config().catch(() => ({}))]);

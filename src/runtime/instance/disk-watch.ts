@@ -26,7 +26,7 @@ export class DiskWatch {
   }
 
   /** Not a crash loop: say plainly which volume is full and how to grow it; Patroni restarts PostgreSQL once it can. */
-  check(config: AgentConfig, pgdata: string) {
+  check(config: Pick<AgentConfig, 'instance'>, pgdata: string) {
     const s = this.snapshot;
     let disk;
     try {

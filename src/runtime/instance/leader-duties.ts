@@ -10,7 +10,7 @@ import { scramMatches, scramVerifier } from '../../core/instance/scram.js';
 import { BACKUP_HISTORY_DDL } from '../../core/backup/history-sql.js';
 import { PITR_HISTORY_DDL, PITR_TABLES } from '../../core/pitr/history-sql.js';
 import { quoteIdent, quoteLiteral } from '../../core/pg/conninfo.js';
-import { readSecret, type SecretName } from '../secrets.js';
+import { readSecret, type SecretName, type SecretSettings } from '../secrets.js';
 import { dynamicConfig, dynamicConfigPatch } from '../../core/ha/patroni-config.js';
 import type { PatroniApi } from '../ha/patroni-api.js';
 import type { Logger } from '../log.js';
@@ -22,7 +22,7 @@ import { memberInputs, type MemberConfigFiles } from './patroni-inputs.js';
  * the roles changed. The verifier is computed here, so the password never reaches the server's
  * statement log.
  */
-export async function applyRolePasswords(c: pg.Client, config: AgentConfig): Promise<string[]> {
+export async function applyRolePasswords(c: pg.Client, config: SecretSettings): Promise<string[]> {
   const roles: [string, SecretName][] = [
     [config.roles.superuser, 'PGOPS_SUPERUSER_PASSWORD'],
     [config.roles.replicationUser, 'PGOPS_REPLICATION_PASSWORD'],
@@ -94,7 +94,7 @@ export async function ensurePgopsTables(c: pg.Client): Promise<boolean> {
  * member of pg_monitor and may read the pgops tables, and has nothing else. Created here on a
  * cluster that predates it; its password follows the secret like the others. Returns what changed.
  */
-export async function ensureMonitorRole(c: pg.Client, config: AgentConfig): Promise<string[]> {
+export async function ensureMonitorRole(c: pg.Client, config: SecretSettings): Promise<string[]> {
   const password = readSecret(config, 'PGOPS_MONITOR_PASSWORD');
   if (!password) return [];
   const role = config.roles.monitorUser;

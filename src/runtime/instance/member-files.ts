@@ -10,7 +10,7 @@ import { UsageError } from '../../core/errors.js';
 import { allowFailoverSchema } from '../../core/ha/allow-failover.js';
 import type { Logger } from '../log.js';
 import { writePassfile } from '../passfile.js';
-import { readSecret, requireSecret, type SecretName } from '../secrets.js';
+import { readSecret, requireSecret, type SecretName, type SecretSettings } from '../secrets.js';
 import { inspectDataDir, isMountPoint, readControlData } from './datadir.js';
 
 /** What PGDATA holds; refuses (exit 2, nothing touched) a foreign directory or a mount point. */
@@ -38,7 +38,7 @@ export function checkDataDir(pgdata: string): ReturnType<typeof inspectDataDir> 
 }
 
 /** `kubectl exec <pod> -- psql -U postgres` works when the container sets PGPASSFILE to this file. */
-export function writeUserPassfile(config: AgentConfig) {
+export function writeUserPassfile(config: Pick<AgentConfig, 'instance' | 'roles' | 'ha'>) {
   writePassfile(
     join(config.instance.socketDir, '.pgpass'),
     config.roles.superuser,
@@ -103,7 +103,7 @@ export function failoverAllowedByFile(file: string): boolean {
 }
 
 /** What a reload depends on besides the mounted configuration: passwords and the HA file. */
-export function secretsFingerprint(baseConfig: AgentConfig): string {
+export function secretsFingerprint(baseConfig: SecretSettings): string {
   const secrets: SecretName[] = [
     'PGOPS_SUPERUSER_PASSWORD',
     'PGOPS_REPLICATION_PASSWORD',

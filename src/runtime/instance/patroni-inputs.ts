@@ -34,7 +34,7 @@ export interface MemberPaths {
   agentPid: string;
 }
 
-export function memberPaths(config: AgentConfig): MemberPaths {
+export function memberPaths(config: Pick<AgentConfig, 'instance'>): MemberPaths {
   const privateDir = join(config.instance.socketDir, 'pgops');
   return {
     privateDir,
@@ -263,7 +263,7 @@ const haFileSchema = z
  * The settings with PGOPS_HA_FILE applied: failover mode, synchronous replication and failsafe can
  * change while the member runs (a ConfigMap on Kubernetes, `local up` locally).
  */
-export function withHaFile(config: AgentConfig): AgentConfig {
+export function withHaFile<C extends Pick<AgentConfig, 'ha'>>(config: C): C {
   if (!config.ha.haFile || !existsSync(config.ha.haFile)) return config;
   const text = readMounted(config.ha.haFile, 'PGOPS_HA_FILE');
   let parsed;

@@ -8,6 +8,10 @@ import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { AgentConfig } from '../../core/config/schema.js';
+
+/** What pgBackRest's configuration is made of: the archive settings, where PostgreSQL lives, the
+ * superuser pgBackRest connects as, repo2's object store and the agent's mode (for hints). */
+export type PitrSettings = Pick<AgentConfig, 'pitr' | 'instance' | 'roles' | 'sync' | 'agent'>;
 import { UsageError } from '../../core/errors.js';
 import {
   archiveCommand,
@@ -21,27 +25,28 @@ import {
   type Repo2,
   type TlsFiles,
 } from '../../core/pitr/conf.js';
+import type { ConnectionSettings } from '../backup/conn.js';
 import type { Logger } from '../log.js';
 import type { PgbackrestRunner } from './pgbackrest.js';
 
 export type PitrRole = 'member' | 'job' | 'repo-host';
 
 /** The spool of the asynchronous archive: on the data volume, beside PGDATA (a re-clone removes PGDATA). */
-export function spoolPath(config: AgentConfig): string {
+export function spoolPath(config: PitrSettings): string {
   return (
     config.pitr.spoolPath ??
     join(dirname(config.instance.dataDir), `${basename(config.instance.dataDir)}.pgbackrest-spool`)
   );
 }
 
-function repo1Of(config: AgentConfig): Repo1 | undefined {
+function repo1Of(config: PitrSettings): Repo1 | undefined {
   if (config.pitr.repo1Path) return { kind: 'posix', path: config.pitr.repo1Path };
   if (config.pitr.repo1Host) return { kind: 'tls', host: config.pitr.repo1Host, port: config.pitr.tlsPort };
   return undefined;
 }
 
 /** repo2 from the cross-region settings, when PGOPS_PGBACKREST_REPO2 is on. */
-export function repo2Of(config: AgentConfig, raw: NodeJS.ProcessEnv): Repo2 | undefined {
+export function repo2Of(config: PitrSettings, raw: NodeJS.ProcessEnv): Repo2 | undefined {
   if (!config.pitr.repo2) return undefined;
   if (!config.sync.provider || !config.sync.bucket)
     throw new UsageError(
@@ -74,7 +79,7 @@ export function repo2Of(config: AgentConfig, raw: NodeJS.ProcessEnv): Repo2 | un
   }
 }
 
-function tlsFiles(config: AgentConfig): TlsFiles | undefined {
+function tlsFiles(config: PitrSettings): TlsFiles | undefined {
   const d = config.pitr.tlsDir;
   return d
     ? { caFile: join(d, 'ca.crt'), certFile: join(d, 'tls.crt'), keyFile: join(d, 'tls.key') }
@@ -83,7 +88,7 @@ function tlsFiles(config: AgentConfig): TlsFiles | undefined {
 
 /** The inputs of pgBackRest's configuration for `role`; lockPath is where its lock files go. */
 export function confInputs(
-  config: AgentConfig,
+  config: PitrSettings,
   raw: NodeJS.ProcessEnv,
   role: PitrRole,
   lockPath: string,
@@ -126,7 +131,7 @@ export function confInputs(
 }
 
 /** Environment pgBackRest needs besides ours: repo2's keys from the vendors' variables. */
-export function pgbackrestEnv(config: AgentConfig, raw: NodeJS.ProcessEnv): Record<string, string> {
+export function pgbackrestEnv(config: PitrSettings, raw: NodeJS.ProcessEnv): Record<string, string> {
   const r2 = repo2Of(config, raw);
   return r2 ? repo2Env(r2.provider, raw) : {};
 }
@@ -141,7 +146,7 @@ export function writePrivate(path: string, text: string, previous?: string): boo
 }
 
 /** The member's file, next to Patroni's in the private runtime directory. */
-export function memberConfPath(config: AgentConfig): string {
+export function memberConfPath(config: PitrSettings): string {
   return join(config.instance.socketDir, 'pgops', 'pgbackrest.conf');
 }
 
@@ -149,7 +154,7 @@ export function memberConfPath(config: AgentConfig): string {
  * archive_command and restore_command for a member: through pgBackRest when PITR is on and a
  * repository is configured; `true` otherwise (archive_mode stays on).
  */
-export function memberArchiveSettings(config: AgentConfig): {
+export function memberArchiveSettings(config: PitrSettings): {
   archiveCommand: string;
   restoreCommand?: string;
 } {
@@ -164,12 +169,12 @@ export function memberArchiveSettings(config: AgentConfig): {
 }
 
 /** True when this member archives (PITR on and a repository set). */
-export function archives(config: AgentConfig): boolean {
+export function archives(config: PitrSettings): boolean {
   return memberArchiveSettings(config).restoreCommand !== undefined;
 }
 
 /** A job's own configuration in a private temporary folder, removed by `dispose`. */
-export function jobConf(config: AgentConfig, raw: NodeJS.ProcessEnv, role: PitrRole = 'job') {
+export function jobConf(config: PitrSettings, raw: NodeJS.ProcessEnv, role: PitrRole = 'job') {
   const dir = mkdtempSync(join(tmpdir(), 'pgops-pgbackrest-'));
   const lock = join(dir, 'lock');
   mkdirSync(lock, { mode: 0o700 });
@@ -184,17 +189,17 @@ export function jobConf(config: AgentConfig, raw: NodeJS.ProcessEnv, role: PitrR
 }
 
 /** repo numbers a job on this machine can back up into: repo1 when it is a folder here, repo2 when set. */
-export function localRepos(config: AgentConfig): number[] {
+export function localRepos(config: PitrSettings): number[] {
   return [...(config.pitr.repo1Path ? [1] : []), ...(config.pitr.repo2 ? [2] : [])];
 }
 
 /** Every repository this machine's configuration names (repo1 local or over TLS, repo2). */
-export function configuredRepos(config: AgentConfig): number[] {
+export function configuredRepos(config: PitrSettings): number[] {
   return [...(config.pitr.repo1Path || config.pitr.repo1Host ? [1] : []), ...(config.pitr.repo2 ? [2] : [])];
 }
 
 /** How list-backups names where a physical backup is: repo1's folder, repo2's URL. */
-export function repoLocations(config: AgentConfig, raw: NodeJS.ProcessEnv): Record<string, string> {
+export function repoLocations(config: PitrSettings, raw: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   if (config.pitr.repo1Path) out.repo1 = config.pitr.repo1Path;
   else if (config.pitr.repo1Host) out.repo1 = `${config.pitr.repo1Host}:/pgbackrest`;
@@ -208,14 +213,15 @@ export function repoLocations(config: AgentConfig, raw: NodeJS.ProcessEnv): Reco
 
 /** What a pgBackRest job of the agent needs: its settings, the raw environment (cloud keys), a logger. */
 export interface PitrJobContext {
-  config: AgentConfig;
+  /** The pgBackRest settings, and the job's connection to the primary. */
+  config: PitrSettings & ConnectionSettings;
   rawEnv: NodeJS.ProcessEnv;
   log: Logger;
 }
 
 /** A job's configuration and a runner over it; `dispose` removes the configuration. */
 export function jobRunner(
-  config: AgentConfig,
+  config: PitrSettings,
   raw: NodeJS.ProcessEnv,
 ): { runner: PgbackrestRunner; dispose: () => void } {
   const conf = jobConf(config, raw);
@@ -226,7 +232,7 @@ export function jobRunner(
 }
 
 /** Refuses (exit 2) what needs point-in-time recovery when it is off, saying how to turn it on. */
-export function requirePitr(config: AgentConfig, what: string): void {
+export function requirePitr(config: PitrSettings, what: string): void {
   if (!config.pitr.enabled)
     throw new UsageError(
       'E_PITR_OFF',

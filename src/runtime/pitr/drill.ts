@@ -9,7 +9,6 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
-import type { AgentConfig } from '../../core/config/schema.js';
 import { INSERT_DRILL } from '../../core/pitr/history-sql.js';
 import { quoteIdent } from '../../core/pg/conninfo.js';
 import type { DrillChecks, DrillResult } from '../../core/pitr/results.js';
@@ -17,7 +16,7 @@ import { connect, connectionFromConfig } from '../backup/conn.js';
 import type { Logger } from '../log.js';
 import { findPgBinDir } from '../pgbin.js';
 import { recordingClient } from './backup.js';
-import { configuredRepos, jobConf } from './config.js';
+import { configuredRepos, jobConf, type PitrJobContext } from './config.js';
 import { bringArchiveUpToDate, liveTimelineOf, planPointInTime, scratchDir } from './plan.js';
 import { restoreAndRecover, type Recovered } from './recover.js';
 
@@ -79,7 +78,7 @@ export async function checkIndexes(c: pg.Client): Promise<DrillChecks['indexes']
 }
 
 export async function runDrill(
-  config: AgentConfig,
+  config: PitrJobContext['config'],
   raw: NodeJS.ProcessEnv,
   log: Logger,
   onScratch?: (dir: string) => void,

@@ -9,10 +9,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { AgentConfig } from '../../core/config/schema.js';
 import { pgbackrestConf } from '../../core/pitr/conf.js';
 import type { Logger } from '../log.js';
-import { archives, confInputs, memberConfPath, pgbackrestEnv, spoolPath, writePrivate } from './config.js';
+import {
+  archives,
+  confInputs,
+  memberConfPath,
+  pgbackrestEnv,
+  spoolPath,
+  writePrivate,
+  type PitrSettings,
+} from './config.js';
 import { archiveGet, pgbackrest, PGBACKREST_BIN, stanzaCreate, type PgbackrestRunner } from './pgbackrest.js';
 
 const STANZA_RETRY_MS = 30_000;
@@ -30,7 +37,7 @@ export class MemberArchive {
   private busy = false;
 
   constructor(
-    private config: AgentConfig,
+    private config: PitrSettings,
     private readonly raw: NodeJS.ProcessEnv,
     private readonly log: Logger,
   ) {}
@@ -53,7 +60,7 @@ export class MemberArchive {
   }
 
   /** Writes pgbackrest.conf (0600, private directory); true when it changed. */
-  writeConfig(config: AgentConfig): boolean {
+  writeConfig(config: PitrSettings): boolean {
     this.config = config;
     if (!this.enabled && !config.pitr.tlsDir) return false;
     const dir = join(config.instance.socketDir, 'pgops');
