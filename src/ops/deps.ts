@@ -49,6 +49,23 @@ export async function makeDeps(opts: GlobalOptions, out: Output): Promise<OpsDep
   return { cluster: await resolveCluster(opts), out, confirm: makeConfirm(opts.yes), opts };
 }
 
+/**
+ * What the `local *` verbs get: always the local mode, whatever the mode selection would say, and
+ * never a Kubernetes connection. The cluster is built on first use, since `local up` may run
+ * before any state exists.
+ */
+export function makeLocalDeps(opts: GlobalOptions, out: Output): OpsDeps {
+  let cluster: LocalCluster | undefined;
+  return {
+    get cluster() {
+      return (cluster ??= new LocalCluster(stateDirOf(opts)));
+    },
+    out,
+    confirm: makeConfirm(opts.yes),
+    opts,
+  };
+}
+
 /** How to re-run the current command (for hints), with the flags that select the same target. */
 export function commandLine(opts: GlobalOptions, verb: string): string {
   const parts = ['postgres-ops', verb];

@@ -7,7 +7,7 @@
  * a hint naming the command's --help, for every command of the tree: commander's own reporting
  * (the whole help, exit 1) is replaced here.
  */
-import { Command, CommanderError, type Option } from 'commander';
+import { type CommandUnknownOpts as Command, CommanderError, type Option } from '@commander-js/extra-typings';
 import { envSwitch } from '../core/config/switch.js';
 import { OpsError, UsageError } from '../core/errors.js';
 import type { Output, OutputFormat } from '../core/output.js';

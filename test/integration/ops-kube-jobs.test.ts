@@ -199,7 +199,7 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
       confirm: async () => undefined,
       opts: { release: 'pyairtable-stack', output: 'table' as const },
     };
-    await assert.rejects(migrate('2.1.0', { description: 'Add teams' }, deps), (e: UsageError) => {
+    await assert.rejects(migrate(['2.1.0'], { description: 'Add teams' }, deps), (e: UsageError) => {
       assert.equal(e.exitCode, 2);
       assert.match(e.message, /runs as the chart's migration Job .* Nothing was changed/);
       assert.equal(

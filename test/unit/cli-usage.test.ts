@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
-import type { Command } from 'commander';
+import type { CommandUnknownOpts as Command } from '@commander-js/extra-typings';
 import { buildAgentProgram } from '../../src/agent/program.js';
 import { buildOpsProgram } from '../../src/ops/program.js';
 import { tempDir } from '../support/tmp.js';

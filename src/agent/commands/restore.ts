@@ -5,7 +5,6 @@
  */
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../../core/errors.js';
-import { parseJobs as parseJobsFlag } from '../../core/jobs.js';
 import { refuseUnsupportedUrl } from '../../core/sync/url.js';
 import type { OutputFormat } from '../../core/output.js';
 import { formatDuration } from '../../core/output.js';
@@ -19,13 +18,9 @@ export interface RestoreCommandOptions {
   replace?: boolean;
   safetyBackup?: boolean;
   force?: boolean;
-  jobs?: string;
+  jobs?: number;
   yes?: boolean;
   output?: OutputFormat;
-}
-
-function parseJobs(v: string | undefined, fallback: number): number {
-  return parseJobsFlag(v) ?? fallback;
 }
 
 async function askAtTerminal(question: string, expected: string): Promise<boolean> {
@@ -86,7 +81,7 @@ export async function restore(
         force: !!opts.force,
         yes: !!opts.yes,
         confirm: tty ? askAtTerminal : undefined,
-        jobs: parseJobs(opts.jobs, env.PGOPS_RESTORE_JOBS),
+        jobs: opts.jobs ?? env.PGOPS_RESTORE_JOBS,
         keepPrevious: env.PGOPS_RESTORE_KEEP_PREVIOUS,
         binDir: env.PGOPS_PG_BIN_DIR,
         agentEnv: env,

@@ -1,8 +1,9 @@
-import { OperationFailed, UsageError } from '../../core/errors.js';
+import { OperationFailed } from '../../core/errors.js';
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
 import { outputClosed } from '../../runtime/stdio.js';
 import type { ClusterApi } from '../../core/cluster/cluster-api.js';
 import type { OpsDeps } from '../deps.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { type CounterReading, type MonitorSample, sampleFrom } from '../monitor-model.js';
 import {
   MONITOR_INACTIVE_SLOTS_SQL,
@@ -100,19 +101,11 @@ export function renderSample(s: MonitorSample): string {
 
 /** A live view (every --interval seconds until Ctrl-C), or one sample with --once. */
 export async function monitor(
-  flags: { once?: boolean; interval?: string },
+  _args: ArgsOf<'monitor'>,
+  flags: OptionsOf<'monitor'>,
   deps: OpsDeps,
 ): Promise<MonitorSample> {
-  const interval = Number(flags.interval ?? '2');
-  if (!Number.isFinite(interval) || interval < 0.5 || interval > 3600)
-    throw new UsageError(
-      'E_USAGE',
-      `--interval must be a number of seconds from 0.5 to 3600, not "${flags.interval}"`,
-      {},
-      {
-        hint: 'Example: postgres-ops monitor --interval 5',
-      },
-    );
+  const { interval } = flags;
   const { cluster } = deps;
   const { name: member, members } = await primaryOf(cluster);
   let prev = await read(cluster, member);

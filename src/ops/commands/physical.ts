@@ -7,6 +7,7 @@ import { UsageError } from '../../core/errors.js';
 import { describeTarget, parseTarget } from '../../core/pitr/target.js';
 import type { ClusterApi, PhysicalBackupResult } from '../../core/cluster/cluster-api.js';
 import { commandLine, type OpsDeps } from '../deps.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { renderDrill, renderPhysicalBackup, renderPitrOutcome } from '../../core/pitr/results.js';
 import { validateBackupName } from '../../core/backup/names.js';
 
@@ -22,41 +23,30 @@ function unsupported(cluster: ClusterApi, what: string): never {
 }
 
 export async function physicalBackup(
-  name: string | undefined,
-  flags: { type?: string },
+  [name]: ArgsOf<'backup'>,
+  { type }: OptionsOf<'backup'>,
   deps: OpsDeps,
 ): Promise<PhysicalBackupResult> {
-  const type = flags.type ?? 'full';
-  if (!['full', 'diff', 'incr'].includes(type))
-    throw new UsageError(
-      'E_USAGE',
-      `--type must be full, diff or incr, not "${type}"`,
-      {},
-      {
-        hint: 'Example: postgres-ops backup --physical --type diff',
-      },
-    );
   if (name !== undefined) validateBackupName(name);
   const { cluster } = deps;
   if (!cluster.physicalBackup) unsupported(cluster, 'a physical backup');
   deps.out.line(`taking a physical ${type} backup${name ? ` ${name}` : ''}…`);
-  const r = await cluster.physicalBackup({ type: type as 'full' | 'diff' | 'incr', name }, deps.out);
+  const r = await cluster.physicalBackup({ type, name }, deps.out);
   deps.out.result(r, deps.opts.output, renderPhysicalBackup);
   return r;
 }
 
-export interface PitrFlags {
-  time?: string;
-  lsn?: string;
-  latest?: boolean;
-  undo?: boolean;
-}
+type PitrFlags = Pick<OptionsOf<'restore'>, 'time' | 'lsn' | 'latest' | 'undo'>;
 
 export function wantsPointInTime(flags: PitrFlags): boolean {
   return flags.time !== undefined || flags.lsn !== undefined || flags.latest === true || flags.undo === true;
 }
 
-export async function restorePointInTime(ref: string | undefined, flags: PitrFlags, deps: OpsDeps) {
+export async function restorePointInTime(
+  [ref]: ArgsOf<'restore'>,
+  flags: OptionsOf<'restore'>,
+  deps: OpsDeps,
+) {
   const { cluster } = deps;
   if (ref !== undefined)
     throw new UsageError(
@@ -104,7 +94,7 @@ export async function restorePointInTime(ref: string | undefined, flags: PitrFla
   return r;
 }
 
-export async function drill(deps: OpsDeps) {
+export async function drill(_args: ArgsOf<'drill'>, _options: OptionsOf<'drill'>, deps: OpsDeps) {
   const { cluster } = deps;
   if (!cluster.drill) unsupported(cluster, 'a recovery drill');
   deps.out.line('recovery drill: restoring the newest physical backup and WAL into scratch space…');

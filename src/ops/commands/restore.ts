@@ -2,22 +2,17 @@ import { UsageError } from '../../core/errors.js';
 import { refuseUnsupportedUrl } from '../../core/sync/url.js';
 import { resolveBackupRef } from '../backup-ref.js';
 import { commandLine, type OpsDeps } from '../deps.js';
-import { restorePointInTime, wantsPointInTime, type PitrFlags } from './physical.js';
-
-export interface RestoreFlags extends PitrFlags {
-  snapshot?: string;
-  targetDatabase?: string;
-  safetyBackup?: boolean;
-  force?: boolean;
-}
+import type { ArgsOf, OptionsOf } from '../program.js';
+import { restorePointInTime, wantsPointInTime } from './physical.js';
 
 /**
  * Replaces the database with a backup (a safety backup of the current data is taken first unless
  * --no-safety-backup). Resolves the name before asking, so a typo changes nothing.
  */
-export async function restore(ref: string | undefined, flags: RestoreFlags, deps: OpsDeps) {
+export async function restore(args: ArgsOf<'restore'>, flags: OptionsOf<'restore'>, deps: OpsDeps) {
   const { cluster } = deps;
-  if (wantsPointInTime(flags)) return restorePointInTime(ref, flags, deps);
+  const [ref] = args;
+  if (wantsPointInTime(flags)) return restorePointInTime(args, flags, deps);
   if (flags.snapshot !== undefined) return restoreSnapshot(flags.snapshot, deps);
   if (!ref)
     throw new UsageError(
