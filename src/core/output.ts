@@ -2,12 +2,15 @@
  * Where a command's output goes. Commands build one model and hand it here with a renderer, so
  * tests record what was printed (a recording host) instead of scraping stdout.
  */
-export type OutputFormat = 'table' | 'json';
+export type OutputFormat = 'table' | 'json' | 'yaml';
+
+/** json and yaml: a document for programs, so human lines go to stderr. */
+export const isMachineFormat = (f: OutputFormat) => f !== 'table';
 
 export interface Output {
   /** A human progress or log line (stderr in JSON mode, so stdout stays parseable). */
   line(text: string): void;
-  /** The command's result: JSON on stdout, or the renderer's text. */
+  /** The command's result: JSON or YAML (the same object) on stdout, or the renderer's text. */
   result<T>(data: T, format: OutputFormat, render: (data: T) => string): void;
 }
 

@@ -657,6 +657,7 @@ export class KubeCluster implements ClusterApi {
       repoPod,
       target: req.target,
       confirm: req.confirm,
+      dryRun: req.dryRun,
       progress: (line) => out.line(line),
       pollMs: this.pollMs,
     });

@@ -196,7 +196,7 @@ export async function localRestorePointInTime(
 ): Promise<PitrRestoreOutcome> {
   requireLocalPitr(c, 'a point-in-time restore');
   const state = c.state();
-  await resumeInterruptedRestore(c.root, state, out);
+  if (!req.dryRun) await resumeInterruptedRestore(c.root, state, out);
   const args = targetArgs(req.target);
   // No leader answers (every member lost): the archive is all there is.
   const env = await pitrJobEnv(c).catch(() => leaderlessJobEnv(c));

@@ -104,6 +104,7 @@ const verbs = {
           .argParser(oneOf('--type', PHYSICAL_TYPES, 'Example: postgres-ops backup --physical --type diff'))
           .default('full' as const),
       )
+      .addOption(dryRun())
       .addHelpText(
         'after',
         example(
@@ -111,6 +112,7 @@ const verbs = {
           'postgres-ops backup before-upgrade --jobs 4',
           'postgres-ops backup --physical --type full',
           'postgres-ops backup before-migration --physical --type diff',
+          'postgres-ops backup nightly --dry-run',
         ),
       ),
 
@@ -138,10 +140,14 @@ const verbs = {
       .option('--lsn <lsn>', 'point in time: restore the whole cluster to this WAL position')
       .option('--latest', 'point in time: restore the whole cluster to the last archived commit')
       .option('--undo', 'put back the data directories the last point-in-time restore kept aside')
+      .addOption(
+        dryRun('resolve the backup, snapshot or point in time and say what would be done; change nothing'),
+      )
       .addHelpText(
         'after',
         example(
           'postgres-ops restore critical-point-backup',
+          'postgres-ops restore critical-point-backup --dry-run',
           'postgres-ops restore --time "2026-11-30 14:02:00+00:00"',
           'postgres-ops restore --latest --yes',
           'postgres-ops restore ./cluster-migration-backup.sql.gz --yes',
@@ -173,7 +179,14 @@ const verbs = {
         "Snapshot the primary's data volume (Kubernetes: VolumeSnapshot; local: pg_basebackup copy).",
       )
       .argument('[name]', 'snapshot name')
-      .addHelpText('after', example('postgres-ops snapshot emergency-snapshot')),
+      .addOption(dryRun())
+      .addHelpText(
+        'after',
+        example(
+          'postgres-ops snapshot emergency-snapshot',
+          'postgres-ops snapshot emergency-snapshot --dry-run',
+        ),
+      ),
 
   'list-snapshots': (p: Root) =>
     p
@@ -296,7 +309,11 @@ const verbs = {
       .description(
         'Stop everything and delete the state folder (data, backups, passwords). Asks for confirmation.',
       )
-      .addHelpText('after', example('postgres-ops local destroy --yes')),
+      .addOption(dryRun('say what would be deleted; change nothing'))
+      .addHelpText(
+        'after',
+        example('postgres-ops local destroy --yes', 'postgres-ops local destroy --dry-run'),
+      ),
 
   'local status': (p: Local) =>
     p

@@ -10,17 +10,23 @@
 import { type CommandUnknownOpts as Command, CommanderError, type Option } from '@commander-js/extra-typings';
 import { envSwitch } from '../core/config/switch.js';
 import { OpsError, UsageError } from '../core/errors.js';
-import type { Output, OutputFormat } from '../core/output.js';
+import { isMachineFormat, type Output, type OutputFormat } from '../core/output.js';
+import { stringify } from 'yaml';
 import { guardStdio } from './stdio.js';
+
+/** The result document of -o json / -o yaml: one object, two spellings. */
+export function formatDocument(data: unknown, fmt: 'json' | 'yaml'): string {
+  return fmt === 'json' ? JSON.stringify(data, null, 2) + '\n' : stringify(data);
+}
 
 export function consoleOutput(format: () => OutputFormat = () => 'table'): Output {
   return {
     line: (text) => {
-      if (format() === 'json') process.stderr.write(text + '\n');
+      if (isMachineFormat(format())) process.stderr.write(text + '\n');
       else process.stdout.write(text + '\n');
     },
     result: (data, fmt, render) => {
-      if (fmt === 'json') process.stdout.write(JSON.stringify(data, null, 2) + '\n');
+      if (fmt !== 'table') process.stdout.write(formatDocument(data, fmt));
       else {
         const text = render(data);
         if (text) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
@@ -30,8 +36,16 @@ export function consoleOutput(format: () => OutputFormat = () => 'table'): Outpu
 }
 
 export function parseOutputFormat(v: string): OutputFormat {
-  if (v === 'json' || v === 'table') return v;
-  throw new OpsError('E_USAGE', `unknown output format "${v}"`, 2, {}, { hint: 'Use -o table or -o json.' });
+  if (v === 'json' || v === 'table' || v === 'yaml') return v;
+  throw new OpsError(
+    'E_USAGE',
+    `unknown output format "${v}": table, json or yaml`,
+    2,
+    {},
+    {
+      hint: 'Use -o table, -o json or -o yaml.',
+    },
+  );
 }
 
 /** "postgres-ops local up": the command's full name, as a person types it. */
@@ -109,9 +123,13 @@ function usageErrorOf(err: CommanderError, program: Command): UsageError | undef
 /** Parses argv and runs the chosen command; returns the process exit code. */
 export async function runCli(program: Command, argv: string[]): Promise<number> {
   guardStdio();
-  const wantsJson = () => {
+  /** -o json or -o yaml as typed (a usage error may come before commander has read it). */
+  const documentFormat = (): 'json' | 'yaml' | undefined => {
     const i = argv.findIndex((a) => a === '-o' || a === '--output');
-    return (i >= 0 && argv[i + 1] === 'json') || argv.includes('-ojson') || argv.includes('--output=json');
+    for (const f of ['json', 'yaml'] as const)
+      if ((i >= 0 && argv[i + 1] === f) || argv.includes(`-o${f}`) || argv.includes(`--output=${f}`))
+        return f;
+    return undefined;
   };
   const debug = argv.includes('--debug') || envSwitch(process.env.PGOPS_DEBUG);
   // Child processes (the agent run by local mode) inherit the switch and print their traces too.
@@ -140,11 +158,10 @@ export async function runCli(program: Command, argv: string[]): Promise<number> 
     process.stderr.write(`error: ${e.message}\n`);
     if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
     if (debug && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
-    if (wantsJson())
-      process.stdout.write(
-        JSON.stringify({ error: { code: e.code, message: e.message, meta: e.meta, hint: e.hint ?? null } }) +
-          '\n',
-      );
+    const doc = documentFormat();
+    const error = { error: { code: e.code, message: e.message, meta: e.meta, hint: e.hint ?? null } };
+    if (doc === 'json') process.stdout.write(JSON.stringify(error) + '\n');
+    else if (doc === 'yaml') process.stdout.write(stringify(error));
     return e.exitCode;
   }
 }

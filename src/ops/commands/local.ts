@@ -10,6 +10,7 @@ import { UsageError } from '../../core/errors.js';
 import { withDatabase } from '../../core/pg/conninfo.js';
 import type { DatabaseScope, Member } from '../../core/cluster/cluster-api.js';
 import { commandLine, type OpsDeps, stateDirOf } from '../deps.js';
+import { reportDryRun } from '../dry-run.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
 import { renderStatus } from '../render/status.js';
 import { backupCoverage } from './connect.js';
@@ -176,18 +177,18 @@ export async function localDownCommand(
 
 export async function localDestroyCommand(
   _args: ArgsOf<'local destroy'>,
-  _options: OptionsOf<'local destroy'>,
-  { opts, out, confirm }: OpsDeps,
+  options: OptionsOf<'local destroy'>,
+  deps: OpsDeps,
 ) {
+  const { opts, out } = deps;
   const root = stateDirOf(opts);
   if (!stateExists(root))
     throw new UsageError('E_NO_LOCAL_STATE', `no local PostgreSQL in ${root}; nothing to destroy`, {
       stateDir: root,
     });
-  await confirm({
-    action: `stop the local PostgreSQL and DELETE ${root} (data directories, backups, passwords)`,
-    retry: commandLine(opts, 'local destroy'),
-  });
+  const action = `stop the local PostgreSQL and DELETE ${root} (data directories, backups, passwords)`;
+  if (options.dryRun) return reportDryRun(deps, action, { stateDir: root });
+  await deps.confirm({ action, retry: commandLine(opts, 'local destroy') });
   const r = await withStateLock(root, 'local destroy', () => localDestroy(root, out));
   if (!opts.stateDir) removeDanglingStateLink(defaultStateDir());
   out.result(r, opts.output, (x) => `deleted ${x.removed}`);

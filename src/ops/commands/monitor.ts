@@ -1,5 +1,6 @@
 import { OperationFailed } from '../../core/errors.js';
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
+import { formatDocument } from '../../runtime/cli.js';
 import { outputClosed } from '../../runtime/stdio.js';
 import type { ClusterApi } from '../../core/cluster/cluster-api.js';
 import type { OpsDeps } from '../deps.js';
@@ -128,6 +129,7 @@ export async function monitor(
         return sample;
       }
       if (deps.opts.output === 'json') process.stdout.write(JSON.stringify(sample) + '\n');
+      else if (deps.opts.output === 'yaml') process.stdout.write(`---\n${formatDocument(sample, 'yaml')}`);
       else {
         if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
         process.stdout.write(renderSample(sample) + `\n\n(every ${interval}s; Ctrl-C to stop)\n`);

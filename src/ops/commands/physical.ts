@@ -7,6 +7,7 @@ import { UsageError } from '../../core/errors.js';
 import { describeTarget, parseTarget } from '../../core/pitr/target.js';
 import type { ClusterApi, PhysicalBackupResult } from '../../core/cluster/cluster-api.js';
 import { commandLine, type OpsDeps } from '../deps.js';
+import { DryRunStop, type DryRunPlan, reportDryRun, stopAtConfirmation } from '../dry-run.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
 import { renderDrill, renderPhysicalBackup, renderPitrOutcome } from '../../core/pitr/results.js';
 import { validateBackupName } from '../../core/backup/names.js';
@@ -24,12 +25,18 @@ function unsupported(cluster: ClusterApi, what: string): never {
 
 export async function physicalBackup(
   [name]: ArgsOf<'backup'>,
-  { type }: OptionsOf<'backup'>,
+  { type, dryRun }: OptionsOf<'backup'>,
   deps: OpsDeps,
-): Promise<PhysicalBackupResult> {
+): Promise<PhysicalBackupResult | DryRunPlan> {
   if (name !== undefined) validateBackupName(name);
   const { cluster } = deps;
   if (!cluster.physicalBackup) unsupported(cluster, 'a physical backup');
+  if (dryRun)
+    return reportDryRun(
+      deps,
+      `take a physical ${type} backup${name ? ` ${name}` : ''} of release ${cluster.release} (${cluster.mode}) with pgBackRest`,
+      { kind: 'physical', type, name: name ?? null },
+    );
   deps.out.line(`taking a physical ${type} backup${name ? ` ${name}` : ''}…`);
   const r = await cluster.physicalBackup({ type, name }, deps.out);
   deps.out.result(r, deps.opts.output, renderPhysicalBackup);
@@ -59,10 +66,9 @@ export async function restorePointInTime(
     if (flags.time !== undefined || flags.lsn !== undefined || flags.latest)
       throw new UsageError('E_USAGE', '--undo takes no target', {}, { hint: 'postgres-ops restore --undo' });
     if (!cluster.undoRestore) unsupported(cluster, 'restore --undo');
-    await deps.confirm({
-      action: `stop every member of release ${cluster.release} and put back the data directories the last point-in-time restore kept aside (the restored ones are kept aside in turn)`,
-      retry: `${commandLine(deps.opts, 'restore')} --undo`,
-    });
+    const action = `stop every member of release ${cluster.release} and put back the data directories the last point-in-time restore kept aside (the restored ones are kept aside in turn)`;
+    if (flags.dryRun) return reportDryRun(deps, action, { undo: true });
+    await deps.confirm({ action, retry: `${commandLine(deps.opts, 'restore')} --undo` });
     const r = await cluster.undoRestore(deps.out);
     deps.out.result(r, deps.opts.output, (x) =>
       [
@@ -86,6 +92,20 @@ export async function restorePointInTime(
       `--time "${flags.time}" has no offset: understood as this machine's local time, ${target.iso}`,
     );
   deps.out.line(`checking ${describeTarget(target)} against the archive…`);
+  if (flags.dryRun) {
+    // The cluster checks the target against the archive, then stops where it would ask.
+    const stop = await cluster
+      .restorePointInTime({ target, confirm: stopAtConfirmation, dryRun: true }, deps.out)
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          if (err instanceof DryRunStop) return err;
+          throw err;
+        },
+      );
+    if (!stop) throw new Error('a point-in-time restore ran to its end in a dry run');
+    return reportDryRun(deps, stop.action, { target: describeTarget(target) });
+  }
   const r = await cluster.restorePointInTime(
     { target, confirm: (action) => deps.confirm({ action, retry }) },
     deps.out,
