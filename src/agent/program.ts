@@ -9,12 +9,14 @@ import { jobsArg } from '../core/jobs.js';
 import { physicalTypeSchema } from '../core/pitr/results.js';
 import { describeAgentEnv } from '../core/config/schema.js';
 import type { OutputFormat } from '../core/output.js';
-import { consoleOutput, parseOutputFormat } from '../runtime/cli.js';
+import { parseOutputFormat } from '../runtime/cli.js';
+import { consoleOutput } from '../runtime/output-host.js';
 import { createLogger } from '../runtime/log.js';
 import { switchToUser } from '../runtime/privileges.js';
 import type { AgentContext } from './context.js';
 
 let format: OutputFormat = 'table';
+const out = consoleOutput(() => format);
 
 function context(): AgentContext {
   const env = loadAgentEnv(process.env);
@@ -24,7 +26,7 @@ function context(): AgentContext {
     env,
     rawEnv: process.env,
     log: createLogger(env.PGOPS_LOG_FORMAT),
-    out: consoleOutput(() => format),
+    out,
   };
 }
 
@@ -305,7 +307,7 @@ export function buildAgentProgram(): CommandUnknownOpts {
       for (const { key, description } of describeAgentEnv()) {
         const secret = /PASSWORD(?!_FILE)/.test(key);
         const value = (env as Record<string, string | number | boolean | undefined>)[key];
-        process.stdout.write(`${key}=${secret && value ? '<set>' : (value ?? '')}\t# ${description}\n`);
+        out.stdout.write(`${key}=${secret && value ? '<set>' : (value ?? '')}\t# ${description}\n`);
       }
     });
 

@@ -59,6 +59,7 @@ import { execInPod, type ExecOptions } from './exec.js';
 import { KubeJobs, lastJsonDocument } from './jobs.js';
 import { readLeaderRecord } from './leader.js';
 import { volumeSnapshotApi } from './volume-snapshots.js';
+import { stderrTerminal } from '../runtime/output-host.js';
 
 /** The pod label Patroni writes (the chart's PGOPS_K8S_ROLE_LABEL): master on the leader (primary from Patroni 4), replica. */
 export const ROLE_LABEL = 'pyairtable-stack/role';
@@ -413,8 +414,8 @@ export class KubeCluster implements ClusterApi {
 
   private follow(name: string, container: string, out: Output, stream = true) {
     return this.jobs.follow(name, container, {
-      onLog: stream ? (s) => process.stderr.write(s) : undefined,
-      onProgress: stream ? (l) => out.line(l) : (l) => process.stderr.write(`${l}\n`),
+      onLog: stream ? (s) => out.raw(s) : undefined,
+      onProgress: stream ? (l) => out.line(l) : (l) => out.raw(`${l}\n`),
       pollMs: this.pollMs,
     });
   }
@@ -436,7 +437,12 @@ export class KubeCluster implements ClusterApi {
       this.only(spec, this.agentContainer(cronJob, spec, 'backup'), verb, [...args, '-o', 'json']),
     );
     try {
-      await this.follow(job.name, job.container, { line: () => undefined, result: () => undefined }, false);
+      const quiet = {
+        line: () => undefined,
+        result: () => undefined,
+        raw: (s: string) => stderrTerminal.write(s),
+      };
+      await this.follow(job.name, job.container, quiet, false);
       const log = await this.jobs.output(job.name, job.container);
       let printed: unknown;
       try {
@@ -629,12 +635,12 @@ export class KubeCluster implements ClusterApi {
     return pod;
   }
 
-  async physicalBackup(req: PhysicalBackupRequest, _out: Output): Promise<PhysicalBackupResult> {
+  async physicalBackup(req: PhysicalBackupRequest, out: Output): Promise<PhysicalBackupResult> {
     const pod = await this.repoPod('a physical backup');
     return runInRepoPod(
       { namespace: this.namespace, pod, kc: this.k.kc, schema: physicalBackupResultSchema },
       ['physical-backup', '--type', req.type, ...(req.name ? ['--name', req.name] : [])],
-      (s) => process.stderr.write(s),
+      (s) => out.raw(s),
     );
   }
 
@@ -663,12 +669,12 @@ export class KubeCluster implements ClusterApi {
     });
   }
 
-  async drill(_out: Output): Promise<DrillResult> {
+  async drill(out: Output): Promise<DrillResult> {
     const pod = await this.repoPod('a recovery drill');
     return runInRepoPod(
       { namespace: this.namespace, pod, kc: this.k.kc, schema: drillResultSchema },
       ['drill'],
-      (s) => process.stderr.write(s),
+      (s) => out.raw(s),
     );
   }
 
@@ -677,7 +683,7 @@ export class KubeCluster implements ClusterApi {
    * when failover is manual, and asks Patroni for a switchover (or a failover when the primary is
    * gone). Patroni moves the leader Endpoints, so the read-write Service follows by itself.
    */
-  async promote(candidate: string, opts: PromoteOptions, _out: Output): Promise<PromoteOutcome> {
+  async promote(candidate: string, opts: PromoteOptions, out: Output): Promise<PromoteOutcome> {
     const members = await this.members();
     const target = members.find((m) => m.name === candidate);
     if (!target)
@@ -697,7 +703,7 @@ export class KubeCluster implements ClusterApi {
     const args = ['postgres-agent', ...agentPromoteArgs(candidate, opts), '-o', 'json'];
     // The agent waits up to 90 s for the new leader to take writes, after its own checks.
     const r = await this.run(candidate, args, `promoting ${candidate}`, {
-      onStderr: (s) => process.stderr.write(s),
+      onStderr: (s) => out.raw(s),
       timeoutMs: 240_000,
     });
     if (r.code !== 0) {

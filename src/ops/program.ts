@@ -7,7 +7,8 @@ import { oneOf, seconds, wholeNumber } from '../core/cli-args.js';
 import { jobsArg } from '../core/jobs.js';
 import { physicalTypeSchema } from '../core/pitr/results.js';
 import type { OutputFormat } from '../core/output.js';
-import { consoleOutput, parseOutputFormat } from '../runtime/cli.js';
+import { parseOutputFormat } from '../runtime/cli.js';
+import { consoleOutput } from '../runtime/output-host.js';
 import { makeDeps, makeLocalDeps, type OpsDeps } from './deps.js';
 import { DEFAULT_RELEASE, type GlobalOptions } from './options.js';
 

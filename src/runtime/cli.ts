@@ -10,30 +10,10 @@
 import { type CommandUnknownOpts as Command, CommanderError, type Option } from '@commander-js/extra-typings';
 import { envSwitch } from '../core/config/switch.js';
 import { OpsError, UsageError } from '../core/errors.js';
-import { isMachineFormat, type Output, type OutputFormat } from '../core/output.js';
+import type { OutputFormat } from '../core/output.js';
 import { stringify } from 'yaml';
+import { stderrTerminal, stdoutTerminal } from './output-host.js';
 import { guardStdio } from './stdio.js';
-
-/** The result document of -o json / -o yaml: one object, two spellings. */
-export function formatDocument(data: unknown, fmt: 'json' | 'yaml'): string {
-  return fmt === 'json' ? JSON.stringify(data, null, 2) + '\n' : stringify(data);
-}
-
-export function consoleOutput(format: () => OutputFormat = () => 'table'): Output {
-  return {
-    line: (text) => {
-      if (isMachineFormat(format())) process.stderr.write(text + '\n');
-      else process.stdout.write(text + '\n');
-    },
-    result: (data, fmt, render) => {
-      if (fmt !== 'table') process.stdout.write(formatDocument(data, fmt));
-      else {
-        const text = render(data);
-        if (text) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
-      }
-    },
-  };
-}
 
 export function parseOutputFormat(v: string): OutputFormat {
   if (v === 'json' || v === 'table' || v === 'yaml') return v;
@@ -155,13 +135,13 @@ export async function runCli(program: Command, argv: string[]): Promise<number> 
               {},
               { cause: err },
             );
-    process.stderr.write(`error: ${e.message}\n`);
-    if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
-    if (debug && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    stderrTerminal.write(`error: ${e.message}\n`);
+    if (e.hint) stderrTerminal.write(`hint: ${e.hint}\n`);
+    if (debug && err instanceof Error && err.stack) stderrTerminal.write(err.stack + '\n');
     const doc = documentFormat();
     const error = { error: { code: e.code, message: e.message, meta: e.meta, hint: e.hint ?? null } };
-    if (doc === 'json') process.stdout.write(JSON.stringify(error) + '\n');
-    else if (doc === 'yaml') process.stdout.write(stringify(error));
+    if (doc === 'json') stdoutTerminal.write(JSON.stringify(error) + '\n');
+    else if (doc === 'yaml') stdoutTerminal.write(stringify(error));
     return e.exitCode;
   }
 }

@@ -47,8 +47,9 @@ export async function connect(
         },
       );
   }
-  process.stderr.write(`connecting to ${m.name}, database ${database} (${withDatabase(m.uri, database)})\n`);
-  process.stderr.write(
+  // On stderr whatever the format: psql takes the terminal next.
+  deps.out.stderr.write(`connecting to ${m.name}, database ${database} (${withDatabase(m.uri, database)})\n`);
+  deps.out.stderr.write(
     scope.backedUp.includes(database)
       ? `${backupCoverage(scope)}\n`
       : `note: ${database} is not backed up (${backupCoverage(scope)}): what you create here is not in any backup\n`,

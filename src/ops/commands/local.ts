@@ -201,6 +201,6 @@ export async function localStatusCommand(
   { cluster, opts, out }: OpsDeps,
 ) {
   const report = await collectStatus(cluster);
-  out.result(report, opts.output, (r) => renderStatus(r, !!process.stdout.isTTY));
+  out.result(report, opts.output, (r) => renderStatus(r, out.stdout.isTTY));
   return report;
 }

@@ -1,6 +1,6 @@
 import { OperationFailed } from '../../core/errors.js';
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
-import { formatDocument } from '../../runtime/cli.js';
+import { formatDocument } from '../../runtime/output-host.js';
 import { outputClosed } from '../../runtime/stdio.js';
 import type { ClusterApi } from '../../core/cluster/cluster-api.js';
 import type { OpsDeps } from '../deps.js';
@@ -128,11 +128,12 @@ export async function monitor(
         deps.out.result(sample, deps.opts.output, renderSample);
         return sample;
       }
-      if (deps.opts.output === 'json') process.stdout.write(JSON.stringify(sample) + '\n');
-      else if (deps.opts.output === 'yaml') process.stdout.write(`---\n${formatDocument(sample, 'yaml')}`);
+      const { stdout } = deps.out;
+      if (deps.opts.output === 'json') stdout.write(JSON.stringify(sample) + '\n');
+      else if (deps.opts.output === 'yaml') stdout.write(`---\n${formatDocument(sample, 'yaml')}`);
       else {
-        if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
-        process.stdout.write(renderSample(sample) + `\n\n(every ${interval}s; Ctrl-C to stop)\n`);
+        if (stdout.isTTY) stdout.write('\x1b[2J\x1b[H');
+        stdout.write(renderSample(sample) + `\n\n(every ${interval}s; Ctrl-C to stop)\n`);
       }
       prev = cur;
       // Ctrl-C, or whoever read the output went away (`monitor | head`): end quietly.

@@ -214,6 +214,6 @@ export async function status(
   deps: OpsDeps,
 ): Promise<StatusReport & PitrStatus> {
   const report = await collectStatus(deps.cluster);
-  deps.out.result(report, deps.opts.output, (r) => renderStatus(r, !!process.stdout.isTTY));
+  deps.out.result(report, deps.opts.output, (r) => renderStatus(r, deps.out.stdout.isTTY));
   return report;
 }
