@@ -46,6 +46,8 @@ export interface OutputHost extends Output {
   readonly stderr: Terminal;
   /** A person can answer a question: stdin and stderr are terminals. */
   isInteractive(): boolean;
+  /** Asks on the terminal (the question on stderr); the answer as typed. */
+  ask(question: string): Promise<string>;
   /**
    * Asks before a destructive act. `yes` skips it; without a terminal it is refused (exit 3)
    * saying what would have happened, so a script never destroys something because nobody was

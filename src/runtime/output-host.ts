@@ -54,6 +54,7 @@ export function consoleOutput(format: () => OutputFormat = () => 'table'): Outpu
     },
     raw: (chunk) => stderrTerminal.write(chunk),
     isInteractive,
+    ask,
     confirm: async ({ action, retry, yes }) => {
       if (yes) return;
       if (!isInteractive())

@@ -29,6 +29,7 @@ export function recordingHost(
     result: (d) => void rec.results.push(d),
     raw: (t) => void rec.stderr.push(t),
     isInteractive: () => false,
+    ask: async () => '',
     confirm: async ({ action, yes }) => {
       if (!yes)
         throw new SafetyRefusal('E_UNCONFIRMED', `refusing to ${action} without confirmation`, { action });

@@ -3,7 +3,6 @@
  * existing one after a safety backup. Replacing needs --yes, or a person typing the database name
  * at a terminal; the chart's restore Job passes `--replace --yes` (enabling it is the request).
  */
-import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../../core/errors.js';
 import { refuseUnsupportedUrl } from '../../core/sync/url.js';
 import type { OutputFormat } from '../../core/output.js';
@@ -21,15 +20,6 @@ export interface RestoreCommandOptions {
   jobs?: number;
   yes?: boolean;
   output?: OutputFormat;
-}
-
-async function askAtTerminal(question: string, expected: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return (await rl.question(question)).trim() === expected;
-  } finally {
-    rl.close();
-  }
 }
 
 /** The source as a refusal names it: a URL without its query (which may hold a signature). */
@@ -64,7 +54,7 @@ export async function restore(
       },
     );
   refuseUnsupportedUrl(source);
-  const tty = !!process.stdin.isTTY && !!process.stderr.isTTY;
+  const tty = ctx.out.isInteractive();
   const conn = connectionFromEnv(env);
   const run = () =>
     restoreBackup(
@@ -80,7 +70,9 @@ export async function restore(
         safetyBackupJobs: env.PGOPS_BACKUP_JOBS,
         force: !!opts.force,
         yes: !!opts.yes,
-        confirm: tty ? askAtTerminal : undefined,
+        confirm: tty
+          ? async (question: string, expected: string) => (await ctx.out.ask(question)).trim() === expected
+          : undefined,
         jobs: opts.jobs ?? env.PGOPS_RESTORE_JOBS,
         keepPrevious: env.PGOPS_RESTORE_KEEP_PREVIOUS,
         binDir: env.PGOPS_PG_BIN_DIR,
