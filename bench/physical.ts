@@ -28,7 +28,7 @@ function arg(name: string, fallback: number): number {
 const scale = arg('scale', 66);
 const loadSeconds = arg('load-seconds', 30);
 const archiveTimeout = arg('archive-timeout', 60);
-const quiet: Output = { line: () => undefined, result: () => undefined };
+const quiet: Output = { line: () => undefined, result: () => undefined, raw: () => undefined };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const BIN = '/usr/lib/postgresql/15/bin';
 

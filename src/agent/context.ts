@@ -1,5 +1,5 @@
 import type { AgentConfig } from '../core/config/schema.js';
-import type { Output } from '../core/output.js';
+import type { OutputHost } from '../core/output.js';
 import type { Logger } from '../runtime/log.js';
 
 /** What every agent command receives: its parsed configuration, a logger and an output host. */
@@ -9,5 +9,5 @@ export interface AgentContext {
   /** The raw process environment, for passthrough names (cloud SDK credentials). */
   rawEnv: NodeJS.ProcessEnv;
   log: Logger;
-  out: Output;
+  out: OutputHost;
 }

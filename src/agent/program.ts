@@ -2,16 +2,21 @@
  * postgres-agent: what the chart's containers run. One binary, one subcommand per role. Commands
  * are loaded lazily so that `instance` (PID 1 of every database pod) does not load cloud SDKs.
  */
-import { Command, Option } from 'commander';
+import { Command, type CommandUnknownOpts, Option } from '@commander-js/extra-typings';
+import { oneOf, wholeNumber } from '../core/cli-args.js';
 import { loadAgentConfig, loadAgentEnv } from '../core/config/load.js';
+import { jobsArg } from '../core/jobs.js';
+import { physicalTypeSchema } from '../core/pitr/results.js';
 import { describeAgentEnv } from '../core/config/schema.js';
 import type { OutputFormat } from '../core/output.js';
-import { consoleOutput, parseOutputFormat } from '../runtime/cli.js';
+import { parseOutputFormat } from '../runtime/cli.js';
+import { consoleOutput } from '../runtime/output-host.js';
 import { createLogger } from '../runtime/log.js';
 import { switchToUser } from '../runtime/privileges.js';
 import type { AgentContext } from './context.js';
 
 let format: OutputFormat = 'table';
+const out = consoleOutput(() => format);
 
 function context(): AgentContext {
   const config = loadAgentConfig(process.env);
@@ -21,16 +26,23 @@ function context(): AgentContext {
     config,
     rawEnv: process.env,
     log: createLogger(config.agent.logFormat),
-    out: consoleOutput(() => format),
+    out,
   };
 }
 
 const outputOption = () =>
-  new Option('-o, --output <format>', 'table or json')
-    .default('table')
+  new Option('-o, --output <format>', 'table, json or yaml')
+    .default('table' as const)
     .argParser((v) => (format = parseOutputFormat(v)));
 
-export function buildAgentProgram(): Command {
+const PHYSICAL_TYPES = physicalTypeSchema.options;
+const physicalType = (what: string) =>
+  new Option('--type <type>', what)
+    .choices(PHYSICAL_TYPES)
+    .argParser(oneOf('--type', PHYSICAL_TYPES, 'Example: postgres-ops backup --physical --type diff'))
+    .default('full' as const);
+
+export function buildAgentProgram(): CommandUnknownOpts {
   const program = new Command('postgres-agent')
     .description(
       'In-pod commands of the pyairtable-stack PostgreSQL chart. Configuration comes from PGOPS_* environment variables.',
@@ -64,7 +76,17 @@ export function buildAgentProgram(): Command {
     .option('--candidate <name>', 'member to promote (default: this member, PGOPS_POD_NAME)')
     .option('--force', 'promote even though the candidate lags or does not stream (what it lacks is lost)')
     .option('--plan', 'check and print what would happen; change nothing')
-    .option('--timeout-seconds <n>', 'how long to wait for the new primary to accept writes', '90')
+    .addOption(
+      new Option('--timeout-seconds <n>', 'how long to wait for the new primary to accept writes')
+        .argParser(
+          wholeNumber(
+            '--timeout-seconds',
+            { min: 1 },
+            'Example: postgres-agent promote --timeout-seconds 90',
+          ),
+        )
+        .default(90),
+    )
     .addOption(outputOption())
     .action(async (opts) => {
       await (await import('./commands/promote.js')).promote(opts, context());
@@ -84,7 +106,12 @@ export function buildAgentProgram(): Command {
     .command('backup')
     .description('Dump the application database(s) and globals, verify, checksum and record the backup.')
     .option('--name <name>', 'backup name (default backup_YYYYMMDD_HHMMSS)')
-    .option('--jobs <n>', 'parallel pg_dump jobs (default PGOPS_BACKUP_JOBS, 1: one custom-format archive)')
+    .addOption(
+      new Option(
+        '--jobs <n>',
+        'parallel pg_dump jobs (default PGOPS_BACKUP_JOBS, 1: one custom-format archive)',
+      ).argParser(jobsArg('Example: --jobs 4 (1 writes one custom-format archive)')),
+    )
     .addOption(outputOption())
     .action(async (opts) => {
       await (await import('./commands/backup.js')).backup(opts, context());
@@ -95,7 +122,7 @@ export function buildAgentProgram(): Command {
     .description(
       'A physical backup with pgBackRest into every repository on this machine, then retention (expire); every outcome is recorded on the primary.',
     )
-    .option('--type <type>', 'full, diff or incr', 'full')
+    .addOption(physicalType('full, diff or incr'))
     .option('--name <name>', "a name, kept as the backup's annotation")
     .addOption(outputOption())
     .action(async (opts) => {
@@ -176,7 +203,7 @@ export function buildAgentProgram(): Command {
     .command('scheduled')
     .description('What the physical backup and drill CronJobs run: the same command in the repository pod.')
     .argument('<what>', 'physical-backup or drill')
-    .option('--type <type>', 'physical-backup: full, diff or incr', 'full')
+    .addOption(physicalType('physical-backup: full, diff or incr'))
     .addOption(outputOption())
     .action(async (what, opts) => {
       await (await import('./commands/repo-host.js')).scheduled(what, opts, context());
@@ -222,7 +249,7 @@ export function buildAgentProgram(): Command {
     .option('--replace', 'replace the target database if it exists (a safety backup is taken first)')
     .option('--no-safety-backup', 'do not take a safety backup before replacing')
     .option('--force', 'restore even if the checksum does not match')
-    .option('--jobs <n>', 'parallel restore jobs')
+    .addOption(new Option('--jobs <n>', 'parallel restore jobs').argParser(jobsArg()))
     .option('--yes', 'do not ask for confirmation')
     .addOption(outputOption())
     .action(async (file, opts) => {
@@ -274,13 +301,13 @@ export function buildAgentProgram(): Command {
     .command('config')
     .description('Validate the PGOPS_* environment and list every setting with its description.')
     .option('--check', 'only validate; exit 2 listing every bad key')
-    .action((opts: { check?: boolean }) => {
+    .action((opts) => {
       const env = loadAgentEnv(process.env);
       if (opts.check) return;
       for (const { key, description } of describeAgentEnv()) {
         const secret = /PASSWORD(?!_FILE)/.test(key);
         const value = (env as Record<string, string | number | boolean | undefined>)[key];
-        process.stdout.write(`${key}=${secret && value ? '<set>' : (value ?? '')}\t# ${description}\n`);
+        out.stdout.write(`${key}=${secret && value ? '<set>' : (value ?? '')}\t# ${description}\n`);
       }
     });
 

@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { parseAgentOutput } from '../core/agent-output.js';
 import { OperationFailed, UsageError } from '../core/errors.js';
 import type { Output } from '../core/output.js';
+import { stderrTerminal } from '../runtime/output-host.js';
 import { lastJsonDocument } from './jobs.js';
 import type { KubeRelease } from './release.js';
 
@@ -55,8 +56,8 @@ export function only(
 
 export function follow(rel: KubeRelease, name: string, container: string, out: Output, stream = true) {
   return rel.jobs.follow(name, container, {
-    onLog: stream ? (s) => process.stderr.write(s) : undefined,
-    onProgress: stream ? (l) => out.line(l) : (l) => process.stderr.write(`${l}\n`),
+    onLog: stream ? (s) => out.raw(s) : undefined,
+    onProgress: stream ? (l) => out.line(l) : (l) => out.raw(`${l}\n`),
     pollMs: rel.pollMs,
   });
 }
@@ -79,7 +80,12 @@ export async function readOnBackupVolume<S extends z.ZodType>(
     only(spec, agentContainer(cronJob, spec, 'backup'), verb, [...args, '-o', 'json']),
   );
   try {
-    await follow(rel, job.name, job.container, { line: () => undefined, result: () => undefined }, false);
+    const quiet = {
+      line: () => undefined,
+      result: () => undefined,
+      raw: (s: string) => stderrTerminal.write(s),
+    };
+    await follow(rel, job.name, job.container, quiet, false);
     const log = await rel.jobs.output(job.name, job.container);
     let printed: unknown;
     try {

@@ -30,6 +30,8 @@ export interface ClusterRestoreOptions {
   /** Asked once the target is checked, before anything changes. */
   confirm: (action: string) => Promise<void>;
   progress: (line: string) => void;
+  /** --dry-run: an unfinished request is described to `confirm` (which stops), not resumed. */
+  dryRun?: boolean;
   /** Longest wait for any one step (members stopping, member 0 restoring, the others cloning). */
   stepTimeoutMs?: number;
   pollMs?: number;
@@ -72,7 +74,12 @@ class ClusterRestore {
     this.selector = Object.entries(set.spec?.selector?.matchLabels ?? {})
       .map(([key, v]) => `${key}=${v}`)
       .join(',');
-    let req = (await this.resumable()) ?? (await this.request(Math.max(1, set.spec?.replicas ?? 1)));
+    const unfinished = await this.resumable();
+    if (unfinished && this.o.dryRun)
+      await this.o.confirm(
+        `resume the restore of the whole cluster to ${unfinished.target} started ${unfinished.requestedAt} (phase ${unfinished.phase})`,
+      );
+    let req = unfinished ?? (await this.request(Math.max(1, set.spec?.replicas ?? 1)));
     if (req.phase === 'requested') req = await this.restoreOnMemberZero(req);
     if (req.phase === 'failed') {
       await this.scale(req.replicas);

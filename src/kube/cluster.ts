@@ -173,8 +173,8 @@ export class KubeCluster implements ClusterApi {
     return haView(this.rel);
   }
 
-  async physicalBackup(req: PhysicalBackupRequest, _out: Output): Promise<PhysicalBackupResult> {
-    return physicalBackupInRepoPod(this.rel, req);
+  async physicalBackup(req: PhysicalBackupRequest, out: Output): Promise<PhysicalBackupResult> {
+    return physicalBackupInRepoPod(this.rel, req, out);
   }
 
   async physicalInfo(): Promise<PhysicalInfo | null> {
@@ -185,11 +185,11 @@ export class KubeCluster implements ClusterApi {
     return restoreReleasePointInTime(this.rel, req, out);
   }
 
-  async drill(_out: Output): Promise<DrillResult> {
-    return drillInRepoPod(this.rel);
+  async drill(out: Output): Promise<DrillResult> {
+    return drillInRepoPod(this.rel, out);
   }
 
-  async promote(candidate: string, opts: PromoteOptions, _out: Output): Promise<PromoteOutcome> {
-    return promoteMember(this.rel, candidate, opts);
+  async promote(candidate: string, opts: PromoteOptions, out: Output): Promise<PromoteOutcome> {
+    return promoteMember(this.rel, candidate, opts, out);
   }
 }

@@ -37,12 +37,13 @@ async function findRepoPod(rel: KubeRelease, what: string): Promise<string> {
 export async function physicalBackupInRepoPod(
   rel: KubeRelease,
   req: PhysicalBackupRequest,
+  out: Output,
 ): Promise<PhysicalBackupResult> {
   const pod = await findRepoPod(rel, 'a physical backup');
   return runInRepoPod(
     { namespace: rel.namespace, pod, kc: rel.k.kc, schema: physicalBackupResultSchema },
     ['physical-backup', '--type', req.type, ...(req.name ? ['--name', req.name] : [])],
-    (s) => process.stderr.write(s),
+    (s) => out.raw(s),
   );
 }
 
@@ -69,16 +70,17 @@ export async function restoreReleasePointInTime(
     repoPod,
     target: req.target,
     confirm: req.confirm,
+    dryRun: req.dryRun,
     progress: (line) => out.line(line),
     pollMs: rel.pollMs,
   });
 }
 
-export async function drillInRepoPod(rel: KubeRelease): Promise<DrillResult> {
+export async function drillInRepoPod(rel: KubeRelease, out: Output): Promise<DrillResult> {
   const pod = await findRepoPod(rel, 'a recovery drill');
   return runInRepoPod(
     { namespace: rel.namespace, pod, kc: rel.k.kc, schema: drillResultSchema },
     ['drill'],
-    (s) => process.stderr.write(s),
+    (s) => out.raw(s),
   );
 }

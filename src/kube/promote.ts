@@ -1,5 +1,6 @@
 /** Promotion of a replica: `postgres-agent promote` run in the candidate's pod. */
 import { parseAgentOutput, parseJson } from '../core/agent-output.js';
+import type { Output } from '../core/output.js';
 import { agentPromoteArgs } from '../core/cluster/agent-args.js';
 import type { PromoteOptions, PromoteOutcome } from '../core/cluster/cluster-api.js';
 import { OperationFailed, OpsError, UsageError } from '../core/errors.js';
@@ -16,6 +17,7 @@ export async function promoteMember(
   rel: KubeRelease,
   candidate: string,
   opts: PromoteOptions,
+  out: Output,
 ): Promise<PromoteOutcome> {
   const members = await listMembers(rel);
   const target = members.find((m) => m.name === candidate);
@@ -36,7 +38,7 @@ export async function promoteMember(
   const args = ['postgres-agent', ...agentPromoteArgs(candidate, opts), '-o', 'json'];
   // The agent waits up to 90 s for the new leader to take writes, after its own checks.
   const r = await rel.run(candidate, args, `promoting ${candidate}`, {
-    onStderr: (s) => process.stderr.write(s),
+    onStderr: (s) => out.raw(s),
     timeoutMs: 240_000,
   });
   if (r.code !== 0) {

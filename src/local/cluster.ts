@@ -95,9 +95,6 @@ function dirBytes(path: string): number {
   return total;
 }
 
-/** Agent progress goes to stderr as it happens, so stdout stays one result. */
-const forwardLog = (chunk: string) => process.stderr.write(chunk);
-
 export class LocalCluster implements ClusterApi {
   readonly mode = 'local' as const;
   readonly namespace = LOCAL_NAMESPACE;
@@ -249,7 +246,8 @@ export class LocalCluster implements ClusterApi {
       {
         args: agentBackupArgs(name, req),
         env: await this.jobEnv(),
-        onLog: forwardLog,
+        // Agent progress goes to stderr as it happens, so stdout stays one result.
+        onLog: (s) => out.raw(s),
         // Ctrl-C reaches the agent too: wait for it to clean up and report, instead of leaving it.
         forwardSignals: true,
       },
@@ -259,9 +257,9 @@ export class LocalCluster implements ClusterApi {
     await pruneAfterBackup(await this.jobEnv(), out);
   }
 
-  async verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }, _out: Output) {
+  async verify(file: string | undefined, opts: { deep?: boolean; all?: boolean }, out: Output) {
     return runAgentJson(
-      { args: agentVerifyArgs(file, opts), env: await this.jobEnv(), onLog: forwardLog },
+      { args: agentVerifyArgs(file, opts), env: await this.jobEnv(), onLog: (s) => out.raw(s) },
       z.array(verifyResultSchema),
     );
   }
@@ -270,20 +268,20 @@ export class LocalCluster implements ClusterApi {
     if (isRemoteUrl(file)) localObjectStoreEnv(this.root);
   }
 
-  async restore(req: RestoreRequest, _out: Output) {
+  async restore(req: RestoreRequest, out: Output) {
     return runAgentJson(
       {
         args: agentRestoreArgs(req),
         // A URL needs the object store's settings: the operator's environment or objectstore.env.
         env: { ...(await this.jobEnv()), ...localObjectStoreEnv(this.root) },
-        onLog: forwardLog,
+        onLog: (s) => out.raw(s),
       },
       restoreResultSchema,
     );
   }
 
-  async migrate(req: MigrateRequest, _out: Output) {
-    return localMigrate(await this.jobEnv(), req, forwardLog);
+  async migrate(req: MigrateRequest, out: Output) {
+    return localMigrate(await this.jobEnv(), req, (s) => out.raw(s));
   }
 
   async listSnapshots(): Promise<SnapshotEntry[]> {
@@ -347,7 +345,7 @@ export class LocalCluster implements ClusterApi {
       throw err;
     }
     out.line(`restored snapshot ${name} into ${this.paths.dataDir(s.primary)}; the replicas clone again`);
-    if (pitrEnabled(s)) await reopenOnOwnTimeline(this, this.paths.dataDir(s.primary));
+    if (pitrEnabled(s)) await reopenOnOwnTimeline(this, this.paths.dataDir(s.primary), out);
     // Patroni keeps the old cluster's identifier in etcd and would refuse the restored directory.
     await ensureEtcd(this.root, s, out);
     await forgetCluster(s, scopeOfState(s));
@@ -355,8 +353,8 @@ export class LocalCluster implements ClusterApi {
     return { snapshot: name, keptAside };
   }
 
-  async physicalBackup(req: PhysicalBackupRequest, _out: Output): Promise<PhysicalBackupResult> {
-    return localPhysicalBackup(this, req);
+  async physicalBackup(req: PhysicalBackupRequest, out: Output): Promise<PhysicalBackupResult> {
+    return localPhysicalBackup(this, req, out);
   }
 
   async physicalInfo(): Promise<PhysicalInfo | null> {
@@ -371,8 +369,8 @@ export class LocalCluster implements ClusterApi {
     return withStateLock(this.root, 'restore --undo', () => localUndoRestore(this, out));
   }
 
-  async drill(_out: Output): Promise<DrillResult> {
-    return localDrill(this);
+  async drill(out: Output): Promise<DrillResult> {
+    return localDrill(this, out);
   }
 
   async connect(member: Member, database: string): Promise<number> {
@@ -401,7 +399,7 @@ export class LocalCluster implements ClusterApi {
       {
         args: agentPromoteArgs(target.name, opts),
         env: instanceEnv(this.root, state, target, binDir),
-        onLog: forwardLog,
+        onLog: (s) => out.raw(s),
       },
       promoteResultSchema,
     );

@@ -42,8 +42,6 @@ import { asPostgresEnv, pitrEnabled, pitrEnv } from './pitr-env.js';
 import { postmasterPid, stopPid } from './processes.js';
 import { type LocalState, StatePaths } from './state.js';
 
-const forwardLog = (chunk: string) => process.stderr.write(chunk);
-
 /** What a PITR job gets: the backup Job's environment, the settings, as the postgres OS user. */
 export async function pitrJobEnv(c: LocalCluster): Promise<NodeJS.ProcessEnv> {
   const s = c.state();
@@ -78,13 +76,14 @@ function requireLocalPitr(c: LocalCluster, what: string) {
 export async function localPhysicalBackup(
   c: LocalCluster,
   req: PhysicalBackupRequest,
+  out: Output,
 ): Promise<PhysicalBackupResult> {
   requireLocalPitr(c, 'a physical backup');
   return runAgentJson(
     {
       args: ['physical-backup', '--type', req.type, ...(req.name ? ['--name', req.name] : [])],
       env: await pitrJobEnv(c),
-      onLog: forwardLog,
+      onLog: (s) => out.raw(s),
     },
     physicalBackupResultSchema,
   );
@@ -95,9 +94,12 @@ export async function localPhysicalInfo(c: LocalCluster): Promise<PhysicalInfo |
   return runAgentJson({ args: ['physical-info'], env: await pitrJobEnv(c) }, physicalInfoSchema);
 }
 
-export async function localDrill(c: LocalCluster): Promise<DrillResult> {
+export async function localDrill(c: LocalCluster, out: Output): Promise<DrillResult> {
   requireLocalPitr(c, 'a recovery drill');
-  return runAgentJson({ args: ['drill'], env: await pitrJobEnv(c), onLog: forwardLog }, drillResultSchema);
+  return runAgentJson(
+    { args: ['drill'], env: await pitrJobEnv(c), onLog: (s) => out.raw(s) },
+    drillResultSchema,
+  );
 }
 
 // ------------------------------------------------------------------ point-in-time restore
@@ -196,7 +198,7 @@ export async function localRestorePointInTime(
 ): Promise<PitrRestoreOutcome> {
   requireLocalPitr(c, 'a point-in-time restore');
   const state = c.state();
-  await resumeInterruptedRestore(c.root, state, out);
+  if (!req.dryRun) await resumeInterruptedRestore(c.root, state, out);
   const args = targetArgs(req.target);
   // No leader answers (every member lost): the archive is all there is.
   const env = await pitrJobEnv(c).catch(() => leaderlessJobEnv(c));
@@ -204,7 +206,7 @@ export async function localRestorePointInTime(
     {
       args: ['pitr-restore', '--plan', ...args],
       env,
-      onLog: forwardLog,
+      onLog: (s) => out.raw(s),
     },
     pitrRestoreResultSchema,
   );
@@ -233,7 +235,7 @@ export async function localRestorePointInTime(
       {
         args: ['pitr-restore', ...args, '--into', j.newDir],
         env,
-        onLog: forwardLog,
+        onLog: (s) => out.raw(s),
       },
       pitrRestoreResultSchema,
     );
@@ -260,7 +262,7 @@ export async function localRestorePointInTime(
   let fullBackup: string | null = null;
   out.line('taking a full physical backup of the new timeline (the recoverability window restarts there)…');
   try {
-    const b = await localPhysicalBackup(c, { type: 'full' });
+    const b = await localPhysicalBackup(c, { type: 'full' }, out);
     fullBackup = b.outcomes.find((o) => o.backup)?.backup?.label ?? null;
   } catch (err) {
     warnings.push(fullBackupFailed(err));
@@ -292,12 +294,12 @@ export async function localRestorePointInTime(
  * Under Patroni it would start as a standby that reads the archive, follows newer timelines, and
  * stops at the first segment whose content differs from its own.
  */
-export async function reopenOnOwnTimeline(c: LocalCluster, dir: string): Promise<void> {
+export async function reopenOnOwnTimeline(c: LocalCluster, dir: string, out: Output): Promise<void> {
   await runAgentJson(
     {
       args: ['pitr-restore', '--reopen', dir],
       env: await leaderlessJobEnv(c),
-      onLog: forwardLog,
+      onLog: (s) => out.raw(s),
     },
     pitrReopenResultSchema,
   );
@@ -332,7 +334,7 @@ export async function localUndoRestore(c: LocalCluster, out: Output): Promise<Pi
   for (const s of j.spools) rmSync(s, { recursive: true, force: true });
   // The restore's timelines are in the archive now: the data put back gets a timeline above them.
   const first = c.paths.dataDir(j.first);
-  if (existsSync(join(first, 'PG_VERSION'))) await reopenOnOwnTimeline(c, first);
+  if (existsSync(join(first, 'PG_VERSION'))) await reopenOnOwnTimeline(c, first, out);
   await ensureEtcd(c.root, state, out);
   await forgetCluster(state, scopeOfState(state));
   writeJournal(c.root, { ...j, phase: 'undone' });

@@ -1,23 +1,26 @@
 import { realpathSync } from 'node:fs';
 /**
- * What a command gets: the cluster (local or Kubernetes, chosen once here), an output host and
- * the confirmation prompt. Local mode is chosen with --local, or when local state exists and
+ * What a command gets: the cluster (local or Kubernetes, chosen once here) and the output host
+ * (with its confirmation prompt). Local mode is chosen with --local, or when local state exists and
  * none of --context, --kubeconfig and -n names a cluster.
  */
-import type { Output } from '../core/output.js';
+import type { ConfirmRequest, OutputHost } from '../core/output.js';
 import { KubeCluster } from '../kube/cluster.js';
 import { LocalCluster } from '../local/cluster.js';
 import { defaultStateDir, stateExists } from '../local/state.js';
 import type { ClusterApi } from '../core/cluster/cluster-api.js';
-import { type Confirm, makeConfirm } from './confirm.js';
 import type { GlobalOptions } from './options.js';
 
 export interface OpsDeps {
   cluster: ClusterApi;
-  out: Output;
-  confirm: Confirm;
+  out: OutputHost;
+  /** The host's confirmation, with --yes applied. */
+  confirm: (req: Omit<ConfirmRequest, 'yes'>) => Promise<void>;
   opts: GlobalOptions;
 }
+
+const confirmWith = (out: OutputHost, opts: GlobalOptions) => (req: Omit<ConfirmRequest, 'yes'>) =>
+  out.confirm({ ...req, yes: opts.yes });
 
 /** The state folder, with links resolved: the instances get real paths they can reach. */
 export function stateDirOf(opts: GlobalOptions): string {
@@ -45,8 +48,25 @@ export async function resolveCluster(opts: GlobalOptions): Promise<ClusterApi> {
   });
 }
 
-export async function makeDeps(opts: GlobalOptions, out: Output): Promise<OpsDeps> {
-  return { cluster: await resolveCluster(opts), out, confirm: makeConfirm(opts.yes), opts };
+export async function makeDeps(opts: GlobalOptions, out: OutputHost): Promise<OpsDeps> {
+  return { cluster: await resolveCluster(opts), out, confirm: confirmWith(out, opts), opts };
+}
+
+/**
+ * What the `local *` verbs get: always the local mode, whatever the mode selection would say, and
+ * never a Kubernetes connection. The cluster is built on first use, since `local up` may run
+ * before any state exists.
+ */
+export function makeLocalDeps(opts: GlobalOptions, out: OutputHost): OpsDeps {
+  let cluster: LocalCluster | undefined;
+  return {
+    get cluster() {
+      return (cluster ??= new LocalCluster(stateDirOf(opts)));
+    },
+    out,
+    confirm: confirmWith(out, opts),
+    opts,
+  };
 }
 
 /** How to re-run the current command (for hints), with the flags that select the same target. */

@@ -7,31 +7,25 @@
  * a hint naming the command's --help, for every command of the tree: commander's own reporting
  * (the whole help, exit 1) is replaced here.
  */
-import { Command, CommanderError, type Option } from 'commander';
+import { type CommandUnknownOpts as Command, CommanderError, type Option } from '@commander-js/extra-typings';
 import { envSwitch } from '../core/config/switch.js';
 import { OpsError, UsageError } from '../core/errors.js';
-import type { Output, OutputFormat } from '../core/output.js';
+import type { OutputFormat } from '../core/output.js';
+import { stringify } from 'yaml';
+import { stderrTerminal, stdoutTerminal } from './output-host.js';
 import { guardStdio } from './stdio.js';
 
-export function consoleOutput(format: () => OutputFormat = () => 'table'): Output {
-  return {
-    line: (text) => {
-      if (format() === 'json') process.stderr.write(text + '\n');
-      else process.stdout.write(text + '\n');
-    },
-    result: (data, fmt, render) => {
-      if (fmt === 'json') process.stdout.write(JSON.stringify(data, null, 2) + '\n');
-      else {
-        const text = render(data);
-        if (text) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
-      }
-    },
-  };
-}
-
 export function parseOutputFormat(v: string): OutputFormat {
-  if (v === 'json' || v === 'table') return v;
-  throw new OpsError('E_USAGE', `unknown output format "${v}"`, 2, {}, { hint: 'Use -o table or -o json.' });
+  if (v === 'json' || v === 'table' || v === 'yaml') return v;
+  throw new OpsError(
+    'E_USAGE',
+    `unknown output format "${v}": table, json or yaml`,
+    2,
+    {},
+    {
+      hint: 'Use -o table, -o json or -o yaml.',
+    },
+  );
 }
 
 /** "postgres-ops local up": the command's full name, as a person types it. */
@@ -109,9 +103,13 @@ function usageErrorOf(err: CommanderError, program: Command): UsageError | undef
 /** Parses argv and runs the chosen command; returns the process exit code. */
 export async function runCli(program: Command, argv: string[]): Promise<number> {
   guardStdio();
-  const wantsJson = () => {
+  /** -o json or -o yaml as typed (a usage error may come before commander has read it). */
+  const documentFormat = (): 'json' | 'yaml' | undefined => {
     const i = argv.findIndex((a) => a === '-o' || a === '--output');
-    return (i >= 0 && argv[i + 1] === 'json') || argv.includes('-ojson') || argv.includes('--output=json');
+    for (const f of ['json', 'yaml'] as const)
+      if ((i >= 0 && argv[i + 1] === f) || argv.includes(`-o${f}`) || argv.includes(`--output=${f}`))
+        return f;
+    return undefined;
   };
   const debug = argv.includes('--debug') || envSwitch(process.env.PGOPS_DEBUG);
   // Child processes (the agent run by local mode) inherit the switch and print their traces too.
@@ -137,14 +135,13 @@ export async function runCli(program: Command, argv: string[]): Promise<number> 
               {},
               { cause: err },
             );
-    process.stderr.write(`error: ${e.message}\n`);
-    if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
-    if (debug && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
-    if (wantsJson())
-      process.stdout.write(
-        JSON.stringify({ error: { code: e.code, message: e.message, meta: e.meta, hint: e.hint ?? null } }) +
-          '\n',
-      );
+    stderrTerminal.write(`error: ${e.message}\n`);
+    if (e.hint) stderrTerminal.write(`hint: ${e.hint}\n`);
+    if (debug && err instanceof Error && err.stack) stderrTerminal.write(err.stack + '\n');
+    const doc = documentFormat();
+    const error = { error: { code: e.code, message: e.message, meta: e.meta, hint: e.hint ?? null } };
+    if (doc === 'json') stdoutTerminal.write(JSON.stringify(error) + '\n');
+    else if (doc === 'yaml') stdoutTerminal.write(stringify(error));
     return e.exitCode;
   }
 }

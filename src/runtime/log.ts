@@ -2,6 +2,7 @@
  * Agent logs: JSON lines on stderr (one object a line, `ts level msg ...fields`) so cluster log
  * pipelines can parse them, or plain text for people. Never pass secrets as fields.
  */
+import { stderrTerminal } from './output-host.js';
 import { envSwitch } from '../core/config/switch.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
@@ -19,7 +20,7 @@ export interface Logger {
 export function createLogger(
   format: 'json' | 'text' = 'json',
   base: Record<string, unknown> = {},
-  write: (line: string) => void = (line) => process.stderr.write(line + '\n'),
+  write: (line: string) => void = (line) => stderrTerminal.write(line + '\n'),
   minLevel: Level = envSwitch(process.env.PGOPS_DEBUG) ? 'debug' : 'info',
 ): Logger {
   const order: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };

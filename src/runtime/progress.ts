@@ -13,13 +13,15 @@ import {
   type ProgressSample,
   type ProgressSpec,
 } from '../core/progress.js';
+import type { Terminal } from '../core/output.js';
 import type { Logger } from './log.js';
+import { stderrTerminal } from './output-host.js';
 
 export interface ProgressOptions {
   mode: ProgressMode;
   intervalMs: number;
   log: Logger;
-  /** Terminal output (default: stderr). */
+  /** Terminal output (default: the output host's stderr). */
   write?: (text: string) => void;
   /** Terminal width; longer lines are cut so `\r` can rewrite them. */
   columns?: number;
@@ -31,7 +33,7 @@ export interface ProgressOptions {
 export function progressOptions(
   agent: Pick<AgentConfig['agent'], 'progress' | 'logFormat'>,
   log: Logger,
-  stream: NodeJS.WriteStream = process.stderr,
+  stream: Terminal = stderrTerminal,
 ): ProgressOptions {
   const { mode, intervalMs } = resolveProgressMode(
     parseProgressSetting(agent.progress),
@@ -43,7 +45,7 @@ export function progressOptions(
     intervalMs,
     log,
     write: (t) => stream.write(t),
-    columns: stream.isTTY ? stream.columns : undefined,
+    columns: stream.columns,
   };
 }
 
@@ -65,7 +67,7 @@ export function startProgress(
 ): ProgressReporter {
   if (!opts || opts.mode === 'off') return NOOP;
   const now = opts.now ?? Date.now;
-  const write = opts.write ?? ((t: string) => process.stderr.write(t));
+  const write = opts.write ?? ((t: string) => stderrTerminal.write(t));
   const started = now();
   const tty = opts.mode === 'tty';
   const throttle = new Throttle(opts.intervalMs, started, tty);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { Command } from 'commander';
+import type { CommandUnknownOpts as Command } from '@commander-js/extra-typings';
 import { buildAgentProgram } from '../../src/agent/program.js';
 import { nestConfig, parseAgentEnv, objectStoreEnv, formatIssues } from '../../src/core/config/schema.js';
 import {

@@ -11,7 +11,7 @@ import { tempDir } from '../support/tmp.js';
 after(cleanupAll);
 
 const lines: string[] = [];
-const out: Output = { line: (t) => lines.push(t), result: () => undefined };
+const out: Output = { line: (t) => lines.push(t), result: () => undefined, raw: () => undefined };
 
 /** True if the postgres OS user can list `dir` (the instances run as that user when we are root). */
 function postgresCanEnter(dir: string): boolean {

@@ -7,13 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import type { Output } from '../../src/core/output.js';
 import type { UsageError } from '../../src/core/errors.js';
 import { KubeCluster } from '../../src/kube/cluster.js';
 import { migrate } from '../../src/ops/commands/migrate.js';
 import { cleanupAll } from '../support/cleanup.js';
 import { sendJson, sendStatus, startStandInApi } from '../support/kube-api.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';
+import { recordingHost } from '../support/output.js';
 import { helm } from '../support/tools.js';
 
 after(cleanupAll);
@@ -38,7 +38,7 @@ interface JobBody {
 describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)', () => {
   const posted: JobBody[] = [];
   const lines: string[] = [];
-  const out: Output = { line: (t) => lines.push(t), result: () => undefined };
+  const out = recordingHost({ lines, results: [], stdout: [], stderr: [] });
   let cluster: KubeCluster;
 
   before(async () => {
@@ -199,7 +199,7 @@ describe('postgres-ops Jobs on Kubernetes (chart CronJob, stand-in API server)',
       confirm: async () => undefined,
       opts: { release: 'pyairtable-stack', output: 'table' as const },
     };
-    await assert.rejects(migrate('2.1.0', { description: 'Add teams' }, deps), (e: UsageError) => {
+    await assert.rejects(migrate(['2.1.0'], { description: 'Add teams' }, deps), (e: UsageError) => {
       assert.equal(e.exitCode, 2);
       assert.match(e.message, /runs as the chart's migration Job .* Nothing was changed/);
       assert.equal(

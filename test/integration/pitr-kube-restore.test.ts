@@ -34,7 +34,7 @@ const APP = 'pyairtable';
 delete process.env.KUBERNETES_SERVICE_HOST;
 
 const lines: string[] = [];
-const out: Output = { line: (s) => void lines.push(s), result: () => undefined };
+const out: Output = { line: (s) => void lines.push(s), result: () => undefined, raw: () => undefined };
 
 async function ids(c: HaCluster, member?: string): Promise<number[]> {
   const rows = await c.query<{ id: number }>(

@@ -22,7 +22,7 @@ after(cleanupAll);
 
 const NS = 'pyairtable';
 delete process.env.KUBERNETES_SERVICE_HOST;
-const out: Output = { line: () => undefined, result: () => undefined };
+const out: Output = { line: () => undefined, result: () => undefined, raw: () => undefined };
 
 async function standIn(withRepoPod: boolean) {
   const api = await startStandInApi(NS);

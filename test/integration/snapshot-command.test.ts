@@ -89,7 +89,7 @@ class FakeSnapshotApi implements SnapshotApi {
 
 function recorder(): Output & { results: unknown[] } {
   const results: unknown[] = [];
-  return { results, line: () => undefined, result: (d) => void results.push(d) };
+  return { results, line: () => undefined, result: (d) => void results.push(d), raw: () => undefined };
 }
 
 let server: PgServer;

@@ -53,7 +53,7 @@ function writeBackup(dir: string, name: string, takenAt: Date, opts: { verified?
 }
 
 function recorder(): Output {
-  return { line: () => undefined, result: () => undefined };
+  return { line: () => undefined, result: () => undefined, raw: () => undefined };
 }
 
 /** Records the order of uploads on top of a real store. */

@@ -61,6 +61,9 @@ export const quietOutput: Output = {
     if (process.env.PGOPS_TEST_VERBOSE) process.stderr.write(s + '\n');
   },
   result: () => undefined,
+  raw: (s: string) => {
+    if (process.env.PGOPS_TEST_VERBOSE) process.stderr.write(s);
+  },
 };
 
 export interface RunResult {

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
-import type { Command } from 'commander';
+import { parse } from 'yaml';
+import type { CommandUnknownOpts as Command } from '@commander-js/extra-typings';
 import { buildAgentProgram } from '../../src/agent/program.js';
 import { buildOpsProgram } from '../../src/ops/program.js';
 import { tempDir } from '../support/tmp.js';
@@ -99,6 +100,28 @@ describe('bad usage of postgres-ops and postgres-agent', () => {
         hint: 'See the usage: postgres-ops list-backups --help',
       },
     });
+  });
+
+  it('with -o yaml a usage error is the same error document, in YAML', async () => {
+    const r = await ops('list-backups', '-o', 'yaml', '--bogus');
+    assert.equal(r.code, 2);
+    assert.deepEqual(parse(r.stdout), {
+      error: {
+        code: 'E_USAGE',
+        message: "unknown option '--bogus'",
+        meta: {},
+        hint: 'See the usage: postgres-ops list-backups --help',
+      },
+    });
+  });
+
+  it('an unknown output format is exit 2 naming the three formats', async () => {
+    const r = await ops('status', '-o', 'xml');
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      'error: unknown output format "xml": table, json or yaml\nhint: Use -o table, -o json or -o yaml.\n',
+    );
   });
 
   it('refuses names and values that start with "-" (exit 2), for arguments and options alike', async () => {

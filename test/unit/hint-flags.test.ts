@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Command } from 'commander';
+import type { CommandUnknownOpts as Command } from '@commander-js/extra-typings';
 import { buildAgentProgram } from '../../src/agent/program.js';
 import { buildOpsProgram } from '../../src/ops/program.js';
 import { repoRoot } from '../support/tools.js';

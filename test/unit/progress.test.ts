@@ -295,7 +295,7 @@ describe('snapshot wait progress', () => {
       clock: { now: () => now, sleep: async (ms) => void (now += ms) },
       now: () => new Date(now),
       log: createLogger('json', {}, (l) => logged.push(JSON.parse(l))),
-      out: { line() {}, result() {} },
+      out: { line() {}, result() {}, raw() {} },
       openSession: async () => ({
         start: async () => ({ startLsn: '0/1000000', timeline: 1 }),
         stop: async () => ({ stopLsn: '0/2000000' }),

@@ -5,7 +5,6 @@
  * pgops.backup_history before it exits 1 (SIGKILL cannot be caught: the next run cleans up).
  */
 import { backupDatabases } from '../../core/backup/databases.js';
-import { parseJobs } from '../../core/jobs.js';
 import type { OutputFormat } from '../../core/output.js';
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
 import {
@@ -21,7 +20,7 @@ import type { AgentContext } from '../context.js';
 
 export interface BackupCommandOptions {
   name?: string;
-  jobs?: string;
+  jobs?: number;
   output?: OutputFormat;
 }
 
@@ -66,8 +65,7 @@ async function stoppable<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T>
 export async function backup(opts: BackupCommandOptions, ctx: AgentContext): Promise<BackupResult> {
   const config = ctx.config;
   const conn = connectionFromConfig(config);
-  const jobs =
-    parseJobs(opts.jobs, 'Example: --jobs 4 (1 writes one custom-format archive)') ?? config.backup.jobs;
+  const jobs = opts.jobs ?? config.backup.jobs;
   // Named before the lock is taken, so a bad name is exit 2 and a refusal names the backup.
   const name = validateBackupName(opts.name ?? defaultBackupName(new Date()));
   const run = (signal: AbortSignal) =>

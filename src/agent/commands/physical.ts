@@ -2,7 +2,6 @@
  * postgres-agent physical-backup | physical-info: pgBackRest backups, run where the repository is a
  * folder on this machine (local mode; the repository pod on Kubernetes). `-o json` is an interface.
  */
-import { UsageError } from '../../core/errors.js';
 import type { OutputFormat } from '../../core/output.js';
 import type { PhysicalType } from '../../core/pitr/info.js';
 import {
@@ -18,23 +17,12 @@ import {
 } from '../../runtime/pitr/physical.js';
 import type { AgentContext } from '../context.js';
 
-const TYPES: PhysicalType[] = ['full', 'diff', 'incr'];
-
 export async function physicalBackup(
-  opts: { type?: string; name?: string; output?: OutputFormat },
+  opts: { type?: PhysicalType; name?: string; output?: OutputFormat },
   ctx: AgentContext,
 ): Promise<PhysicalBackupResult> {
   requirePitr(ctx.config, 'a physical backup');
-  const type = (opts.type ?? 'full') as PhysicalType;
-  if (!TYPES.includes(type))
-    throw new UsageError(
-      'E_USAGE',
-      `--type must be full, diff or incr, not "${opts.type}"`,
-      {},
-      {
-        hint: 'Example: postgres-ops backup --physical --type diff',
-      },
-    );
+  const type = opts.type ?? 'full';
   const result = await runPhysical({ type, name: opts.name }, ctx);
   ctx.out.result(result, opts.output ?? 'table', renderPhysicalBackup);
   return result;

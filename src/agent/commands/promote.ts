@@ -3,7 +3,6 @@
  * a switchover when the primary is healthy, a failover when it is gone.
  */
 import type { OutputFormat } from '../../core/output.js';
-import { UsageError } from '../../core/errors.js';
 import { promote as promoteThroughPatroni, type PromoteResult } from '../../runtime/ha/promote.js';
 import type { AgentContext } from '../context.js';
 
@@ -11,19 +10,12 @@ export interface PromoteOptions {
   candidate?: string;
   force?: boolean;
   plan?: boolean;
-  timeoutSeconds?: string;
+  timeoutSeconds?: number;
   output?: OutputFormat;
 }
 
 export async function promote(opts: PromoteOptions, ctx: AgentContext): Promise<PromoteResult> {
-  const timeoutSeconds = Number(opts.timeoutSeconds ?? '90');
-  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1)
-    throw new UsageError(
-      'E_USAGE',
-      `--timeout-seconds must be a whole number >= 1, not "${opts.timeoutSeconds}"`,
-      {},
-      { hint: 'Example: postgres-agent promote --timeout-seconds 90' },
-    );
+  const timeoutSeconds = opts.timeoutSeconds ?? 90;
   const result = await promoteThroughPatroni(
     ctx.config,
     {

@@ -40,7 +40,7 @@ export async function scheduled(
       schema: what === 'drill' ? drillResultSchema : physicalBackupResultSchema,
     },
     args,
-    (s) => process.stderr.write(s),
+    (s) => ctx.out.raw(s),
   );
   ctx.out.result(r, opts.output ?? 'table', (x) => JSON.stringify(x, null, 2));
   return r;

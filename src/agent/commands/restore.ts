@@ -3,9 +3,7 @@
  * existing one after a safety backup. Replacing needs --yes, or a person typing the database name
  * at a terminal; the chart's restore Job passes `--replace --yes` (enabling it is the request).
  */
-import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../../core/errors.js';
-import { parseJobs as parseJobsFlag } from '../../core/jobs.js';
 import { refuseUnsupportedUrl } from '../../core/sync/url.js';
 import type { OutputFormat } from '../../core/output.js';
 import { formatDuration } from '../../core/output.js';
@@ -19,22 +17,9 @@ export interface RestoreCommandOptions {
   replace?: boolean;
   safetyBackup?: boolean;
   force?: boolean;
-  jobs?: string;
+  jobs?: number;
   yes?: boolean;
   output?: OutputFormat;
-}
-
-function parseJobs(v: string | undefined, fallback: number): number {
-  return parseJobsFlag(v) ?? fallback;
-}
-
-async function askAtTerminal(question: string, expected: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return (await rl.question(question)).trim() === expected;
-  } finally {
-    rl.close();
-  }
 }
 
 /** The source as a refusal names it: a URL without its query (which may hold a signature). */
@@ -69,7 +54,7 @@ export async function restore(
       },
     );
   refuseUnsupportedUrl(source);
-  const tty = !!process.stdin.isTTY && !!process.stderr.isTTY;
+  const tty = ctx.out.isInteractive();
   const conn = connectionFromConfig(config);
   const run = () =>
     restoreBackup(
@@ -85,8 +70,10 @@ export async function restore(
         safetyBackupJobs: config.backup.jobs,
         force: !!opts.force,
         yes: !!opts.yes,
-        confirm: tty ? askAtTerminal : undefined,
-        jobs: parseJobs(opts.jobs, config.restore.jobs),
+        confirm: tty
+          ? async (question: string, expected: string) => (await ctx.out.ask(question)).trim() === expected
+          : undefined,
+        jobs: opts.jobs ?? config.restore.jobs,
         keepPrevious: config.restore.keepPrevious,
         binDir: config.instance.binDir,
         objectStore: ctx.config,

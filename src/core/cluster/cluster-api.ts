@@ -175,6 +175,8 @@ export interface PitrRestoreRequest {
   target: RecoveryTarget;
   /** The person confirmed (asked after the target was checked against the window). */
   confirm: (action: string) => Promise<void>;
+  /** --dry-run: check the target and stop at the confirmation; an interrupted restore is not resumed. */
+  dryRun?: boolean;
 }
 
 export interface PitrRestoreOutcome {

@@ -1,19 +1,25 @@
 import { validateBackupName } from '../../core/backup/names.js';
 import { OperationFailed } from '../../core/errors.js';
-import { parseJobs } from '../../core/jobs.js';
 import type { BackupEntry } from '../../core/cluster/cluster-api.js';
 import type { OpsDeps } from '../deps.js';
+import { type DryRunPlan, reportDryRun } from '../dry-run.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { renderBackups } from '../render/backups.js';
 
 /** Takes a backup (on Kubernetes: a Job from the backup CronJob) and shows the verified result. */
 export async function backup(
-  name: string | undefined,
+  [name]: ArgsOf<'backup'>,
+  { jobs, dryRun }: OptionsOf<'backup'>,
   deps: OpsDeps,
-  flags: { jobs?: string } = {},
-): Promise<BackupEntry | { name: string | null; listed: false }> {
+): Promise<BackupEntry | { name: string | null; listed: false } | DryRunPlan> {
   // The agent's own rules, checked before anything runs (a Job is not created for a bad name).
   if (name !== undefined) validateBackupName(name);
-  const jobs = parseJobs(flags.jobs, 'Example: postgres-ops backup before-upgrade --jobs 4');
+  if (dryRun)
+    return reportDryRun(
+      deps,
+      `take a logical backup ${name ?? 'named backup_YYYYMMDD_HHMMSS'} of release ${deps.cluster.release} (${deps.cluster.mode})${jobs && jobs > 1 ? ` with ${jobs} parallel jobs` : ''}`,
+      { kind: 'logical', name: name ?? null, jobs: jobs ?? null },
+    );
   const before = new Set((await deps.cluster.listBackups().catch(() => [])).map((b) => b.name));
   deps.out.line(
     `taking backup${name ? ` ${name}` : ''}${jobs && jobs > 1 ? ` with ${jobs} parallel jobs` : ''}…`,

@@ -2,11 +2,7 @@ import { OperationFailed, UsageError } from '../../core/errors.js';
 import { withDatabase } from '../../core/pg/conninfo.js';
 import type { DatabaseScope } from '../../core/cluster/cluster-api.js';
 import type { OpsDeps } from '../deps.js';
-
-export interface ConnectFlags {
-  replica?: boolean | string;
-  database?: string;
-}
+import type { ArgsOf, OptionsOf } from '../program.js';
 
 const DATABASES_SQL =
   'SELECT datname AS name FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname';
@@ -20,7 +16,11 @@ export function backupCoverage(scope: DatabaseScope): string {
  * Interactive psql on the primary (or a replica with --replica), the terminal passed through, in
  * the application database: the one backups cover, so what a person creates there is restorable.
  */
-export async function connect(flags: ConnectFlags, deps: OpsDeps): Promise<void> {
+export async function connect(
+  _args: ArgsOf<'connect'>,
+  flags: OptionsOf<'connect'>,
+  deps: OpsDeps,
+): Promise<void> {
   const members = (await deps.cluster.members()).filter((m) => m.running);
   const wanted = typeof flags.replica === 'string' ? flags.replica : undefined;
   const m = wanted
@@ -47,8 +47,9 @@ export async function connect(flags: ConnectFlags, deps: OpsDeps): Promise<void>
         },
       );
   }
-  process.stderr.write(`connecting to ${m.name}, database ${database} (${withDatabase(m.uri, database)})\n`);
-  process.stderr.write(
+  // On stderr whatever the format: psql takes the terminal next.
+  deps.out.stderr.write(`connecting to ${m.name}, database ${database} (${withDatabase(m.uri, database)})\n`);
+  deps.out.stderr.write(
     scope.backedUp.includes(database)
       ? `${backupCoverage(scope)}\n`
       : `note: ${database} is not backed up (${backupCoverage(scope)}): what you create here is not in any backup\n`,

@@ -2,6 +2,7 @@ import type { PhysicalListEntry } from '../../core/pitr/info.js';
 import { formatBytes, renderTable } from '../../core/output.js';
 import type { BackupEntry } from '../../core/cluster/cluster-api.js';
 import type { OpsDeps } from '../deps.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { renderBackups } from '../render/backups.js';
 
 export type ListedBackup = (BackupEntry & { kind: 'logical' }) | PhysicalListEntry;
@@ -10,7 +11,11 @@ export type ListedBackup = (BackupEntry & { kind: 'logical' }) | PhysicalListEnt
  * Complete backups, newest first; a failed or interrupted one is never listed. Logical dumps and,
  * with point-in-time recovery, pgBackRest's physical backups (`kind` tells them apart).
  */
-export async function listBackups(deps: OpsDeps): Promise<ListedBackup[]> {
+export async function listBackups(
+  _args: ArgsOf<'list-backups'>,
+  _options: OptionsOf<'list-backups'>,
+  deps: OpsDeps,
+): Promise<ListedBackup[]> {
   const [logical, physical] = await Promise.all([
     deps.cluster.listBackups(),
     deps.cluster.physicalInfo

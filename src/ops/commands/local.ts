@@ -7,12 +7,11 @@ import { placeDefaultStateDir, removeDanglingStateLink, requireTraversable } fro
 import { withStateLock } from '../../local/lock.js';
 import { defaultStateDir, stateExists } from '../../local/state.js';
 import { UsageError } from '../../core/errors.js';
-import type { Output } from '../../core/output.js';
 import { withDatabase } from '../../core/pg/conninfo.js';
 import type { DatabaseScope, Member } from '../../core/cluster/cluster-api.js';
-import { makeConfirm } from '../confirm.js';
-import { commandLine, stateDirOf } from '../deps.js';
-import type { GlobalOptions } from '../options.js';
+import { commandLine, type OpsDeps, stateDirOf } from '../deps.js';
+import { reportDryRun } from '../dry-run.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { renderStatus } from '../render/status.js';
 import { backupCoverage } from './connect.js';
 import { collectStatus } from './status.js';
@@ -50,21 +49,12 @@ async function repairLeftovers(cluster: LocalCluster, warnings: string[]): Promi
 
 /** Starts what is not running: primary, N replicas, exporter; takes a first verified backup. */
 export async function localUpCommand(
-  flags: { replicas?: string; synchronous?: boolean; failover?: 'automatic' | 'manual'; fresh?: boolean },
-  opts: GlobalOptions,
-  out: Output,
+  _args: ArgsOf<'local up'>,
+  flags: OptionsOf<'local up'>,
+  { opts, out }: OpsDeps,
 ) {
   const root = opts.stateDir ? stateDirOf(opts) : placeDefaultStateDir(stateDirOf(opts), out);
-  if (flags.replicas !== undefined && (!/^\d+$/.test(flags.replicas) || Number(flags.replicas) > 5))
-    throw new UsageError(
-      'E_USAGE',
-      `--replicas must be a whole number from 0 to 5, not "${flags.replicas}"`,
-      {},
-      {
-        hint: 'Example: postgres-ops local up --replicas 1',
-      },
-    );
-  const replicas = flags.replicas === undefined ? undefined : Number(flags.replicas);
+  const { replicas } = flags;
   requireTraversable(root);
   const report = await withStateLock(root, 'local up', async () => {
     // An empty cluster never silently replaces one whose data is gone (see src/local/data-loss.ts).
@@ -160,7 +150,11 @@ export async function localUpCommand(
   return result;
 }
 
-export async function localDownCommand(opts: GlobalOptions, out: Output) {
+export async function localDownCommand(
+  _args: ArgsOf<'local down'>,
+  _options: OptionsOf<'local down'>,
+  { opts, out }: OpsDeps,
+) {
   const root = stateDirOf(opts);
   if (!stateExists(root))
     throw new UsageError(
@@ -181,24 +175,32 @@ export async function localDownCommand(opts: GlobalOptions, out: Output) {
   return r;
 }
 
-export async function localDestroyCommand(opts: GlobalOptions, out: Output) {
+export async function localDestroyCommand(
+  _args: ArgsOf<'local destroy'>,
+  options: OptionsOf<'local destroy'>,
+  deps: OpsDeps,
+) {
+  const { opts, out } = deps;
   const root = stateDirOf(opts);
   if (!stateExists(root))
     throw new UsageError('E_NO_LOCAL_STATE', `no local PostgreSQL in ${root}; nothing to destroy`, {
       stateDir: root,
     });
-  await makeConfirm(opts.yes)({
-    action: `stop the local PostgreSQL and DELETE ${root} (data directories, backups, passwords)`,
-    retry: commandLine(opts, 'local destroy'),
-  });
+  const action = `stop the local PostgreSQL and DELETE ${root} (data directories, backups, passwords)`;
+  if (options.dryRun) return reportDryRun(deps, action, { stateDir: root });
+  await deps.confirm({ action, retry: commandLine(opts, 'local destroy') });
   const r = await withStateLock(root, 'local destroy', () => localDestroy(root, out));
   if (!opts.stateDir) removeDanglingStateLink(defaultStateDir());
   out.result(r, opts.output, (x) => `deleted ${x.removed}`);
   return r;
 }
 
-export async function localStatusCommand(opts: GlobalOptions, out: Output) {
-  const report = await collectStatus(new LocalCluster(stateDirOf(opts)));
-  out.result(report, opts.output, (r) => renderStatus(r, !!process.stdout.isTTY));
+export async function localStatusCommand(
+  _args: ArgsOf<'local status'>,
+  _options: OptionsOf<'local status'>,
+  { cluster, opts, out }: OpsDeps,
+) {
+  const report = await collectStatus(cluster);
+  out.result(report, opts.output, (r) => renderStatus(r, out.stdout.isTTY));
   return report;
 }

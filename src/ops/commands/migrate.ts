@@ -5,12 +5,9 @@ import { migrationJobName, parseMigrationVersion } from '../../core/migrate/vers
 import { packageRoot } from '../../local/state.js';
 import type { ClusterApi } from '../../core/cluster/cluster-api.js';
 import type { OpsDeps } from '../deps.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 
-export interface MigrateFlags {
-  dryRun?: boolean;
-  dir?: string;
-  description?: string;
-}
+type MigrateFlags = OptionsOf<'migrate'>;
 
 /** The chart's own migrations, which its migration Job mounts: files/migrations/<version>/. */
 export function chartMigrationsDir(): string {
@@ -46,7 +43,11 @@ function kubernetesRefusal(cluster: ClusterApi, version: string, flags: MigrateF
  * Applies the SQL files of VERSION with the engine of the chart's migration Job (lock, one
  * transaction, history, a verified safety backup listed by list-backups); --dry-run prints the plan.
  */
-export async function migrate(version: string, flags: MigrateFlags, deps: OpsDeps): Promise<MigrateResult> {
+export async function migrate(
+  [version]: ArgsOf<'migrate'>,
+  flags: MigrateFlags,
+  deps: OpsDeps,
+): Promise<MigrateResult> {
   const v = parseMigrationVersion(version);
   const { cluster } = deps;
   if (!cluster.migrate) throw kubernetesRefusal(cluster, v, flags);

@@ -1,8 +1,10 @@
-import { OperationFailed, UsageError } from '../../core/errors.js';
+import { OperationFailed } from '../../core/errors.js';
 import { formatBytes, formatDuration, renderTable } from '../../core/output.js';
+import { formatDocument } from '../../runtime/output-host.js';
 import { outputClosed } from '../../runtime/stdio.js';
 import type { ClusterApi } from '../../core/cluster/cluster-api.js';
 import type { OpsDeps } from '../deps.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { type CounterReading, type MonitorSample, sampleFrom } from '../monitor-model.js';
 import {
   MONITOR_INACTIVE_SLOTS_SQL,
@@ -100,19 +102,11 @@ export function renderSample(s: MonitorSample): string {
 
 /** A live view (every --interval seconds until Ctrl-C), or one sample with --once. */
 export async function monitor(
-  flags: { once?: boolean; interval?: string },
+  _args: ArgsOf<'monitor'>,
+  flags: OptionsOf<'monitor'>,
   deps: OpsDeps,
 ): Promise<MonitorSample> {
-  const interval = Number(flags.interval ?? '2');
-  if (!Number.isFinite(interval) || interval < 0.5 || interval > 3600)
-    throw new UsageError(
-      'E_USAGE',
-      `--interval must be a number of seconds from 0.5 to 3600, not "${flags.interval}"`,
-      {},
-      {
-        hint: 'Example: postgres-ops monitor --interval 5',
-      },
-    );
+  const { interval } = flags;
   const { cluster } = deps;
   const { name: member, members } = await primaryOf(cluster);
   let prev = await read(cluster, member);
@@ -134,10 +128,12 @@ export async function monitor(
         deps.out.result(sample, deps.opts.output, renderSample);
         return sample;
       }
-      if (deps.opts.output === 'json') process.stdout.write(JSON.stringify(sample) + '\n');
+      const { stdout } = deps.out;
+      if (deps.opts.output === 'json') stdout.write(JSON.stringify(sample) + '\n');
+      else if (deps.opts.output === 'yaml') stdout.write(`---\n${formatDocument(sample, 'yaml')}`);
       else {
-        if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
-        process.stdout.write(renderSample(sample) + `\n\n(every ${interval}s; Ctrl-C to stop)\n`);
+        if (stdout.isTTY) stdout.write('\x1b[2J\x1b[H');
+        stdout.write(renderSample(sample) + `\n\n(every ${interval}s; Ctrl-C to stop)\n`);
       }
       prev = cur;
       // Ctrl-C, or whoever read the output went away (`monitor | head`): end quietly.

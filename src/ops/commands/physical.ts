@@ -7,6 +7,8 @@ import { UsageError } from '../../core/errors.js';
 import { describeTarget, parseTarget } from '../../core/pitr/target.js';
 import type { ClusterApi, PhysicalBackupResult } from '../../core/cluster/cluster-api.js';
 import { commandLine, type OpsDeps } from '../deps.js';
+import { DryRunStop, type DryRunPlan, reportDryRun, stopAtConfirmation } from '../dry-run.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { renderDrill, renderPhysicalBackup, renderPitrOutcome } from '../../core/pitr/results.js';
 import { validateBackupName } from '../../core/backup/names.js';
 
@@ -22,41 +24,36 @@ function unsupported(cluster: ClusterApi, what: string): never {
 }
 
 export async function physicalBackup(
-  name: string | undefined,
-  flags: { type?: string },
+  [name]: ArgsOf<'backup'>,
+  { type, dryRun }: OptionsOf<'backup'>,
   deps: OpsDeps,
-): Promise<PhysicalBackupResult> {
-  const type = flags.type ?? 'full';
-  if (!['full', 'diff', 'incr'].includes(type))
-    throw new UsageError(
-      'E_USAGE',
-      `--type must be full, diff or incr, not "${type}"`,
-      {},
-      {
-        hint: 'Example: postgres-ops backup --physical --type diff',
-      },
-    );
+): Promise<PhysicalBackupResult | DryRunPlan> {
   if (name !== undefined) validateBackupName(name);
   const { cluster } = deps;
   if (!cluster.physicalBackup) unsupported(cluster, 'a physical backup');
+  if (dryRun)
+    return reportDryRun(
+      deps,
+      `take a physical ${type} backup${name ? ` ${name}` : ''} of release ${cluster.release} (${cluster.mode}) with pgBackRest`,
+      { kind: 'physical', type, name: name ?? null },
+    );
   deps.out.line(`taking a physical ${type} backup${name ? ` ${name}` : ''}…`);
-  const r = await cluster.physicalBackup({ type: type as 'full' | 'diff' | 'incr', name }, deps.out);
+  const r = await cluster.physicalBackup({ type, name }, deps.out);
   deps.out.result(r, deps.opts.output, renderPhysicalBackup);
   return r;
 }
 
-export interface PitrFlags {
-  time?: string;
-  lsn?: string;
-  latest?: boolean;
-  undo?: boolean;
-}
+type PitrFlags = Pick<OptionsOf<'restore'>, 'time' | 'lsn' | 'latest' | 'undo'>;
 
 export function wantsPointInTime(flags: PitrFlags): boolean {
   return flags.time !== undefined || flags.lsn !== undefined || flags.latest === true || flags.undo === true;
 }
 
-export async function restorePointInTime(ref: string | undefined, flags: PitrFlags, deps: OpsDeps) {
+export async function restorePointInTime(
+  [ref]: ArgsOf<'restore'>,
+  flags: OptionsOf<'restore'>,
+  deps: OpsDeps,
+) {
   const { cluster } = deps;
   if (ref !== undefined)
     throw new UsageError(
@@ -69,10 +66,9 @@ export async function restorePointInTime(ref: string | undefined, flags: PitrFla
     if (flags.time !== undefined || flags.lsn !== undefined || flags.latest)
       throw new UsageError('E_USAGE', '--undo takes no target', {}, { hint: 'postgres-ops restore --undo' });
     if (!cluster.undoRestore) unsupported(cluster, 'restore --undo');
-    await deps.confirm({
-      action: `stop every member of release ${cluster.release} and put back the data directories the last point-in-time restore kept aside (the restored ones are kept aside in turn)`,
-      retry: `${commandLine(deps.opts, 'restore')} --undo`,
-    });
+    const action = `stop every member of release ${cluster.release} and put back the data directories the last point-in-time restore kept aside (the restored ones are kept aside in turn)`;
+    if (flags.dryRun) return reportDryRun(deps, action, { undo: true });
+    await deps.confirm({ action, retry: `${commandLine(deps.opts, 'restore')} --undo` });
     const r = await cluster.undoRestore(deps.out);
     deps.out.result(r, deps.opts.output, (x) =>
       [
@@ -96,6 +92,20 @@ export async function restorePointInTime(ref: string | undefined, flags: PitrFla
       `--time "${flags.time}" has no offset: understood as this machine's local time, ${target.iso}`,
     );
   deps.out.line(`checking ${describeTarget(target)} against the archive…`);
+  if (flags.dryRun) {
+    // The cluster checks the target against the archive, then stops where it would ask.
+    const stop = await cluster
+      .restorePointInTime({ target, confirm: stopAtConfirmation, dryRun: true }, deps.out)
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          if (err instanceof DryRunStop) return err;
+          throw err;
+        },
+      );
+    if (!stop) throw new Error('a point-in-time restore ran to its end in a dry run');
+    return reportDryRun(deps, stop.action, { target: describeTarget(target) });
+  }
   const r = await cluster.restorePointInTime(
     { target, confirm: (action) => deps.confirm({ action, retry }) },
     deps.out,
@@ -104,7 +114,7 @@ export async function restorePointInTime(ref: string | undefined, flags: PitrFla
   return r;
 }
 
-export async function drill(deps: OpsDeps) {
+export async function drill(_args: ArgsOf<'drill'>, _options: OptionsOf<'drill'>, deps: OpsDeps) {
   const { cluster } = deps;
   if (!cluster.drill) unsupported(cluster, 'a recovery drill');
   deps.out.line('recovery drill: restoring the newest physical backup and WAL into scratch space…');

@@ -1,12 +1,7 @@
 import { UsageError } from '../../core/errors.js';
 import type { PromoteOutcome } from '../../core/cluster/cluster-api.js';
 import { commandLine, type OpsDeps } from '../deps.js';
-
-export interface PromoteFlags {
-  force?: boolean;
-  /** Check and say what would happen; change nothing. */
-  dryRun?: boolean;
-}
+import type { ArgsOf, OptionsOf } from '../program.js';
 
 /**
  * Makes a member the primary through Patroni: a switchover while the primary is healthy (it hands
@@ -15,8 +10,8 @@ export interface PromoteFlags {
  * bytes that would be lost, unless --force. Nothing is asked or changed before the check passes.
  */
 export async function promote(
-  candidate: string,
-  flags: PromoteFlags,
+  [candidate]: ArgsOf<'promote'>,
+  flags: OptionsOf<'promote'>,
   deps: OpsDeps,
 ): Promise<PromoteOutcome> {
   if (candidate.startsWith('-'))

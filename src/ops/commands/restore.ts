@@ -2,23 +2,19 @@ import { UsageError } from '../../core/errors.js';
 import { refuseUnsupportedUrl } from '../../core/sync/url.js';
 import { resolveBackupRef } from '../backup-ref.js';
 import { commandLine, type OpsDeps } from '../deps.js';
-import { restorePointInTime, wantsPointInTime, type PitrFlags } from './physical.js';
-
-export interface RestoreFlags extends PitrFlags {
-  snapshot?: string;
-  targetDatabase?: string;
-  safetyBackup?: boolean;
-  force?: boolean;
-}
+import { reportDryRun } from '../dry-run.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
+import { restorePointInTime, wantsPointInTime } from './physical.js';
 
 /**
  * Replaces the database with a backup (a safety backup of the current data is taken first unless
  * --no-safety-backup). Resolves the name before asking, so a typo changes nothing.
  */
-export async function restore(ref: string | undefined, flags: RestoreFlags, deps: OpsDeps) {
+export async function restore(args: ArgsOf<'restore'>, flags: OptionsOf<'restore'>, deps: OpsDeps) {
   const { cluster } = deps;
-  if (wantsPointInTime(flags)) return restorePointInTime(ref, flags, deps);
-  if (flags.snapshot !== undefined) return restoreSnapshot(flags.snapshot, deps);
+  const [ref] = args;
+  if (wantsPointInTime(flags)) return restorePointInTime(args, flags, deps);
+  if (flags.snapshot !== undefined) return restoreSnapshot(flags.snapshot, !!flags.dryRun, deps);
   if (!ref)
     throw new UsageError(
       'E_USAGE',
@@ -36,10 +32,15 @@ export async function restore(ref: string | undefined, flags: RestoreFlags, deps
   cluster.preflightRestore?.(target.file);
   const db =
     flags.targetDatabase ?? (typeof target.backup?.database === 'string' ? target.backup.database : null);
-  await deps.confirm({
-    action: `replace ${db ? `database ${db}` : 'the database in the backup'} of release ${cluster.release} (${cluster.mode}) with ${target.file}${flags.safetyBackup === false ? ' WITHOUT a safety backup' : ' (a safety backup is taken first)'}`,
-    retry: `${commandLine(deps.opts, 'restore')} ${ref}`,
-  });
+  const action = `replace ${db ? `database ${db}` : 'the database in the backup'} of release ${cluster.release} (${cluster.mode}) with ${target.file}${flags.safetyBackup === false ? ' WITHOUT a safety backup' : ' (a safety backup is taken first)'}`;
+  if (flags.dryRun)
+    return reportDryRun(deps, action, {
+      file: target.file,
+      backup: target.backup?.name ?? null,
+      database: db,
+      safetyBackup: flags.safetyBackup !== false,
+    });
+  await deps.confirm({ action, retry: `${commandLine(deps.opts, 'restore')} ${ref}` });
   deps.out.line(`restoring ${target.file}…`);
   const result = await cluster.restore(
     {
@@ -56,7 +57,7 @@ export async function restore(ref: string | undefined, flags: RestoreFlags, deps
 }
 
 /** Local mode: every data directory from a snapshot (old ones moved aside, not deleted). */
-async function restoreSnapshot(name: string, deps: OpsDeps) {
+async function restoreSnapshot(name: string, dryRun: boolean, deps: OpsDeps) {
   const { cluster } = deps;
   if (!cluster.restoreSnapshot)
     throw new UsageError(
@@ -82,10 +83,9 @@ async function restoreSnapshot(name: string, deps: OpsDeps) {
           : 'Take one: postgres-ops snapshot NAME',
       },
     );
-  await deps.confirm({
-    action: `stop every local instance and replace their data with snapshot ${name} (current data directories are moved aside, not deleted)`,
-    retry: `${commandLine(deps.opts, 'restore')} --snapshot ${name}`,
-  });
+  const action = `stop every local instance and replace their data with snapshot ${name} (current data directories are moved aside, not deleted)`;
+  if (dryRun) return reportDryRun(deps, action, { snapshot: name });
+  await deps.confirm({ action, retry: `${commandLine(deps.opts, 'restore')} --snapshot ${name}` });
   const result = await cluster.restoreSnapshot(name, deps.out);
   deps.out.result(result, deps.opts.output, (r) => {
     const x = r as { snapshot: string; keptAside: string[] };

@@ -8,6 +8,7 @@ import {
 import { withDatabase } from '../../core/pg/conninfo.js';
 import type { ClusterApi, Member } from '../../core/cluster/cluster-api.js';
 import type { OpsDeps } from '../deps.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { renderStatus } from '../render/status.js';
 import {
   ARCHIVE_SQL,
@@ -207,8 +208,12 @@ export async function collectStatus(
   };
 }
 
-export async function status(deps: OpsDeps): Promise<StatusReport & PitrStatus> {
+export async function status(
+  _args: ArgsOf<'status'>,
+  _options: OptionsOf<'status'>,
+  deps: OpsDeps,
+): Promise<StatusReport & PitrStatus> {
   const report = await collectStatus(deps.cluster);
-  deps.out.result(report, deps.opts.output, (r) => renderStatus(r, !!process.stdout.isTTY));
+  deps.out.result(report, deps.opts.output, (r) => renderStatus(r, deps.out.stdout.isTTY));
   return report;
 }

@@ -1,11 +1,8 @@
 import type { OpsDeps } from '../deps.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 
 /** Checks a backup (or all with --all) through the agent; --deep restores into a scratch database. */
-export async function verify(
-  file: string | undefined,
-  flags: { deep?: boolean; all?: boolean },
-  deps: OpsDeps,
-) {
+export async function verify([file]: ArgsOf<'verify'>, flags: OptionsOf<'verify'>, deps: OpsDeps) {
   const result = await deps.cluster.verify(file, flags, deps.out);
   deps.out.result(result, deps.opts.output, (list) =>
     list

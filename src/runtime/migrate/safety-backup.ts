@@ -3,6 +3,7 @@
  * child process with the same environment, so it is the very same backup (verified, checksummed,
  * listed) an operator restores with the documented commands.
  */
+import { stderrTerminal } from '../output-host.js';
 import { OperationFailed } from '../../core/errors.js';
 import type { Logger } from '../log.js';
 import { AgentStderrRelay } from '../agent-stderr.js';
@@ -21,7 +22,7 @@ export async function takeSafetyBackup(name: string, version: string, log: Logge
   const started = Date.now();
   // The child's own log lines pass straight through, so `kubectl logs` shows the backup's progress;
   // its closing error block is held back, since the error below carries it.
-  const relay = new AgentStderrRelay((chunk) => process.stderr.write(chunk));
+  const relay = new AgentStderrRelay((chunk) => stderrTerminal.write(chunk));
   const r = await exec(process.execPath, [entry, 'backup', '--name', name], {
     env: process.env,
     onStderr: (chunk) => relay.push(chunk),
