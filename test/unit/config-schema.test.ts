@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadAgentConfig } from '../../src/core/config/load.js';
-import { flattenConfig, nestConfig, parseAgentEnv, settingRows } from '../../src/core/config/schema.js';
+import { parseAgentEnv, settingRows } from '../../src/core/config/schema.js';
 import { UsageError } from '../../src/core/errors.js';
 
 describe('agent configuration schema', () => {
@@ -106,11 +106,5 @@ describe('agent configuration schema', () => {
     const copied = settingRows.filter((r) => r.values && !r.derived).map((r) => r.values!);
     assert.deepEqual(once(copied), []);
     for (const r of settingRows) assert.match(r.env, /^(PGOPS_[A-Z0-9_]+|PGDATA)$/);
-  });
-
-  it('keeps every value between the nested and the flat view', () => {
-    const r = parseAgentEnv({ PGOPS_BACKUP_JOBS: '4', PGOPS_SYNCHRONOUS: 'true', PGOPS_SCOPE: 'x' });
-    assert.ok(r.ok);
-    assert.deepEqual(flattenConfig(nestConfig(r.value)), r.value);
   });
 });
