@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadAgentConfig } from '../../src/core/config/load.js';
-import { parseAgentEnv, settingRows } from '../../src/core/config/schema.js';
+import { agentConfigJsonSchema, parseAgentEnv, settingRows } from '../../src/core/config/schema.js';
 import { UsageError } from '../../src/core/errors.js';
 
 describe('agent configuration schema', () => {
@@ -106,5 +106,36 @@ describe('agent configuration schema', () => {
     const copied = settingRows.filter((r) => r.values && !r.derived).map((r) => r.values!);
     assert.deepEqual(once(copied), []);
     for (const r of settingRows) assert.match(r.env, /^(PGOPS_[A-Z0-9_]+|PGDATA)$/);
+  });
+
+  it('describes the parsed settings as JSON Schema: numbers, booleans, enums and patterns as the code sees them', () => {
+    type Node = Record<string, unknown>;
+    const schema = agentConfigJsonSchema() as {
+      properties: Record<string, { properties: Record<string, Node> }>;
+    };
+    const at = (section: string, name: string) => schema.properties[section]!.properties[name]!;
+    assert.deepEqual(
+      { type: at('backup', 'retentionDays').type, minimum: at('backup', 'retentionDays').minimum },
+      { type: 'integer', minimum: 1 },
+    );
+    assert.equal(at('backup', 'retentionDays').maximum, undefined);
+    assert.equal(at('backup', 'retentionDays').default, 7);
+    assert.equal(at('pitr', 'enabled').type, 'boolean');
+    assert.deepEqual(at('ha', 'failover').enum, ['automatic', 'manual']);
+    assert.equal(at('postgresql', 'maxSlotWalKeepSize').pattern, '^$|^-1$|^[0-9]+(kB|MB|GB|TB)?$');
+    assert.deepEqual(Object.keys(schema.properties), [
+      'agent',
+      'instance',
+      'postgresql',
+      'ha',
+      'pitr',
+      'roles',
+      'connection',
+      'backup',
+      'restore',
+      'snapshot',
+      'sync',
+      'migration',
+    ]);
   });
 });
