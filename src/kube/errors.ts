@@ -2,29 +2,27 @@
  * Kubernetes API failures as messages a person can act on: no kubeconfig, a server that does not
  * answer, permissions, objects that are not there.
  */
-import { OperationFailed, OpsError, UsageError } from '../core/errors.js';
+import { OperationFailed, OpsError } from '../core/errors.js';
+import { kubeFailure, kubeFailureKind, kubeStatus } from '../core/kube-errors.js';
 
 const NETWORK =
   /HTTP protocol is not allowed|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|EAI_AGAIN|socket hang up|certificate|self[- ]signed/i;
 
-/** The HTTP status of a client error (`code` on the client's ApiException, `status` on KubeApiFailure). */
-export function httpStatus(err: unknown): number | undefined {
-  const e = err as { code?: unknown; status?: unknown };
-  if (typeof e?.code === 'number') return e.code;
-  return typeof e?.status === 'number' ? e.status : undefined;
-}
-
-/** The error to show for a failed API call made while doing `what`. */
+/** The error to show for a failed API call made while doing `what` (codes and exit statuses: src/core/kube-errors.ts). */
 export function kubeError(what: string, err: unknown, server?: string): OpsError {
   if (err instanceof OpsError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  const status = httpStatus(err);
-  if (status === 401 || status === 403)
-    return new OperationFailed(
-      'E_KUBE_FORBIDDEN',
-      `${what}: the Kubernetes API refused (${status === 401 ? 'not authenticated' : 'forbidden'})`,
-      { status },
-      { hint: 'Check your credentials and RBAC: kubectl auth can-i --list' },
+  const status = kubeStatus(err);
+  const kind = kubeFailureKind(status);
+  if (kind === 'unauthenticated' || kind === 'forbidden')
+    return kubeFailure(
+      status,
+      `${what}: the Kubernetes API refused (${kind === 'unauthenticated' ? 'not authenticated' : 'forbidden'})`,
+      {
+        missing: 'named',
+        meta: { status: status! },
+        hint: 'Check your credentials and RBAC: kubectl auth can-i --list',
+      },
     );
   if (NETWORK.test(message) || (err as { type?: string })?.type === 'system')
     return new OperationFailed(
@@ -35,14 +33,16 @@ export function kubeError(what: string, err: unknown, server?: string): OpsError
         hint: 'Check the cluster and your context (kubectl cluster-info), pass --context NAME, or use the local mode: postgres-ops local up',
       },
     );
-  if (status === 404)
-    return new UsageError(
-      'E_NOT_FOUND',
-      `${what}: not found`,
-      {},
-      { hint: 'Check -n/--namespace and --release.' },
-    );
-  return new OperationFailed('E_KUBE', `${what}: ${message.split('\n')[0]}`, status ? { status } : {});
+  // What the operator's commands look up is what the person named: the namespace, the release.
+  if (kind === 'not-found')
+    return kubeFailure(status, `${what}: not found`, {
+      missing: 'named',
+      hint: 'Check -n/--namespace and --release.',
+    });
+  return kubeFailure(status, `${what}: ${message.split('\n')[0]}`, {
+    missing: 'named',
+    meta: status ? { status } : {},
+  });
 }
 
 /** When no kubeconfig (or no usable context) exists. */

@@ -6,6 +6,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { Writable } from 'node:stream';
 import { OperationFailed } from '../core/errors.js';
+import { kubeFailure, kubeFailureKind } from '../core/kube-errors.js';
 
 export interface PodExecResult {
   code: number;
@@ -105,18 +106,20 @@ export async function execInPod(
       })
       .catch((e: unknown) => {
         const status = upgradeStatus(e);
-        if (status === 403)
+        const kind = kubeFailureKind(status);
+        if (kind === 'forbidden')
           return fail(
-            new OperationFailed(
-              'E_KUBE_FORBIDDEN',
+            kubeFailure(
+              status,
               `running ${what}: the Kubernetes API refused (forbidden): your account may not exec into pods in namespace ${namespace}`,
-              { pod, namespace, status },
               {
+                missing: 'named',
+                meta: { pod, namespace, status: status ?? null },
                 hint: `It needs create on pods/exec (and get, on clusters before 1.31): kubectl auth can-i create pods --subresource=exec -n ${namespace}`,
               },
             ),
           );
-        if (status === 404)
+        if (kind === 'not-found')
           return fail(
             new OperationFailed(
               'E_NO_POD',
@@ -124,7 +127,7 @@ export async function execInPod(
               {
                 pod,
                 namespace,
-                status,
+                status: status ?? null,
               },
               { hint: `kubectl get pods -n ${namespace}` },
             ),

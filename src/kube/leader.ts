@@ -3,10 +3,10 @@
  * `leader` annotation names the member holding the lock and whose address is that member's pod IP.
  */
 import * as k8s from '@kubernetes/client-node';
-import { OperationFailed } from '../core/errors.js';
 import { leaderFromEndpoints, type LeaderRecord } from '../core/snapshot/leader.js';
 import { kubeClients } from './client.js';
-import { httpStatus, kubeError } from './errors.js';
+import { kubeFailure, kubeFailureKind, kubeStatus } from '../core/kube-errors.js';
+import { kubeError } from './errors.js';
 
 /** The leader record, or null when the Endpoints are missing or name no leader. */
 export async function readLeaderRecord(
@@ -17,14 +17,16 @@ export async function readLeaderRecord(
   try {
     return leaderFromEndpoints(await core.readNamespacedEndpoints({ name: scope, namespace }));
   } catch (err) {
-    const status = httpStatus(err);
-    if (status === 404) return null;
-    if (status === 403)
-      throw new OperationFailed(
-        'E_KUBE_FORBIDDEN',
+    const status = kubeStatus(err);
+    const kind = kubeFailureKind(status);
+    if (kind === 'not-found') return null;
+    if (kind === 'forbidden')
+      throw kubeFailure(
+        status,
         `reading the leader record (Endpoints ${scope} in namespace ${namespace}): forbidden`,
-        { namespace, scope, status },
         {
+          missing: 'needed',
+          meta: { namespace, scope, status: status ?? null },
           hint: `The Role must allow get on endpoints/${scope}: kubectl auth can-i get endpoints/${scope} -n ${namespace} --as system:serviceaccount:${namespace}:<service account>`,
         },
       );

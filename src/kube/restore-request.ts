@@ -12,7 +12,8 @@ import {
   requestConfigMapName,
   type ClusterRestoreRequest,
 } from '../core/pitr/cluster-restore.js';
-import { httpStatus, kubeError } from './errors.js';
+import { isKubeNotFound, kubeFailureKind, kubeStatus } from '../core/kube-errors.js';
+import { kubeError } from './errors.js';
 
 export interface RequestStore {
   read(): Promise<ClusterRestoreRequest | undefined>;
@@ -32,7 +33,7 @@ export function kubeRequestStore(core: k8s.CoreV1Api, namespace: string, scope: 
     try {
       cm = await core.readNamespacedConfigMap({ name, namespace });
     } catch (err) {
-      if (httpStatus(err) === 404) return { exists: false };
+      if (isKubeNotFound(err)) return { exists: false };
       throw kubeError(`reading ${what}`, err);
     }
     const text = cm.data?.[REQUEST_KEY];
@@ -90,7 +91,7 @@ export function kubeRequestStore(core: k8s.CoreV1Api, namespace: string, scope: 
         await put(next, cur.rv, cur.exists);
         return next;
       } catch (err) {
-        if (httpStatus(err) === 409 && attempt < 5) continue;
+        if (kubeFailureKind(kubeStatus(err)) === 'conflict' && attempt < 5) continue;
         throw kubeError(`writing ${what}`, err);
       }
     }
@@ -118,7 +119,7 @@ export async function forgetPatroniCluster(
     try {
       ep = await core.readNamespacedEndpoints({ name, namespace });
     } catch (err) {
-      if (httpStatus(err) === 404) continue;
+      if (isKubeNotFound(err)) continue;
       throw kubeError(`reading Endpoints ${name}`, err);
     }
     const keys = patroniAnnotations(ep.metadata?.annotations);

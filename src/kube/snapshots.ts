@@ -1,6 +1,7 @@
 /** VolumeSnapshots of a release: listed by the snapshot CronJob's marker labels, taken by its Job. */
 import type { SnapshotEntry } from '../core/cluster/cluster-api.js';
 import { UsageError } from '../core/errors.js';
+import { isKubeNotFound } from '../core/kube-errors.js';
 import type { Output } from '../core/output.js';
 import { listSnapshots as listReleaseSnapshots } from '../core/snapshot/list.js';
 import { runNow } from './agent-jobs.js';
@@ -16,7 +17,7 @@ export async function listSnapshots(rel: KubeRelease): Promise<SnapshotEntry[]> 
     )
     .catch((err) => {
       // No snapshot CRDs in this cluster: there are no snapshots, which is not an error here.
-      if (err instanceof UsageError || (err as { status?: number }).status === 404) return [];
+      if (err instanceof UsageError || isKubeNotFound(err)) return [];
       throw err;
     });
   return list.map((s) => ({

@@ -6,6 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { z } from 'zod';
 import { parseJson } from '../core/agent-output.js';
 import { OperationFailed } from '../core/errors.js';
+import { isKubeNotFound } from '../core/kube-errors.js';
 import { describeIssues } from '../core/parse-issues.js';
 import {
   KubeApiFailure,
@@ -65,7 +66,7 @@ export function volumeSnapshotApi(custom: k8s.CustomObjectsApi, namespace: strin
       try {
         return await call(async () => asSnapshot(await custom.getNamespacedCustomObject({ ...base, name })));
       } catch (err) {
-        if (err instanceof KubeApiFailure && err.status === 404) return null;
+        if (err instanceof KubeApiFailure && isKubeNotFound(err)) return null;
         throw err;
       }
     },
@@ -78,7 +79,7 @@ export function volumeSnapshotApi(custom: k8s.CustomObjectsApi, namespace: strin
         await call(() => custom.deleteNamespacedCustomObject({ ...base, name }));
       } catch (err) {
         // Already gone is what we wanted.
-        if (err instanceof KubeApiFailure && err.status === 404) return;
+        if (err instanceof KubeApiFailure && isKubeNotFound(err)) return;
         throw err;
       }
     },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadAgentConfig } from '../../src/core/config/load.js';
-import { flattenConfig, nestConfig, parseAgentEnv, settingRows } from '../../src/core/config/schema.js';
+import { agentConfigJsonSchema, parseAgentEnv, settingRows } from '../../src/core/config/schema.js';
 import { UsageError } from '../../src/core/errors.js';
 
 describe('agent configuration schema', () => {
@@ -108,9 +108,34 @@ describe('agent configuration schema', () => {
     for (const r of settingRows) assert.match(r.env, /^(PGOPS_[A-Z0-9_]+|PGDATA)$/);
   });
 
-  it('keeps every value between the nested and the flat view', () => {
-    const r = parseAgentEnv({ PGOPS_BACKUP_JOBS: '4', PGOPS_SYNCHRONOUS: 'true', PGOPS_SCOPE: 'x' });
-    assert.ok(r.ok);
-    assert.deepEqual(flattenConfig(nestConfig(r.value)), r.value);
+  it('describes the parsed settings as JSON Schema: numbers, booleans, enums and patterns as the code sees them', () => {
+    type Node = Record<string, unknown>;
+    const schema = agentConfigJsonSchema() as {
+      properties: Record<string, { properties: Record<string, Node> }>;
+    };
+    const at = (section: string, name: string) => schema.properties[section]!.properties[name]!;
+    assert.deepEqual(
+      { type: at('backup', 'retentionDays').type, minimum: at('backup', 'retentionDays').minimum },
+      { type: 'integer', minimum: 1 },
+    );
+    assert.equal(at('backup', 'retentionDays').maximum, undefined);
+    assert.equal(at('backup', 'retentionDays').default, 7);
+    assert.equal(at('pitr', 'enabled').type, 'boolean');
+    assert.deepEqual(at('ha', 'failover').enum, ['automatic', 'manual']);
+    assert.equal(at('postgresql', 'maxSlotWalKeepSize').pattern, '^$|^-1$|^[0-9]+(kB|MB|GB|TB)?$');
+    assert.deepEqual(Object.keys(schema.properties), [
+      'agent',
+      'instance',
+      'postgresql',
+      'ha',
+      'pitr',
+      'roles',
+      'connection',
+      'backup',
+      'restore',
+      'snapshot',
+      'sync',
+      'migration',
+    ]);
   });
 });

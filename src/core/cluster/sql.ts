@@ -6,28 +6,15 @@ import { DATABASES_SQL } from '../backup/interrupted-restore.js';
 import { CLUSTER_OPERATION_HOLDER_SQL, CLUSTER_OPERATION_RECORD_SQL } from '../cluster-operation.js';
 
 import { OPS_APPLICATION_NAME, quoteLiteral } from '../pg/conninfo.js';
+import { MEMBER_FACTS_SQL } from '../pg/member-facts.js';
 
 /** One JSON array of the statement's rows: `[]` when there are none. */
 export function asJsonRows(sql: string): string {
   return `SELECT coalesce(json_agg(t), '[]'::json) AS rows FROM (${sql.trim().replace(/;\s*$/, '')}) t`;
 }
 
-/** Role, timeline and position of one member. The timeline of a standby is the one it streams. */
-export const PROBE_SQL = `
-SELECT pg_is_in_recovery() AS in_recovery,
-  CASE WHEN pg_is_in_recovery()
-    THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver LIMIT 1),
-                  (SELECT timeline_id FROM pg_control_checkpoint()))
-    ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int
-  END AS timeline,
-  CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text
-    ELSE pg_current_wal_lsn()::text END AS lsn,
-  CASE WHEN pg_is_in_recovery()
-    THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS replay_age_seconds,
-  (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS receiver_status`;
-
 /**
- * PROBE_SQL plus what `status` warns about on each member: data checksum failures PostgreSQL has
+ * The member facts (src/core/pg/member-facts.ts) plus what `status` warns about on each member: data checksum failures PostgreSQL has
  * counted (pg_stat_database; the data directories are initialised with checksums).
  */
 export const STATUS_PROBE_SQL = `
@@ -35,7 +22,7 @@ SELECT p.*,
   (SELECT coalesce(json_agg(json_build_object('database', coalesce(datname, '(shared catalogs)'),
       'failures', checksum_failures, 'lastFailure', checksum_last_failure) ORDER BY datname), '[]'::json)
    FROM pg_stat_database WHERE checksum_failures > 0) AS checksum_failures
-FROM (${PROBE_SQL}) p`;
+FROM (${MEMBER_FACTS_SQL}) p`;
 
 /**
  * Cluster-wide facts `status` reads on the primary: every database with whether it accepts

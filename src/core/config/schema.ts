@@ -104,17 +104,6 @@ export function nestConfig(env: AgentEnv): AgentConfig {
   return config as AgentConfig;
 }
 
-/** The flat view of a nested configuration, for callers not yet given a slice of it. */
-export function flattenConfig(config: AgentConfig): AgentEnv {
-  const sections = config as unknown as Record<string, Record<string, unknown>>;
-  const flat: Record<string, unknown> = {};
-  for (const r of settingRows) {
-    const value = sections[r.section]![r.name];
-    if (value !== undefined) flat[r.env] = value;
-  }
-  return flat as AgentEnv;
-}
-
 /** The parsed configuration's zod schema, nested as AgentConfig is. */
 function agentConfigSchema() {
   const sections: Record<string, z.ZodObject> = {};

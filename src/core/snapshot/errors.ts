@@ -1,4 +1,5 @@
 import { OperationFailed, type OpsError, UsageError } from '../errors.js';
+import { kubeFailure, kubeFailureKind } from '../kube-errors.js';
 import { KubeApiFailure } from './model.js';
 
 /**
@@ -23,28 +24,28 @@ export function classifyKubeError(
     );
   }
   const meta = { namespace: ctx.namespace, status: err.status ?? 0, ...(ctx.name ? { name: ctx.name } : {}) };
-  switch (err.status) {
-    case 401:
-      return new OperationFailed(
-        'E_KUBE_UNAUTHORIZED',
+  // Codes and exit statuses come from the one table (src/core/kube-errors.ts); what the snapshot
+  // Job needs that is missing is the environment's fault (the CRDs, the PVC it was given).
+  const failure = (message: string, hint: string) =>
+    kubeFailure(err.status, message, { missing: 'needed', meta, cause: err, hint });
+  switch (kubeFailureKind(err.status)) {
+    case 'unauthenticated':
+      return failure(
         `${doing}: not authenticated to the Kubernetes API`,
-        meta,
-        {
-          cause: err,
-          hint: 'The service account token is missing or expired; check automountServiceAccountToken on the CronJob.',
-        },
+        'The service account token is missing or expired; check automountServiceAccountToken on the CronJob.',
       );
-    case 403:
-      return new OperationFailed('E_KUBE_FORBIDDEN', `${doing}: forbidden (${err.message})`, meta, {
-        cause: err,
-        hint: `The snapshot Role in namespace ${ctx.namespace} must allow create, get, list and delete on volumesnapshots.snapshot.storage.k8s.io (patch too, to record the backup stop LSN); check it with: kubectl auth can-i create volumesnapshots.snapshot.storage.k8s.io -n ${ctx.namespace} --as system:serviceaccount:${ctx.namespace}:<snapshot service account>`,
-      });
-    case 404:
-      return new OperationFailed('E_KUBE_NOT_FOUND', `${doing}: not found (${err.message})`, meta, {
-        cause: err,
-        hint: 'If the resource type is unknown, the cluster lacks the VolumeSnapshot CRDs and snapshot controller: kubectl get crd volumesnapshots.snapshot.storage.k8s.io',
-      });
-    case 409:
+    case 'forbidden':
+      return failure(
+        `${doing}: forbidden (${err.message})`,
+        `The snapshot Role in namespace ${ctx.namespace} must allow create, get, list and delete on volumesnapshots.snapshot.storage.k8s.io (patch too, to record the backup stop LSN); check it with: kubectl auth can-i create volumesnapshots.snapshot.storage.k8s.io -n ${ctx.namespace} --as system:serviceaccount:${ctx.namespace}:<snapshot service account>`,
+      );
+    case 'not-found':
+      return failure(
+        `${doing}: not found (${err.message})`,
+        'If the resource type is unknown, the cluster lacks the VolumeSnapshot CRDs and snapshot controller: kubectl get crd volumesnapshots.snapshot.storage.k8s.io',
+      );
+    // A name the user chose (--name) that is taken, or an object the API server will not accept.
+    case 'conflict':
       return new UsageError(
         'E_SNAPSHOT_EXISTS',
         `${doing}: a VolumeSnapshot with this name already exists`,
@@ -54,7 +55,7 @@ export function classifyKubeError(
           hint: 'Pick another name, or list them: kubectl get volumesnapshots -n ' + ctx.namespace,
         },
       );
-    case 422:
+    case 'invalid':
       return new UsageError(
         'E_SNAPSHOT_INVALID',
         `${doing}: the API server rejected the object (${err.message})`,
@@ -65,16 +66,15 @@ export function classifyKubeError(
         },
       );
     default:
-      return new OperationFailed('E_KUBE', `${doing}: ${err.message}`, meta, {
-        cause: err,
-        hint: 'Retry; if it persists check the API server and the snapshot controller logs.',
-      });
+      return failure(
+        `${doing}: ${err.message}`,
+        'Retry; if it persists check the API server and the snapshot controller logs.',
+      );
   }
 }
 
 /** 5xx, throttling and network failures are worth another poll; anything else is final. */
 export function isTransientKubeError(err: unknown): boolean {
-  if (err instanceof KubeApiFailure)
-    return err.status === undefined || err.status === 429 || err.status >= 500;
+  if (err instanceof KubeApiFailure) return kubeFailureKind(err.status) === 'transient';
   return true;
 }

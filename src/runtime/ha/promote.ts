@@ -11,6 +11,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AgentConfig } from '../../core/config/schema.js';
 import { OperationFailed, SafetyRefusal, UsageError } from '../../core/errors.js';
 import { planPromotion, type CandidateFacts, type PromotionPlan } from '../../core/ha/promotion.js';
+import { MEMBER_FACTS_SQL, parseMemberFacts } from '../../core/pg/member-facts.js';
 import { lsnDiff } from '../../core/pg/wal.js';
 import { leaderLogin, withClusterOperation } from '../cluster-operation.js';
 import type { Logger } from '../log.js';
@@ -179,19 +180,16 @@ async function checkPromotion(
   };
   const deadline = Date.now() + 5000;
   for (;;) {
-    const st = await withClient(login(cand), async (c) => {
-      const r = await c.query(`SELECT pg_is_in_recovery() AS r,
-        (SELECT status FROM pg_stat_wal_receiver) AS receiver,
-        coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text AS received`);
-      return r.rows[0] as { r: boolean; receiver: string | null; received: string | null };
-    }).catch(() => undefined);
+    const st = await withClient(login(cand), async (c) =>
+      parseMemberFacts((await c.query(MEMBER_FACTS_SQL)).rows[0]),
+    ).catch(() => undefined);
     if (!st) break;
     facts.answers = true;
-    facts.inRecovery = st.r;
-    facts.walReceiver = st.receiver;
-    if (leaderLsn) facts.missingBytes = lsnDiff(leaderLsn, st.received);
+    facts.inRecovery = st.inRecovery;
+    facts.walReceiver = st.receiverStatus;
+    if (leaderLsn) facts.missingBytes = lsnDiff(leaderLsn, st.receivedLsn);
     else if (typeof cand.lag === 'number') facts.missingBytes = cand.lag;
-    if (!st.r || !leaderLsn || facts.missingBytes === 0 || Date.now() > deadline) break;
+    if (!st.inRecovery || !leaderLsn || facts.missingBytes === 0 || Date.now() > deadline) break;
     await sleep(200);
   }
   const ahead = cluster.members
@@ -315,15 +313,11 @@ function failedByPatroni(plan: PromotionPlan, status: number, body: string) {
   );
 }
 
+/** The new primary's timeline and write position (no position while it still replays). */
 async function position(l: Login): Promise<{ timeline: number | null; lsn: string | null }> {
   return withClient(l, async (c) => {
-    const r = await c.query(
-      `SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn,
-              (SELECT timeline_id FROM pg_control_checkpoint()) AS cp_tli,
-              CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END AS f`,
-    );
-    const row = r.rows[0] as { lsn: string | null; cp_tli: number; f: string | null };
-    return { timeline: row.f ? parseInt(row.f.slice(0, 8), 16) : row.cp_tli, lsn: row.lsn };
+    const f = parseMemberFacts((await c.query(MEMBER_FACTS_SQL)).rows[0]);
+    return { timeline: f.timeline, lsn: f.inRecovery ? null : f.lsn };
   }).catch(() => ({ timeline: null, lsn: null }));
 }
 

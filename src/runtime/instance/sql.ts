@@ -1,6 +1,6 @@
 /** Connections the agent makes: to its own server over the Unix socket, and to other members over TCP. */
 import pg from 'pg';
-import { timelineOfWalFile } from '../../core/pg/wal.js';
+import { MEMBER_FACTS_SQL, parseMemberFacts } from '../../core/pg/member-facts.js';
 
 export interface Login {
   host: string;
@@ -38,19 +38,6 @@ export async function withClient<T>(
   }
 }
 
-export const LOCAL_STATUS_SQL = `
-SELECT pg_is_in_recovery() AS in_recovery,
-       (SELECT status FROM pg_stat_wal_receiver) AS wal_receiver,
-       (SELECT sender_host || ':' || sender_port FROM pg_stat_wal_receiver) AS upstream,
-       CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text ELSE pg_current_wal_lsn()::text END AS lsn,
-       CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END AS walfile,
-       COALESCE((SELECT received_tli FROM pg_stat_wal_receiver),
-                (SELECT timeline_id FROM pg_control_checkpoint())) AS standby_tli,
-       CASE WHEN pg_is_in_recovery() THEN
-         pg_wal_lsn_diff(GREATEST((SELECT latest_end_lsn FROM pg_stat_wal_receiver), pg_last_wal_receive_lsn()),
-                         pg_last_wal_replay_lsn())::bigint
-       END AS lag_bytes`;
-
 export interface LocalStatus {
   inRecovery: boolean;
   walReceiver: string | null;
@@ -60,23 +47,15 @@ export interface LocalStatus {
   lagBytes: number | null;
 }
 
+/** This member's facts (src/core/pg/member-facts.ts) as the health loop reads them. */
 export async function localStatus(c: pg.Client): Promise<LocalStatus> {
-  const r = await c.query(LOCAL_STATUS_SQL);
-  const row = r.rows[0] as {
-    in_recovery: boolean;
-    wal_receiver: string | null;
-    upstream: string | null;
-    lsn: string;
-    walfile: string | null;
-    standby_tli: number;
-    lag_bytes: string | null;
-  };
+  const f = parseMemberFacts((await c.query(MEMBER_FACTS_SQL)).rows[0]);
   return {
-    inRecovery: row.in_recovery,
-    walReceiver: row.wal_receiver,
-    upstream: row.upstream,
-    lsn: row.lsn,
-    timeline: row.walfile ? timelineOfWalFile(row.walfile) : Number(row.standby_tli),
-    lagBytes: row.lag_bytes === null ? null : Math.max(0, Number(row.lag_bytes)),
+    inRecovery: f.inRecovery,
+    walReceiver: f.receiverStatus,
+    upstream: f.upstream,
+    lsn: f.lsn ?? '',
+    timeline: f.timeline ?? 0,
+    lagBytes: f.replayLagBytes,
   };
 }
