@@ -17,6 +17,7 @@ import type {
 } from '../core/cluster/cluster-api.js';
 import { loadAgentConfig } from '../core/config/load.js';
 import { UsageError } from '../core/errors.js';
+import { isUrl } from '../core/sync/url.js';
 import type { Output } from '../core/output.js';
 import { agentContainer, follow, only, readOnBackupVolume, requireCronJob, runNow } from './agent-jobs.js';
 import type { KubeRelease } from './release.js';
@@ -80,7 +81,7 @@ export async function runBackupJob(
  * the safety backup.
  */
 export async function runRestoreJob(rel: KubeRelease, req: RestoreRequest, out: Output) {
-  const url = /^[a-z0-9]+:\/\//.test(req.file);
+  const url = isUrl(req.file);
   if (!req.file.startsWith('/') && !url)
     throw new UsageError(
       'E_NOT_IN_CLUSTER',

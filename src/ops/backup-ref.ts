@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { backupFileNames, backupNameCandidates, isExplicitPath } from '../core/backup/names.js';
 import { UsageError } from '../core/errors.js';
+import { isUrl } from '../core/sync/url.js';
 import type { BackupEntry, Mode } from '../core/cluster/cluster-api.js';
 
 const SUFFIXES = ['.manifest.json', '.globals.sql', '.sql.gz', '.dump.gz', '.dump', '.sql', '.gz'];
@@ -17,10 +18,6 @@ export function nameCandidates(ref: string): string[] {
   const out = [base];
   for (const s of SUFFIXES) if (base.endsWith(s)) out.push(base.slice(0, -s.length));
   return [...new Set(out)];
-}
-
-export function isUrl(ref: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(ref);
 }
 
 export interface ResolvedRef {

@@ -13,7 +13,7 @@ import type { OpsError } from '../../src/core/errors.js';
 import type { Output } from '../../src/core/output.js';
 import { runSync, type SyncResult } from '../../src/runtime/sync/run.js';
 import { fetchRemoteBackup } from '../../src/runtime/objectstore/fetch-remote.js';
-import { hashFile } from '../../src/runtime/objectstore/hash.js';
+import { hashFile } from '../../src/runtime/file-hash.js';
 import { openObjectStore, openRawStore, storeConfigFrom } from '../../src/runtime/objectstore/index.js';
 import type { ObjectStore } from '../../src/runtime/objectstore/types.js';
 import { createLogger } from '../../src/runtime/log.js';
@@ -242,7 +242,7 @@ for (const [label, start] of Object.entries(targets)) {
       const raw = await openRawStore(storeConfigFrom(nestConfig(env), t.rawEnv));
       const bad = join(tempDir(), 'bad.dump');
       writeFileSync(bad, randomBytes(manifest.sizeBytes));
-      const h = await hashFile(bad);
+      const h = await hashFile(bad, { md5: true });
       await raw.put(`corrupt-${label}/backup_corrupt.dump`, bad, { sha256: manifest.sha256, md5: h.md5 });
       const scheme = SCHEME[t.provider];
       await assert.rejects(
@@ -268,7 +268,7 @@ for (const [label, start] of Object.entries(targets)) {
       const store = await storeFor(env);
       const foreign = join(tempDir(), 'foreign.dump');
       writeFileSync(foreign, 'someone else');
-      const fh = await hashFile(foreign);
+      const fh = await hashFile(foreign, { md5: true });
       await store.put(`${prefix}someone-elses.dump`, foreign, { sha256: fh.sha256, md5: fh.md5 });
 
       // Only old backups remotely: the newest verified one stays even though it is past retention.

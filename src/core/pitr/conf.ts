@@ -4,6 +4,7 @@
  * legacy /etc/pgbackrest.conf that must never be read). Secrets are never written here: object
  * store keys reach pgBackRest as PGBACKREST_REPO2_* environment variables (see `repo2Env`).
  */
+import { isUrl } from '../sync/url.js';
 
 /** repo1: a folder on this machine, or the repository pod's TLS server. */
 export type Repo1 = { kind: 'posix'; path: string } | { kind: 'tls'; host: string; port: number };
@@ -205,7 +206,7 @@ export function repo2FromSync(s: {
   let endpoint: string | undefined;
   let port: number | undefined;
   if (s.endpoint) {
-    const u = new URL(/^[a-z]+:\/\//i.test(s.endpoint) ? s.endpoint : `https://${s.endpoint}`);
+    const u = new URL(isUrl(s.endpoint) ? s.endpoint : `https://${s.endpoint}`);
     if (u.protocol !== 'https:')
       throw new Error(
         `pgBackRest 2.45 reaches object stores over HTTPS only; the endpoint ${s.endpoint} is ${u.protocol.replace(':', '')}`,

@@ -16,6 +16,17 @@ export interface RemoteRef {
 const SCHEMES: Record<string, Provider> = { 's3:': 's3', 'gs:': 'gcs', 'azure:': 'azure' };
 const SCHEME_OF: Record<Provider, string> = { s3: 's3', gcs: 'gs', azure: 'azure' };
 
+/** The scheme of anything written as a URL (`https://...` gives "https"); undefined for a name or a path. */
+export function urlScheme(s: string): string | undefined {
+  return /^([a-z][a-z0-9+.-]*):\/\//i.exec(s)?.[1];
+}
+
+/** Written as a URL (any scheme): never a file name or a backup name. */
+export function isUrl(s: string): boolean {
+  return urlScheme(s) !== undefined;
+}
+
+/** A URL of an object store restore and sync read (s3://, gs://, azure://). */
 export function isRemoteUrl(s: string): boolean {
   return /^(s3|gs|azure):\/\//i.test(s);
 }
@@ -25,7 +36,7 @@ export function isRemoteUrl(s: string): boolean {
  * signed URLs, file://) would be taken for a file name and not found: refused by name (exit 2).
  */
 export function refuseUnsupportedUrl(ref: string): void {
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(ref)?.[1];
+  const scheme = urlScheme(ref);
   if (scheme && !isRemoteUrl(ref))
     throw new UsageError(
       'E_REMOTE_URL',

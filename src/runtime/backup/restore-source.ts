@@ -18,7 +18,8 @@ import { DamagedArchive, unpackDir, unpackDump } from './packed.js';
 import { refuseMetaCommands } from './plain-script.js';
 import type { RestoreOptions } from './restore.js';
 import { resolveBackupRef, type ResolvedBackup } from './resolve.js';
-import { sha256File, stderrTail } from './stream.js';
+import { hashFile } from '../file-hash.js';
+import { stderrTail } from './stream.js';
 
 export interface Fetched {
   file: string;
@@ -70,7 +71,7 @@ export async function checkChecksum(
   }
   const m = r.manifest;
   const mismatches: string[] = [];
-  const { sha256, bytes } = computed ?? (await sha256File(r.file));
+  const { sha256, bytes } = computed ?? (await hashFile(r.file));
   if (sha256 !== m.sha256 || bytes !== m.sizeBytes)
     mismatches.push(
       `backup ${m.name} (${r.file}) does not match its manifest (sha256 ${sha256}, expected ${m.sha256}; ${bytes} bytes, expected ${m.sizeBytes})`,
@@ -78,7 +79,7 @@ export async function checkChecksum(
   // The globals script is run too (its role statements): it must be the one the backup wrote.
   const globals = m.globalsFile ? resolve(r.dir, m.globalsFile) : undefined;
   if (globals && m.globalsSha256 && existsSync(globals)) {
-    const g = await sha256File(globals);
+    const g = await hashFile(globals);
     if (g.sha256 !== m.globalsSha256)
       mismatches.push(
         `the globals file ${globals} of backup ${m.name} does not match its manifest (sha256 ${g.sha256}, expected ${m.globalsSha256})`,

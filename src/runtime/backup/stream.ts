@@ -1,10 +1,8 @@
 /**
  * Running a pg tool whose stdin is fed from a stream, without a shell and without buffering the
- * data; checksums of files. (pg_dump's own output is handled in dump.ts.)
+ * data. (pg_dump's own output is handled in dump.ts; files are hashed by ../file-hash.ts.)
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OperationFailed } from '../../core/errors.js';
@@ -16,17 +14,6 @@ export interface ToolRun {
 }
 
 const MAX_STDERR = 64 * 1024;
-
-/** sha256 of a file (one streaming read). */
-export async function sha256File(path: string): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), bytes };
-}
 
 /** Runs `file args` with the `input` chain (source, transforms...) piped to its stdin; collects stderr. */
 export async function runFromStream(

@@ -22,7 +22,8 @@ import { identifyBackupFile } from './identify.js';
 import { DamagedArchive, unpackDir, unpackDump } from './packed.js';
 import { resolveBackupRef, resolvedFromCatalog, type ResolvedBackup } from './resolve.js';
 import { RESTORE_SESSION_OPTIONS } from './restore-into.js';
-import { sha256File, stderrTail } from './stream.js';
+import { hashFile } from '../file-hash.js';
+import { stderrTail } from './stream.js';
 
 export interface VerifyOptions {
   backupDir: string;
@@ -54,7 +55,7 @@ async function readArchive(
   if (!format) return undefined;
   if (format !== 'directory') {
     const [sum, list] = await Promise.all([
-      sha256File(r.file),
+      hashFile(r.file),
       exec(pgBin('pg_restore', opts.binDir), ['--list', r.file]),
     ]);
     if (list.code !== 0) problems.push(`pg_restore --list failed: ${stderrTail(list.stderr, 2)}`);
@@ -69,7 +70,7 @@ async function readArchive(
   } catch (err) {
     if (!(err instanceof DamagedArchive)) throw err;
     problems.push(`the archive is damaged: ${err.message}`);
-    return { ...(await sha256File(r.file)), restoreFrom: dir };
+    return { ...(await hashFile(r.file)), restoreFrom: dir };
   }
   const list = await exec(pgBin('pg_restore', opts.binDir), ['--list', dir]);
   if (list.code !== 0) problems.push(`pg_restore --list failed: ${stderrTail(list.stderr, 2)}`);
@@ -97,7 +98,7 @@ async function verifyOne(r: ResolvedBackup, opts: VerifyOptions, log: Logger): P
     }
     if (m?.globalsFile && m.globalsSha256) {
       try {
-        const g = await sha256File(resolve(r.dir, m.globalsFile));
+        const g = await hashFile(resolve(r.dir, m.globalsFile));
         if (g.sha256 !== m.globalsSha256) problems.push(`globals file ${m.globalsFile}: sha256 mismatch`);
       } catch {
         problems.push(`globals file ${m.globalsFile} is missing`);

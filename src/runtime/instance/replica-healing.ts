@@ -51,10 +51,7 @@ export class ReplicaHealer {
    */
   async healLostWal() {
     const lw = this.lostWal;
-    const s = this.snapshot;
-    if (!lw || s.walReceiverStatus === 'streaming') return;
-    if (Date.now() - lw.last > 10_000 || lw.last - lw.first < LOST_WAL_GRACE_MS) return;
-    if (Date.now() - this.lastReinit < REINIT_COOLDOWN_MS) return;
+    if (!lw || !this.stuck(lw)) return;
     // With an archive that holds the segment, restore_command feeds the replica: no re-clone.
     if (Date.now() - this.lastHoldsCheck.at > 30_000 || this.lastHoldsCheck.segment !== lw.segment)
       this.lastHoldsCheck = {
@@ -71,18 +68,13 @@ export class ReplicaHealer {
       }
       return;
     }
-    this.lastReinit = Date.now();
-    this.log.warn(
-      `this replica needs WAL segment ${lw.segment}, which the primary has removed (it fell further behind than max_slot_wal_keep_size allows) and no archive can provide: cloning it again from the leader`,
-    );
-    const answer = await this.api.call('POST', '/reinitialize', { force: true }).catch((e: Error) => ({
-      status: 0,
-      body: e.message,
-    }));
-    if (answer.status === 200) {
-      this.setPhase('reinitializing', `re-cloning after losing WAL segment ${lw.segment}`);
+    if (
+      await this.reclone(
+        `this replica needs WAL segment ${lw.segment}, which the primary has removed (it fell further behind than max_slot_wal_keep_size allows) and no archive can provide: cloning it again from the leader`,
+        `re-cloning after losing WAL segment ${lw.segment}`,
+      )
+    )
       this.lostWal = undefined;
-    } else this.log.error(`re-clone request refused: ${answer.status} ${String(answer.body)}`);
   }
 
   /**
@@ -93,21 +85,36 @@ export class ReplicaHealer {
    */
   async healDiverged() {
     const d = this.diverged;
-    const s = this.snapshot;
-    if (!d || s.walReceiverStatus === 'streaming') return;
-    if (Date.now() - d.last > 10_000 || d.last - d.first < LOST_WAL_GRACE_MS) return;
-    if (Date.now() - this.lastReinit < REINIT_COOLDOWN_MS) return;
+    if (!d || !this.stuck(d)) return;
+    if (
+      await this.reclone(
+        "this replica replayed WAL that the leader's timeline does not have (the old primary's, archived before a failover): it cannot follow the leader; cloning it again from the leader",
+        're-cloning a replica that diverged from the leader',
+      )
+    )
+      this.diverged = undefined;
+  }
+
+  /** Not streaming, the sign seen for the whole grace period and lately, and no re-clone just now. */
+  private stuck(seen: { first: number; last: number }): boolean {
+    if (this.snapshot.walReceiverStatus === 'streaming') return false;
+    if (Date.now() - seen.last > 10_000 || seen.last - seen.first < LOST_WAL_GRACE_MS) return false;
+    return Date.now() - this.lastReinit >= REINIT_COOLDOWN_MS;
+  }
+
+  /** Asks Patroni to clone this member again from the leader; true when it accepted. */
+  private async reclone(warning: string, phaseReason: string): Promise<boolean> {
     this.lastReinit = Date.now();
-    this.log.warn(
-      "this replica replayed WAL that the leader's timeline does not have (the old primary's, archived before a failover): it cannot follow the leader; cloning it again from the leader",
-    );
+    this.log.warn(warning);
     const answer = await this.api.call('POST', '/reinitialize', { force: true }).catch((e: Error) => ({
       status: 0,
       body: e.message,
     }));
     if (answer.status === 200) {
-      this.setPhase('reinitializing', 're-cloning a replica that diverged from the leader');
-      this.diverged = undefined;
-    } else this.log.error(`re-clone request refused: ${answer.status} ${String(answer.body)}`);
+      this.setPhase('reinitializing', phaseReason);
+      return true;
+    }
+    this.log.error(`re-clone request refused: ${answer.status} ${String(answer.body)}`);
+    return false;
   }
 }

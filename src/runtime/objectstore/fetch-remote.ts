@@ -16,7 +16,7 @@ import {
   type RemoteRef,
 } from '../../core/sync/url.js';
 import type { Logger } from '../log.js';
-import { hashFile } from './hash.js';
+import { hashFile } from '../file-hash.js';
 import { openObjectStore, storeConfigFrom, type ReliableOptions } from './index.js';
 import type { ObjectStore } from './types.js';
 

@@ -15,7 +15,7 @@ import { backupFileNames, MANIFEST_SUFFIX } from '../../core/backup/names.js';
 import { backupFiles, backupTimeMs } from '../../core/sync/manifest.js';
 import { alreadyUploaded, planRemoteRetention, type RemoteBackup } from '../../core/sync/plan.js';
 import { formatRemoteUrl, normalizePrefix, remoteKey } from '../../core/sync/url.js';
-import { hashFile } from '../objectstore/hash.js';
+import { hashFile } from '../file-hash.js';
 import type { ObjectStore } from '../objectstore/types.js';
 import type { Logger } from '../log.js';
 import { scanBackupDir, type CatalogScan } from '../backup/catalog.js';
@@ -205,7 +205,7 @@ export async function runSync(
           result.uploadedBytes += size;
           continue;
         }
-        const local = await hashFile(path);
+        const local = await hashFile(path, { md5: true });
         if (local.sha256 !== wantSha)
           throw new OperationFailed(
             'E_LOCAL_CHECKSUM',
